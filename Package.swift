@@ -1,0 +1,62 @@
+// swift-tools-version: 6.1
+import PackageDescription
+import Foundation
+
+// MARK: - Compiler flags for the kernel targets
+//
+// Swift SIMD code is only fast when compiled for the CPU it runs on: without a CPU
+// flag `SIMD16<Float>.addingProduct` lowers to scalar `fmaf` calls (~100x slower).
+// Kernels are also optimized in debug builds so `swift test` exercises the real code
+// paths at full speed. Set OPBENCH_PORTABLE=1 to build for the baseline x86-64 /
+// arm64 target instead (slow SIMD, but runs on any CPU of the architecture).
+let portable = ProcessInfo.processInfo.environment["OPBENCH_PORTABLE"].map { $0 != "0" && !$0.isEmpty } ?? false
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(portable ? ["-O"] : ["-O", "-target-cpu", "native"]),
+]
+
+let package = Package(
+    name: "OpBench",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Harness", targets: ["Harness"]),
+        .executable(name: "opbench", targets: ["opbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // MARK: - Libraries
+        .target(
+            name: "Kernels",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: kernelFlags
+        ),
+        .target(
+            name: "Harness",
+            dependencies: ["Kernels", "COpenBLAS"],
+            swiftSettings: kernelFlags
+        ),
+
+        // MARK: - Command-line tool
+        .executableTarget(
+            name: "opbench",
+            dependencies: [
+                "Kernels", "Harness",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels"]),
+        .testTarget(name: "CLITests", dependencies: ["Harness"]),
+    ]
+)

@@ -1,0 +1,257 @@
+// The packed SGEMM framework behind matmul.simd and int4.simd (batch > 1), BLIS-style:
+// the driver owns the loops and packing; one register-blocked micro-kernel does the FMAs.
+//
+//   for jc in N by NC            B block:  KC×NC, packed once per (jc, pc), NR-column panels
+//     for pc in K by KC
+//       pack B[pc.., jc..]
+//       for ic in M by MC        A block:  MC×KC, packed in MR-row panels
+//         pack A[ic.., pc..]
+//         for jr in NC by NR
+//           for ir in MC by MR   micro-kernel: C[MR×NR] (+)= Apanel · Bpanel
+
+/// Block sizes of the packed GEMM, as a table (see ../docs and MEASUREMENTS: MR×NR = 6×64
+/// fills 24 of Zen 4's 32 zmm registers with accumulators; MC·KC of A sits in L2; KC·NC
+/// of B in L3).
+public struct Blocking: Sendable, Equatable, CustomStringConvertible {
+    /// Rows of the register tile (accumulator rows).
+    public static let mr = 6
+    /// Columns of the register tile: 4 SIMD16 vectors.
+    public static let nr = 64
+    public var mc: Int
+    public var kc: Int
+    public var nc: Int
+
+    /// The sizes matmul.simd uses.
+    public static let matmul = Blocking(mc: 144, kc: 1024, nc: 4096)
+    /// The sizes int4.simd uses for batch > 1: a narrow B block, so the dequantized panel
+    /// stays L2-sized (KC·NC·4 B = 1 MiB) instead of becoming a copy of W.
+    public static let int4 = Blocking(mc: 144, kc: 1024, nc: 256)
+
+    public var description: String { "MR=\(Blocking.mr) NR=\(Blocking.nr) MC=\(mc) KC=\(kc) NC=\(nc)" }
+}
+
+/// Something that can fill packed B panels: for columns `j0 ..< j0+nc` and depth
+/// `k0 ..< k0+kc`, write ⌈nc/NR⌉ panels, each `kc × NR` floats (k-major, zero-padded
+/// past nc), back to back into `dst`.
+protocol PanelSource: Sendable {
+    func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>)
+}
+
+/// B stored `[K×N]` row-major.
+struct KNPanels: PanelSource {
+    let b: MatrixView
+    func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
+        let nr = Blocking.nr
+        var d = dst
+        var jr = 0
+        while jr < nc {
+            let w = min(nr, nc - jr)
+            for p in 0..<kc {
+                let src = b.row(k0 + p) + j0 + jr
+                if w == nr {
+                    for v in 0..<4 {
+                        UnsafeMutableRawPointer(d + 16 * v).storeBytes(of: UnsafeRawPointer(src + 16 * v).loadUnaligned(as: Vec.self), as: Vec.self)
+                    }
+                } else {
+                    for j in 0..<w { d[j] = src[j] }
+                    for j in w..<nr { d[j] = 0 }
+                }
+                d += nr
+            }
+            jr += nr
+        }
+    }
+}
+
+/// B given as weights `W[N×K]` (`[out, in]`): B[k][j] = W[j][k], transposed while packing.
+struct NKPanels: PanelSource {
+    let w: MatrixView
+    func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
+        let nr = Blocking.nr
+        var jr = 0
+        var panel = dst
+        while jr < nc {
+            let width = min(nr, nc - jr)
+            // Transpose 16 W rows × 16 k at a time through registers-sized chunks: read rows
+            // contiguously, write the panel with stride NR.
+            for jj in 0..<width {
+                let src = w.row(j0 + jr + jj) + k0
+                var d = panel + jj
+                for p in 0..<kc { d.pointee = src[p]; d += nr }
+            }
+            if width < nr {
+                for p in 0..<kc { for jj in width..<nr { panel[p * nr + jj] = 0 } }
+            }
+            panel += kc * nr
+            jr += nr
+        }
+    }
+}
+
+enum GEMM {
+    /// Floats of workspace one call of `packed` needs with `blocking`.
+    static func workspaceCount(_ blk: Blocking) -> Int {
+        blk.mc * blk.kc + blk.kc * (blk.nc + Blocking.nr) + Blocking.mr * Blocking.nr + 64
+    }
+
+    /// C[M×N] = A·B (+ bias) for the B that `source` packs, single-threaded.
+    static func packed<S: PanelSource>(_ a: MatrixView, _ source: S, n: Int, bias: UnsafePointer<Float>?,
+                                       _ c: MutableMatrixView, blocking blk: Blocking) {
+        let m = a.rows, k = a.cols
+        let mr = Blocking.mr, nr = Blocking.nr
+        Workspace.with(workspaceCount(blk)) { ws in
+            let packA = ws
+            let packB = ws + blk.mc * blk.kc
+            let tile = packB + blk.kc * (blk.nc + nr)
+            var jc = 0
+            while jc < n {
+                let ncb = min(blk.nc, n - jc)
+                var pc = 0
+                while pc < k {
+                    let kcb = min(blk.kc, k - pc)
+                    source.pack(k0: pc, kc: kcb, j0: jc, nc: ncb, into: packB)
+                    var ic = 0
+                    while ic < m {
+                        let mcb = min(blk.mc, m - ic)
+                        packPanelsA(a, i0: ic, mc: mcb, k0: pc, kc: kcb, into: packA)
+                        var jr = 0
+                        while jr < ncb {
+                            let nrb = min(nr, ncb - jr)
+                            let bPanel = UnsafePointer(packB + jr * kcb)
+                            let biasJ = pc == 0 ? bias.map { $0 + jc + jr } : nil
+                            var ir = 0
+                            while ir < mcb {
+                                let mrb = min(mr, mcb - ir)
+                                microKernel(kcb, UnsafePointer(packA + ir * kcb), bPanel,
+                                            c.row(ic + ir) + jc + jr, c.stride, mrb, nrb,
+                                            pc == 0, biasJ, tile)
+                                ir += mr
+                            }
+                            jr += nr
+                        }
+                        ic += blk.mc
+                    }
+                    pc += blk.kc
+                }
+                jc += blk.nc
+            }
+        }
+    }
+
+    /// Packs A[i0 ..< i0+mc, k0 ..< k0+kc] into MR-row panels, each `kc × MR` (k-major),
+    /// rows past mc zero.
+    @inline(__always)
+    static func packPanelsA(_ a: MatrixView, i0: Int, mc: Int, k0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
+        let mr = Blocking.mr
+        var ir = 0
+        var d = dst
+        while ir < mc {
+            let h = min(mr, mc - ir)
+            if h == mr {
+                let r0 = a.row(i0 + ir) + k0, r1 = a.row(i0 + ir + 1) + k0, r2 = a.row(i0 + ir + 2) + k0
+                let r3 = a.row(i0 + ir + 3) + k0, r4 = a.row(i0 + ir + 4) + k0, r5 = a.row(i0 + ir + 5) + k0
+                for p in 0..<kc {
+                    d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p]
+                    d += mr
+                }
+            } else {
+                for p in 0..<kc {
+                    for r in 0..<mr { d[r] = r < h ? a.row(i0 + ir + r)[k0 + p] : 0 }
+                    d += mr
+                }
+            }
+            ir += mr
+        }
+    }
+
+    /// The 6×64 register tile: C[mr×nr] = (first ? bias : C) + Apanel[kc×6]ᵀ·Bpanel[kc×64].
+    /// 24 SIMD16 accumulators + 4 B vectors + 1 broadcast = 29 of 32 zmm registers.
+    @inline(never)
+    static func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ mr: Int, _ nr: Int,
+                            _ first: Bool, _ bias: UnsafePointer<Float>?, _ tile: UnsafeMutablePointer<Float>) {
+        var c00 = Vec(), c01 = Vec(), c02 = Vec(), c03 = Vec()
+        var c10 = Vec(), c11 = Vec(), c12 = Vec(), c13 = Vec()
+        var c20 = Vec(), c21 = Vec(), c22 = Vec(), c23 = Vec()
+        var c30 = Vec(), c31 = Vec(), c32 = Vec(), c33 = Vec()
+        var c40 = Vec(), c41 = Vec(), c42 = Vec(), c43 = Vec()
+        var c50 = Vec(), c51 = Vec(), c52 = Vec(), c53 = Vec()
+        var pa = a, pb = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: Vec.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vec.self)
+            let b2 = pb.loadUnaligned(fromByteOffset: 128, as: Vec.self)
+            let b3 = pb.loadUnaligned(fromByteOffset: 192, as: Vec.self)
+            var s = Vec(repeating: pa[0])
+            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1); c02 = c02.addingProduct(s, b2); c03 = c03.addingProduct(s, b3)
+            s = Vec(repeating: pa[1])
+            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1); c12 = c12.addingProduct(s, b2); c13 = c13.addingProduct(s, b3)
+            s = Vec(repeating: pa[2])
+            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1); c22 = c22.addingProduct(s, b2); c23 = c23.addingProduct(s, b3)
+            s = Vec(repeating: pa[3])
+            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1); c32 = c32.addingProduct(s, b2); c33 = c33.addingProduct(s, b3)
+            s = Vec(repeating: pa[4])
+            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1); c42 = c42.addingProduct(s, b2); c43 = c43.addingProduct(s, b3)
+            s = Vec(repeating: pa[5])
+            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1); c52 = c52.addingProduct(s, b2); c53 = c53.addingProduct(s, b3)
+            pa += 6
+            pb += 256
+        }
+        let full = mr == Blocking.mr && nr == Blocking.nr
+        // Full tiles store straight into C; edge tiles go through `tile` and copy the valid part.
+        let dst = full ? c : tile
+        let ld = full ? ldc : Blocking.nr
+        let add = full && !first
+        let bv = (full && first) ? bias : nil
+        storeRow(dst, add, bv, c00, c01, c02, c03)
+        storeRow(dst + 1 * ld, add, bv, c10, c11, c12, c13)
+        storeRow(dst + 2 * ld, add, bv, c20, c21, c22, c23)
+        storeRow(dst + 3 * ld, add, bv, c30, c31, c32, c33)
+        storeRow(dst + 4 * ld, add, bv, c40, c41, c42, c43)
+        storeRow(dst + 5 * ld, add, bv, c50, c51, c52, c53)
+        if !full {
+            for i in 0..<mr {
+                let ci = c + i * ldc, ti = tile + i * Blocking.nr
+                if first {
+                    if let bias { for j in 0..<nr { ci[j] = ti[j] + bias[j] } } else { for j in 0..<nr { ci[j] = ti[j] } }
+                } else {
+                    for j in 0..<nr { ci[j] += ti[j] }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func storeRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ bias: UnsafePointer<Float>?,
+                         _ x0: Vec, _ x1: Vec, _ x2: Vec, _ x3: Vec) {
+        var v0 = x0, v1 = x1, v2 = x2, v3 = x3
+        let raw = UnsafeMutableRawPointer(p)
+        if add {
+            v0 += raw.loadUnaligned(as: Vec.self)
+            v1 += raw.loadUnaligned(fromByteOffset: 64, as: Vec.self)
+            v2 += raw.loadUnaligned(fromByteOffset: 128, as: Vec.self)
+            v3 += raw.loadUnaligned(fromByteOffset: 192, as: Vec.self)
+        } else if let bias {
+            let rb = UnsafeRawPointer(bias)
+            v0 += rb.loadUnaligned(as: Vec.self)
+            v1 += rb.loadUnaligned(fromByteOffset: 64, as: Vec.self)
+            v2 += rb.loadUnaligned(fromByteOffset: 128, as: Vec.self)
+            v3 += rb.loadUnaligned(fromByteOffset: 192, as: Vec.self)
+        }
+        raw.storeBytes(of: v0, as: Vec.self)
+        raw.storeBytes(of: v1, toByteOffset: 64, as: Vec.self)
+        raw.storeBytes(of: v2, toByteOffset: 128, as: Vec.self)
+        raw.storeBytes(of: v3, toByteOffset: 192, as: Vec.self)
+    }
+
+    /// Splits C over threads — by rows (MR granule) when there are enough, else by
+    /// columns (NR granule) — and runs `body(rows, cols)` on each part.
+    static func splitC(m: Int, n: Int, threads: Int, _ body: @Sendable (Range<Int>, Range<Int>) -> Void) {
+        if threads == 1 { body(0..<m, 0..<n); return }
+        if m >= Blocking.mr * 4 * threads || n < Blocking.nr * threads {
+            Parallel.forEach(m, threads: threads, granule: Blocking.mr) { rows in body(rows, 0..<n) }
+        } else {
+            Parallel.forEach(n, threads: threads, granule: Blocking.nr) { cols in body(0..<m, cols) }
+        }
+    }
+}

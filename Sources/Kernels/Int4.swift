@@ -1,0 +1,300 @@
+import COpenBLAS
+
+/// GGUF 4-bit block formats (the byte layout GGUF files and ggml use).
+///
+/// Both hold 32 weights per block. Nibbles: element j (0 ≤ j < 16) is the low nibble of
+/// byte j, element j + 16 its high nibble.
+/// - `q4_0`: 18 bytes = fp16 scale d, 16 bytes of nibbles; value = (q − 8)·d.
+/// - `q4_1`: 20 bytes = fp16 scale d, fp16 minimum m, 16 bytes; value = q·d + m, rounded
+///   twice (multiply, then add) exactly as ggml and the gguf package do — never fused.
+public enum QuantFormat: String, CaseIterable, Sendable, Codable {
+    case q4_0, q4_1
+
+    /// Weights per block.
+    public static let blockSize = 32
+    /// Bytes per block.
+    public var blockBytes: Int { self == .q4_0 ? 18 : 20 }
+    /// Offset of the 16 nibble bytes inside a block.
+    public var nibbleOffset: Int { self == .q4_0 ? 2 : 4 }
+}
+
+/// A weight matrix W[N×K] (`[out, in]`) stored as GGUF blocks, row-major: each row is
+/// K/32 consecutive blocks — the bytes a GGUF file holds for that tensor.
+public struct QuantizedMatrix: Sendable, Equatable {
+    public let format: QuantFormat
+    /// N: output features (rows).
+    public let rows: Int
+    /// K: input features (columns), a multiple of 32.
+    public let cols: Int
+    /// rows · (cols/32) · blockBytes bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps raw block bytes, checking the sizes.
+    public init(format: QuantFormat, rows: Int, cols: Int, bytes: [UInt8]) throws {
+        try Check.positive(rows, "rows", op: "int4")
+        try Int4.checkK(cols)
+        let expected = rows * (cols / QuantFormat.blockSize) * format.blockBytes
+        guard bytes.count == expected else {
+            throw KernelError.invalidArgument(op: "int4", argument: "bytes", value: "\(bytes.count) bytes",
+                                              reason: "\(format.rawValue) \(rows)x\(cols) needs \(expected) bytes (\(format.blockBytes) per 32 weights)")
+        }
+        self.format = format; self.rows = rows; self.cols = cols; self.bytes = bytes
+    }
+
+    /// Blocks per row (K/32).
+    public var blocksPerRow: Int { cols / QuantFormat.blockSize }
+    /// Bytes per row.
+    public var rowBytes: Int { blocksPerRow * format.blockBytes }
+}
+
+/// An int4 weight-only quantized linear variant: y[M×N] = x[M×K]·dequant(W[N×K])ᵀ (+ bias).
+public protocol Int4Kernel: Kernel {
+    func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+             _ y: MutableMatrixView, threads: Int) throws
+}
+
+/// Int4 quantization (GGUF Q4_0 / Q4_1): quantize, dequantize, and the quantized linear.
+///
+/// Quantization follows ggml's reference quantizer (and the gguf package, which matches it
+/// byte for byte): Q4_0 takes the element of largest |x| (the first on ties) as `max`,
+/// d = max / −8, id = 1/d (0 if d = 0), q = min(15, trunc(x·id + 8.5)); Q4_1 takes min and
+/// max, d = (max − min)/15, q = min(15, trunc((x − min)·id + 0.5)). Every step is one fp32
+/// rounding; d and m are stored as fp16 (round to nearest even) but id uses the fp32 d.
+///
+/// Linear accuracy vs the fp64 product of the dequantized weights: the same γ_K·Σ|x||w|
+/// bound as matmul, plus one rounding when the per-block scale is applied after the sum
+/// ((K + 2)·u in all).
+public enum Int4 {
+    /// Registered variants, in the order tools list them.
+    public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS()]
+
+    /// The variant registered as `name`.
+    public static func variant(_ name: String) throws -> any Int4Kernel {
+        try Registry.lookup(variants, op: .int4, name: name, nameOf: { $0.name })
+    }
+
+    /// Throws unless K is a positive multiple of 32.
+    public static func checkK(_ k: Int) throws {
+        guard k > 0, k % QuantFormat.blockSize == 0 else {
+            throw KernelError.invalidArgument(op: "int4", argument: "K", value: "\(k)", reason: "must be a positive multiple of 32")
+        }
+    }
+
+    // MARK: - quantize / dequantize
+
+    /// Quantizes W[N×K] (K a multiple of 32, all values finite) row by row.
+    public static func quantize(_ w: MatrixView, format: QuantFormat) throws -> QuantizedMatrix {
+        try w.validate(op: "int4", argument: "W")
+        try checkK(w.cols)
+        let nb = w.cols / QuantFormat.blockSize
+        var bytes = [UInt8](repeating: 0, count: w.rows * nb * format.blockBytes)
+        try bytes.withUnsafeMutableBufferPointer { out in
+            for r in 0..<w.rows {
+                let row = w.row(r)
+                for j in 0..<w.cols where !row[j].isFinite {
+                    throw KernelError.invalidArgument(op: "int4", argument: "W[\(r), \(j)]", value: "\(row[j])", reason: "weights must be finite to quantize")
+                }
+                for b in 0..<nb {
+                    quantizeBlock(row + b * 32, format: format, into: out.baseAddress! + (r * nb + b) * format.blockBytes)
+                }
+            }
+        }
+        return try QuantizedMatrix(format: format, rows: w.rows, cols: w.cols, bytes: bytes)
+    }
+
+    /// Quantizes 32 floats into one block (see the rules on `Int4`).
+    public static func quantizeBlock(_ x: UnsafePointer<Float>, format: QuantFormat, into dst: UnsafeMutablePointer<UInt8>) {
+        var q = [UInt8](repeating: 0, count: 32)
+        switch format {
+        case .q4_0:
+            var amax: Float = 0, maxv: Float = 0
+            for j in 0..<32 where abs(x[j]) > amax { amax = abs(x[j]); maxv = x[j] }
+            let d = maxv / -8
+            let id: Float = d == 0 ? 0 : 1 / d
+            for j in 0..<32 {
+                let t = x[j] * id
+                q[j] = nibble(t + 8.5)
+            }
+            storeHalf(d, dst)
+        case .q4_1:
+            var mn = x[0], mx = x[0]
+            for j in 1..<32 { mn = Swift.min(mn, x[j]); mx = Swift.max(mx, x[j]) }
+            let d = (mx - mn) / 15
+            let id: Float = d == 0 ? 0 : 1 / d
+            for j in 0..<32 {
+                let t = (x[j] - mn) * id
+                q[j] = nibble(t + 0.5)
+            }
+            storeHalf(d, dst)
+            storeHalf(mn, dst + 2)
+        }
+        let qs = dst + format.nibbleOffset
+        for j in 0..<16 { qs[j] = q[j] | (q[j + 16] << 4) }
+    }
+
+    /// trunc(v) clipped to 0…15; NaN (from 0·inf when 1/d overflows) gives 0.
+    @inline(__always)
+    static func nibble(_ v: Float) -> UInt8 {
+        v >= 15 ? 15 : (v >= 0 ? UInt8(v.rounded(.towardZero)) : 0)
+    }
+
+    @inline(__always)
+    static func storeHalf(_ v: Float, _ p: UnsafeMutablePointer<UInt8>) {
+        let h = Half.bits(v)
+        p[0] = UInt8(h & 0xFF); p[1] = UInt8(h >> 8)
+    }
+
+    @inline(__always)
+    static func loadHalf(_ p: UnsafePointer<UInt8>) -> Float {
+        Half.float(UInt16(p[0]) | (UInt16(p[1]) << 8))
+    }
+
+    /// Dequantizes one block into 32 floats (bit-identical to ggml / gguf).
+    @inline(__always)
+    public static func dequantizeBlock(_ src: UnsafePointer<UInt8>, format: QuantFormat, into y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(src)
+        let qs = src + format.nibbleOffset
+        switch format {
+        case .q4_0:
+            for j in 0..<16 {
+                y[j] = Float(Int(qs[j] & 0x0F) - 8) * d
+                y[j + 16] = Float(Int(qs[j] >> 4) - 8) * d
+            }
+        case .q4_1:
+            let m = loadHalf(src + 2)
+            for j in 0..<16 {
+                // Two roundings, as ggml: the product is rounded before the add.
+                let p0 = Float(qs[j] & 0x0F) * d, p1 = Float(qs[j] >> 4) * d
+                y[j] = p0 + m
+                y[j + 16] = p1 + m
+            }
+        }
+    }
+
+    /// Dequantizes all of `w` into `out` (N×K).
+    public static func dequantize(_ w: QuantizedMatrix, into out: MutableMatrixView) throws {
+        try out.validate(op: "int4", argument: "output")
+        guard out.rows == w.rows, out.cols == w.cols else {
+            throw KernelError.shapeMismatch(op: "int4", argument: "output", expected: "\(w.rows)x\(w.cols)", got: "\(out.rows)x\(out.cols)")
+        }
+        w.bytes.withUnsafeBufferPointer { buf in
+            for r in 0..<w.rows { dequantizeRow(buf.baseAddress!, w, row: r, k0: 0, count: w.cols, into: out.row(r)) }
+        }
+    }
+
+    /// Dequantizes `w` into a new dense matrix.
+    public static func dequantize(_ w: QuantizedMatrix) -> Matrix {
+        var m = Matrix(rows: w.rows, cols: w.cols)
+        m.withMutableView { v in try! dequantize(w, into: v) }
+        return m
+    }
+
+    /// Dequantizes W[row, k0 ..< k0+count] (k0 and count multiples of 32).
+    @inline(__always)
+    static func dequantizeRow(_ base: UnsafePointer<UInt8>, _ w: QuantizedMatrix, row: Int, k0: Int, count: Int,
+                              into y: UnsafeMutablePointer<Float>) {
+        let bb = w.format.blockBytes
+        let src = base + row * w.rowBytes + (k0 / 32) * bb
+        for b in 0..<(count / 32) { dequantizeBlock(src + b * bb, format: w.format, into: y + b * 32) }
+    }
+
+    /// Checks the arguments of the quantized linear; returns (M, K, N).
+    @discardableResult
+    public static func validate(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+                                _ y: MutableMatrixView, threads: Int) throws -> (m: Int, k: Int, n: Int) {
+        let op = "int4"
+        try Check.threads(threads, op: op)
+        try x.validate(op: op, argument: "x")
+        try y.validate(op: op, argument: "y")
+        guard x.cols == w.cols else {
+            throw KernelError.shapeMismatch(op: op, argument: "W", expected: "Nx\(x.cols) (K=\(x.cols) columns)", got: "\(w.rows)x\(w.cols)")
+        }
+        guard y.rows == x.rows, y.cols == w.rows else {
+            throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(w.rows)", got: "\(y.rows)x\(y.cols)")
+        }
+        if let bias { try Check.equal(bias.count, w.rows, "bias", op: op, what: "N") }
+        return (x.rows, x.cols, w.rows)
+    }
+
+    // MARK: - naive
+
+    /// Plain loops that dequantize each weight where it is used. Threads split rows of y.
+    public struct Naive: Int4Kernel {
+        public init() {}
+        public var name: String { "naive" }
+        public var summary: String { "plain loops, each weight dequantized inside the dot product; threads split rows" }
+
+        public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+                        _ y: MutableMatrixView, threads: Int) throws {
+            let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
+            let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
+            w.bytes.withUnsafeBufferPointer { buf in
+                let base = SendablePointer(buf.baseAddress!)
+                Parallel.forEach(m, threads: threads) { rows in
+                    let bytes = base.pointer!
+                    for i in rows {
+                        let xi = x.row(i)
+                        for j in 0..<n {
+                            var s: Float = 0
+                            for p in 0..<k {
+                                let blk = bytes + j * w.rowBytes + (p / 32) * w.format.blockBytes
+                                let byte = blk[w.format.nibbleOffset + (p % 32) % 16]
+                                let q = p % 32 < 16 ? byte & 0x0F : byte >> 4
+                                let d = loadHalf(blk)
+                                let value = w.format == .q4_0 ? Float(Int(q) - 8) * d : Float(q) * d + loadHalf(blk + 2)
+                                s += xi[p] * value
+                            }
+                            y[i, j] = s + (bp.pointer?[j] ?? 0)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - blas
+
+    /// Dequantize a panel of W rows to fp32, then OpenBLAS (`sgemv` for M = 1, `sgemm`
+    /// otherwise) on the panel. Threads split N into panels, each dequantizing its own;
+    /// OpenBLAS runs single-threaded inside.
+    public struct BLAS: Int4Kernel {
+        public init() {}
+        public var name: String { "blas" }
+        public var summary: String { "dequantize a 64-row panel to fp32, then sgemm/sgemv on it; threads split N" }
+
+        /// W rows per dequantized panel.
+        public static let panelRows = 64
+
+        public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+                        _ y: MutableMatrixView, threads: Int) throws {
+            let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
+            openblas_set_num_threads(1)
+            let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
+            w.bytes.withUnsafeBufferPointer { buf in
+                let base = SendablePointer(buf.baseAddress!)
+                Parallel.forEach(n, threads: threads, granule: Self.panelRows) { cols in
+                    Workspace.with(Self.panelRows * k) { panel in
+                        var j0 = cols.lowerBound
+                        while j0 < cols.upperBound {
+                            let rows = min(Self.panelRows, cols.upperBound - j0)
+                            for r in 0..<rows { dequantizeRow(base.pointer!, w, row: j0 + r, k0: 0, count: k, into: panel + r * k) }
+                            var beta: Float = 0
+                            if let b = bp.pointer {
+                                for i in 0..<m { (y.row(i) + j0).update(from: b + j0, count: rows) }
+                                beta = 1
+                            }
+                            if m == 1 {
+                                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(k), 1, panel, Int32(k),
+                                            x.base, 1, beta, y.base + j0, 1)
+                            } else {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
+                                            x.base, Int32(x.stride), panel, Int32(k), beta, y.base + j0, Int32(y.stride))
+                            }
+                            j0 += rows
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

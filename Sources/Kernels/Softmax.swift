@@ -1,0 +1,222 @@
+import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A softmax variant (row-wise).
+public protocol SoftmaxKernel: Kernel {
+    /// `y = softmax(scale·x)` row by row, with the causal mask if `options.causal`.
+    /// `y` may be the same memory as `x` (same base and stride) but must not partly overlap it.
+    func run(_ x: MatrixView, _ y: MutableMatrixView, options: Softmax.Options, threads: Int) throws
+}
+
+/// Row-wise numerically stable softmax.
+///
+/// For row i with allowed columns A_i: m = max_{j∈A_i} s·x_ij,
+/// y_ij = exp(s·x_ij − m) / Σ_{k∈A_i} exp(s·x_ik − m) for j ∈ A_i, and 0 elsewhere.
+/// With `causal`, A_i = { j : j ≤ i + (cols − rows) } (the last row sees every column, as
+/// when the rows are the newest queries of a longer sequence); otherwise every column.
+/// Entries may be −inf (masked); a row with no finite allowed entry is all zeros (not NaN).
+/// Inputs must be below +inf.
+///
+/// Accuracy: with exp relative error e_exp (libm: ≤ 1 ulp; the SIMD polynomial: < 2.4e-7)
+/// and an n-term sum, |ŷ − y| ≤ y·(2·e_exp + (n + 3)·u) for u = 2⁻²⁴ (the rounding of
+/// s·x and of x − m included); tests use this bound.
+public enum Softmax {
+    /// Scale and mask applied before normalization.
+    public struct Options: Sendable, Equatable, Codable {
+        /// Multiplies every input before the softmax (e.g. 1/√D); finite and > 0, so −inf
+        /// masks stay −inf.
+        public var scale: Float
+        /// Applies the causal mask described on `Softmax`.
+        public var causal: Bool
+
+        public init(scale: Float = 1, causal: Bool = false) { self.scale = scale; self.causal = causal }
+    }
+
+    /// Registered variants, in the order tools list them.
+    public static let variants: [any SoftmaxKernel] = [Naive(), SIMD(), BLAS()]
+
+    /// The variant registered as `name`.
+    public static func variant(_ name: String) throws -> any SoftmaxKernel {
+        try Registry.lookup(variants, op: .softmax, name: name, nameOf: { $0.name })
+    }
+
+    /// Checks every argument.
+    public static func validate(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
+        let op = "softmax"
+        try Check.threads(threads, op: op)
+        try x.validate(op: op, argument: "x")
+        try y.validate(op: op, argument: "y")
+        guard y.rows == x.rows, y.cols == x.cols else {
+            throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(x.cols)", got: "\(y.rows)x\(y.cols)")
+        }
+        guard options.scale.isFinite, options.scale > 0 else {
+            throw KernelError.invalidArgument(op: op, argument: "scale", value: "\(options.scale)", reason: "must be finite and > 0")
+        }
+    }
+
+    /// Number of allowed (leading) columns of row `i`.
+    @inlinable
+    public static func allowedCount(row i: Int, rows: Int, cols: Int, causal: Bool) -> Int {
+        causal ? min(cols, max(0, i + cols - rows + 1)) : cols
+    }
+
+    // MARK: - naive
+
+    /// Plain loops with libm `expf`: max, exponentials and sum, normalize. Threads split rows.
+    public struct Naive: SoftmaxKernel {
+        public init() {}
+        public var name: String { "naive" }
+        public var summary: String { "plain loops, libm expf; threads split rows" }
+
+        public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
+            try validate(x, y, options: options, threads: threads)
+            Parallel.forEach(x.rows, threads: threads) { rows in
+                for i in rows {
+                    let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
+                    let xi = x.row(i), yi = y.row(i)
+                    var m = -Float.infinity
+                    for j in 0..<n { m = Swift.max(m, options.scale * xi[j]) }
+                    if m == -.infinity {
+                        for j in 0..<x.cols { yi[j] = 0 }
+                        continue
+                    }
+                    var sum: Float = 0
+                    for j in 0..<n {
+                        let e = expf(options.scale * xi[j] - m)
+                        yi[j] = e
+                        sum += e
+                    }
+                    let inv = 1 / sum
+                    for j in 0..<n { yi[j] *= inv }
+                    for j in n..<x.cols { yi[j] = 0 }
+                }
+            }
+        }
+    }
+
+    // MARK: - simd
+
+    /// SIMD16: compare/blend running max, polynomial exp (`VectorMath.exp`) fused with the
+    /// sum and the store, then one scaling pass while the row is still in L1. Threads split rows.
+    public struct SIMD: SoftmaxKernel {
+        public init() {}
+        public var name: String { "simd" }
+        public var summary: String { "SIMD16 blend max, polynomial exp fused with sum, L1-resident rescale; threads split rows" }
+
+        public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
+            try validate(x, y, options: options, threads: threads)
+            Parallel.forEach(x.rows, threads: threads) { rows in
+                for i in rows {
+                    let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
+                    Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale)
+                }
+            }
+        }
+
+        /// Softmax of the first `n` of `cols` entries of one row; the rest become 0.
+        @inline(__always)
+        public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, cols: Int, scale: Float) {
+            let nv = n & ~15
+            let s = Vec(repeating: scale)
+            var m0 = Vec(repeating: -.infinity), m1 = Vec(repeating: -.infinity)
+            var j = 0
+            while j + 32 <= nv {
+                let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s
+                let b = UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self) * s
+                m0 = m0.replacing(with: a, where: a .> m0)
+                m1 = m1.replacing(with: b, where: b .> m1)
+                j += 32
+            }
+            if j < nv {
+                let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s
+                m0 = m0.replacing(with: a, where: a .> m0)
+                j += 16
+            }
+            if j < n {
+                let a = VectorMath.loadPartial(x + j, n - j, fill: -.infinity) * s
+                m1 = m1.replacing(with: a, where: a .> m1)
+            }
+            m0 = m0.replacing(with: m1, where: m1 .> m0)
+            let m = VectorMath.max(m0)
+            if m == -.infinity {
+                for k in 0..<cols { y[k] = 0 }
+                return
+            }
+            let mv = Vec(repeating: m)
+            var sum0 = Vec(), sum1 = Vec()
+            j = 0
+            while j + 32 <= nv {
+                let e0 = VectorMath.exp((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
+                let e1 = VectorMath.exp((UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self) * s) - mv)
+                UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
+                UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
+                sum0 += e0; sum1 += e1
+                j += 32
+            }
+            if j < nv {
+                let e0 = VectorMath.exp((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
+                UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
+                sum0 += e0
+                j += 16
+            }
+            if j < n {
+                let xv = VectorMath.loadPartial(x + j, n - j, fill: 0) * s - mv
+                var e = VectorMath.exp(xv)
+                for k in (n - j)..<16 { e[k] = 0 }
+                VectorMath.storePartial(e, y + j, n - j)
+                sum1 += e
+            }
+            let inv = Vec(repeating: 1 / VectorMath.sum(sum0 + sum1))
+            j = 0
+            while j < nv {
+                let raw = UnsafeMutableRawPointer(y + j)
+                raw.storeBytes(of: raw.loadUnaligned(as: Vec.self) * inv, as: Vec.self)
+                j += 16
+            }
+            while j < n { y[j] *= inv[0]; j += 1 }
+            while j < cols { y[j] = 0; j += 1 }
+        }
+    }
+
+    // MARK: - blas
+
+    /// BLAS level 1 where it applies: `scopy` + `sscal` for the scaled copy, `sasum` for the
+    /// sum (every term is ≥ 0, so Σ|e| = Σe), `sscal` to normalize. What BLAS cannot do:
+    /// the signed maximum (`isamax` finds the largest |x|, which is not a safe shift when the
+    /// row is all negative) and exp — both are scalar loops (libm `expf`). Level-1 calls
+    /// on one row are too small for OpenBLAS threading, so threads split rows here and
+    /// OpenBLAS runs single-threaded.
+    public struct BLAS: SoftmaxKernel {
+        public init() {}
+        public var name: String { "blas" }
+        public var summary: String { "BLAS scopy/sscal/sasum + scalar max and expf (BLAS has neither); threads split rows" }
+
+        public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
+            try validate(x, y, options: options, threads: threads)
+            openblas_set_num_threads(1)
+            Parallel.forEach(x.rows, threads: threads) { rows in
+                for i in rows {
+                    let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
+                    let xi = x.row(i), yi = y.row(i)
+                    for j in n..<x.cols { yi[j] = 0 }
+                    guard n > 0 else { continue }
+                    cblas_scopy(Int32(n), xi, 1, yi, 1)
+                    cblas_sscal(Int32(n), options.scale, yi, 1)
+                    var m = -Float.infinity
+                    for j in 0..<n { m = Swift.max(m, yi[j]) }
+                    if m == -.infinity {
+                        for j in 0..<n { yi[j] = 0 }
+                        continue
+                    }
+                    for j in 0..<n { yi[j] = expf(yi[j] - m) }
+                    let sum = cblas_sasum(Int32(n), yi, 1)
+                    cblas_sscal(Int32(n), 1 / sum, yi, 1)
+                }
+            }
+        }
+    }
+}

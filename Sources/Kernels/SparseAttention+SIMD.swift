@@ -1,0 +1,116 @@
+extension SparseAttention {
+    /// Flash-attention-style SIMD attention.
+    ///
+    /// Per head, K is packed once as Kᵀ panels and V as 64-column panels (the GEMM packing
+    /// of `GEMM.swift`). Queries go 6 at a time against 64-key tiles: tiles the pattern
+    /// leaves empty are skipped, full tiles skip masking. S = Q·Kᵀ and O += P·V both run on
+    /// the 6×64 register-tile micro-kernel; between them an online softmax (running max m,
+    /// running sum l, rescale of O by e^(m_old − m_new)) with the polynomial exp. Threads
+    /// split (head, query tile) pairs.
+    public struct SIMD: AttentionKernel {
+        public init() {}
+        public var name: String { "simd" }
+        public var summary: String { "flash-style 6x64 tiles, online softmax, empty tiles skipped, micro-kernel for QK^T and PV; threads split heads x query tiles" }
+
+        public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+                        _ out: MutableMatrixView, threads: Int) throws {
+            let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            let tq = q.rows
+            let nqt = (tq + Blocking.mr - 1) / Blocking.mr
+            Parallel.forEach(heads * nqt, threads: threads) { units in
+                SparseAttention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+            }
+        }
+
+        static func work(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
+                         pattern: AttentionPattern, _ out: MutableMatrixView) {
+            let mr = Blocking.mr, nr = Blocking.nr
+            let tq = q.rows, tk = k.rows, offset = tk - tq
+            let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
+            let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
+            let scale = Vec(repeating: 1 / Float(d).squareRoot())
+            let kCount = nkt * nr * d, vCount = dPanels * nr * tk
+            let total = kCount + vCount + mr * d + 3 * mr * nr + mr * dp + nr * mr + 2 * mr + 64
+            Workspace.with(total) { ws in
+                let kp = ws, vp = kp + kCount, qp = vp + vCount
+                let s = qp + mr * d, tile = s + mr * nr, pBuf = tile + mr * nr
+                let o = pBuf + mr * nr, pp = o + mr * dp
+                let mrow = pp + nr * mr, lrow = mrow + mr
+                var packedHead = -1
+                for unit in units {
+                    let h = unit / nqt, qt = unit % nqt
+                    if h != packedHead {
+                        let kh = MatrixView(base: k.base + h * d, rows: tk, cols: d, stride: k.stride)
+                        let vh = MatrixView(base: v.base + h * d, rows: tk, cols: d, stride: v.stride)
+                        NKPanels(w: kh).pack(k0: 0, kc: d, j0: 0, nc: tk, into: kp)
+                        KNPanels(b: vh).pack(k0: 0, kc: tk, j0: 0, nc: d, into: vp)
+                        packedHead = h
+                    }
+                    let r0 = qt * mr, rows = min(mr, tq - r0)
+                    let qh = MatrixView(base: q.base + h * d, rows: tq, cols: d, stride: q.stride)
+                    GEMM.packPanelsA(qh, i0: r0, mc: rows, k0: 0, kc: d, into: qp)
+                    for r in 0..<mr { mrow[r] = -.infinity; lrow[r] = 0 }
+                    for t in 0..<(mr * dp) { o[t] = 0 }
+                    let qi = (r0 + offset)..<(r0 + offset + rows)
+                    for kt in 0..<nkt {
+                        let j0 = kt * nr, cols = min(nr, tk - j0)
+                        let cls = pattern.classify(qi, j0..<(j0 + cols))
+                        if cls == .empty { continue }
+                        GEMM.microKernel(d, UnsafePointer(qp), UnsafePointer(kp + kt * nr * d), s, nr, rows, cols, true, nil, tile)
+                        for r in 0..<rows {
+                            let sr = s + r * nr
+                            if cols < nr { for j in cols..<nr { sr[j] = -.infinity } }
+                            if cls == .partial {
+                                for j in 0..<cols where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
+                            }
+                            let raw = UnsafeMutableRawPointer(sr)
+                            let s0 = raw.loadUnaligned(as: Vec.self) * scale
+                            let s1 = raw.loadUnaligned(fromByteOffset: 64, as: Vec.self) * scale
+                            let s2 = raw.loadUnaligned(fromByteOffset: 128, as: Vec.self) * scale
+                            let s3 = raw.loadUnaligned(fromByteOffset: 192, as: Vec.self) * scale
+                            var mx = s0.replacing(with: s1, where: s1 .> s0)
+                            let mx2 = s2.replacing(with: s3, where: s3 .> s2)
+                            mx = mx.replacing(with: mx2, where: mx2 .> mx)
+                            let newMax = Swift.max(mrow[r], VectorMath.max(mx))
+                            let pr = pBuf + r * nr
+                            if newMax == -.infinity {
+                                for j in 0..<nr { pr[j] = 0 }
+                                continue
+                            }
+                            let mv = Vec(repeating: newMax)
+                            let p0 = VectorMath.exp(s0 - mv), p1 = VectorMath.exp(s1 - mv)
+                            let p2 = VectorMath.exp(s2 - mv), p3 = VectorMath.exp(s3 - mv)
+                            let praw = UnsafeMutableRawPointer(pr)
+                            praw.storeBytes(of: p0, as: Vec.self)
+                            praw.storeBytes(of: p1, toByteOffset: 64, as: Vec.self)
+                            praw.storeBytes(of: p2, toByteOffset: 128, as: Vec.self)
+                            praw.storeBytes(of: p3, toByteOffset: 192, as: Vec.self)
+                            let corr = mrow[r] == -.infinity ? 0 : VectorMath.exp(mrow[r] - newMax)
+                            lrow[r] = lrow[r] * corr + VectorMath.sum((p0 + p1) + (p2 + p3))
+                            mrow[r] = newMax
+                            if corr != 1 {
+                                let orow = o + r * dp
+                                for t in 0..<dp { orow[t] *= corr }
+                            }
+                        }
+                        // P (rows × cols) packed k-major for the micro-kernel: pp[j·6 + r].
+                        for j in 0..<cols {
+                            for r in 0..<mr { pp[j * mr + r] = r < rows ? pBuf[r * nr + j] : 0 }
+                        }
+                        for panel in 0..<dPanels {
+                            let width = min(nr, d - panel * nr)
+                            GEMM.microKernel(cols, UnsafePointer(pp), UnsafePointer(vp + panel * nr * tk + j0 * nr),
+                                             o + panel * nr, dp, rows, width, false, nil, tile)
+                        }
+                    }
+                    for r in 0..<rows {
+                        let dst = out.row(r0 + r) + h * d
+                        let inv: Float = lrow[r] > 0 ? 1 / lrow[r] : 0
+                        let orow = o + r * dp
+                        for t in 0..<d { dst[t] = orow[t] * inv }
+                    }
+                }
+            }
+        }
+    }
+}

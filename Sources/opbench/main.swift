@@ -1,0 +1,2 @@
+import Kernels
+for id in Registry.all { print(id) }
