@@ -5,8 +5,10 @@ import COpenBLAS
 /// Both hold 32 weights per block. Nibbles: element j (0 ≤ j < 16) is the low nibble of
 /// byte j, element j + 16 its high nibble.
 /// - `q4_0`: 18 bytes = fp16 scale d, 16 bytes of nibbles; value = (q − 8)·d.
-/// - `q4_1`: 20 bytes = fp16 scale d, fp16 minimum m, 16 bytes; value = q·d + m, rounded
-///   twice (multiply, then add) exactly as ggml and the gguf package do — never fused.
+/// - `q4_1`: 20 bytes = fp16 scale d, fp16 minimum m, 16 bytes; value = q·d + m, multiply
+///   then add as ggml and the gguf package do. (q·d has at most 4 + 11 significant bits,
+///   so it is exact in fp32 and only the add rounds: a fused multiply-add gives the same
+///   bits here — the committed gguf vectors check the result either way.)
 public enum QuantFormat: String, CaseIterable, Sendable, Codable {
     case q4_0, q4_1
 
@@ -163,7 +165,7 @@ public enum Int4 {
         case .q4_1:
             let m = loadHalf(src + 2)
             for j in 0..<16 {
-                // Two roundings, as ggml: the product is rounded before the add.
+                // Multiply, then add, as ggml (the product is exact; see QuantFormat).
                 let p0 = Float(qs[j] & 0x0F) * d, p1 = Float(qs[j] >> 4) * d
                 y[j] = p0 + m
                 y[j + 16] = p1 + m

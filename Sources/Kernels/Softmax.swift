@@ -21,7 +21,7 @@ public protocol SoftmaxKernel: Kernel {
 /// Entries may be −inf (masked); a row with no finite allowed entry is all zeros (not NaN).
 /// Inputs must be below +inf.
 ///
-/// Accuracy: with exp relative error e_exp (libm: ≤ 1 ulp; the SIMD polynomial: < 2.4e-7)
+/// Accuracy: with exp relative error e_exp (libm: ≤ 1 ulp; the SIMD polynomial: < 1.2e-7)
 /// and an n-term sum, |ŷ − y| ≤ y·(2·e_exp + (n + 3)·u) for u = 2⁻²⁴ (the rounding of
 /// s·x and of x − m included); tests use this bound.
 public enum Softmax {

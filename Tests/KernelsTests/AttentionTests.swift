@@ -1,0 +1,156 @@
+import Foundation
+import Kernels
+import Testing
+
+@Suite struct AttentionTests {
+    /// The patterns under test; the block mask is built for `tokens` keys.
+    static func patterns(tokens: Int) -> [AttentionPattern] {
+        let blocks = AttentionPattern.BlockMask.random(size: 16, tokens: tokens, density: 0.3, seed: 11)
+        var sparse = blocks
+        // A query block that sees no key block: its queries are all-masked rows.
+        if sparse.count > 1 { for j in 0..<sparse.count { sparse.mask[1 * sparse.count + j] = false } }
+        return [
+            .all, .init(causal: true), .init(window: 5), .init(causal: true, window: 3), .init(global: 2),
+            .init(causal: true, window: 4, global: 2), .init(block: blocks), .init(causal: true, block: sparse),
+            .init(window: 7, global: 1, block: sparse),
+        ]
+    }
+
+    /// Runs one case and checks it against the fp64 reference.
+    ///
+    /// Bound, per output (r, h, t), from the three steps in fp32 (u = 2⁻²⁴):
+    ///  - score s_j = fl(q·k_j)/√D: |Δs_j| ≤ (γ_D·Σ|q||k_j| + u|q·k_j|)/√D, plus u(|s_j| + |m|)
+    ///    when s_j − m is formed;
+    ///  - p_j = exp(s_j − m)/l: relative error ≤ 2·max|Δs| + 2·e_exp + γ_L + 2u
+    ///    (numerator and the L-term denominator, L allowed keys, e_exp ≤ 1.2e-7);
+    ///  - o_t = Σ p_j v_jt: γ_L·Σ p_j|v_jt| more, plus the online-softmax rescales (≤ L/64
+    ///    of them, each an exp and a multiply).
+    /// So |ô − o| ≤ Σ_j p_j|v_jt| · (2·max|Δs| + 2·e_exp + 2γ_L + (L/64 + 1)·(e_exp + u) + 2u).
+    static func check(_ variant: String, t: Int, tq: Int? = nil, heads: Int, d: Int, pattern: AttentionPattern,
+                      threads: Int, seed: UInt64) throws {
+        let kernel = try SparseAttention.variant(variant)
+        let tq = tq ?? t
+        let c = heads * d
+        let q = randomMatrix(tq, c, pad: 3, lo: -2, hi: 2, seed: seed)
+        let k = randomMatrix(t, c, pad: 1, lo: -2, hi: 2, seed: seed + 1)
+        let v = randomMatrix(t, c, pad: 2, seed: seed + 2)
+        var out = Matrix(rows: tq, cols: c, stride: c + 5)
+        try q.withView { qv in try k.withView { kv in try v.withView { vv in try out.withMutableView { ov in
+            try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
+        } } } }
+        let (ref, absScale) = q.withView { qv in k.withView { kv in v.withView { vv in
+            Reference.attention(q: qv, k: kv, v: vv, heads: heads, pattern: pattern)
+        } } }
+        let eExp = 1.2e-7
+        var tol = [Double](repeating: 0, count: ref.count)
+        let sd = Double(d).squareRoot()
+        for r in 0..<tq {
+            let i = r + t - tq
+            for h in 0..<heads {
+                var allowed = 0, maxDs = 0.0, m = -Double.infinity
+                var scores: [(Double, Double)] = []
+                for j in 0..<t where pattern.allows(i, j) {
+                    allowed += 1
+                    var dot = 0.0, abs = 0.0
+                    for x in 0..<d {
+                        let p = Double(q[r, h * d + x]) * Double(k[j, h * d + x])
+                        dot += p; abs += Swift.abs(p)
+                    }
+                    scores.append((dot / sd, (gammaBound(d) * abs + u * Swift.abs(dot)) / sd))
+                    m = max(m, dot / sd)
+                }
+                for (s, ds) in scores { maxDs = max(maxDs, ds + u * (Swift.abs(s) + Swift.abs(m))) }
+                let rel = 2 * maxDs + 2 * eExp + 2 * gammaBound(allowed) + Double(allowed / 64 + 1) * (eExp + u) + 2 * u
+                for x in 0..<d { tol[r * c + h * d + x] = absScale[r * c + h * d + x] * rel }
+            }
+        }
+        expectClose(out, ref, tol: { tol[$0] }, "attention.\(variant) T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
+    }
+
+    @Test(arguments: SparseAttention.variants.map(\.name))
+    func matchesReference(variant: String) throws {
+        var seed: UInt64 = 100
+        for (t, heads, d) in [(1, 1, 1), (3, 2, 8), (17, 1, 17), (70, 3, 16), (129, 2, 64), (200, 1, 70)] {
+            for pattern in Self.patterns(tokens: t) {
+                for threads in [1, 2] {
+                    seed += 3
+                    try Self.check(variant, t: t, heads: heads, d: d, pattern: pattern, threads: threads, seed: seed)
+                }
+            }
+        }
+    }
+
+    /// Decode shape: fewer queries than keys (the newest tokens attend to a KV cache).
+    @Test(arguments: SparseAttention.variants.map(\.name))
+    func queriesShorterThanKeys(variant: String) throws {
+        for (tq, t) in [(1, 33), (5, 130), (64, 65)] {
+            for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 1)] {
+                try Self.check(variant, t: t, tq: tq, heads: 2, d: 24, pattern: pattern, threads: 2, seed: UInt64(tq * 1000 + t))
+            }
+        }
+    }
+
+    /// The reference itself: with `all`, it equals softmax(QKᵀ/√D)·V composed from the fp64
+    /// matmul and a dense fp64 softmax; with a pattern, the same with −inf where an
+    /// independently written mask says so.
+    @Test func referenceEqualsMaskedDense() {
+        let t = 40, d = 8
+        let q = randomMatrix(t, d, seed: 1), k = randomMatrix(t, d, seed: 2), v = randomMatrix(t, d, seed: 3)
+        let masks: [(AttentionPattern, (Int, Int) -> Bool)] = [
+            (.all, { _, _ in true }),
+            (.init(causal: true), { i, j in j <= i }),
+            (.init(causal: true, window: 4, global: 3), { i, j in j <= i && (i - j < 4 || i < 3 || j < 3) }),
+            (.init(window: 2), { i, j in abs(i - j) <= 1 }),
+        ]
+        for (pattern, allowed) in masks {
+            let s = q.withView { qv in k.withView { Reference.matmul(qv, $0, layout: .nk) } }
+            var expected = [Double](repeating: 0, count: t * d)
+            for i in 0..<t {
+                let row = (0..<t).map { j in allowed(i, j) ? s[i * t + j] / Double(d).squareRoot() : -.infinity }
+                let m = row.max()!
+                let e = row.map { Foundation.exp($0 - m) }
+                let sum = e.reduce(0, +)
+                for j in 0..<t { for x in 0..<d { expected[i * d + x] += e[j] / sum * Double(v[j, x]) } }
+            }
+            let got = q.withView { qv in k.withView { kv in v.withView { Reference.attention(q: qv, k: kv, v: $0, heads: 1, pattern: pattern).out } } }
+            let diff = zip(got, expected).map { abs($0 - $1) }.max()!
+            #expect(diff < 1e-12, "\(pattern): reference differs from masked dense by \(diff)")
+        }
+    }
+
+    @Test func tileClassification() {
+        // Every tile's class must agree with the element-wise pattern.
+        let t = 100
+        for pattern in Self.patterns(tokens: t) {
+            for (q0, q1, k0, k1) in [(0, 6, 0, 64), (6, 12, 64, 100), (90, 96, 0, 64), (30, 36, 20, 84), (96, 100, 64, 100)] {
+                var any = false, all = true
+                for i in q0..<q1 { for j in k0..<k1 { if pattern.allows(i, j) { any = true } else { all = false } } }
+                let cls = pattern.classify(q0..<q1, k0..<k1)
+                if !any { #expect(cls == .empty, "\(pattern) tile \(q0)..\(q1)x\(k0)..\(k1)") }
+                if any { #expect(cls != .empty, "\(pattern) tile \(q0)..\(q1)x\(k0)..\(k1) wrongly empty") }
+                if cls == .full { #expect(all, "\(pattern) tile \(q0)..\(q1)x\(k0)..\(k1) wrongly full") }
+            }
+        }
+    }
+
+    @Test func badInput() throws {
+        let q = Matrix(rows: 4, cols: 12), k = Matrix(rows: 4, cols: 12), kShort = Matrix(rows: 3, cols: 12), kWide = Matrix(rows: 4, cols: 10)
+        var out = Matrix(rows: 4, cols: 12)
+        for kernel in SparseAttention.variants {
+            try q.withView { qv in try k.withView { kv in try out.withMutableView { ov in
+                expectKernelError(["attention", "window", "0"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .init(window: 0), ov, threads: 1) }
+                expectKernelError(["attention", "heads", "0"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 0, pattern: .all, ov, threads: 1) }
+                expectKernelError(["attention", "H=5"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 5, pattern: .all, ov, threads: 1) }
+                expectKernelError(["attention", "threads"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .all, ov, threads: 0) }
+                let badMask = AttentionPattern(block: .init(size: 2, count: 3, mask: [Bool](repeating: true, count: 9)))
+                expectKernelError(["attention", "block mask", "2x2", "3x3"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: badMask, ov, threads: 1) }
+                try kShort.withView { ks in
+                    expectKernelError(["attention", "'K'", "at least Tq=4"]) { try kernel.run(q: qv, k: ks, v: ks, heads: 2, pattern: .all, ov, threads: 1) }
+                }
+                try kWide.withView { kw in
+                    expectKernelError(["attention", "'K'", "4x10"]) { try kernel.run(q: qv, k: kw, v: kv, heads: 2, pattern: .all, ov, threads: 1) }
+                }
+            } } }
+        }
+    }
+}

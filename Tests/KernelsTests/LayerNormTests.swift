@@ -1,0 +1,108 @@
+import Kernels
+import Testing
+
+@Suite struct LayerNormTests {
+    static let shapes = [(1, 1), (3, 17), (17, 33), (5, 129), (2, 1000), (3, 4096), (9, 384)]
+
+    /// Bound per element for the corrected two-pass algorithm (see `LayerNorm`), with
+    /// μ, σ² the exact row statistics, r = 1/√(σ² + eps), n = C:
+    ///  - corrected mean: δμ ≤ γ_{n+2}·(mean|x − μ| + γ_n·mean|x|) + 2u|μ|
+    ///    (the deviations are taken from a first mean that is off by ≤ γ_n·mean|x|);
+    ///  - variance: relative γ_{n+4} plus the (s1/n)² cancellation, so r is off by a relative
+    ///    ½γ_{n+4} + 2u (sqrt and division);
+    ///  - output: y = (x − μ')·r·γ + β rounds 4 times.
+    /// |ŷ − y| ≤ |γ|·r·(δμ + u|x − μ| + |x − μ|·(½γ_{n+4} + 2u)) + 4u·(|y| + |β|).
+    static func check(_ variant: String, _ x: Matrix, threads: Int, eps: Float, seed: UInt64, label: String) throws {
+        let kernel = try LayerNorm.variant(variant)
+        let gamma = randomMatrix(1, x.cols, lo: 0.5, hi: 2, seed: seed).dense
+        let beta = randomMatrix(1, x.cols, seed: seed + 1).dense
+        var y = Matrix(rows: x.rows, cols: x.cols, stride: x.cols + 2)
+        try x.withView { xv in try y.withMutableView { yv in
+            try gamma.withUnsafeBufferPointer { g in try beta.withUnsafeBufferPointer { b in
+                try kernel.run(xv, gamma: g, beta: b, eps: eps, yv, threads: threads)
+            } }
+        } }
+        let ref = x.withView { Reference.layernorm($0, gamma: gamma, beta: beta, eps: eps) }
+        let n = x.cols
+        var tol = [Double](repeating: 0, count: ref.count)
+        for i in 0..<x.rows {
+            var mu = 0.0, absMean = 0.0
+            for j in 0..<n { mu += Double(x[i, j]); absMean += abs(Double(x[i, j])) }
+            mu /= Double(n); absMean /= Double(n)
+            var v = 0.0, dev = 0.0
+            for j in 0..<n { let d = Double(x[i, j]) - mu; v += d * d; dev += abs(d) }
+            v /= Double(n); dev /= Double(n)
+            let r = 1 / (v + Double(eps)).squareRoot()
+            let dmu = gammaBound(n + 2) * (dev + gammaBound(n) * absMean) + 2 * u * abs(mu)
+            for j in 0..<n {
+                let k = i * n + j
+                let d = abs(Double(x[i, j]) - mu)
+                tol[k] = abs(Double(gamma[j])) * r * (dmu + u * d + d * (0.5 * gammaBound(n + 4) + 2 * u))
+                    + 4 * u * (abs(ref[k]) + abs(Double(beta[j])))
+            }
+        }
+        expectClose(y, ref, tol: { tol[$0] }, label)
+    }
+
+    @Test(arguments: LayerNorm.variants.map(\.name))
+    func matchesReference(variant: String) throws {
+        var seed: UInt64 = 40
+        for (r, c) in Self.shapes {
+            for threads in [1, 2] {
+                seed += 2
+                let x = randomMatrix(r, c, pad: 1, lo: -3, hi: 5, seed: seed)
+                try Self.check(variant, x, threads: threads, eps: 1e-5, seed: seed, label: "layernorm.\(variant) \(r)x\(c) t=\(threads)")
+            }
+        }
+    }
+
+    @Test(arguments: LayerNorm.variants.map(\.name))
+    func hardValues(variant: String) throws {
+        // A large mean with small spread (one-pass E[x²]−E[x]² would lose every digit),
+        // huge magnitudes, tiny eps as in MiniLM.
+        var rng = SplitMix64(seed: 8)
+        let x = Matrix(rows: 4, cols: 300) { r, _ in
+            switch r {
+            case 0: return 1e4 + Float.random(in: -1..<1, using: &rng)
+            case 1: return Float.random(in: -1e6..<1e6, using: &rng)
+            case 2: return Float.random(in: -1e-3..<1e-3, using: &rng)
+            default: return Float.random(in: -1..<1, using: &rng)
+            }
+        }
+        try Self.check(variant, x, threads: 2, eps: 1e-12, seed: 3, label: "layernorm.\(variant) hard")
+        // Constant rows have variance 0: the corrected two-pass returns exactly beta.
+        let kernel = try LayerNorm.variant(variant)
+        for value: Float in [0, 0.1, -7.3, 1e4, 3e7] {
+            for n in [1, 17, 4096] {
+                let c = Matrix(rows: 2, cols: n) { _, _ in value }
+                let beta = randomMatrix(1, n, seed: 4).dense
+                let gamma = randomMatrix(1, n, seed: 5).dense
+                var y = Matrix(rows: 2, cols: n)
+                try c.withView { xv in try y.withMutableView { yv in
+                    try gamma.withUnsafeBufferPointer { g in try beta.withUnsafeBufferPointer { b in
+                        try kernel.run(xv, gamma: g, beta: b, eps: 1e-5, yv, threads: 2)
+                    } }
+                } }
+                #expect(y.dense == beta + beta /* both rows equal beta */, "layernorm.\(variant) constant \(value) n=\(n)")
+            }
+        }
+    }
+
+    @Test func badInput() throws {
+        let x = Matrix(rows: 3, cols: 4)
+        var y = Matrix(rows: 3, cols: 4)
+        let g4 = [Float](repeating: 1, count: 4), g3 = [Float](repeating: 1, count: 3)
+        for kernel in LayerNorm.variants {
+            try x.withView { xv in try y.withMutableView { yv in
+                try g4.withUnsafeBufferPointer { g in try g3.withUnsafeBufferPointer { bad in
+                    expectKernelError(["layernorm", "gamma", "C=4", "C=3"]) { try kernel.run(xv, gamma: bad, beta: g, eps: 1e-5, yv, threads: 1) }
+                    expectKernelError(["layernorm", "beta"]) { try kernel.run(xv, gamma: g, beta: bad, eps: 1e-5, yv, threads: 1) }
+                    expectKernelError(["layernorm", "eps", "0.0"]) { try kernel.run(xv, gamma: g, beta: g, eps: 0, yv, threads: 1) }
+                    expectKernelError(["layernorm", "threads"]) { try kernel.run(xv, gamma: g, beta: g, eps: 1e-5, yv, threads: 0) }
+                    let y2 = MutableMatrixView(base: yv.base, rows: 2, cols: 4, stride: 4)
+                    expectKernelError(["layernorm", "'y'", "2x4"]) { try kernel.run(xv, gamma: g, beta: g, eps: 1e-5, y2, threads: 1) }
+                } }
+            } }
+        }
+    }
+}
