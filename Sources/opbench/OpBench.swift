@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Harness
+import Kernels
+
+@main
+struct OpBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "opbench",
+        abstract: "Measure and verify the operators that dominate LLM inference.",
+        subcommands: [List.self, Quant.self, Dequant.self]
+    )
+
+    /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept
+    /// for "ran fine, but a check failed": verify failures and gate regressions).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            if let clean = error as? CleanExit { _ = clean; exit(withError: error) }
+            let message = error is KernelError || error is FileError || error is CLIError || error is ShapeError
+                ? "\(error)" : cleaned(fullMessage(for: error))
+            FileHandle.standardError.write(Data("opbench: error: \(message)\n".utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// The first line of an ArgumentParser message, without its own "Error: " prefix.
+func cleaned(_ message: String) -> String {
+    let line = message.split(separator: "\n").first.map(String.init) ?? message
+    return line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
+}
+
+/// A command-line mistake the library does not know about (bad combination of options).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

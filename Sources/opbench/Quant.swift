@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Harness
+import Kernels
+
+extension QuantFormat: ExpressibleByArgument {}
+
+struct Quant: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a float32 [rows, cols] .npy to raw GGUF Q4_0/Q4_1 block bytes.",
+        discussion: "The output holds the blocks row after row and nothing else: the bytes a GGUF file stores for the tensor. cols must be a multiple of 32.")
+
+    @Option(help: "q4_0 or q4_1") var format: QuantFormat
+    @Option(help: "Input .npy (float32, C order, 2-D).") var input: String
+    @Option(help: "Output file for the block bytes.") var output: String
+
+    func run() throws {
+        let w = try NPY.read(input)
+        let q: QuantizedMatrix
+        do { q = try w.withView { try Int4.quantize($0, format: format) } } catch let e as KernelError {
+            throw FileError(input, "\(e)")
+        }
+        let back = Int4.dequantize(q)
+        let acc = Accuracy(got: back.dense, ref: w.dense)
+        try FileIO.writeAtomically(Data(q.bytes), to: output)
+        print("\(format.rawValue): \(w.rows)x\(w.cols) -> \(q.bytes.count) bytes (\(String(format: "%.4f", Double(q.bytes.count * 8) / Double(w.rows * w.cols))) bits/weight) written to \(output)")
+        print(String(format: "quantization error: max abs %.6g, RMSE %.6g, SNR %.2f dB", acc.maxAbs, acc.rmse, acc.snrDB))
+    }
+}
+
+struct Dequant: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Dequantize raw GGUF Q4_0/Q4_1 block bytes to a float32 .npy.")
+
+    @Option(help: "q4_0 or q4_1") var format: QuantFormat
+    @Option(help: "Input file of block bytes.") var input: String
+    @Option(help: "ROWSxCOLS of the weight matrix (cols a multiple of 32).") var shape: String
+    @Option(help: "Output .npy.") var output: String
+
+    func run() throws {
+        let dims = try Shapes.dims(shape, count: 2, what: "--shape")
+        try Int4.checkK(dims[1])
+        let data = try FileIO.read(input)
+        let q: QuantizedMatrix
+        do { q = try QuantizedMatrix(format: format, rows: dims[0], cols: dims[1], bytes: [UInt8](data)) } catch let e as KernelError {
+            throw FileError(input, "\(e)")
+        }
+        try NPY.write(Int4.dequantize(q), to: output)
+        print("\(format.rawValue): \(dims[0])x\(dims[1]) dequantized to \(output)")
+    }
+}
