@@ -191,6 +191,14 @@ public enum Int4 {
         return m
     }
 
+    /// Dequantizes one row of `w` (K floats).
+    public static func dequantize(_ w: QuantizedMatrix, row: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: w.cols) { buf, count in
+            w.bytes.withUnsafeBufferPointer { dequantizeRow($0.baseAddress!, w, row: row, k0: 0, count: w.cols, into: buf.baseAddress!) }
+            count = w.cols
+        }
+    }
+
     /// Dequantizes W[row, k0 ..< k0+count] (k0 and count multiples of 32).
     @inline(__always)
     static func dequantizeRow(_ base: UnsafePointer<UInt8>, _ w: QuantizedMatrix, row: Int, k0: Int, count: Int,

@@ -11,7 +11,7 @@ import Darwin
 /// allows it). Sparse terms: `window` W (|i − j| < W), `global` G (i < G or j < G: the first G
 /// tokens see and are seen by all), `block` (the block (i/B, j/B) is set in the mask).
 /// BigBird/Longformer layouts are unions of these: window + global (+ random blocks).
-public struct AttentionPattern: Sendable, Equatable, Codable, CustomStringConvertible {
+public struct AttentionPattern: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Keys after the query are masked.
     public var causal: Bool
     /// Sliding window: |i − j| < window. nil = no window term.
@@ -22,7 +22,7 @@ public struct AttentionPattern: Sendable, Equatable, Codable, CustomStringConver
     public var block: BlockMask?
 
     /// A square block mask over ⌈T/size⌉ × ⌈T/size⌉ blocks, row-major (query block, key block).
-    public struct BlockMask: Sendable, Equatable, Codable {
+    public struct BlockMask: Sendable, Hashable, Codable {
         public var size: Int
         public var count: Int
         public var mask: [Bool]

@@ -1,0 +1,173 @@
+import Foundation
+import Kernels
+
+/// One run's results: what was measured, where, with what, and every raw sample.
+/// Schema-versioned; readers refuse other versions.
+public struct ResultDocument: Codable, Equatable, Sendable {
+    /// Bumped on any incompatible change of the format.
+    public static let currentSchema = 1
+
+    public var schemaVersion: Int
+    public var tool: String
+    public var opbenchCommit: String
+    public var timestamp: String
+    public var machine: MachineInfo
+    public var settings: RunSettings
+    public var cases: [CaseResult]
+    public var models: [ModelResult]
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", tool, opbenchCommit = "opbench_commit", timestamp, machine, settings, cases, models
+    }
+
+    public init(machine: MachineInfo, settings: RunSettings, cases: [CaseResult], models: [ModelResult] = []) {
+        schemaVersion = Self.currentSchema
+        tool = "opbench"
+        opbenchCommit = machine.opbenchCommit
+        timestamp = ISO8601DateFormatter().string(from: Date())
+        self.machine = machine; self.settings = settings; self.cases = cases; self.models = models
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
+        guard schemaVersion == Self.currentSchema else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c,
+                debugDescription: "schema_version \(schemaVersion) is not supported (this opbench reads \(Self.currentSchema))")
+        }
+        tool = try c.decode(String.self, forKey: .tool)
+        opbenchCommit = try c.decode(String.self, forKey: .opbenchCommit)
+        timestamp = try c.decode(String.self, forKey: .timestamp)
+        machine = try c.decode(MachineInfo.self, forKey: .machine)
+        settings = try c.decode(RunSettings.self, forKey: .settings)
+        cases = try c.decode([CaseResult].self, forKey: .cases)
+        models = try c.decodeIfPresent([ModelResult].self, forKey: .models) ?? []
+    }
+
+    /// JSON text (sorted keys, pretty-printed; non-finite numbers as strings).
+    public func json() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try e.encode(self)
+    }
+
+    /// Writes the document atomically.
+    public func write(to path: String) throws { try FileIO.writeAtomically(try json(), to: path) }
+
+    /// Reads and validates a results file; a `FileError` says what is wrong with it.
+    public static func read(_ path: String) throws -> ResultDocument {
+        let data = try FileIO.read(path)
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            guard object["schema_version"] != nil, object["cases"] != nil else {
+                throw FileError(path, "not an opbench results file (no schema_version or cases)")
+            }
+        } else {
+            throw FileError(path, "not valid JSON")
+        }
+        do { return try d.decode(ResultDocument.self, from: data) } catch let DecodingError.dataCorrupted(ctx) {
+            throw FileError(path, ctx.debugDescription)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw FileError(path, "missing field '\(key.stringValue)' at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw FileError(path, "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
+        } catch {
+            throw FileError(path, "cannot be read as opbench results: \(error)")
+        }
+    }
+}
+
+/// How the run was configured.
+public struct RunSettings: Codable, Equatable, Sendable {
+    public var suite: String
+    public var minTimeSeconds: Double
+    public var repetitions: Int
+    public var command: String
+
+    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, command }
+
+    public init(suite: String, minTimeSeconds: Double, repetitions: Int, command: String) {
+        self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.command = command
+    }
+}
+
+/// One op × variant × shape × threads measurement.
+public struct CaseResult: Codable, Equatable, Sendable {
+    public var id: String
+    public var op: String
+    public var variant: String
+    public var shape: String
+    public var threads: Int
+    /// Seconds per execution, one value per sample (each the mean over `iterationsPerSample`).
+    public var samplesSeconds: [Double]
+    public var iterationsPerSample: Int
+    public var medianSeconds: Double
+    public var p10Seconds: Double
+    public var p90Seconds: Double
+    public var madSeconds: Double
+    public var minSeconds: Double
+    public var flops: Double
+    public var bytes: Double
+    public var gflops: Double
+    public var gbps: Double
+    /// flops / bytes
+    public var arithmeticIntensity: Double
+    /// min(peak, intensity × bandwidth) for this thread count, GFLOP/s
+    public var rooflineGflops: Double
+    /// achieved / roofline
+    public var rooflineFraction: Double
+    /// "compute" or "memory": which ceiling bounds the roofline here.
+    public var bound: String
+    public var speedupVsNaive: Double?
+    public var speedupVsBlas: Double?
+    /// The case this one is normalized by (same op, shape, threads; blas, or simd for blas).
+    public var peer: String?
+    /// samples / peer's samples of the same repetition (interleaved), for the gate.
+    public var normalizedSamples: [Double]?
+    public var maxAbsError: Double
+    public var maxRelError: Double
+    public var nmse: Double
+    public var tolerance: Double
+    public var errorToTolerance: Double
+    public var accuracyPass: Bool
+    public var rowsChecked: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, op, variant, shape, threads
+        case samplesSeconds = "samples_seconds", iterationsPerSample = "iterations_per_sample"
+        case medianSeconds = "median_seconds", p10Seconds = "p10_seconds", p90Seconds = "p90_seconds"
+        case madSeconds = "mad_seconds", minSeconds = "min_seconds"
+        case flops, bytes, gflops, gbps, arithmeticIntensity = "arithmetic_intensity"
+        case rooflineGflops = "roofline_gflops", rooflineFraction = "roofline_fraction", bound
+        case speedupVsNaive = "speedup_vs_naive", speedupVsBlas = "speedup_vs_blas"
+        case peer, normalizedSamples = "normalized_samples"
+        case maxAbsError = "max_abs_error", maxRelError = "max_rel_error", nmse, tolerance
+        case errorToTolerance = "error_to_tolerance", accuracyPass = "accuracy_pass", rowsChecked = "rows_checked"
+    }
+
+    /// The key cases are matched by across runs.
+    public var key: String { "\(id) \(shape) t=\(threads)" }
+}
+
+/// A model pass result (filled by `opbench model`).
+public struct ModelResult: Codable, Equatable, Sendable {
+    public var preset: String
+    public var plan: String
+    public var threads: Int
+    public var promptTokens: Int
+    public var generatedTokens: Int
+    public var prefillTokensPerSecond: [Double]
+    public var decodeTokensPerSecond: [Double]
+    public var opSeconds: [String: Double]
+    public var maxAbsError: Double
+    public var cosine: Double
+    public var top1Agreement: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case preset, plan, threads, promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
+        case prefillTokensPerSecond = "prefill_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second"
+        case opSeconds = "op_seconds", maxAbsError = "max_abs_error", cosine, top1Agreement = "top1_agreement"
+    }
+}

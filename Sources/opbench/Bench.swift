@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Harness
+import Kernels
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure variants side by side: time, GFLOP/s, GB/s, roofline, speed-ups and accuracy.",
+        discussion: """
+        Shapes: matmul and int4 MxKxN (int4 weights are N×K; add ,q4_1 for Q4_1), softmax and layernorm ROWSxCOLS, \
+        attention T=…,H=…,D=… plus causal, window=W, global=G, block=B,density=F. Without --shape the suite's shapes are used.
+        """)
+
+    @OptionGroup var selection: Selection
+    @Option(name: .customLong("shape"), help: "A shape (repeatable); applied to every selected operator whose shape grammar accepts it.")
+    var shapes: [String] = []
+    @Option(help: "quick (under 2 minutes) or full (size and thread sweeps).") var suite: String = "quick"
+    @Option(name: .customLong("min-time"), help: "Measuring time per case, seconds (default: 0.4 quick, 1.0 full).") var minTime: Double?
+    @Option(help: "Samples per case (default 10 quick, 15 full).") var repetitions: Int?
+    @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
+    @Option(help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
+    var output: String?
+
+    func run() throws {
+        let formats = ["table", "json", "csv", "md", "gbench"]
+        guard formats.contains(format) else { throw CLIError("--format '\(format)' must be one of \(formats.joined(separator: ", "))") }
+        guard Suites.names.contains(suite) else { throw CLIError("--suite '\(suite)' must be quick or full") }
+        if let minTime, !(minTime > 0 && minTime <= 600) { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
+        if let repetitions, !(1...1000).contains(repetitions) { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
+        if let output {
+            let dir = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw CLIError("--output \(output): directory \(dir) does not exist")
+            }
+        }
+        let cases = try plan()
+        var options = BenchOptions()
+        options.minTime = minTime ?? (suite == "quick" ? 0.4 : 1.0)
+        options.repetitions = repetitions ?? (suite == "quick" ? 10 : 15)
+        options.plantedSlowdown = try BenchOptions.plantedFromEnvironment()
+        let machine = Machine.current()
+        let progress = ProgressBar()
+        let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0, $1, $2) }
+        progress.finish()
+        let doc = ResultDocument(machine: machine,
+                                 settings: RunSettings(suite: shapes.isEmpty ? suite : "custom", minTimeSeconds: options.minTime,
+                                                       repetitions: options.repetitions, command: CommandLine.arguments.dropFirst().joined(separator: " ")),
+                                 cases: results)
+        let rendered = try render(doc, format == "table" && output != nil ? "json" : format)
+        if let output {
+            try FileIO.writeAtomically(rendered, to: output)
+            print(CaseTables.bench(results).terminal, terminator: "")
+            fflush(stdout)
+            FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(rendered)
+        }
+        let failed = results.filter { !$0.accuracyPass }
+        if !failed.isEmpty {
+            FileHandle.standardError.write(Data("accuracy FAIL: \(failed.map(\.key).joined(separator: ", "))\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    func render(_ doc: ResultDocument, _ format: String) throws -> Data {
+        switch format {
+        case "json": return try doc.json()
+        case "csv": return Data(CaseTables.csv(doc.cases).csv.utf8)
+        case "md": return Data(CaseTables.bench(doc.cases).markdown.utf8)
+        case "gbench": return try CaseTables.googleBenchmark(doc)
+        default: return Data(CaseTables.bench(doc.cases).terminal.utf8)
+        }
+    }
+
+    /// The cases: selected ops × shapes × selected variants × threads; naive variants skip
+    /// full-suite shapes above `Suites.naiveFlopLimit`.
+    func plan() throws -> [BenchCase] {
+        let ops = try selection.selectedOps()
+        let filter = try selection.variantFilter()
+        let threads = try selection.threadCounts()
+        var out: [BenchCase] = []
+        var accepted = Set<String>()
+        for op in ops {
+            var opShapes: [CaseShape] = []
+            if shapes.isEmpty {
+                opShapes = try Suites.shapes(suite, op: op).map { try CaseShape(op: op, $0) }
+            } else {
+                for s in shapes {
+                    if let shape = try? CaseShape(op: op, s) { opShapes.append(shape); accepted.insert(s) }
+                }
+            }
+            for shape in opShapes {
+                let workloadFlops = (try? Workloads.estimateFlops(shape)) ?? 0
+                for id in Registry.all where id.op == op && filter(id) {
+                    if id.variant == "naive" && shapes.isEmpty && workloadFlops > Suites.naiveFlopLimit { continue }
+                    for t in threads { out.append(BenchCase(variant: id, shape: shape, threads: t)) }
+                }
+            }
+        }
+        for s in shapes where !accepted.contains(s) {
+            // Report the parse error of the first selected operator.
+            _ = try CaseShape(op: ops[0], s)
+            throw CLIError("--shape '\(s)' fits none of the selected operators")
+        }
+        for s in Set(out.map(\.shape)) {
+            let physical = Double(ProcessInfo.processInfo.physicalMemory)
+            guard s.memoryBytes <= physical * Workloads.memoryFraction else {
+                throw CLIError(String(format: "shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
+                                      s.text, s.memoryBytes / 1_073_741_824, Workloads.memoryFraction * 100, physical / 1_073_741_824))
+            }
+        }
+        guard !out.isEmpty else { throw CLIError("the selection matches no variant") }
+        return out
+    }
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+final class ProgressBar {
+    let enabled = isatty(2) == 1
+    func update(_ done: Int, _ total: Int, _ what: String) {
+        guard enabled, total > 0 else { return }
+        let width = 24, filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) \(what)".utf8))
+    }
+    func finish() { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Harness
+import Kernels
+
+/// Options shared by `bench` and `verify` to pick operators, variants and threads.
+struct Selection: ParsableArguments {
+    @Option(name: .customLong("op"), help: "Operators, comma-separated (default: all): matmul,softmax,layernorm,attention,int4.")
+    var ops: [String] = []
+
+    @Option(name: .customLong("variant"), help: "Variants, comma-separated: naive,simd,blas, or full ids like matmul.simd (default: all).")
+    var variants: [String] = []
+
+    @Option(name: .customLong("threads"), help: "Thread counts, comma-separated (default: 1).")
+    var threads: [String] = []
+
+    func selectedOps() throws -> [Op] {
+        let names = ops.flatMap { $0.split(separator: ",").map(String.init) }
+        if names.isEmpty { return Op.allCases }
+        return try names.map { n in
+            guard let op = Op(rawValue: n) else {
+                throw CLIError("unknown operator '\(n)' (known: \(Op.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return op
+        }
+    }
+
+    /// Whether `id` is selected by --variant.
+    func variantFilter() throws -> (VariantID) -> Bool {
+        let names = variants.flatMap { $0.split(separator: ",").map(String.init) }
+        if names.isEmpty { return { _ in true } }
+        let known = Set(Registry.all.map(\.variant))
+        for n in names where !n.contains(".") && !known.contains(n) {
+            throw CLIError("unknown variant '\(n)' (known: \(known.sorted().joined(separator: ", ")), or an id like matmul.simd)")
+        }
+        for n in names where n.contains(".") && VariantID(n) == nil {
+            throw CLIError("unknown variant id '\(n)' (see 'opbench list')")
+        }
+        return { id in names.contains(id.variant) || names.contains(id.description) }
+    }
+
+    func threadCounts() throws -> [Int] {
+        let names = threads.flatMap { $0.split(separator: ",").map(String.init) }
+        if names.isEmpty { return [1] }
+        return try names.map { n in
+            guard let t = Int(n), t >= 1, t <= Check.maxThreads else {
+                throw CLIError("--threads '\(n)' must be a whole number from 1 to \(Check.maxThreads)")
+            }
+            return t
+        }
+    }
+}
