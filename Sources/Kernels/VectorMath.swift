@@ -32,7 +32,11 @@ public enum VectorMath {
         let underflow = x .< lo
         var xc = x.replacing(with: hi, where: x .> hi)
         xc = xc.replacing(with: lo, where: underflow)
-        let n = (xc * log2e).rounded(.toNearestOrEven)
+        // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low mantissa
+        // bits (round to nearest even), so the exponent 2^n needs only integer ops.
+        let magic = Vec(repeating: 12_582_912)
+        let t = magic.addingProduct(xc, Vec(repeating: log2e))
+        let n = t - magic
         var r = xc.addingProduct(n, Vec(repeating: -ln2Hi))
         r = r.addingProduct(n, Vec(repeating: -ln2Lo))
         var p = Vec(repeating: p0)
@@ -43,7 +47,7 @@ public enum VectorMath {
         p = Vec(repeating: p5).addingProduct(p, r)
         let r2 = r * r
         let e = r.addingProduct(p, r2) + 1
-        let ni = SIMD16<Int32>(n, rounding: .toNearestOrEven)
+        let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let bits = (ni &+ 127) &<< 23
         let scale = unsafeBitCast(bits, to: Vec.self)
         return (e * scale).replacing(with: 0, where: underflow)

@@ -51,8 +51,7 @@ struct BenchCommand: ParsableCommand {
         let rendered = try render(doc, format == "table" && output != nil ? "json" : format)
         if let output {
             try FileIO.writeAtomically(rendered, to: output)
-            print(CaseTables.bench(results).terminal, terminator: "")
-            fflush(stdout)
+            FileHandle.standardOutput.write(Data(CaseTables.bench(results).terminal.utf8))
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
         } else {
             FileHandle.standardOutput.write(rendered)
