@@ -8,7 +8,7 @@ struct OpBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opbench",
         abstract: "Measure and verify the operators that dominate LLM inference.",
-        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, Quant.self, Dequant.self]
+        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, CompareCommand.self, Gate.self, Report.self, Quant.self, Dequant.self]
     )
 
     /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept

@@ -1,0 +1,97 @@
+import Foundation
+
+/// One case of two runs, compared.
+public struct CaseComparison: Sendable {
+    public enum Verdict: String, Sendable { case faster, slower, noChange = "no change", onlyInA = "only in A", onlyInB = "only in B" }
+
+    public var key: String
+    public var a: CaseResult?
+    public var b: CaseResult?
+    /// median(B)/median(A) of the compared figures (time, or time normalized by the peer): > 1 is slower.
+    public var ratio: Double
+    public var ciLow: Double
+    public var ciHigh: Double
+    /// Two-sided Mann–Whitney U p-value of the two samples.
+    public var p: Double
+    public var verdict: Verdict
+    /// Whether normalized figures (time / peer time) were compared.
+    public var normalized: Bool
+    /// B's accuracy failed its tolerance.
+    public var accuracyFailed: Bool
+}
+
+/// Turns two result documents into per-case verdicts, and the gate's policy on top.
+public enum Compare {
+    /// A change counts when it exceeds `threshold` (e.g. 0.05) in the ratio of medians, the
+    /// 95% bootstrap CI of that ratio lies beyond 1 on the same side, and the U test gives
+    /// p < `alpha`. `normalized` compares each case's samples divided by its peer's samples
+    /// of the same round (see `Bench.run`) instead of raw times.
+    public static func cases(_ a: ResultDocument, _ b: ResultDocument, threshold: Double, alpha: Double,
+                             normalized: Bool) -> [CaseComparison] {
+        var out: [CaseComparison] = []
+        let bByKey = Dictionary(b.cases.map { ($0.key, $0) }, uniquingKeysWith: { x, _ in x })
+        let aKeys = Set(a.cases.map(\.key))
+        for ca in a.cases {
+            guard let cb = bByKey[ca.key] else {
+                out.append(CaseComparison(key: ca.key, a: ca, b: nil, ratio: .nan, ciLow: .nan, ciHigh: .nan, p: .nan,
+                                          verdict: .onlyInA, normalized: false, accuracyFailed: false))
+                continue
+            }
+            let useNorm = normalized && ca.normalizedSamples != nil && cb.normalizedSamples != nil && !(ca.normalizedSamples!.isEmpty) && !(cb.normalizedSamples!.isEmpty)
+            let sa = useNorm ? ca.normalizedSamples! : ca.samplesSeconds
+            let sb = useNorm ? cb.normalizedSamples! : cb.samplesSeconds
+            let ratio = Statistics.median(sb) / Statistics.median(sa)
+            let ci = Statistics.bootstrapRatioCI(sa, sb)
+            let p = Statistics.mannWhitneyU(sa, sb).p
+            var verdict = CaseComparison.Verdict.noChange
+            if p < alpha {
+                if ratio > 1 + threshold && ci.low > 1 { verdict = .slower }
+                if ratio < 1 / (1 + threshold) && ci.high < 1 { verdict = .faster }
+            }
+            out.append(CaseComparison(key: ca.key, a: ca, b: cb, ratio: ratio, ciLow: ci.low, ciHigh: ci.high, p: p,
+                                      verdict: verdict, normalized: useNorm, accuracyFailed: !cb.accuracyPass))
+        }
+        for cb in b.cases where !aKeys.contains(cb.key) {
+            out.append(CaseComparison(key: cb.key, a: nil, b: cb, ratio: .nan, ciLow: .nan, ciHigh: .nan, p: .nan,
+                                      verdict: .onlyInB, normalized: false, accuracyFailed: !cb.accuracyPass))
+        }
+        return out
+    }
+
+    /// The comparison as a table.
+    public static func table(_ rows: [CaseComparison]) -> TextTable {
+        TextTable(
+            headers: ["case", "shape", "threads", "A median", "B median", "B/A", "95% CI", "p (U test)", "verdict", "max abs err A → B", "accuracy B"],
+            rows: rows.map { r in
+                let c = r.b ?? r.a!
+                return [c.id, c.shape, "\(c.threads)", r.a.map { Format.seconds($0.medianSeconds) } ?? "–",
+                        r.b.map { Format.seconds($0.medianSeconds) } ?? "–", Format.number(r.ratio, 3) + (r.normalized ? " (norm.)" : ""),
+                        r.ciLow.isFinite ? "\(Format.number(r.ciLow, 3))–\(Format.number(r.ciHigh, 3))" : "–",
+                        r.p.isFinite ? String(format: "%.3g", r.p) : "–", r.verdict.rawValue,
+                        "\(r.a.map { Format.error($0.maxAbsError) } ?? "–") → \(r.b.map { Format.error($0.maxAbsError) } ?? "–")",
+                        r.b.map { $0.accuracyPass ? "ok" : "FAIL" } ?? "–"]
+            },
+            rightAligned: [2, 3, 4, 5, 6, 7])
+    }
+
+    /// The gate's decision: regressions (slower, significant, beyond the threshold, on
+    /// normalized figures) and accuracy failures; a Markdown summary for a pull request.
+    public static func gate(_ rows: [CaseComparison], threshold: Double, alpha: Double) -> (pass: Bool, markdown: String) {
+        let slower = rows.filter { $0.verdict == .slower }
+        let inaccurate = rows.filter(\.accuracyFailed)
+        let missing = rows.filter { $0.verdict == .onlyInA }
+        let pass = slower.isEmpty && inaccurate.isEmpty && missing.isEmpty
+        var md = "## OpBench gate: \(pass ? "PASS ✅" : "FAIL ❌")\n\n"
+        md += "\(rows.count) cases; a regression is a normalized time ratio above \(Format.percent(1 + threshold)) whose 95% CI lies above 1 with U-test p < \(alpha). "
+        md += "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, \(missing.count) missing.\n\n"
+        if !slower.isEmpty || !inaccurate.isEmpty || !missing.isEmpty {
+            md += "### Findings\n\n"
+            for r in slower { md += "- **slower** `\(r.key)`: ×\(Format.number(r.ratio, 3)) (CI \(Format.number(r.ciLow, 3))–\(Format.number(r.ciHigh, 3)), p = \(String(format: "%.2g", r.p)))\n" }
+            for r in inaccurate { md += "- **accuracy** `\(r.key)`: error/tolerance \(Format.number(r.b?.errorToTolerance, 3)) > 1\n" }
+            for r in missing { md += "- **missing** `\(r.key)`: in the baseline but not measured\n" }
+            md += "\n"
+        }
+        md += "<details><summary>All cases</summary>\n\n" + table(rows).markdown + "\n</details>\n"
+        return (pass, md)
+    }
+}

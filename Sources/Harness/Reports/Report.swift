@@ -1,0 +1,147 @@
+import Foundation
+import Kernels
+
+/// Merges result documents (from one or several machines) into a Markdown report and a
+/// self-contained HTML page with inline SVG charts.
+public enum Report {
+    /// A case tagged with the run it came from (machine and threads told apart in charts).
+    struct Tagged { let c: CaseResult; let source: String; let machine: MachineInfo }
+
+    static func tagged(_ docs: [(String, ResultDocument)]) -> [Tagged] {
+        docs.flatMap { name, d in d.cases.map { Tagged(c: $0, source: name, machine: d.machine) } }
+    }
+
+    static func machineTable(_ docs: [(String, ResultDocument)]) -> TextTable {
+        TextTable(headers: ["run", "machine", "cores", "FMA peak (1 / all threads)", "copy bandwidth (1 / all)", "OpenBLAS", "OpBench", "when"],
+                  rows: docs.map { name, d in
+                      let m = d.machine
+                      let peak = m.ceilings.map { Format.number($0.peakGflops, 3) }.joined(separator: " / ") + " GFLOP/s"
+                      let bw = m.ceilings.map { Format.number($0.bandwidthGBps, 3) }.joined(separator: " / ") + " GB/s"
+                      return [name, m.cpuModel, "\(m.cores)", peak, bw, "\(m.openblasCore)", d.opbenchCommit, d.timestamp]
+                  })
+    }
+
+    /// Markdown: machines, then one table per operator, then model passes.
+    public static func markdown(_ docs: [(String, ResultDocument)]) -> String {
+        var md = "# OpBench report\n\n" + machineTable(docs).markdown + "\n"
+        let all = tagged(docs)
+        for op in Op.allCases {
+            let cases = all.filter { $0.c.op == op.rawValue }
+            guard !cases.isEmpty else { continue }
+            md += "## \(op.rawValue)\n\n"
+            var t = CaseTables.bench(cases.map(\.c))
+            if docs.count > 1 {
+                t.headers.insert("run", at: 0)
+                t.rows = zip(t.rows, cases).map { [$1.source] + $0 }
+                t.rightAligned = Set(t.rightAligned.map { $0 + 1 })
+            }
+            md += t.markdown + "\n"
+        }
+        let models = docs.flatMap { name, d in d.models.map { (name, $0) } }
+        if !models.isEmpty { md += "## Model passes\n\n" + ModelTables.table(models.map(\.1)).markdown + "\n" }
+        return md
+    }
+
+    /// The HTML page: machines, charts, then the same tables as the Markdown.
+    public static func html(_ docs: [(String, ResultDocument)]) -> String {
+        let all = tagged(docs)
+        let multi = docs.count > 1
+        func series(_ t: Tagged) -> String { multi ? "\(t.c.variant) (\(t.source))" : t.c.variant }
+        var charts: [String] = []
+        for op in Op.allCases {
+            let cases = all.filter { $0.c.op == op.rawValue }
+            guard !cases.isEmpty else { continue }
+            let memory = cases.filter { $0.c.bound == "memory" }.count * 2 > cases.count
+            var groups: [(label: String, values: [(key: String, value: Double)])] = []
+            for t in cases {
+                let label = "\(t.c.shape) t=\(t.c.threads)" + (multi ? " [\(t.source)]" : "")
+                let v = memory ? t.c.gbps : t.c.gflops
+                if let i = groups.firstIndex(where: { $0.label == label }) { groups[i].values.append((t.c.variant, v)) } else { groups.append((label, [(t.c.variant, v)])) }
+            }
+            charts.append(SVG.bars(title: "\(op.rawValue): \(memory ? "GB/s" : "GFLOP/s") by variant", yTitle: memory ? "GB/s" : "GFLOP/s", groups: groups))
+        }
+        if !all.isEmpty {
+            var roofs: [SVG.Roof] = []
+            for (name, d) in docs { for c in d.machine.ceilings {
+                roofs.append(SVG.Roof(peak: c.peakGflops, bandwidth: c.bandwidthGBps, label: "\(multi ? name + " " : "")\(c.threads) thread\(c.threads > 1 ? "s" : ""): \(Format.number(c.peakGflops)) GFLOP/s, \(Format.number(c.bandwidthGBps)) GB/s"))
+            } }
+            charts.append(SVG.scatter(title: "Roofline: every case against this machine's ceilings", xTitle: "arithmetic intensity (FLOP/byte)",
+                                      yTitle: "GFLOP/s", points: all.map { SVG.Point(x: $0.c.arithmeticIntensity, y: $0.c.gflops, series: series($0),
+                                                                                      label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s, \(Format.percent($0.c.rooflineFraction)) of roofline") },
+                                      xLog: true, yLog: true, roofs: roofs))
+            let threadCounts = Set(all.map(\.c.threads))
+            if threadCounts.count > 1 {
+                let pts = all.map { SVG.Point(x: Double($0.c.threads), y: $0.c.gflops, series: "\($0.c.id) \($0.c.shape)" + (multi ? " [\($0.source)]" : ""),
+                                              label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s") }
+                let multiThread = Set(pts.map(\.series)).filter { s in Set(pts.filter { $0.series == s }.map(\.x)).count > 1 }
+                charts.append(SVG.scatter(title: "Thread scaling", xTitle: "threads", yTitle: "GFLOP/s",
+                                          points: pts.filter { multiThread.contains($0.series) }, xLog: false, yLog: true, lines: true))
+            }
+            charts.append(SVG.scatter(title: "Speed vs accuracy (error relative to each case's derived tolerance)", xTitle: "GFLOP/s",
+                                      yTitle: "max error / tolerance", points: all.map {
+                                          SVG.Point(x: $0.c.gflops, y: max($0.c.errorToTolerance, 1e-6), series: series($0),
+                                                    label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): max abs err \(Format.error($0.c.maxAbsError)), err/tol \(Format.number($0.c.errorToTolerance))") },
+                                      xLog: true, yLog: true))
+        }
+        let models = docs.flatMap { $0.1.models }
+        if !models.isEmpty {
+            charts.append(SVG.stacked(title: "Model pass: time per operator", xTitle: "seconds per pass (prefill + decode)",
+                                      rows: models.map { ("\($0.preset) \($0.plan)", $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
+            charts.append(SVG.scatter(title: "Model pass: accuracy vs speed", xTitle: "decode tokens/s", yTitle: "1 − cosine vs fp64",
+                                      points: models.map { SVG.Point(x: Statistics.median($0.decodeTokensPerSecond), y: max(1 - $0.cosine, 1e-12), series: $0.preset,
+                                                                     label: "\($0.plan): cosine \($0.cosine)") }, xLog: true, yLog: true))
+        }
+        let md = markdown(docs)
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>OpBench report</title>
+        <style>
+        body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
+        table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}
+        th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
+        th{background:#f4f4f4}td:first-child,td:nth-child(2){text-align:left}
+        .charts{display:flex;flex-wrap:wrap;gap:16px}.charts svg{border:1px solid #eee;background:#fff}
+        .fail{color:#c00;font-weight:bold}
+        </style></head><body>
+        <h1>OpBench report</h1>
+        \(tableHTML(machineTable(docs)))
+        <h2>Charts</h2><div class="charts">\(charts.joined(separator: "\n"))</div>
+        \(tablesHTML(all, multi: multi))
+        \(models.isEmpty ? "" : "<h2>Model passes</h2>" + tableHTML(ModelTables.table(models)))
+        <details><summary>Markdown</summary><pre>\(SVG.esc(md))</pre></details>
+        </body></html>
+        """
+    }
+
+    static func tablesHTML(_ all: [Tagged], multi: Bool) -> String {
+        Op.allCases.compactMap { op -> String? in
+            let cases = all.filter { $0.c.op == op.rawValue }
+            guard !cases.isEmpty else { return nil }
+            var t = CaseTables.bench(cases.map(\.c))
+            if multi { t.headers.insert("run", at: 0); t.rows = zip(t.rows, cases).map { [$1.source] + $0 } }
+            return "<h2>\(op.rawValue)</h2>" + tableHTML(t)
+        }.joined(separator: "\n")
+    }
+
+    static func tableHTML(_ t: TextTable) -> String {
+        "<table><tr>" + t.headers.map { "<th>\(SVG.esc($0))</th>" }.joined() + "</tr>"
+            + t.rows.map { "<tr>" + $0.map { $0 == "FAIL" ? "<td class=\"fail\">FAIL</td>" : "<td>\(SVG.esc($0))</td>" }.joined() + "</tr>" }.joined()
+            + "</table>"
+    }
+}
+
+/// The table of model-pass results (speed and accuracy side by side).
+public enum ModelTables {
+    public static func table(_ models: [ModelResult]) -> TextTable {
+        TextTable(headers: ["preset", "plan", "threads", "prefill tok/s", "decode tok/s", "max abs err", "cosine", "top-1 agree", "time share"],
+                  rows: models.map { m in
+                      let total = m.opSeconds.values.reduce(0, +)
+                      let share = m.opSeconds.sorted { $0.value > $1.value }.prefix(4).map { "\($0.key) \(Format.percent($0.value / max(total, 1e-30)))" }.joined(separator: ", ")
+                      func spread(_ xs: [Double]) -> String {
+                          xs.isEmpty ? "–" : "\(Format.number(Statistics.median(xs))) (\(Format.number(xs.min()))–\(Format.number(xs.max())))"
+                      }
+                      return [m.preset, m.plan, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
+                              Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), m.top1Agreement.map { Format.percent($0) } ?? "–", share]
+                  }, rightAligned: [2, 3, 4, 5, 6, 7])
+    }
+}

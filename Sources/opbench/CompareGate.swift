@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Harness
+import Kernels
+
+/// Parses "5%" or "0.05".
+func parseFraction(_ text: String, option: String) throws -> Double {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    let value = t.hasSuffix("%") ? Double(t.dropLast()).map { $0 / 100 } : Double(t)
+    guard let v = value, v >= 0, v < 10 else { throw CLIError("\(option) '\(text)' must be a fraction like 5% or 0.05") }
+    return v
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two result files case by case: ratio of medians, 95% CI, U test, verdict, accuracy.")
+
+    @Argument(help: "Results A (before).") var a: String
+    @Argument(help: "Results B (after).") var b: String
+    @Option(help: "Smallest change that counts (e.g. 5% or 0.05).") var threshold: String = "5%"
+    @Option(help: "Significance level of the U test.") var alpha: Double = 0.05
+    @Flag(help: "Compare times normalized by each case's peer (as the gate does) instead of raw times.") var normalized = false
+    @Option(help: "table or md") var format: String = "table"
+
+    func run() throws {
+        guard ["table", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table or md") }
+        guard alpha > 0, alpha < 1 else { throw CLIError("--alpha \(alpha) must be between 0 and 1") }
+        let th = try parseFraction(threshold, option: "--threshold")
+        let da = try ResultDocument.read(a), db = try ResultDocument.read(b)
+        let rows = Compare.cases(da, db, threshold: th, alpha: alpha, normalized: normalized)
+        let t = Compare.table(rows)
+        print(format == "md" ? t.markdown : t.terminal, terminator: "")
+        let counts = Dictionary(grouping: rows, by: \.verdict.rawValue).mapValues(\.count)
+        print(counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+    }
+}
+
+struct Gate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fail (exit 1) on a significant slowdown or an accuracy failure against a baseline.",
+        discussion: """
+        Runs the baseline's cases again (or reads --candidate) and compares each case's time normalized by its peer \
+        measured in the same rounds (same op, shape and threads: the blas variant, or simd for blas), which cancels \
+        most of a shared machine's drift. Prints a Markdown summary for a pull-request comment.
+        """)
+
+    @Option(help: "Baseline results file.") var baseline: String
+    @Option(help: "Candidate results file (default: run the baseline's cases now).") var candidate: String?
+    @Option(help: "Slowdown that fails the gate (e.g. 5% or 0.05).") var threshold: String = "5%"
+    @Option(help: "Significance level of the U test.") var alpha: Double = 0.01
+    @Option(help: "Also write the Markdown summary to FILE.") var summary: String?
+    @Option(help: "Write the candidate's results to FILE.") var output: String?
+
+    func run() throws {
+        let th = try parseFraction(threshold, option: "--threshold")
+        guard alpha > 0, alpha < 1 else { throw CLIError("--alpha \(alpha) must be between 0 and 1") }
+        let base = try ResultDocument.read(baseline)
+        let cand: ResultDocument
+        if let candidate {
+            cand = try ResultDocument.read(candidate)
+        } else {
+            var cases: [BenchCase] = []
+            for c in base.cases {
+                guard let id = VariantID(c.id) else { throw FileError(baseline, "unknown variant id '\(c.id)'") }
+                let shape: CaseShape
+                do { shape = try CaseShape(op: id.op, c.shape) } catch { throw FileError(baseline, "case \(c.key): \(error)") }
+                cases.append(BenchCase(variant: id, shape: shape, threads: c.threads))
+            }
+            var options = BenchOptions()
+            options.minTime = base.settings.minTimeSeconds
+            options.repetitions = base.settings.repetitions
+            options.plantedSlowdown = try BenchOptions.plantedFromEnvironment()
+            let machine = Machine.current()
+            let bar = ProgressBar()
+            let results = try Bench.run(cases, options: options, machine: machine) { bar.update($0, $1, $2) }
+            bar.finish()
+            cand = ResultDocument(machine: machine, settings: RunSettings(suite: base.settings.suite, minTimeSeconds: options.minTime,
+                                                                         repetitions: options.repetitions, command: "gate"), cases: results)
+            if let output { try cand.write(to: output) }
+        }
+        let rows = Compare.cases(base, cand, threshold: th, alpha: alpha, normalized: true)
+        let (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
+        if let summary { try FileIO.writeAtomically(md, to: summary) }
+        print(md, terminator: "")
+        if !pass { throw ExitCode(1) }
+    }
+}
