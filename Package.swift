@@ -56,7 +56,8 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels"]),
-        .testTarget(name: "CLITests", dependencies: ["Harness"]),
+        .target(name: "TestSupport", dependencies: ["Harness"], path: "Tests/TestSupport"),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Harness", "Kernels", "TestSupport"]),
     ]
 )

@@ -19,6 +19,9 @@ public struct BenchOptions: Sendable {
     public var maxCaseSeconds: Double = 30
     /// Warm-up time per case, seconds (at least one run).
     public var warmupSeconds: Double = 0.05
+    /// Independent rounds (fresh inputs each round); samples are pooled, and the spread of
+    /// the per-round figures tells the gate how much this case moves between runs.
+    public var rounds: Int = 1
     /// Test-only: make one variant slower by this fraction of its own time (busy work after
     /// each run), to measure how reliably the gate catches a regression.
     public var plantedSlowdown: (id: VariantID, fraction: Double)?
@@ -53,93 +56,164 @@ public enum Bench {
         for c in cases {
             if let i = groups.firstIndex(where: { $0.0 == c.shape }) { groups[i].1.append(c) } else { groups.append((c.shape, [c])) }
         }
-        var results: [CaseResult] = []
+        // Rounds are the outer loop, so each case's rounds are spread over the whole run.
+        var pooled = groups.map { [[Double]](repeating: [], count: $0.1.count) }
+        var mins = pooled
+        var iterations = groups.map { [Int](repeating: 1, count: $0.1.count) }
+        var checks = [[Verification]](repeating: [], count: groups.count)
+        var workloads = [(any Workload)?](repeating: nil, count: groups.count)
         var done = 0
-        for (shape, group) in groups {
-            let workload = try Workloads.make(shape)
-            struct Prepared { let c: BenchCase; let run: () throws -> Void; let iters: Int; let reps: Int; let check: Verification }
-            var prepared: [Prepared] = []
-            for c in group {
-                progress?(done, cases.count, "\(c.variant) \(shape.text) t=\(c.threads) (warm-up)")
-                var run = try workload.runner(variant: c.variant.variant, threads: c.threads)
-                if let plant = options.plantedSlowdown, plant.id == c.variant {
-                    let inner = run, fraction = plant.fraction
-                    run = {
-                        let t0 = Machine.now()
-                        try inner()
-                        let until = t0 + (Machine.now() - t0) * (1 + fraction)
-                        while Machine.now() < until {}
-                    }
+        let total = cases.count * options.rounds
+        for round in 0..<options.rounds {
+            for (g, (shape, group)) in groups.enumerated() {
+                let w = try Workloads.make(shape, seed: 1 + UInt64(round))
+                let (samples, iters, verifications) = try measureGroup(group, workload: w, options: options) {
+                    progress?(done, total, "\($0)\(options.rounds > 1 ? " round \(round + 1)/\(options.rounds)" : "")")
                 }
-                let t0 = Machine.now()
-                var best = Double.infinity, runs = 0
-                repeat {
-                    let s = Machine.now()
-                    try run()
-                    best = min(best, Machine.now() - s)
-                    runs += 1
-                } while Machine.now() - t0 < options.warmupSeconds && runs < 1000
-                let check = workload.verify()
-                let perSample = options.minTime / Double(options.repetitions)
-                let iters = max(1, Int((perSample / best).rounded(.down)))
-                var reps = options.repetitions
-                if Double(reps * iters) * best > options.maxCaseSeconds {
-                    reps = max(3, Int(options.maxCaseSeconds / (Double(iters) * best)))
+                for i in group.indices {
+                    pooled[g][i] += samples[i]
+                    mins[g][i].append(samples[i].min() ?? .nan)
+                    iterations[g][i] = iters[i]
                 }
-                prepared.append(Prepared(c: c, run: run, iters: iters, reps: reps, check: check))
-            }
-            var samples = [[Double]](repeating: [], count: prepared.count)
-            let rounds = prepared.map(\.reps).max() ?? 0
-            for r in 0..<rounds {
-                for (i, p) in prepared.enumerated() where r < p.reps {
-                    progress?(done, cases.count, "\(p.c.variant) \(shape.text) t=\(p.c.threads) sample \(r + 1)/\(p.reps)")
-                    let s = Machine.now()
-                    for _ in 0..<p.iters { try p.run() }
-                    samples[i].append((Machine.now() - s) / Double(p.iters))
+                if checks[g].isEmpty { checks[g] = verifications } else {
+                    for i in group.indices where verifications[i].worstRatio > checks[g][i].worstRatio { checks[g][i] = verifications[i] }
                 }
-            }
-            for (i, p) in prepared.enumerated() {
-                results.append(result(p.c, workload: workload, samples: samples[i], iters: p.iters, check: p.check, machine: machine))
-                done += 1
+                if round == options.rounds - 1 { workloads[g] = w }
+                done += group.count
             }
         }
-        // Peers, normalized samples and speed-ups within each op × shape × threads.
+        var results: [CaseResult] = []
+        var roundMins: [[Double]] = []
+        for (g, (_, group)) in groups.enumerated() {
+            for (i, c) in group.enumerated() {
+                results.append(result(c, workload: workloads[g]!, samples: pooled[g][i], iters: iterations[g][i], check: checks[g][i], machine: machine))
+                roundMins.append(mins[g][i])
+            }
+        }
+        linkPeers(&results, roundMins: roundMins)
+        computeSpeedups(&results)
+        progress?(total, total, "done")
+        return results
+    }
+
+    /// The peer of each case (same op, shape and threads: blas, or simd for blas), the
+    /// per-sample normalized times and the per-round normalized minima.
+    static func linkPeers(_ results: inout [CaseResult], roundMins: [[Double]]) {
         for i in results.indices {
             let r = results[i]
             let peerName = r.variant == "blas" ? "simd" : "blas"
-            let same = results.filter { $0.op == r.op && $0.shape == r.shape && $0.threads == r.threads }
-            if let peer = same.first(where: { $0.variant == peerName }) {
-                results[i].peer = peer.id
-                let n = min(r.samplesSeconds.count, peer.samplesSeconds.count)
-                results[i].normalizedSamples = (0..<n).map { r.samplesSeconds[$0] / peer.samplesSeconds[$0] }
-            }
-            if let naive = same.first(where: { $0.variant == "naive" }) { results[i].speedupVsNaive = naive.medianSeconds / r.medianSeconds }
-            if let blas = same.first(where: { $0.variant == "blas" }) { results[i].speedupVsBlas = blas.medianSeconds / r.medianSeconds }
+            guard let j = results.firstIndex(where: { $0.op == r.op && $0.shape == r.shape && $0.threads == r.threads && $0.variant == peerName })
+            else { continue }
+            let peer = results[j]
+            results[i].peer = peer.id
+            let n = min(r.samplesSeconds.count, peer.samplesSeconds.count)
+            results[i].normalizedSamples = (0..<n).map { r.samplesSeconds[$0] / peer.samplesSeconds[$0] }
+            results[i].normalizedRoundMins = zip(roundMins[i], roundMins[j]).map { $0 / $1 }
         }
-        progress?(cases.count, cases.count, "done")
-        return results
+    }
+
+    /// Speed-ups vs the naive and blas variants of the same op, shape and threads.
+    public static func computeSpeedups(_ results: inout [CaseResult]) {
+        for i in results.indices {
+            let r = results[i]
+            let same = results.filter { $0.op == r.op && $0.shape == r.shape && $0.threads == r.threads }
+            results[i].speedupVsNaive = same.first { $0.variant == "naive" }.map { $0.medianSeconds / r.medianSeconds }
+            results[i].speedupVsBlas = same.first { $0.variant == "blas" }.map { $0.medianSeconds / r.medianSeconds }
+        }
+    }
+
+    /// Pools several runs of the same cases (e.g. one per process) into one document:
+    /// samples, normalized samples and per-round minima concatenated, statistics recomputed,
+    /// the worst accuracy kept. Cases are those of the first run.
+    public static func merge(_ docs: [ResultDocument]) -> ResultDocument {
+        guard var merged = docs.first else { preconditionFailure("merge needs at least one document") }
+        for i in merged.cases.indices {
+            let key = merged.cases[i].key
+            for d in docs.dropFirst() {
+                guard let c = d.cases.first(where: { $0.key == key }) else { continue }
+                merged.cases[i].samplesSeconds += c.samplesSeconds
+                if let n = c.normalizedSamples { merged.cases[i].normalizedSamples = (merged.cases[i].normalizedSamples ?? []) + n }
+                if let n = c.normalizedRoundMins { merged.cases[i].normalizedRoundMins = (merged.cases[i].normalizedRoundMins ?? []) + n }
+                if c.errorToTolerance > merged.cases[i].errorToTolerance {
+                    merged.cases[i].maxAbsError = c.maxAbsError
+                    merged.cases[i].maxRelError = c.maxRelError
+                    merged.cases[i].nmse = c.nmse
+                    merged.cases[i].tolerance = c.tolerance
+                    merged.cases[i].errorToTolerance = c.errorToTolerance
+                    merged.cases[i].accuracyPass = c.accuracyPass
+                }
+            }
+            merged.cases[i].recomputeStatistics()
+        }
+        computeSpeedups(&merged.cases)
+        merged.settings.rounds = docs.map(\.settings.rounds).reduce(0, +)
+        return merged
+    }
+
+    /// Warms up, verifies and calibrates every case of one op × shape, then takes the
+    /// samples round-robin. Returns samples, iterations per sample and verifications.
+    static func measureGroup(_ group: [BenchCase], workload: any Workload, options: BenchOptions,
+                             progress: (String) -> Void) throws -> ([[Double]], [Int], [Verification]) {
+        struct Prepared { let c: BenchCase; let run: () throws -> Void; let iters: Int; let reps: Int; let check: Verification }
+        var prepared: [Prepared] = []
+        for c in group {
+            progress("\(c.variant) \(c.shape.text) t=\(c.threads) (warm-up)")
+            var run = try workload.runner(variant: c.variant.variant, threads: c.threads)
+            if let plant = options.plantedSlowdown, plant.id == c.variant {
+                let inner = run, fraction = plant.fraction
+                run = {
+                    let t0 = Machine.now()
+                    try inner()
+                    let until = t0 + (Machine.now() - t0) * (1 + fraction)
+                    while Machine.now() < until {}
+                }
+            }
+            let t0 = Machine.now()
+            var best = Double.infinity, runs = 0
+            repeat {
+                let s = Machine.now()
+                try run()
+                best = min(best, Machine.now() - s)
+                runs += 1
+            } while Machine.now() - t0 < options.warmupSeconds && runs < 1000
+            let check = workload.verify()
+            let perSample = options.minTime / Double(options.repetitions)
+            let iters = max(1, Int((perSample / best).rounded(.down)))
+            var reps = options.repetitions
+            if Double(reps * iters) * best > options.maxCaseSeconds {
+                reps = max(3, Int(options.maxCaseSeconds / (Double(iters) * best)))
+            }
+            prepared.append(Prepared(c: c, run: run, iters: iters, reps: reps, check: check))
+        }
+        var samples = [[Double]](repeating: [], count: prepared.count)
+        let rounds = prepared.map(\.reps).max() ?? 0
+        for r in 0..<rounds {
+            for (i, p) in prepared.enumerated() where r < p.reps {
+                progress("\(p.c.variant) \(p.c.shape.text) t=\(p.c.threads) sample \(r + 1)/\(p.reps)")
+                let s = Machine.now()
+                for _ in 0..<p.iters { try p.run() }
+                samples[i].append((Machine.now() - s) / Double(p.iters))
+            }
+        }
+        return (samples, prepared.map(\.iters), prepared.map(\.check))
     }
 
     /// Statistics, throughput and roofline position of one case.
     static func result(_ c: BenchCase, workload: any Workload, samples: [Double], iters: Int, check: Verification,
                        machine: MachineInfo) -> CaseResult {
-        let median = Statistics.median(samples)
         let ceiling = machine.ceiling(threads: c.threads)
         let ai = workload.flops / workload.bytes
         let memoryRoof = ai * ceiling.bandwidthGBps
-        let roof = min(ceiling.peakGflops, memoryRoof)
-        let gflops = workload.flops / median / 1e9
-        return CaseResult(
+        var r = CaseResult(
             id: c.variant.description, op: c.variant.op.rawValue, variant: c.variant.variant, shape: c.shape.text, threads: c.threads,
-            samplesSeconds: samples, iterationsPerSample: iters, medianSeconds: median,
-            p10Seconds: Statistics.quantile(samples, 0.1), p90Seconds: Statistics.quantile(samples, 0.9),
-            madSeconds: Statistics.mad(samples), minSeconds: samples.min() ?? .nan,
-            flops: workload.flops, bytes: workload.bytes, gflops: gflops, gbps: workload.bytes / median / 1e9,
-            arithmeticIntensity: ai, rooflineGflops: roof, rooflineFraction: gflops / roof,
+            samplesSeconds: samples, iterationsPerSample: iters, medianSeconds: .nan, p10Seconds: .nan, p90Seconds: .nan,
+            madSeconds: .nan, minSeconds: .nan, flops: workload.flops, bytes: workload.bytes, gflops: .nan, gbps: .nan,
+            arithmeticIntensity: ai, rooflineGflops: min(ceiling.peakGflops, memoryRoof), rooflineFraction: .nan,
             bound: memoryRoof < ceiling.peakGflops ? "memory" : "compute",
-            speedupVsNaive: nil, speedupVsBlas: nil, peer: nil, normalizedSamples: nil,
             maxAbsError: check.accuracy.maxAbs, maxRelError: check.accuracy.maxRel, nmse: check.accuracy.nmse,
             tolerance: check.tolerance, errorToTolerance: check.worstRatio, accuracyPass: check.passed,
             rowsChecked: check.rowsChecked)
+        r.recomputeStatistics()
+        return r
     }
 }

@@ -18,6 +18,9 @@ public struct CaseComparison: Sendable {
     public var normalized: Bool
     /// B's accuracy failed its tolerance.
     public var accuracyFailed: Bool
+    /// Gate only: the slowdown this case must exceed to count (threshold, widened to twice
+    /// the largest round-to-round deviation the baseline showed for this case).
+    public var band: Double? = nil
 }
 
 /// Turns two result documents into per-case verdicts, and the gate's policy on top.
@@ -58,6 +61,33 @@ public enum Compare {
         return out
     }
 
+    /// The gate's comparison. Figure per run: the median over rounds of (fastest sample of the
+    /// case ÷ fastest sample of its peer in the same round). A case is slower when that
+    /// figure grew by more than its band AND the U test on the per-sample normalized times
+    /// gives p < `alpha`; the band is max(threshold, 2 × the largest deviation of one
+    /// baseline round from the baseline figure), so a case that moves between runs by
+    /// itself needs a larger change to fail the gate. Cases without peers compare raw medians.
+    public static func gateCases(_ base: ResultDocument, _ cand: ResultDocument, threshold: Double, alpha: Double) -> [CaseComparison] {
+        var rows = cases(base, cand, threshold: threshold, alpha: alpha, normalized: true)
+        for i in rows.indices {
+            guard let a = rows[i].a, let b = rows[i].b, let ra = a.normalizedRoundMins, let rb = b.normalizedRoundMins,
+                  !ra.isEmpty, !rb.isEmpty, let na = a.normalizedSamples, let nb = b.normalizedSamples else { continue }
+            let ga = Statistics.median(ra), gb = Statistics.median(rb)
+            let spread = ra.map { abs($0 / ga - 1) }.max() ?? 0
+            let band = max(threshold, 2 * spread)
+            let ratio = gb / ga
+            let p = Statistics.mannWhitneyU(na, nb).p
+            var verdict = CaseComparison.Verdict.noChange
+            if p < alpha && ratio > 1 + band { verdict = .slower }
+            if p < alpha && ratio < 1 / (1 + band) { verdict = .faster }
+            rows[i].ratio = ratio
+            rows[i].p = p
+            rows[i].verdict = verdict
+            rows[i].band = band
+        }
+        return rows
+    }
+
     /// The comparison as a table.
     public static func table(_ rows: [CaseComparison]) -> TextTable {
         TextTable(
@@ -82,16 +112,19 @@ public enum Compare {
         let missing = rows.filter { $0.verdict == .onlyInA }
         let pass = slower.isEmpty && inaccurate.isEmpty && missing.isEmpty
         var md = "## OpBench gate: \(pass ? "PASS ✅" : "FAIL ❌")\n\n"
-        md += "\(rows.count) cases; a regression is a normalized time ratio above \(Format.percent(1 + threshold)) whose 95% CI lies above 1 with U-test p < \(alpha). "
+        md += "\(rows.count) cases; a regression is a peer-normalized time ratio above 1 + band (band = max(\(Format.percent(threshold)), 2 × the baseline's round-to-round deviation)) with U-test p < \(alpha). "
         md += "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, \(missing.count) missing.\n\n"
         if !slower.isEmpty || !inaccurate.isEmpty || !missing.isEmpty {
             md += "### Findings\n\n"
-            for r in slower { md += "- **slower** `\(r.key)`: ×\(Format.number(r.ratio, 3)) (CI \(Format.number(r.ciLow, 3))–\(Format.number(r.ciHigh, 3)), p = \(String(format: "%.2g", r.p)))\n" }
+            for r in slower { md += "- **slower** `\(r.key)`: ×\(Format.number(r.ratio, 3)) (band \(Format.percent(r.band ?? threshold)), p = \(String(format: "%.2g", r.p)))\n" }
             for r in inaccurate { md += "- **accuracy** `\(r.key)`: error/tolerance \(Format.number(r.b?.errorToTolerance, 3)) > 1\n" }
             for r in missing { md += "- **missing** `\(r.key)`: in the baseline but not measured\n" }
             md += "\n"
         }
-        md += "<details><summary>All cases</summary>\n\n" + table(rows).markdown + "\n</details>\n"
+        var t = table(rows)
+        t.headers.insert("band", at: 6)
+        t.rows = zip(t.rows, rows).map { var r = $0; r.insert($1.band.map { Format.percent($0) } ?? "–", at: 6); return r }
+        md += "<details><summary>All cases</summary>\n\n" + t.markdown + "\n</details>\n"
         return (pass, md)
     }
 }

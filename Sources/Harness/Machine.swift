@@ -10,6 +10,13 @@ public struct Ceiling: Codable, Equatable, Sendable {
     /// Streaming copy bandwidth, GB/s (STREAM convention: bytes read + bytes written, arrays ≫ L3).
     public var bandwidthGBps: Double
 
+    /// Memberwise.
+    public init(threads: Int, peakGflops: Double, bandwidthGBps: Double) {
+        self.threads = threads
+        self.peakGflops = peakGflops
+        self.bandwidthGBps = bandwidthGBps
+    }
+
     enum CodingKeys: String, CodingKey { case threads, peakGflops = "peak_gflops", bandwidthGBps = "bandwidth_gbps" }
 }
 
@@ -27,6 +34,24 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     public var openblasCore: String
     public var opbenchCommit: String
     public var ceilings: [Ceiling]
+
+    /// Memberwise.
+    public init(cpuModel: String, cores: Int, simdFeatures: [String], caches: [String: String], os: String,
+                kernel: String, hostname: String, swiftVersion: String, openblasConfig: String,
+                openblasCore: String, opbenchCommit: String, ceilings: [Ceiling]) {
+        self.cpuModel = cpuModel
+        self.cores = cores
+        self.simdFeatures = simdFeatures
+        self.caches = caches
+        self.os = os
+        self.kernel = kernel
+        self.hostname = hostname
+        self.swiftVersion = swiftVersion
+        self.openblasConfig = openblasConfig
+        self.openblasCore = openblasCore
+        self.opbenchCommit = opbenchCommit
+        self.ceilings = ceilings
+    }
 
     enum CodingKeys: String, CodingKey {
         case cpuModel = "cpu_model", cores, simdFeatures = "simd_features", caches, os, kernel, hostname

@@ -84,12 +84,13 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var suite: String
     public var minTimeSeconds: Double
     public var repetitions: Int
+    public var rounds: Int
     public var command: String
 
-    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, command }
+    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command }
 
-    public init(suite: String, minTimeSeconds: Double, repetitions: Int, command: String) {
-        self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.command = command
+    public init(suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String) {
+        self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.rounds = rounds; self.command = command
     }
 }
 
@@ -124,8 +125,12 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var speedupVsBlas: Double?
     /// The case this one is normalized by (same op, shape, threads; blas, or simd for blas).
     public var peer: String?
-    /// samples / peer's samples of the same repetition (interleaved), for the gate.
+    /// samples / peer's samples of the same repetition (interleaved).
     public var normalizedSamples: [Double]?
+    /// Per round (`bench --rounds`): the fastest sample of this case divided by the fastest
+    /// of its peer in the same round — the gate's figure (interference only adds time, so
+    /// minima are the most repeatable; the peer ratio cancels machine-wide drift).
+    public var normalizedRoundMins: [Double]?
     public var maxAbsError: Double
     public var maxRelError: Double
     public var nmse: Double
@@ -133,6 +138,49 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var errorToTolerance: Double
     public var accuracyPass: Bool
     public var rowsChecked: Int
+
+    /// Memberwise.
+    public init(id: String, op: String, variant: String, shape: String, threads: Int, samplesSeconds: [Double],
+                iterationsPerSample: Int, medianSeconds: Double, p10Seconds: Double, p90Seconds: Double,
+                madSeconds: Double, minSeconds: Double, flops: Double, bytes: Double, gflops: Double, gbps: Double,
+                arithmeticIntensity: Double, rooflineGflops: Double, rooflineFraction: Double, bound: String,
+                speedupVsNaive: Double? = nil, speedupVsBlas: Double? = nil, peer: String? = nil,
+                normalizedSamples: [Double]? = nil, normalizedRoundMins: [Double]? = nil, maxAbsError: Double,
+                maxRelError: Double, nmse: Double, tolerance: Double, errorToTolerance: Double, accuracyPass: Bool,
+                rowsChecked: Int) {
+        self.id = id
+        self.op = op
+        self.variant = variant
+        self.shape = shape
+        self.threads = threads
+        self.samplesSeconds = samplesSeconds
+        self.iterationsPerSample = iterationsPerSample
+        self.medianSeconds = medianSeconds
+        self.p10Seconds = p10Seconds
+        self.p90Seconds = p90Seconds
+        self.madSeconds = madSeconds
+        self.minSeconds = minSeconds
+        self.flops = flops
+        self.bytes = bytes
+        self.gflops = gflops
+        self.gbps = gbps
+        self.arithmeticIntensity = arithmeticIntensity
+        self.rooflineGflops = rooflineGflops
+        self.rooflineFraction = rooflineFraction
+        self.bound = bound
+        self.speedupVsNaive = speedupVsNaive
+        self.speedupVsBlas = speedupVsBlas
+        self.peer = peer
+        self.normalizedSamples = normalizedSamples
+        self.normalizedRoundMins = normalizedRoundMins
+        self.maxAbsError = maxAbsError
+        self.maxRelError = maxRelError
+        self.nmse = nmse
+        self.tolerance = tolerance
+        self.errorToTolerance = errorToTolerance
+        self.accuracyPass = accuracyPass
+        self.rowsChecked = rowsChecked
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, op, variant, shape, threads
@@ -142,13 +190,25 @@ public struct CaseResult: Codable, Equatable, Sendable {
         case flops, bytes, gflops, gbps, arithmeticIntensity = "arithmetic_intensity"
         case rooflineGflops = "roofline_gflops", rooflineFraction = "roofline_fraction", bound
         case speedupVsNaive = "speedup_vs_naive", speedupVsBlas = "speedup_vs_blas"
-        case peer, normalizedSamples = "normalized_samples"
+        case peer, normalizedSamples = "normalized_samples", normalizedRoundMins = "normalized_round_mins"
         case maxAbsError = "max_abs_error", maxRelError = "max_rel_error", nmse, tolerance
         case errorToTolerance = "error_to_tolerance", accuracyPass = "accuracy_pass", rowsChecked = "rows_checked"
     }
 
     /// The key cases are matched by across runs.
     public var key: String { "\(id) \(shape) t=\(threads)" }
+
+    /// Order statistics and throughput from `samplesSeconds` (after measuring or merging).
+    public mutating func recomputeStatistics() {
+        medianSeconds = Statistics.median(samplesSeconds)
+        p10Seconds = Statistics.quantile(samplesSeconds, 0.1)
+        p90Seconds = Statistics.quantile(samplesSeconds, 0.9)
+        madSeconds = Statistics.mad(samplesSeconds)
+        minSeconds = samplesSeconds.min() ?? .nan
+        gflops = flops / medianSeconds / 1e9
+        gbps = bytes / medianSeconds / 1e9
+        rooflineFraction = gflops / rooflineGflops
+    }
 }
 
 /// A model pass result (filled by `opbench model`).

@@ -106,7 +106,13 @@ public enum Int4 {
 
     /// Quantizes 32 floats into one block (see the rules on `Int4`).
     public static func quantizeBlock(_ x: UnsafePointer<Float>, format: QuantFormat, into dst: UnsafeMutablePointer<UInt8>) {
-        var q = [UInt8](repeating: 0, count: 32)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
+            quantizeBlock(x, format: format, into: dst, scratch: buf.baseAddress!)
+        }
+    }
+
+    static func quantizeBlock(_ x: UnsafePointer<Float>, format: QuantFormat, into dst: UnsafeMutablePointer<UInt8>,
+                              scratch q: UnsafeMutablePointer<UInt8>) {
         switch format {
         case .q4_0:
             var amax: Float = 0, maxv: Float = 0

@@ -210,8 +210,8 @@ public enum SparseAttention {
             let tk = k.rows, offset = k.rows - q.rows
             let scale = 1 / Float(d).squareRoot()
             Parallel.forEach(q.rows, threads: threads) { rows in
-                var scores = [Float](repeating: 0, count: tk)
-                var acc = [Float](repeating: 0, count: d)
+              Workspace.with(tk + d + 16) { ws in
+                let scores = ws, acc = ws + tk
                 for r in rows {
                     let i = r + offset
                     for h in 0..<heads {
@@ -239,6 +239,7 @@ public enum SparseAttention {
                         for t in 0..<d { o[t] = acc[t] * inv }
                     }
                 }
+              }
             }
         }
     }

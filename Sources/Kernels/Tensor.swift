@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
 // Shapes, row-major views and the typed error every kernel throws.
 //
 // Dimension letters, used the same way everywhere:
@@ -138,75 +145,125 @@ public struct MutableMatrixView: @unchecked Sendable {
 
 /// An owned row-major fp32 matrix with an optional row stride larger than `cols`.
 ///
+/// Storage is 64-byte aligned (a cache line, one zmm register), so timings do not depend
+/// on where the allocator happened to put the data; copy-on-write like an array.
 /// Used by tests, the harness and the model; kernels themselves take views.
-public struct Matrix: Sendable, Equatable {
+public struct Matrix: @unchecked Sendable, Equatable {
     public let rows: Int
     public let cols: Int
     public let stride: Int
-    /// `rows × stride` floats; the padding columns `cols ..< stride` are never read by kernels.
-    public var storage: [Float]
+    @usableFromInline var buffer: AlignedBuffer
 
     /// A zero-filled matrix.
     public init(rows: Int, cols: Int, stride: Int? = nil) {
         self.rows = rows; self.cols = cols; self.stride = stride ?? cols
-        storage = [Float](repeating: 0, count: max(0, rows * self.stride))
+        buffer = AlignedBuffer(count: max(0, rows * self.stride))
     }
 
     /// A matrix whose element (r, c) is `f(r, c)`.
     public init(rows: Int, cols: Int, stride: Int? = nil, _ f: (Int, Int) -> Float) {
         self.init(rows: rows, cols: cols, stride: stride)
-        for r in 0..<rows { for c in 0..<cols { storage[r * self.stride + c] = f(r, c) } }
+        let p = buffer.pointer, s = self.stride
+        for r in 0..<rows { for c in 0..<cols { p[r * s + c] = f(r, c) } }
     }
 
     /// Wraps dense row-major `values` (count must be rows·cols).
     public init(rows: Int, cols: Int, values: [Float]) {
         precondition(values.count == rows * cols, "Matrix(values:) needs rows*cols elements")
-        self.rows = rows; self.cols = cols; self.stride = cols; storage = values
+        self.init(rows: rows, cols: cols)
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { buffer.pointer.update(from: b, count: values.count) } }
+    }
+
+    @usableFromInline
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&buffer) {
+            let copy = AlignedBuffer(count: rows * stride)
+            copy.pointer.update(from: buffer.pointer, count: rows * stride)
+            buffer = copy
+        }
     }
 
     @inlinable
     public subscript(r: Int, c: Int) -> Float {
-        get { storage[r * stride + c] }
-        set { storage[r * stride + c] = newValue }
+        get {
+            precondition(r >= 0 && r < rows && c >= 0 && c < cols, "Matrix index out of range")
+            return buffer.pointer[r * stride + c]
+        }
+        set {
+            precondition(r >= 0 && r < rows && c >= 0 && c < cols, "Matrix index out of range")
+            makeUnique()
+            buffer.pointer[r * stride + c] = newValue
+        }
     }
 
     /// The elements in dense row-major order (padding dropped).
     public var dense: [Float] {
-        if stride == cols { return storage }
         var out = [Float](); out.reserveCapacity(rows * cols)
-        for r in 0..<rows { out.append(contentsOf: storage[r * stride ..< r * stride + cols]) }
+        for r in 0..<rows { out.append(contentsOf: UnsafeBufferPointer(start: buffer.pointer + r * stride, count: cols)) }
         return out
     }
+
+    /// Row `r` as an array.
+    public func row(_ r: Int) -> [Float] { Array(UnsafeBufferPointer(start: buffer.pointer + r * stride, count: cols)) }
+
+    public static func == (a: Matrix, b: Matrix) -> Bool { a.rows == b.rows && a.cols == b.cols && a.dense == b.dense }
 
     /// Calls `body` with a read-only view of the storage.
     @inlinable
     public func withView<R>(_ body: (MatrixView) throws -> R) rethrows -> R {
-        try storage.withUnsafeBufferPointer { buf in
-            try body(MatrixView(base: buf.baseAddress!, rows: rows, cols: cols, stride: stride))
+        try withExtendedLifetime(buffer) {
+            try body(MatrixView(base: UnsafePointer(buffer.pointer), rows: rows, cols: cols, stride: stride))
         }
     }
 
     /// Calls `body` with a writable view of the storage.
     @inlinable
     public mutating func withMutableView<R>(_ body: (MutableMatrixView) throws -> R) rethrows -> R {
-        let (r, c, s) = (rows, cols, stride)
-        return try storage.withUnsafeMutableBufferPointer { buf in
-            try body(MutableMatrixView(base: buf.baseAddress!, rows: r, cols: c, stride: s))
+        makeUnique()
+        return try withExtendedLifetime(buffer) {
+            try body(MutableMatrixView(base: buffer.pointer, rows: rows, cols: cols, stride: stride))
         }
     }
 }
 
-/// A 64-byte-aligned scratch buffer of floats, for packing and per-thread workspaces.
+/// A cache-line-aligned buffer of floats, for packing, workspaces and matrices, placed the
+/// same way in every process.
+///
+/// Where data land changes timings: two buffers whose addresses agree in the low 12 bits make
+/// loads wait on unrelated stores (4K aliasing), and physical pages decide cache-set
+/// conflicts. With malloc and ASLR that differs from one process to the next and moved some
+/// cases by 5–140 % between runs of the same binary. So every buffer starts at a page (2 MiB,
+/// on transparent huge pages where the kernel allows, from 256 KiB up) plus an offset that
+/// staggers successive buffers by 17 cache lines within the page: deterministic for a
+/// deterministic sequence of allocations, and never the same low 12 bits for neighbours.
 public final class AlignedBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    private let base: UnsafeMutableRawPointer
+
+    static let hugePage = 2 << 20
+    static let hugeThreshold = 256 << 10
+    private static let counter = Mutex<Int>(0)
 
     public init(count: Int) {
         self.count = max(count, 16)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: self.count * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: self.count)
+        let stagger = Self.counter.withLock { n -> Int in
+            n += 1
+            return (n * 17 % 64) * 64
+        }
+        let bytes = self.count * MemoryLayout<Float>.stride + stagger
+        let huge = bytes >= Self.hugeThreshold
+        let alignment = huge ? Self.hugePage : 4096
+        let size = (bytes + alignment - 1) / alignment * alignment
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, alignment, size) == 0, let raw else { fatalError("out of memory allocating \(size) bytes") }
+        #if os(Linux)
+        if huge { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
+        #endif
+        base = raw
+        pointer = (raw + stagger).bindMemory(to: Float.self, capacity: self.count)
         pointer.initialize(repeating: 0, count: self.count)
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(base) }
 }

@@ -18,6 +18,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "quick (under 2 minutes) or full (size and thread sweeps).") var suite: String = "quick"
     @Option(name: .customLong("min-time"), help: "Measuring time per case, seconds (default: 0.4 quick, 1.0 full).") var minTime: Double?
     @Option(help: "Samples per case (default 10 quick, 15 full).") var repetitions: Int?
+    @Option(help: "Independent rounds, each a fresh process measuring every case; samples are pooled and the spread of the per-round figures is kept (a gate baseline wants several).")
+    var rounds: Int = 1
     @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
     @Option(help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
     var output: String?
@@ -28,6 +30,7 @@ struct BenchCommand: ParsableCommand {
         guard Suites.names.contains(suite) else { throw CLIError("--suite '\(suite)' must be quick or full") }
         if let minTime, !(minTime > 0 && minTime <= 600) { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         if let repetitions, !(1...1000).contains(repetitions) { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
+        guard (1...100).contains(rounds) else { throw CLIError("--rounds \(rounds) must be from 1 to 100") }
         if let output {
             let dir = URL(fileURLWithPath: output).deletingLastPathComponent().path
             var isDir: ObjCBool = false
@@ -41,13 +44,19 @@ struct BenchCommand: ParsableCommand {
         options.repetitions = repetitions ?? (suite == "quick" ? 10 : 15)
         options.plantedSlowdown = try BenchOptions.plantedFromEnvironment()
         let machine = Machine.current()
-        let progress = ProgressBar()
-        let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0, $1, $2) }
-        progress.finish()
-        let doc = ResultDocument(machine: machine,
+        let doc: ResultDocument
+        if rounds > 1 {
+            doc = try runRounds(options: options)
+        } else {
+            let progress = ProgressBar()
+            let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0, $1, $2) }
+            progress.finish()
+            doc = ResultDocument(machine: machine,
                                  settings: RunSettings(suite: shapes.isEmpty ? suite : "custom", minTimeSeconds: options.minTime,
                                                        repetitions: options.repetitions, command: CommandLine.arguments.dropFirst().joined(separator: " ")),
                                  cases: results)
+        }
+        let results = doc.cases
         let rendered = try render(doc, format == "table" && output != nil ? "json" : format)
         if let output {
             try FileIO.writeAtomically(rendered, to: output)
@@ -61,6 +70,42 @@ struct BenchCommand: ParsableCommand {
             FileHandle.standardError.write(Data("accuracy FAIL: \(failed.map(\.key).joined(separator: ", "))\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Runs `rounds` child processes of this command (one round each) and merges their results.
+    func runRounds(options: BenchOptions) throws -> ResultDocument {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opbench-rounds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var args = ["bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json"]
+        for o in selection.ops { args += ["--op", o] }
+        for v in selection.variants { args += ["--variant", v] }
+        for t in selection.threads { args += ["--threads", t] }
+        for sh in shapes { args += ["--shape", sh] }
+        var docs: [ResultDocument] = []
+        for round in 1...rounds {
+            FileHandle.standardError.write(Data("round \(round)/\(rounds)\n".utf8))
+            let out = dir.appendingPathComponent("round\(round).json").path
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+            if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path) {
+                p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            }
+            p.arguments = args + ["--output", out]
+            p.standardOutput = FileHandle.nullDevice
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else {
+                throw CLIError("round \(round) failed: \(message.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)")")
+            }
+            docs.append(try ResultDocument.read(out))
+        }
+        var merged = Bench.merge(docs)
+        merged.settings.command = CommandLine.arguments.dropFirst().joined(separator: " ")
+        return merged
     }
 
     func render(_ doc: ResultDocument, _ format: String) throws -> Data {

@@ -79,7 +79,7 @@ struct Gate: ParsableCommand {
                                                                          repetitions: options.repetitions, command: "gate"), cases: results)
             if let output { try cand.write(to: output) }
         }
-        let rows = Compare.cases(base, cand, threshold: th, alpha: alpha, normalized: true)
+        let rows = Compare.gateCases(base, cand, threshold: th, alpha: alpha)
         let (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
         if let summary { try FileIO.writeAtomically(md, to: summary) }
         print(md, terminator: "")

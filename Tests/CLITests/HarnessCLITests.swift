@@ -1,0 +1,115 @@
+import Foundation
+import Harness
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct HarnessCLITests {
+    static let tiny = ["--min-time", "0.01", "--repetitions", "3"]
+
+    @Test func benchWritesEveryFormat() throws {
+        let dir = try CLI.tempDir()
+        let json = dir.appendingPathComponent("r.json").path
+        let r = try CLI.run(["bench", "--op", "matmul", "--shape", "8x16x8", "--threads", "1,2", "--output", json] + Self.tiny)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("matmul.simd") && r.stdout.contains("8x16x8"))
+        let doc = try ResultDocument.read(json)
+        #expect(doc.cases.count == 6)
+        #expect(doc.cases.allSatisfy { $0.accuracyPass && $0.samplesSeconds.count == 3 && $0.gflops > 0 })
+        #expect(doc.cases.first { $0.variant == "simd" }?.normalizedSamples?.count == 3)
+        for (format, marker) in [("csv", "id,op,variant,shape"), ("md", "| softmax.simd |"), ("gbench", "\"benchmarks\""), ("json", "\"schema_version\"")] {
+            let out = try CLI.run(["bench", "--op", "softmax", "--variant", "simd,blas", "--shape", "3x40", "--format", format] + Self.tiny)
+            #expect(out.status == 0, "\(format): \(out.stderr)")
+            #expect(out.stdout.contains(marker), "\(format) output should contain \(marker)")
+        }
+        let att = try CLI.run(["bench", "--op", "attention", "--variant", "attention.simd", "--shape", "T=40,H=2,D=8,causal,window=4,global=2"] + Self.tiny)
+        #expect(att.status == 0 && att.stdout.contains("attention.simd"), "\(att.stderr)")
+    }
+
+    @Test func benchRefusesBadInput() throws {
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("never.json").path
+        let cases: [([String], [String])] = [
+            (["--op", "conv"], ["unknown operator 'conv'"]),
+            (["--variant", "fast"], ["unknown variant 'fast'"]),
+            (["--variant", "matmul.fast"], ["matmul.fast"]),
+            (["--op", "matmul", "--shape", "12x"], ["12x"]),
+            (["--op", "matmul", "--shape", "0x5x5"], ["'0'"]),
+            (["--op", "matmul", "--shape", "-3"], ["--shape"]),          // parsed as an option: "missing value"
+            (["--op", "matmul", "--shape=-3"], ["'-3'"]),
+            (["--op", "matmul", "--shape", "100000x100000x100000"], ["GiB"]),
+            (["--op", "attention", "--shape", "T=8,H=2,D=4,window=0"], ["window=0"]),
+            (["--threads", "0"], ["--threads '0'"]),
+            (["--suite", "huge"], ["--suite 'huge'"]),
+            (["--format", "xml"], ["--format 'xml'"]),
+            (["--min-time", "-1"], ["--min-time"]),
+            (["--output", "/nonexistent/r.json"], ["/nonexistent"]),
+        ]
+        for (args, fragments) in cases {
+            try CLI.expectError(["bench", "--output", out] + args, fragments)
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func verifyPassesAndPrintsTolerances() throws {
+        let r = try CLI.run(["verify", "--op", "softmax,layernorm"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("tolerance") && r.stdout.contains("PASS") && !r.stdout.contains("FAIL"))
+        #expect(r.stdout.contains("24 passed, 0 failed"))
+    }
+
+    @Test func compareGateAndReportOnFiles() throws {
+        let dir = try CLI.tempDir()
+        func write(_ doc: ResultDocument, _ name: String) throws -> String {
+            let p = dir.appendingPathComponent(name).path
+            try doc.write(to: p)
+            return p
+        }
+        let base = try write(Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))]), "base.json")
+        let same = try write(Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4))]), "same.json")
+        let slow = try write(Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6))]), "slow.json")
+
+        let c = try CLI.run(["compare", base, slow, "--normalized"])
+        #expect(c.status == 0 && c.stdout.contains("slower"), "\(c.stdout)\(c.stderr)")
+        let md = try CLI.run(["compare", base, same, "--format", "md"])
+        #expect(md.status == 0 && md.stdout.contains("| matmul.simd |") && md.stdout.contains("no change"))
+
+        let summary = dir.appendingPathComponent("gate.md").path
+        let g1 = try CLI.run(["gate", "--baseline", base, "--candidate", same, "--summary", summary])
+        #expect(g1.status == 0, "\(g1.stdout)")
+        let written = try String(contentsOfFile: summary, encoding: .utf8)
+        #expect(g1.stdout.contains("PASS") && written.contains("PASS"))
+        let g2 = try CLI.run(["gate", "--baseline", base, "--candidate", slow])
+        #expect(g2.status == 1 && g2.stdout.contains("FAIL") && g2.stdout.contains("**slower**"))
+
+        let html = dir.appendingPathComponent("r.html").path, mdFile = dir.appendingPathComponent("r.md").path
+        let rep = try CLI.run(["report", base, slow, "--html", html, "--md", mdFile])
+        #expect(rep.status == 0, "\(rep.stderr)")
+        let page = try String(contentsOfFile: html, encoding: .utf8), markdown = try String(contentsOfFile: mdFile, encoding: .utf8)
+        #expect(page.contains("<svg"))
+        #expect(markdown.contains("# OpBench report"))
+
+        let foreign = dir.appendingPathComponent("foreign.json").path
+        try Data("{\"benchmarks\": []}".utf8).write(to: URL(fileURLWithPath: foreign))
+        let v99 = dir.appendingPathComponent("v99.json").path
+        try Data(String(decoding: try Data(contentsOf: URL(fileURLWithPath: base)), as: UTF8.self)
+            .replacingOccurrences(of: "\"schema_version\" : 1", with: "\"schema_version\" : 99").utf8).write(to: URL(fileURLWithPath: v99))
+        try CLI.expectError(["compare", base, foreign], ["foreign.json", "not an opbench results file"])
+        try CLI.expectError(["compare", base, dir.appendingPathComponent("nope.json").path], ["nope.json", "no such file"])
+        try CLI.expectError(["gate", "--baseline", v99, "--candidate", same], ["v99.json", "schema_version 99"])
+        try CLI.expectError(["gate", "--baseline", base, "--candidate", same, "--threshold", "lots"], ["--threshold 'lots'"])
+        try CLI.expectError(["report", foreign, "--html", dir.appendingPathComponent("x.html").path], ["foreign.json"])
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.html").path))
+    }
+
+    @Test func machineReportsCalibratedCeilings() throws {
+        let dir = try CLI.tempDir()
+        let r = try CLI.run(["machine", "--format", "json"], env: ["OPBENCH_CACHE_DIR": dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = try JSONDecoder().decode(MachineInfo.self, from: Data(r.stdout.utf8))
+        #expect(m.cores >= 1 && !m.ceilings.isEmpty)
+        #expect(m.ceilings.allSatisfy { $0.peakGflops > 0 && $0.bandwidthGBps > 0 })
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("machine.json").path))
+        let table = try CLI.run(["machine"], env: ["OPBENCH_CACHE_DIR": dir.path])
+        #expect(table.status == 0 && table.stdout.contains("FMA peak GFLOP/s"))
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Harness
+import TestSupport
+import Testing
+
+@Suite struct ResultsTests {
+    @Test func jsonRoundTripAndAtomicWrite() throws {
+        let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3, 1.5e-3], peerSamples: [1e-3, 1e-3, 1e-3])])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("res-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("r.json").path
+        try doc.write(to: path)
+        #expect(try ResultDocument.read(path) == doc)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["r.json"])
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        #expect(object["schema_version"] as? Int == 1)
+        let c = (object["cases"] as! [[String: Any]])[0]
+        for key in ["id", "op", "variant", "shape", "threads", "median_seconds", "gflops", "gbps", "roofline_fraction", "max_abs_error", "samples_seconds"] {
+            #expect(c[key] != nil, "case field \(key)")
+        }
+    }
+
+    @Test func refusesForeignAndOtherVersions() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("res-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        func write(_ text: String) throws -> String {
+            let p = dir.appendingPathComponent("\(UUID().uuidString).json").path
+            try text.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        var json = String(decoding: try Synthetic.doc([]).json(), as: UTF8.self)
+        json = json.replacingOccurrences(of: "\"schema_version\" : 1", with: "\"schema_version\" : 99")
+        let cases: [(String, String)] = [
+            (try write("{\"benchmarks\": []}"), "not an opbench results file"),
+            (try write("not json"), "not valid JSON"),
+            (try write(json), "schema_version 99 is not supported"),
+            (try write("{\"schema_version\": 1, \"cases\": []}"), "missing field"),
+        ]
+        for (path, fragment) in cases {
+            #expect { try ResultDocument.read(path) } throws: { "\($0)".contains(fragment) }
+        }
+    }
+
+    @Test func googleBenchmarkExport() throws {
+        let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3])])
+        let object = try JSONSerialization.jsonObject(with: CaseTables.googleBenchmark(doc)) as! [String: Any]
+        let benchmarks = object["benchmarks"] as! [[String: Any]]
+        #expect(benchmarks.count == 2 + 3)
+        #expect(benchmarks[0]["name"] as? String == "matmul.simd/8x8x8/threads:1")
+        #expect(benchmarks[0]["run_type"] as? String == "iteration")
+        #expect(benchmarks[0]["time_unit"] as? String == "ns")
+        #expect(abs((benchmarks[0]["real_time"] as! Double) - 1e6) < 1e-6)
+        #expect(benchmarks.filter { $0["aggregate_name"] as? String == "median" }.count == 1)
+        #expect((object["context"] as! [String: Any])["num_cpus"] as? Int == 2)
+    }
+
+    @Test func compareVerdicts() {
+        let base = Synthetic.doc([
+            Synthetic.result("matmul.simd", samples: Synthetic.samples(1.0e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)),
+            Synthetic.result("softmax.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 3), peerSamples: Synthetic.samples(2e-3, seed: 4)),
+            Synthetic.result("layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 5), peerSamples: Synthetic.samples(2e-3, seed: 6)),
+            Synthetic.result("int4.simd", shape: "1x32x4", samples: Synthetic.samples(1e-3, seed: 7)),
+        ])
+        let cand = Synthetic.doc([
+            Synthetic.result("matmul.simd", samples: Synthetic.samples(1.2e-3, seed: 11), peerSamples: Synthetic.samples(1e-3, seed: 12)),     // 20% slower
+            Synthetic.result("softmax.simd", shape: "4x4", samples: Synthetic.samples(1.5e-3, seed: 13), peerSamples: Synthetic.samples(2e-3, seed: 14)), // faster
+            // Everything 30% slower, peer included: the machine, not the code → no change when normalized.
+            Synthetic.result("layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.6e-3, seed: 15), peerSamples: Synthetic.samples(2.6e-3, seed: 16)),
+            Synthetic.result("attention.simd", shape: "T=4,H=1,D=4", samples: [1e-3]),
+        ])
+        let rows = Compare.cases(base, cand, threshold: 0.05, alpha: 0.01, normalized: true)
+        let verdict = Dictionary(uniqueKeysWithValues: rows.map { ($0.key.split(separator: " ")[0], $0.verdict) })
+        #expect(verdict["matmul.simd"] == .slower)
+        #expect(verdict["softmax.simd"] == .faster)
+        #expect(verdict["layernorm.simd"] == .noChange)
+        #expect(verdict["int4.simd"] == .onlyInA)
+        #expect(verdict["attention.simd"] == .onlyInB)
+        // Raw times see the machine slow-down as a regression.
+        let raw = Compare.cases(base, cand, threshold: 0.05, alpha: 0.01, normalized: false)
+        #expect(raw.first { $0.key.hasPrefix("layernorm") }?.verdict == .slower)
+        let gate = Compare.gate(rows, threshold: 0.05, alpha: 0.01)
+        #expect(!gate.pass)
+        #expect(gate.markdown.contains("**slower** `matmul.simd 8x8x8 t=1`"))
+        #expect(gate.markdown.contains("**missing** `int4.simd"))
+        // Within the threshold (2% slower, significant) is not a regression.
+        let small = Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1.02e-3, spread: 0.001, seed: 21), peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 22))])
+        let base2 = Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, spread: 0.001, seed: 23), peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 24))])
+        #expect(Compare.gate(Compare.cases(base2, small, threshold: 0.05, alpha: 0.01, normalized: true), threshold: 0.05, alpha: 0.01).pass)
+        // Accuracy failure fails the gate even when speed is unchanged.
+        let bad = Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, spread: 0.001, seed: 23), peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 24), pass: false)])
+        let g = Compare.gate(Compare.cases(base2, bad, threshold: 0.05, alpha: 0.01, normalized: true), threshold: 0.05, alpha: 0.01)
+        #expect(!g.pass && g.markdown.contains("**accuracy**"))
+    }
+
+    @Test func reportIsSelfContained() {
+        let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3])])
+        let html = Report.html([("a", doc), ("b", doc)])
+        #expect(html.contains("<svg"))
+        #expect(html.contains("Roofline"))
+        #expect(!html.contains("http://") || html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://") == false)
+        #expect(!html.contains("https://"))
+        #expect(!html.contains("<script"))
+        let md = Report.markdown([("a", doc)])
+        #expect(md.contains("| matmul.simd | 8x8x8 |"))
+    }
+}

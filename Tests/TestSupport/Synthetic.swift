@@ -1,0 +1,45 @@
+import Foundation
+import Harness
+
+// Helpers shared by HarnessTests and CLITests: synthetic result documents with known
+// sample distributions, and a generator independent of the library's own.
+
+/// Synthetic results for comparison tests.
+public enum Synthetic {
+    public static let machine = MachineInfo(cpuModel: "Test CPU", cores: 2, simdFeatures: ["avx2"], caches: ["L1d": "32K"], os: "Test OS",
+                                     kernel: "Linux", hostname: "test", swiftVersion: "6.3", openblasConfig: "OpenBLAS test",
+                                     openblasCore: "Test", opbenchCommit: "abc", ceilings: [Ceiling(threads: 1, peakGflops: 100, bandwidthGBps: 25)])
+
+    public static func result(_ id: String, shape: String = "8x8x8", samples: [Double], peerSamples: [Double]? = nil, pass: Bool = true) -> CaseResult {
+        let parts = id.split(separator: ".").map(String.init)
+        let median = Statistics.median(samples)
+        return CaseResult(id: id, op: parts[0], variant: parts[1], shape: shape, threads: 1, samplesSeconds: samples, iterationsPerSample: 1,
+                          medianSeconds: median, p10Seconds: Statistics.quantile(samples, 0.1), p90Seconds: Statistics.quantile(samples, 0.9),
+                          madSeconds: Statistics.mad(samples), minSeconds: samples.min()!, flops: 1024, bytes: 768, gflops: 1024 / median / 1e9,
+                          gbps: 768 / median / 1e9, arithmeticIntensity: 4 / 3, rooflineGflops: 33, rooflineFraction: 0.5, bound: "memory",
+                          speedupVsNaive: nil, speedupVsBlas: nil, peer: peerSamples == nil ? nil : "matmul.blas",
+                          normalizedSamples: peerSamples.map { zip(samples, $0).map { $0 / $1 } },
+                          normalizedRoundMins: peerSamples.map { [samples.min()! / $0.min()!] },
+                          maxAbsError: 1e-6, maxRelError: 1e-5, nmse: 1e-12, tolerance: 1e-5, errorToTolerance: pass ? 0.1 : 3, accuracyPass: pass, rowsChecked: 8)
+    }
+
+    public static func doc(_ cases: [CaseResult]) -> ResultDocument {
+        ResultDocument(machine: machine, settings: RunSettings(suite: "quick", minTimeSeconds: 0.1, repetitions: 10, command: "test"), cases: cases)
+    }
+
+    /// n samples around `center` with ±`spread` relative deterministic jitter.
+    public static func samples(_ center: Double, spread: Double = 0.02, n: Int = 12, seed: UInt64 = 1) -> [Double] {
+        var r = SplitMixForTests(seed: seed)
+        return (0..<n).map { _ in center * (1 + spread * (2 * r.next() - 1)) }
+    }
+}
+
+/// Uniform [0, 1) from a tiny LCG, independent of the library's generator.
+public struct SplitMixForTests {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> Double {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Double(state >> 11) / Double(1 << 53)
+    }
+}
