@@ -64,7 +64,7 @@ public enum Compare {
     /// The gate's comparison. Figure per run: the median over rounds of (fastest sample of the
     /// case ÷ fastest sample of its peer in the same round). A case is slower when that
     /// figure grew by more than its band AND the U test on the per-sample normalized times
-    /// gives p < `alpha`; the band is max(threshold, 2 × the largest deviation of one
+    /// gives p < `alpha`; the band is max(threshold, 3 × the largest deviation of one
     /// baseline round from the baseline figure), so a case that moves between runs by
     /// itself needs a larger change to fail the gate. Cases without peers compare raw medians.
     public static func gateCases(_ base: ResultDocument, _ cand: ResultDocument, threshold: Double, alpha: Double) -> [CaseComparison] {
@@ -74,7 +74,7 @@ public enum Compare {
                   !ra.isEmpty, !rb.isEmpty, let na = a.normalizedSamples, let nb = b.normalizedSamples else { continue }
             let ga = Statistics.median(ra), gb = Statistics.median(rb)
             let spread = ra.map { abs($0 / ga - 1) }.max() ?? 0
-            let band = max(threshold, 2 * spread)
+            let band = max(threshold, 3 * spread)
             let ratio = gb / ga
             let p = Statistics.mannWhitneyU(na, nb).p
             var verdict = CaseComparison.Verdict.noChange
@@ -112,7 +112,7 @@ public enum Compare {
         let missing = rows.filter { $0.verdict == .onlyInA }
         let pass = slower.isEmpty && inaccurate.isEmpty && missing.isEmpty
         var md = "## OpBench gate: \(pass ? "PASS ✅" : "FAIL ❌")\n\n"
-        md += "\(rows.count) cases; a regression is a peer-normalized time ratio above 1 + band (band = max(\(Format.percent(threshold)), 2 × the baseline's round-to-round deviation)) with U-test p < \(alpha). "
+        md += "\(rows.count) cases; a regression is a peer-normalized time ratio above 1 + band (band = max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha). "
         md += "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, \(missing.count) missing.\n\n"
         if !slower.isEmpty || !inaccurate.isEmpty || !missing.isEmpty {
             md += "### Findings\n\n"

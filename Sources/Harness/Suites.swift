@@ -8,7 +8,7 @@ public enum Suites {
     /// well under 2 minutes in all; full: the sizes of issue-level claims and of real models.
     public static func shapes(_ suite: String, op: Op) -> [String] {
         switch (suite, op) {
-        case ("quick", .matmul): return ["1x768x3072", "64x64x64", "256x256x256"]
+        case ("quick", .matmul): return ["1x4096x4096", "64x64x64", "256x256x256"]
         case ("quick", .softmax): return ["1024x1024"]
         case ("quick", .layernorm): return ["1024x1024"]
         case ("quick", .attention): return ["T=512,H=4,D=64,causal", "T=1024,H=4,D=64,causal,window=128,global=4"]

@@ -111,7 +111,7 @@ final class MatmulWorkload: Workload {
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Matmul.variant(variant)
-        return { [unowned self] in
+        return { [self] in
             try self.a.withView { av in try self.b.withView { bv in try self.c.withMutableView { cv in
                 try kernel.run(av, bv, layout: .kn, bias: nil, cv, threads: threads)
             } } }
@@ -153,7 +153,7 @@ final class SoftmaxWorkload: Workload {
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Softmax.variant(variant)
-        return { [unowned self] in
+        return { [self] in
             try self.x.withView { xv in try self.y.withMutableView { yv in try kernel.run(xv, yv, options: .init(), threads: threads) } }
         }
     }
@@ -195,7 +195,7 @@ final class LayerNormWorkload: Workload {
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try LayerNorm.variant(variant)
-        return { [unowned self] in
+        return { [self] in
             try self.x.withView { xv in try self.y.withMutableView { yv in
                 try self.gamma.withUnsafeBufferPointer { g in try self.beta.withUnsafeBufferPointer { b in
                     try kernel.run(xv, gamma: g, beta: b, eps: self.eps, yv, threads: threads)
@@ -263,7 +263,7 @@ final class AttentionWorkload: Workload {
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try SparseAttention.variant(variant)
         let heads = h, pattern = shape.pattern
-        return { [unowned self] in
+        return { [self] in
             try self.q.withView { qv in try self.k.withView { kv in try self.v.withView { vv in try self.out.withMutableView { ov in
                 try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
             } } } }
@@ -329,7 +329,7 @@ final class Int4Workload: Workload {
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Int4.variant(variant)
-        return { [unowned self] in
+        return { [self] in
             try self.x.withView { xv in try self.y.withMutableView { yv in try kernel.run(xv, self.w, bias: nil, yv, threads: threads) } }
         }
     }

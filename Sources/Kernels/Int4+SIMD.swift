@@ -40,32 +40,32 @@ extension Int4 {
                          _ y: MutableMatrixView, cols: Range<Int>) {
             let nb = w.blocksPerRow, bb = w.format.blockBytes, off = w.format.nibbleOffset
             let isQ40 = w.format == .q4_0
-            let eight = Vec(repeating: 8)
+            // q as a float without an int→float conversion: the bits 0x4B000000 | q are the
+            // float 2²³ + q, so subtracting 2²³ (+ 8 for Q4_0's offset) leaves q (or q − 8) exactly.
+            let bias23 = Vec(repeating: isQ40 ? 8_388_616 : 8_388_608)
             for j in cols {
                 let row = bytes + j * w.rowBytes
                 for i in 0..<x.rows {
-                    let xi = x.row(i)
+                    let xi = UnsafeRawPointer(x.row(i))
                     var acc0 = Vec(), acc1 = Vec()
                     var b = 0
                     while b < nb {
                         let blk = row + b * bb
-                        let raw = UnsafeRawPointer(blk + off).loadUnaligned(as: SIMD16<UInt8>.self)
-                        var q0 = Vec(SIMD16<Int32>(truncatingIfNeeded: raw & 0x0F))
-                        var q1 = Vec(SIMD16<Int32>(truncatingIfNeeded: raw &>> 4))
-                        let x0 = UnsafeRawPointer(xi + b * 32).loadUnaligned(as: Vec.self)
-                        let x1 = UnsafeRawPointer(xi + b * 32 + 16).loadUnaligned(as: Vec.self)
+                        let (lo, hi) = VectorMath.nibbles(blk + off)
+                        let q0 = unsafeBitCast(lo | 0x4B00_0000, to: Vec.self) - bias23
+                        let q1 = unsafeBitCast(hi | 0x4B00_0000, to: Vec.self) - bias23
+                        let x0 = xi.loadUnaligned(fromByteOffset: b * 128, as: Vec.self)
+                        let x1 = xi.loadUnaligned(fromByteOffset: b * 128 + 64, as: Vec.self)
+                        let t = (q0 * x0).addingProduct(q1, x1)
                         let d = Vec(repeating: loadHalf(blk))
                         if isQ40 {
-                            q0 -= eight; q1 -= eight
-                            let t = (q0 * x0).addingProduct(q1, x1)
                             if b & 1 == 0 { acc0 = acc0.addingProduct(t, d) } else { acc1 = acc1.addingProduct(t, d) }
                         } else {
-                            let t = (q0 * x0).addingProduct(q1, x1)
-                            let mv = Vec(repeating: loadHalf(blk + 2))
+                            let m = Vec(repeating: loadHalf(blk + 2))
                             if b & 1 == 0 {
-                                acc0 = acc0.addingProduct(t, d).addingProduct(x0 + x1, mv)
+                                acc0 = acc0.addingProduct(t, d).addingProduct(x0 + x1, m)
                             } else {
-                                acc1 = acc1.addingProduct(t, d).addingProduct(x0 + x1, mv)
+                                acc1 = acc1.addingProduct(t, d).addingProduct(x0 + x1, m)
                             }
                         }
                         b += 1

@@ -150,22 +150,22 @@ public enum Softmax {
             var sum0 = Vec(), sum1 = Vec()
             j = 0
             while j + 32 <= nv {
-                let e0 = VectorMath.exp((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
-                let e1 = VectorMath.exp((UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self) * s) - mv)
+                let e0 = VectorMath.expNonPositive((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
+                let e1 = VectorMath.expNonPositive((UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self) * s) - mv)
                 UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
                 UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
                 sum0 += e0; sum1 += e1
                 j += 32
             }
             if j < nv {
-                let e0 = VectorMath.exp((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
+                let e0 = VectorMath.expNonPositive((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
                 UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
                 sum0 += e0
                 j += 16
             }
             if j < n {
-                let xv = VectorMath.loadPartial(x + j, n - j, fill: 0) * s - mv
-                var e = VectorMath.exp(xv)
+                let xv = VectorMath.loadPartial(x + j, n - j, fill: -.infinity) * s - mv
+                var e = VectorMath.expNonPositive(xv)
                 for k in (n - j)..<16 { e[k] = 0 }
                 VectorMath.storePartial(e, y + j, n - j)
                 sum1 += e

@@ -78,8 +78,8 @@ extension SparseAttention {
                                 continue
                             }
                             let mv = Vec(repeating: newMax)
-                            let p0 = VectorMath.exp(s0 - mv), p1 = VectorMath.exp(s1 - mv)
-                            let p2 = VectorMath.exp(s2 - mv), p3 = VectorMath.exp(s3 - mv)
+                            let p0 = VectorMath.expNonPositive(s0 - mv), p1 = VectorMath.expNonPositive(s1 - mv)
+                            let p2 = VectorMath.expNonPositive(s2 - mv), p3 = VectorMath.expNonPositive(s3 - mv)
                             let praw = UnsafeMutableRawPointer(pr)
                             praw.storeBytes(of: p0, as: Vec.self)
                             praw.storeBytes(of: p1, toByteOffset: 64, as: Vec.self)

@@ -53,6 +53,28 @@ public enum VectorMath {
         return (e * scale).replacing(with: 0, where: underflow)
     }
 
+    /// Lane-wise e^x for x ≤ 0 (softmax after subtracting the row max, attention scores):
+    /// the same polynomial and error as `exp`, without the upper clamp, and with lanes below
+    /// −87.33 (including −inf, whose intermediate NaNs are discarded) set to 0 by one select
+    /// at the end instead of clamping first.
+    @inlinable @inline(__always)
+    public static func expNonPositive(_ x: Vec) -> Vec {
+        let magic = Vec(repeating: 12_582_912)
+        let t = magic.addingProduct(x, Vec(repeating: log2e))
+        let n = t - magic
+        var r = x.addingProduct(n, Vec(repeating: -ln2Hi))
+        r = r.addingProduct(n, Vec(repeating: -ln2Lo))
+        var p = Vec(repeating: p0)
+        p = Vec(repeating: p1).addingProduct(p, r)
+        p = Vec(repeating: p2).addingProduct(p, r)
+        p = Vec(repeating: p3).addingProduct(p, r)
+        p = Vec(repeating: p4).addingProduct(p, r)
+        p = Vec(repeating: p5).addingProduct(p, r)
+        let e = r.addingProduct(p, r * r) + 1
+        let bits = ((unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000) &+ 127) &<< 23
+        return (e * unsafeBitCast(bits, to: Vec.self)).replacing(with: 0, where: x .< Vec(repeating: expLo))
+    }
+
     /// Scalar e^x computed with exactly the vector polynomial (lane 0 of `exp(Vec)`).
     @inlinable
     public static func exp(_ x: Float) -> Float { exp(Vec(repeating: x))[0] }
@@ -73,6 +95,16 @@ public enum VectorMath {
         let b = a.lowHalf + a.highHalf
         let c = b.lowHalf + b.highHalf
         return c[0] + c[1]
+    }
+
+    /// The 32 nibbles of 16 GGUF Q4 bytes as 32-bit lanes: `lo` holds the low nibbles
+    /// (elements 0…15), `hi` the high nibbles (elements 16…31). Written lane by lane so
+    /// LLVM emits one zero-extending load (the stdlib's generic SIMD conversions are calls).
+    @inlinable @inline(__always)
+    public static func nibbles(_ p: UnsafePointer<UInt8>) -> (lo: SIMD16<Int32>, hi: SIMD16<Int32>) {
+        let v = SIMD16<Int32>(Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(p[4]), Int32(p[5]), Int32(p[6]), Int32(p[7]),
+                              Int32(p[8]), Int32(p[9]), Int32(p[10]), Int32(p[11]), Int32(p[12]), Int32(p[13]), Int32(p[14]), Int32(p[15]))
+        return (v & 0x0F, v &>> 4)
     }
 
     /// Loads `count < 16` floats from `p` into the low lanes; the other lanes are `fill`.

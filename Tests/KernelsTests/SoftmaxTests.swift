@@ -117,6 +117,15 @@ import Testing
             x += 0.00137
         }
         #expect(worst < 1.2e-7, "worst relative error \(worst)")
+        // The x ≤ 0 fast path gives the same bits as the general one.
+        var y: Float = -90
+        while y <= 0 {
+            var v = Vec()
+            for l in 0..<16 { v[l] = min(0, y + Float(l) * 3.1e-4) }
+            #expect(VectorMath.expNonPositive(v) == VectorMath.exp(v), "expNonPositive differs near \(y)")
+            y += 0.0049
+        }
+        #expect(VectorMath.expNonPositive(Vec(repeating: -.infinity)) == Vec())
         #expect(VectorMath.exp(-Float.infinity) == 0)
         #expect(VectorMath.exp(-88) == 0)
         #expect(VectorMath.exp(0) == 1)
