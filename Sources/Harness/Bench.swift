@@ -7,6 +7,16 @@ public struct BenchCase: Hashable, Sendable {
     public var shape: CaseShape
     public var threads: Int
     public init(variant: VariantID, shape: CaseShape, threads: Int) { self.variant = variant; self.shape = shape; self.threads = threads }
+
+    /// The cases of a results file, in its order; a `FileError` names a case it cannot parse.
+    public static func list(from doc: ResultDocument, path: String) throws -> [BenchCase] {
+        try doc.cases.map { c in
+            guard let id = VariantID(c.id) else { throw FileError(path, "unknown variant id '\(c.id)'") }
+            do { return BenchCase(variant: id, shape: try CaseShape(op: id.op, c.shape), threads: c.threads) } catch {
+                throw FileError(path, "case \(c.key): \(error)")
+            }
+        }
+    }
 }
 
 /// Measurement settings.
@@ -96,9 +106,10 @@ public enum Bench {
         return results
     }
 
-    /// The peer of each case (same op, shape and threads: blas, or simd for blas), the
-    /// per-sample normalized times and the per-round normalized minima.
+    /// Per-round minima, and the peer of each case (same op, shape and threads: blas, or
+    /// simd for blas) with the per-sample normalized times.
     static func linkPeers(_ results: inout [CaseResult], roundMins: [[Double]]) {
+        for i in results.indices { results[i].roundMinSeconds = roundMins[i] }
         for i in results.indices {
             let r = results[i]
             let peerName = r.variant == "blas" ? "simd" : "blas"
@@ -108,7 +119,6 @@ public enum Bench {
             results[i].peer = peer.id
             let n = min(r.samplesSeconds.count, peer.samplesSeconds.count)
             results[i].normalizedSamples = (0..<n).map { r.samplesSeconds[$0] / peer.samplesSeconds[$0] }
-            results[i].normalizedRoundMins = zip(roundMins[i], roundMins[j]).map { $0 / $1 }
         }
     }
 
@@ -133,7 +143,7 @@ public enum Bench {
                 guard let c = d.cases.first(where: { $0.key == key }) else { continue }
                 merged.cases[i].samplesSeconds += c.samplesSeconds
                 if let n = c.normalizedSamples { merged.cases[i].normalizedSamples = (merged.cases[i].normalizedSamples ?? []) + n }
-                if let n = c.normalizedRoundMins { merged.cases[i].normalizedRoundMins = (merged.cases[i].normalizedRoundMins ?? []) + n }
+                if let n = c.roundMinSeconds { merged.cases[i].roundMinSeconds = (merged.cases[i].roundMinSeconds ?? []) + n }
                 if c.errorToTolerance > merged.cases[i].errorToTolerance {
                     merged.cases[i].maxAbsError = c.maxAbsError
                     merged.cases[i].maxRelError = c.maxRelError

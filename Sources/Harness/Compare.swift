@@ -21,6 +21,8 @@ public struct CaseComparison: Sendable {
     /// Gate only: the slowdown this case must exceed to count (threshold, widened to twice
     /// the largest round-to-round deviation the baseline showed for this case).
     public var band: Double? = nil
+    /// Gate only: the variant this case was normalized by.
+    public var gatePeer: String? = nil
 }
 
 /// Turns two result documents into per-case verdicts, and the gate's policy on top.
@@ -61,19 +63,36 @@ public enum Compare {
         return out
     }
 
-    /// The gate's comparison. Figure per run: the median over rounds of (fastest sample of the
-    /// case ÷ fastest sample of its peer in the same round). A case is slower when that
-    /// figure grew by more than its band AND the U test on the per-sample normalized times
-    /// gives p < `alpha`; the band is max(threshold, 3 × the largest deviation of one
-    /// baseline round from the baseline figure), so a case that moves between runs by
-    /// itself needs a larger change to fail the gate. Cases without peers compare raw medians.
+    /// The gate's comparison. Each case is normalized by a *gate peer*: the other variant of
+    /// the same op, shape and threads whose baseline median is closest to its own (similar
+    /// speed means a similar bottleneck, so drift of the machine — compute or memory — moves
+    /// both alike); the same peer is used for the candidate. Figure per run: the median over
+    /// rounds of (fastest sample of the case ÷ fastest sample of the peer in that round).
+    /// A case is slower when the figure grew by more than its band AND the U test on the
+    /// per-sample normalized times gives p < `alpha`; the band is max(threshold, 3 × the
+    /// largest deviation of one baseline round from the baseline figure), so a case that moves
+    /// between runs by itself needs a larger change. Cases without a peer use raw minima.
     public static func gateCases(_ base: ResultDocument, _ cand: ResultDocument, threshold: Double, alpha: Double) -> [CaseComparison] {
-        var rows = cases(base, cand, threshold: threshold, alpha: alpha, normalized: true)
+        var rows = cases(base, cand, threshold: threshold, alpha: alpha, normalized: false)
+        func find(_ doc: ResultDocument, _ id: String, like c: CaseResult) -> CaseResult? {
+            doc.cases.first { $0.id == id && $0.shape == c.shape && $0.threads == c.threads }
+        }
         for i in rows.indices {
-            guard let a = rows[i].a, let b = rows[i].b, let ra = a.normalizedRoundMins, let rb = b.normalizedRoundMins,
-                  !ra.isEmpty, !rb.isEmpty, let na = a.normalizedSamples, let nb = b.normalizedSamples else { continue }
-            let ga = Statistics.median(ra), gb = Statistics.median(rb)
-            let spread = ra.map { abs($0 / ga - 1) }.max() ?? 0
+            guard let a = rows[i].a, let b = rows[i].b, let ra = a.roundMinSeconds, let rb = b.roundMinSeconds, !ra.isEmpty, !rb.isEmpty
+            else { continue }
+            let peer = base.cases.filter { $0.op == a.op && $0.shape == a.shape && $0.threads == a.threads && $0.id != a.id }
+                .min { abs(log($0.medianSeconds / a.medianSeconds)) < abs(log($1.medianSeconds / a.medianSeconds)) }
+            var fa = ra, fb = rb, na = a.samplesSeconds, nb = b.samplesSeconds
+            if let peer, let pa = peer.roundMinSeconds, let pb = find(cand, peer.id, like: a)?.roundMinSeconds,
+               pa.count == ra.count, pb.count == rb.count, let sb = find(cand, peer.id, like: a)?.samplesSeconds {
+                fa = zip(ra, pa).map { $0 / $1 }
+                fb = zip(rb, pb).map { $0 / $1 }
+                na = zip(a.samplesSeconds, peer.samplesSeconds).map { $0 / $1 }
+                nb = zip(b.samplesSeconds, sb).map { $0 / $1 }
+                rows[i].normalized = true
+            }
+            let ga = Statistics.median(fa), gb = Statistics.median(fb)
+            let spread = fa.map { abs($0 / ga - 1) }.max() ?? 0
             let band = max(threshold, 3 * spread)
             let ratio = gb / ga
             let p = Statistics.mannWhitneyU(na, nb).p
@@ -84,6 +103,27 @@ public enum Compare {
             rows[i].p = p
             rows[i].verdict = verdict
             rows[i].band = band
+            rows[i].gatePeer = rows[i].normalized ? peer?.id : nil
+        }
+        return rows
+    }
+
+    /// Combines the gate's comparisons of several candidate runs: a case is slower (or
+    /// faster) only when every run says so — a regression in the code shows up in every
+    /// process, while an unlucky process (memory placement, a noisy neighbour) rarely repeats.
+    /// The row shown is the run with the smallest ratio (for slower, the weakest evidence).
+    public static func gateAcrossRuns(_ runs: [[CaseComparison]]) -> [CaseComparison] {
+        guard var rows = runs.first else { return [] }
+        for i in rows.indices {
+            let all = runs.map { $0[i] }
+            let slower = all.allSatisfy { $0.verdict == .slower }, faster = all.allSatisfy { $0.verdict == .faster }
+            var pick = all.min { ($0.ratio.isNaN ? .infinity : $0.ratio) < ($1.ratio.isNaN ? .infinity : $1.ratio) } ?? rows[i]
+            if faster { pick = all.max { $0.ratio < $1.ratio } ?? pick }
+            if !slower && !faster && (pick.verdict == .slower || pick.verdict == .faster) { pick.verdict = .noChange }
+            if !slower && pick.verdict == .slower { pick.verdict = .noChange }
+            pick.accuracyFailed = all.contains { $0.accuracyFailed }
+            if all.contains(where: { $0.verdict == .onlyInA }) { pick.verdict = .onlyInA }
+            rows[i] = pick
         }
         return rows
     }
@@ -112,7 +152,7 @@ public enum Compare {
         let missing = rows.filter { $0.verdict == .onlyInA }
         let pass = slower.isEmpty && inaccurate.isEmpty && missing.isEmpty
         var md = "## OpBench gate: \(pass ? "PASS ✅" : "FAIL ❌")\n\n"
-        md += "\(rows.count) cases; a regression is a peer-normalized time ratio above 1 + band (band = max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha). "
+        md += "\(rows.count) cases; a regression is a peer-normalized ratio of round minima above 1 + band (band = max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha), in every candidate run. "
         md += "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, \(missing.count) missing.\n\n"
         if !slower.isEmpty || !inaccurate.isEmpty || !missing.isEmpty {
             md += "### Findings\n\n"
@@ -122,8 +162,8 @@ public enum Compare {
             md += "\n"
         }
         var t = table(rows)
-        t.headers.insert("band", at: 6)
-        t.rows = zip(t.rows, rows).map { var r = $0; r.insert($1.band.map { Format.percent($0) } ?? "–", at: 6); return r }
+        t.headers.insert(contentsOf: ["band", "gate peer"], at: 6)
+        t.rows = zip(t.rows, rows).map { var r = $0; r.insert(contentsOf: [$1.band.map { Format.percent($0) } ?? "–", $1.gatePeer ?? "–"], at: 6); return r }
         md += "<details><summary>All cases</summary>\n\n" + t.markdown + "\n</details>\n"
         return (pass, md)
     }

@@ -127,10 +127,10 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var peer: String?
     /// samples / peer's samples of the same repetition (interleaved).
     public var normalizedSamples: [Double]?
-    /// Per round (`bench --rounds`): the fastest sample of this case divided by the fastest
-    /// of its peer in the same round — the gate's figure (interference only adds time, so
-    /// minima are the most repeatable; the peer ratio cancels machine-wide drift).
-    public var normalizedRoundMins: [Double]?
+    /// The fastest sample of each round (`bench --rounds`: each round a fresh process).
+    /// Interference only adds time, so minima are the most repeatable figure; the gate divides
+    /// them by a peer's minima of the same round.
+    public var roundMinSeconds: [Double]?
     public var maxAbsError: Double
     public var maxRelError: Double
     public var nmse: Double
@@ -145,7 +145,7 @@ public struct CaseResult: Codable, Equatable, Sendable {
                 madSeconds: Double, minSeconds: Double, flops: Double, bytes: Double, gflops: Double, gbps: Double,
                 arithmeticIntensity: Double, rooflineGflops: Double, rooflineFraction: Double, bound: String,
                 speedupVsNaive: Double? = nil, speedupVsBlas: Double? = nil, peer: String? = nil,
-                normalizedSamples: [Double]? = nil, normalizedRoundMins: [Double]? = nil, maxAbsError: Double,
+                normalizedSamples: [Double]? = nil, roundMinSeconds: [Double]? = nil, maxAbsError: Double,
                 maxRelError: Double, nmse: Double, tolerance: Double, errorToTolerance: Double, accuracyPass: Bool,
                 rowsChecked: Int) {
         self.id = id
@@ -172,7 +172,7 @@ public struct CaseResult: Codable, Equatable, Sendable {
         self.speedupVsBlas = speedupVsBlas
         self.peer = peer
         self.normalizedSamples = normalizedSamples
-        self.normalizedRoundMins = normalizedRoundMins
+        self.roundMinSeconds = roundMinSeconds
         self.maxAbsError = maxAbsError
         self.maxRelError = maxRelError
         self.nmse = nmse
@@ -190,7 +190,7 @@ public struct CaseResult: Codable, Equatable, Sendable {
         case flops, bytes, gflops, gbps, arithmeticIntensity = "arithmetic_intensity"
         case rooflineGflops = "roofline_gflops", rooflineFraction = "roofline_fraction", bound
         case speedupVsNaive = "speedup_vs_naive", speedupVsBlas = "speedup_vs_blas"
-        case peer, normalizedSamples = "normalized_samples", normalizedRoundMins = "normalized_round_mins"
+        case peer, normalizedSamples = "normalized_samples", roundMinSeconds = "round_min_seconds"
         case maxAbsError = "max_abs_error", maxRelError = "max_rel_error", nmse, tolerance
         case errorToTolerance = "error_to_tolerance", accuracyPass = "accuracy_pass", rowsChecked = "rows_checked"
     }

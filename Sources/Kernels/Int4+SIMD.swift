@@ -14,7 +14,7 @@ extension Int4 {
 
         public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
                         _ y: MutableMatrixView, threads: Int) throws {
-            let (m, _, n) = try validate(x, w, bias: bias, y, threads: threads)
+            let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.bytes.withUnsafeBufferPointer { buf in
                 let base = SendablePointer(buf.baseAddress!)
@@ -24,7 +24,7 @@ extension Int4 {
                     }
                     return
                 }
-                GEMM.splitC(m: m, n: n, threads: threads) { rows, cols in
+                GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
                     let src = Q4Panels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
                     let yPart = MutableMatrixView(base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
                                                   cols: cols.count, stride: y.stride)

@@ -16,7 +16,7 @@ extension Matmul {
 
         public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
                         _ c: MutableMatrixView, threads: Int) throws {
-            let (m, _, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
+            let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             if m <= Self.directMaxRows {
                 Parallel.forEach(n, threads: threads, granule: 16) { cols in
@@ -27,7 +27,7 @@ extension Matmul {
                 }
                 return
             }
-            GEMM.splitC(m: m, n: n, threads: threads) { rows, cols in
+            GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
                 let aPart = a.rows(rows.lowerBound, rows.count)
                 let cPart = MutableMatrixView(base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
                                               cols: cols.count, stride: c.stride)

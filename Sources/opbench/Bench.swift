@@ -18,6 +18,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "quick (under 2 minutes) or full (size and thread sweeps).") var suite: String = "quick"
     @Option(name: .customLong("min-time"), help: "Measuring time per case, seconds (default: 0.4 quick, 1.0 full).") var minTime: Double?
     @Option(help: "Samples per case (default 10 quick, 15 full).") var repetitions: Int?
+    @Option(name: .customLong("cases-from"), help: "Measure exactly the cases (id, shape, threads) of this results file instead of a suite.")
+    var casesFrom: String?
     @Option(help: "Independent rounds, each a fresh process measuring every case; samples are pooled and the spread of the per-round figures is kept (a gate baseline wants several).")
     var rounds: Int = 1
     @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
@@ -74,35 +76,13 @@ struct BenchCommand: ParsableCommand {
 
     /// Runs `rounds` child processes of this command (one round each) and merges their results.
     func runRounds(options: BenchOptions) throws -> ResultDocument {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opbench-rounds-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         var args = ["bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json"]
         for o in selection.ops { args += ["--op", o] }
         for v in selection.variants { args += ["--variant", v] }
         for t in selection.threads { args += ["--threads", t] }
         for sh in shapes { args += ["--shape", sh] }
-        var docs: [ResultDocument] = []
-        for round in 1...rounds {
-            FileHandle.standardError.write(Data("round \(round)/\(rounds)\n".utf8))
-            let out = dir.appendingPathComponent("round\(round).json").path
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-            if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path) {
-                p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            }
-            p.arguments = args + ["--output", out]
-            p.standardOutput = FileHandle.nullDevice
-            let err = Pipe()
-            p.standardError = err
-            try p.run()
-            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else {
-                throw CLIError("round \(round) failed: \(message.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)")")
-            }
-            docs.append(try ResultDocument.read(out))
-        }
+        if let casesFrom { args += ["--cases-from", casesFrom] }
+        let docs = try runChildren(args, count: rounds, label: "round")
         var merged = Bench.merge(docs)
         merged.settings.command = CommandLine.arguments.dropFirst().joined(separator: " ")
         return merged
@@ -121,6 +101,7 @@ struct BenchCommand: ParsableCommand {
     /// The cases: selected ops × shapes × selected variants × threads; naive variants skip
     /// full-suite shapes above `Suites.naiveFlopLimit`.
     func plan() throws -> [BenchCase] {
+        if let casesFrom { return try BenchCase.list(from: try ResultDocument.read(casesFrom), path: casesFrom) }
         let ops = try selection.selectedOps()
         let filter = try selection.variantFilter()
         let threads = try selection.threadCounts()
@@ -170,4 +151,32 @@ final class ProgressBar {
         FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) \(what)".utf8))
     }
     func finish() { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+}
+
+/// Runs `opbench <args> --output FILE` `count` times, each in a fresh process, and reads
+/// the results. Separate processes see different memory placement and start-up state, which
+/// is exactly the run-to-run variation a baseline or a gate must account for.
+func runChildren(_ args: [String], count: Int, label: String) throws -> [ResultDocument] {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opbench-\(label)s-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var docs: [ResultDocument] = []
+    for i in 1...count {
+        FileHandle.standardError.write(Data("\(label) \(i)/\(count)\n".utf8))
+        let out = dir.appendingPathComponent("\(label)\(i).json").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = args + ["--output", out]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw CLIError("\(label) \(i) failed: \(message.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)")")
+        }
+        docs.append(try ResultDocument.read(out))
+    }
+    return docs
 }

@@ -40,7 +40,7 @@ struct Gate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fail (exit 1) on a significant slowdown or an accuracy failure against a baseline.",
         discussion: """
-        Runs the baseline's cases again (or reads --candidate) and compares each case's time normalized by its peer \
+        Runs the baseline's cases again in --runs fresh processes (or reads --candidate) and compares each case's time normalized by its peer \
         measured in the same rounds (same op, shape and threads: the blas variant, or simd for blas), which cancels \
         most of a shared machine's drift. Prints a Markdown summary for a pull-request comment.
         """)
@@ -50,36 +50,24 @@ struct Gate: ParsableCommand {
     @Option(help: "Slowdown that fails the gate (e.g. 5% or 0.05).") var threshold: String = "5%"
     @Option(help: "Significance level of the U test.") var alpha: Double = 0.01
     @Option(help: "Also write the Markdown summary to FILE.") var summary: String?
-    @Option(help: "Write the candidate's results to FILE.") var output: String?
+    @Option(help: "Write the candidate's results (all runs pooled) to FILE.") var output: String?
+    @Option(help: "Candidate runs, each a fresh process; a case fails only when every run finds it slower.") var runs: Int = 2
 
     func run() throws {
         let th = try parseFraction(threshold, option: "--threshold")
         guard alpha > 0, alpha < 1 else { throw CLIError("--alpha \(alpha) must be between 0 and 1") }
         let base = try ResultDocument.read(baseline)
-        let cand: ResultDocument
+        var candidates: [ResultDocument]
         if let candidate {
-            cand = try ResultDocument.read(candidate)
+            candidates = [try ResultDocument.read(candidate)]
         } else {
-            var cases: [BenchCase] = []
-            for c in base.cases {
-                guard let id = VariantID(c.id) else { throw FileError(baseline, "unknown variant id '\(c.id)'") }
-                let shape: CaseShape
-                do { shape = try CaseShape(op: id.op, c.shape) } catch { throw FileError(baseline, "case \(c.key): \(error)") }
-                cases.append(BenchCase(variant: id, shape: shape, threads: c.threads))
-            }
-            var options = BenchOptions()
-            options.minTime = base.settings.minTimeSeconds
-            options.repetitions = base.settings.repetitions
-            options.plantedSlowdown = try BenchOptions.plantedFromEnvironment()
-            let machine = Machine.current()
-            let bar = ProgressBar()
-            let results = try Bench.run(cases, options: options, machine: machine) { bar.update($0, $1, $2) }
-            bar.finish()
-            cand = ResultDocument(machine: machine, settings: RunSettings(suite: base.settings.suite, minTimeSeconds: options.minTime,
-                                                                         repetitions: options.repetitions, command: "gate"), cases: results)
-            if let output { try cand.write(to: output) }
+            guard (1...10).contains(runs) else { throw CLIError("--runs \(runs) must be from 1 to 10") }
+            _ = try BenchCase.list(from: base, path: baseline)
+            candidates = try runChildren(["bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
+                                          "--repetitions", "\(base.settings.repetitions)", "--format", "json"], count: runs, label: "run")
+            if let output { try Bench.merge(candidates).write(to: output) }
         }
-        let rows = Compare.gateCases(base, cand, threshold: th, alpha: alpha)
+        let rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) })
         let (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
         if let summary { try FileIO.writeAtomically(md, to: summary) }
         print(md, terminator: "")

@@ -21,6 +21,11 @@ import Testing
             #expect(out.status == 0, "\(format): \(out.stderr)")
             #expect(out.stdout.contains(marker), "\(format) output should contain \(marker)")
         }
+        // --cases-from measures exactly the cases of a results file (what the gate reruns).
+        let again = dir.appendingPathComponent("again.json").path
+        let r2 = try CLI.run(["bench", "--cases-from", json, "--output", again] + Self.tiny)
+        #expect(r2.status == 0, "\(r2.stderr)")
+        #expect(try ResultDocument.read(again).cases.map(\.key) == doc.cases.map(\.key))
         let att = try CLI.run(["bench", "--op", "attention", "--variant", "attention.simd", "--shape", "T=40,H=2,D=8,causal,window=4,global=2"] + Self.tiny)
         #expect(att.status == 0 && att.stdout.contains("attention.simd"), "\(att.stderr)")
     }
@@ -64,9 +69,9 @@ import Testing
             try doc.write(to: p)
             return p
         }
-        let base = try write(Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))]), "base.json")
-        let same = try write(Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4))]), "same.json")
-        let slow = try write(Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6))]), "slow.json")
+        let base = try write(Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))), "base.json")
+        let same = try write(Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4))), "same.json")
+        let slow = try write(Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6))), "slow.json")
 
         let c = try CLI.run(["compare", base, slow, "--normalized"])
         #expect(c.status == 0 && c.stdout.contains("slower"), "\(c.stdout)\(c.stderr)")

@@ -92,6 +92,29 @@ import Testing
         #expect(!g.pass && g.markdown.contains("**accuracy**"))
     }
 
+    @Test func gateNeedsEveryRunToAgree() {
+        let base = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)))
+        let slowA = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4)))
+        let slowB = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.2e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6)))
+        let fine = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 7), peerSamples: Synthetic.samples(1e-3, seed: 8)))
+        func combined(_ docs: [ResultDocument]) -> CaseComparison {
+            Compare.gateAcrossRuns(docs.map { Compare.gateCases(base, $0, threshold: 0.05, alpha: 0.01) })[0]
+        }
+        let both = combined([slowA, slowB])
+        #expect(both.verdict == .slower)
+        #expect(abs(both.ratio - 1.2) < 0.05, "reports the weaker of the two: \(both.ratio)")
+        #expect(combined([slowA, fine]).verdict == .noChange)
+        #expect(combined([fine]).verdict == .noChange)
+        // The band widens with the baseline's own round-to-round spread.
+        var jumpy = Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))
+        let peerMin = jumpy[1].roundMinSeconds![0]
+        jumpy[0].roundMinSeconds = [1.0, 1.1, 0.95, 1.0, 1.0].map { $0 * peerMin }
+        jumpy[1].roundMinSeconds = [Double](repeating: peerMin, count: 5)
+        let rows = Compare.gateCases(Synthetic.doc(jumpy), slowB, threshold: 0.05, alpha: 0.01)
+        #expect(abs((rows[0].band ?? 0) - 0.3) < 1e-9)
+        #expect(rows[0].verdict == .noChange, "a 20% change is within a jumpy case's 30% band")
+    }
+
     @Test func reportIsSelfContained() {
         let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3])])
         let html = Report.html([("a", doc), ("b", doc)])

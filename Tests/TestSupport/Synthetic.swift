@@ -19,8 +19,15 @@ public enum Synthetic {
                           gbps: 768 / median / 1e9, arithmeticIntensity: 4 / 3, rooflineGflops: 33, rooflineFraction: 0.5, bound: "memory",
                           speedupVsNaive: nil, speedupVsBlas: nil, peer: peerSamples == nil ? nil : "matmul.blas",
                           normalizedSamples: peerSamples.map { zip(samples, $0).map { $0 / $1 } },
-                          normalizedRoundMins: peerSamples.map { [samples.min()! / $0.min()!] },
+                          roundMinSeconds: [samples.min()!],
                           maxAbsError: 1e-6, maxRelError: 1e-5, nmse: 1e-12, tolerance: 1e-5, errorToTolerance: pass ? 0.1 : 3, accuracyPass: pass, rowsChecked: 8)
+    }
+
+    /// A case and its blas peer (same shape), as the gate needs them.
+    public static func pair(_ id: String, shape: String = "8x8x8", samples: [Double], peerSamples: [Double], pass: Bool = true) -> [CaseResult] {
+        let op = id.split(separator: ".")[0]
+        return [result(id, shape: shape, samples: samples, peerSamples: peerSamples, pass: pass),
+                result("\(op).blas", shape: shape, samples: peerSamples)]
     }
 
     public static func doc(_ cases: [CaseResult]) -> ResultDocument {
