@@ -128,6 +128,17 @@ public enum Compare {
         return rows
     }
 
+    /// Keeps the accuracy check but drops the speed verdict of the cases `matching` (the gate
+    /// does this for naive variants: they are the readable reference, not a speed claim, and
+    /// their plain loops swing the most between runs).
+    public static func speedUngated(_ rows: [CaseComparison], _ matching: (CaseResult) -> Bool) -> [CaseComparison] {
+        rows.map { r in
+            var r = r
+            if let c = r.b ?? r.a, matching(c), r.verdict == .slower || r.verdict == .faster { r.verdict = .noChange; r.band = nil }
+            return r
+        }
+    }
+
     /// The comparison as a table.
     public static func table(_ rows: [CaseComparison]) -> TextTable {
         TextTable(
@@ -152,7 +163,7 @@ public enum Compare {
         let missing = rows.filter { $0.verdict == .onlyInA }
         let pass = slower.isEmpty && inaccurate.isEmpty && missing.isEmpty
         var md = "## OpBench gate: \(pass ? "PASS ✅" : "FAIL ❌")\n\n"
-        md += "\(rows.count) cases; a regression is a peer-normalized ratio of round minima above 1 + band (band = max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha), in every candidate run. "
+        md += "\(rows.count) cases; a regression is a peer-normalized ratio of round minima above 1 + band (band = max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha), in every candidate run (naive variants: accuracy only, unless --gate-naive). "
         md += "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, \(missing.count) missing.\n\n"
         if !slower.isEmpty || !inaccurate.isEmpty || !missing.isEmpty {
             md += "### Findings\n\n"

@@ -52,6 +52,8 @@ struct Gate: ParsableCommand {
     @Option(help: "Also write the Markdown summary to FILE.") var summary: String?
     @Option(help: "Write the candidate's results (all runs pooled) to FILE.") var output: String?
     @Option(help: "Candidate runs, each a fresh process; a case fails only when every run finds it slower.") var runs: Int = 2
+    @Flag(name: .customLong("gate-naive"), help: "Also fail on slower naive variants (by default their accuracy is gated, their speed only reported).")
+    var gateNaive = false
 
     func run() throws {
         let th = try parseFraction(threshold, option: "--threshold")
@@ -67,7 +69,8 @@ struct Gate: ParsableCommand {
                                           "--repetitions", "\(base.settings.repetitions)", "--format", "json"], count: runs, label: "run")
             if let output { try Bench.merge(candidates).write(to: output) }
         }
-        let rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) })
+        var rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) })
+        if !gateNaive { rows = Compare.speedUngated(rows) { $0.variant == "naive" } }
         let (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
         if let summary { try FileIO.writeAtomically(md, to: summary) }
         print(md, terminator: "")

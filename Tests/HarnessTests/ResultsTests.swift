@@ -104,6 +104,9 @@ import Testing
         #expect(both.verdict == .slower)
         #expect(abs(both.ratio - 1.2) < 0.05, "reports the weaker of the two: \(both.ratio)")
         #expect(combined([slowA, fine]).verdict == .noChange)
+        // Speed-ungated cases (the gate's default for naive variants) keep only the accuracy check.
+        let ungated = Compare.speedUngated(Compare.gateCases(base, slowA, threshold: 0.05, alpha: 0.01)) { $0.id == "matmul.simd" }
+        #expect(ungated[0].verdict == .noChange && ungated[0].band == nil)
         #expect(combined([fine]).verdict == .noChange)
         // The band widens with the baseline's own round-to-round spread.
         var jumpy = Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))
