@@ -100,6 +100,7 @@ public enum Compare {
             if p < alpha && ratio > 1 + band { verdict = .slower }
             if p < alpha && ratio < 1 / (1 + band) { verdict = .faster }
             rows[i].ratio = ratio
+            (rows[i].ciLow, rows[i].ciHigh) = (.nan, .nan)   // the gate's figure has no bootstrap CI
             rows[i].p = p
             rows[i].verdict = verdict
             rows[i].band = band

@@ -83,7 +83,8 @@ extension Matmul {
             }
         }
 
-        /// C[i, cols] = bias[cols] + Σ_p A[i,p]·B[p, cols], streaming B's rows once.
+        /// C[i, cols] = bias[cols] + Σ_p A[i,p]·B[p, cols], streaming B's rows once, four
+        /// rows of B per pass over C so C is read and written K/4 times instead of K times.
         static func axpyRows(_ a: MatrixView, _ b: MatrixView, bias: UnsafePointer<Float>?, _ c: MutableMatrixView, cols: Range<Int>) {
             let j0 = cols.lowerBound, width = cols.count
             let wv = width & ~15
@@ -91,19 +92,44 @@ extension Matmul {
                 let ci = c.row(i) + j0
                 for j in 0..<width { ci[j] = bias?[j0 + j] ?? 0 }
             }
-            for p in 0..<a.cols {
-                let bp = b.row(p) + j0
+            @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+            var p = 0
+            while p + 4 <= a.cols {
+                let b0 = b.row(p) + j0, b1 = b.row(p + 1) + j0, b2 = b.row(p + 2) + j0, b3 = b.row(p + 3) + j0
                 for i in 0..<a.rows {
-                    let s = Vec(repeating: a[i, p])
+                    let s0 = a[i, p], s1 = a[i, p + 1], s2 = a[i, p + 2], s3 = a[i, p + 3]
+                    let v0 = Vec(repeating: s0), v1 = Vec(repeating: s1), v2 = Vec(repeating: s2), v3 = Vec(repeating: s3)
                     let ci = c.row(i) + j0
                     var j = 0
                     while j < wv {
                         let raw = UnsafeMutableRawPointer(ci + j)
-                        raw.storeBytes(of: raw.loadUnaligned(as: Vec.self).addingProduct(s, UnsafeRawPointer(bp + j).loadUnaligned(as: Vec.self)), as: Vec.self)
+                        var acc = raw.loadUnaligned(as: Vec.self)
+                        acc = acc.addingProduct(v0, load(b0 + j)).addingProduct(v1, load(b1 + j))
+                        acc = acc.addingProduct(v2, load(b2 + j)).addingProduct(v3, load(b3 + j))
+                        raw.storeBytes(of: acc, as: Vec.self)
                         j += 16
                     }
-                    while j < width { ci[j] = ci[j].addingProduct(a[i, p], bp[j]); j += 1 }
+                    while j < width {
+                        ci[j] = ci[j].addingProduct(s0, b0[j]).addingProduct(s1, b1[j]).addingProduct(s2, b2[j]).addingProduct(s3, b3[j])
+                        j += 1
+                    }
                 }
+                p += 4
+            }
+            while p < a.cols {
+                let bp = b.row(p) + j0
+                for i in 0..<a.rows {
+                    let s = a[i, p], v = Vec(repeating: s)
+                    let ci = c.row(i) + j0
+                    var j = 0
+                    while j < wv {
+                        let raw = UnsafeMutableRawPointer(ci + j)
+                        raw.storeBytes(of: raw.loadUnaligned(as: Vec.self).addingProduct(v, load(bp + j)), as: Vec.self)
+                        j += 16
+                    }
+                    while j < width { ci[j] = ci[j].addingProduct(s, bp[j]); j += 1 }
+                }
+                p += 1
             }
         }
     }
