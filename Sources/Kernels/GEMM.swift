@@ -67,24 +67,29 @@ struct KNPanels: PanelSource {
 struct NKPanels: PanelSource {
     let w: MatrixView
     func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
-        let nr = Blocking.nr
-        var jr = 0
-        var panel = dst
-        while jr < nc {
-            let width = min(nr, nc - jr)
-            // Transpose 16 W rows × 16 k at a time through registers-sized chunks: read rows
-            // contiguously, write the panel with stride NR.
-            for jj in 0..<width {
-                let src = w.row(j0 + jr + jj) + k0
-                var d = panel + jj
-                for p in 0..<kc { d.pointee = src[p]; d += nr }
-            }
-            if width < nr {
-                for p in 0..<kc { for jj in width..<nr { panel[p * nr + jj] = 0 } }
-            }
-            panel += kc * nr
-            jr += nr
+        packTransposed(kc: kc, nc: nc, into: dst) { jj in w.row(j0 + jj) + k0 }
+    }
+}
+
+/// Packs `nc` rows of `kc` values each (row jj given by `row(jj)`) as the transposed NR-column
+/// panels a `PanelSource` produces: rows are read contiguously and written with stride NR.
+@inline(__always)
+func packTransposed(kc: Int, nc: Int, into dst: UnsafeMutablePointer<Float>, row: (Int) -> UnsafePointer<Float>) {
+    let nr = Blocking.nr
+    var jr = 0
+    var panel = dst
+    while jr < nc {
+        let width = min(nr, nc - jr)
+        for jj in 0..<width {
+            let src = row(jr + jj)
+            var d = panel + jj
+            for p in 0..<kc { d.pointee = src[p]; d += nr }
         }
+        if width < nr {
+            for p in 0..<kc { for jj in width..<nr { panel[p * nr + jj] = 0 } }
+        }
+        panel += kc * nr
+        jr += nr
     }
 }
 

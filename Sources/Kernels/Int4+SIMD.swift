@@ -85,22 +85,10 @@ struct Q4Panels: PanelSource, @unchecked Sendable {
 
     func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
         // k0 and kc are multiples of 32: KC is, and K is checked to be.
-        let nr = Blocking.nr
         withUnsafeTemporaryAllocation(of: Float.self, capacity: kc) { tmp in
-            var jr = 0
-            var panel = dst
-            while jr < nc {
-                let width = min(nr, nc - jr)
-                for jj in 0..<width {
-                    Int4.dequantizeRow(bytes, w, row: row0 + j0 + jr + jj, k0: k0, count: kc, into: tmp.baseAddress!)
-                    var d = panel + jj
-                    for p in 0..<kc { d.pointee = tmp[p]; d += nr }
-                }
-                if width < nr {
-                    for p in 0..<kc { for jj in width..<nr { panel[p * nr + jj] = 0 } }
-                }
-                panel += kc * nr
-                jr += nr
+            packTransposed(kc: kc, nc: nc, into: dst) { jj in
+                Int4.dequantizeRow(bytes, w, row: row0 + j0 + jj, k0: k0, count: kc, into: tmp.baseAddress!)
+                return UnsafePointer(tmp.baseAddress!)
             }
         }
     }

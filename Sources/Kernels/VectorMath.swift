@@ -28,37 +28,23 @@ public enum VectorMath {
     /// Lane-wise e^x (max relative error < 1.2e-7 for −87.33 ≤ x ≤ 88; 0 below, including −inf).
     @inlinable @inline(__always)
     public static func exp(_ x: Vec) -> Vec {
-        let lo = Vec(repeating: expLo), hi = Vec(repeating: expHi)
-        let underflow = x .< lo
-        var xc = x.replacing(with: hi, where: x .> hi)
-        xc = xc.replacing(with: lo, where: underflow)
-        // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low mantissa
-        // bits (round to nearest even), so the exponent 2^n needs only integer ops.
-        let magic = Vec(repeating: 12_582_912)
-        let t = magic.addingProduct(xc, Vec(repeating: log2e))
-        let n = t - magic
-        var r = xc.addingProduct(n, Vec(repeating: -ln2Hi))
-        r = r.addingProduct(n, Vec(repeating: -ln2Lo))
-        var p = Vec(repeating: p0)
-        p = Vec(repeating: p1).addingProduct(p, r)
-        p = Vec(repeating: p2).addingProduct(p, r)
-        p = Vec(repeating: p3).addingProduct(p, r)
-        p = Vec(repeating: p4).addingProduct(p, r)
-        p = Vec(repeating: p5).addingProduct(p, r)
-        let r2 = r * r
-        let e = r.addingProduct(p, r2) + 1
-        let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
-        let bits = (ni &+ 127) &<< 23
-        let scale = unsafeBitCast(bits, to: Vec.self)
-        return (e * scale).replacing(with: 0, where: underflow)
+        let xc = x.replacing(with: Vec(repeating: expHi), where: x .> Vec(repeating: expHi))
+        return expCore(xc).replacing(with: 0, where: x .< Vec(repeating: expLo))
     }
 
     /// Lane-wise e^x for x ≤ 0 (softmax after subtracting the row max, attention scores):
-    /// the same polynomial and error as `exp`, without the upper clamp, and with lanes below
-    /// −87.33 (including −inf, whose intermediate NaNs are discarded) set to 0 by one select
-    /// at the end instead of clamping first.
+    /// the same polynomial and bits as `exp`, without the upper clamp; lanes below −87.33
+    /// (including −inf, whose intermediate NaNs are discarded) become 0 by the final select.
     @inlinable @inline(__always)
     public static func expNonPositive(_ x: Vec) -> Vec {
+        expCore(x).replacing(with: 0, where: x .< Vec(repeating: expLo))
+    }
+
+    /// 2^n·P(r) for n = round(x·log2 e), without range handling (valid for −87.33 ≤ x ≤ 88).
+    @inlinable @inline(__always)
+    static func expCore(_ x: Vec) -> Vec {
+        // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low mantissa
+        // bits (round to nearest even), so the exponent 2^n needs only integer ops.
         let magic = Vec(repeating: 12_582_912)
         let t = magic.addingProduct(x, Vec(repeating: log2e))
         let n = t - magic
@@ -72,7 +58,7 @@ public enum VectorMath {
         p = Vec(repeating: p5).addingProduct(p, r)
         let e = r.addingProduct(p, r * r) + 1
         let bits = ((unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000) &+ 127) &<< 23
-        return (e * unsafeBitCast(bits, to: Vec.self)).replacing(with: 0, where: x .< Vec(repeating: expLo))
+        return e * unsafeBitCast(bits, to: Vec.self)
     }
 
     /// Scalar e^x computed with exactly the vector polynomial (lane 0 of `exp(Vec)`).
