@@ -101,9 +101,12 @@ enum GEMM {
 
     /// C[M×N] = A·B (+ bias) for the B that `source` packs, single-threaded.
     static func packed<S: PanelSource>(_ a: MatrixView, _ source: S, n: Int, bias: UnsafePointer<Float>?,
-                                       _ c: MutableMatrixView, blocking blk: Blocking) {
+                                       _ c: MutableMatrixView, blocking full: Blocking) {
         let m = a.rows, k = a.cols
         let mr = Blocking.mr, nr = Blocking.nr
+        // Blocks no larger than the problem, so a small GEMM packs into a small, cache-resident
+        // workspace instead of touching a 17 MB one.
+        let blk = Blocking(mc: min(full.mc, (m + mr - 1) / mr * mr), kc: min(full.kc, k), nc: min(full.nc, (n + nr - 1) / nr * nr))
         Workspace.with(workspaceCount(blk)) { ws in
             let packA = ws
             let packB = ws + blk.mc * blk.kc
