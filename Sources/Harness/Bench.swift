@@ -29,9 +29,6 @@ public struct BenchOptions: Sendable {
     public var maxCaseSeconds: Double = 30
     /// Warm-up time per case, seconds (at least one run).
     public var warmupSeconds: Double = 0.05
-    /// Independent rounds (fresh inputs each round); samples are pooled, and the spread of
-    /// the per-round figures tells the gate how much this case moves between runs.
-    public var rounds: Int = 1
     /// Test-only: make one variant slower by this fraction of its own time (busy work after
     /// each run), to measure how reliably the gate catches a regression.
     public var plantedSlowdown: (id: VariantID, fraction: Double)?
@@ -66,50 +63,28 @@ public enum Bench {
         for c in cases {
             if let i = groups.firstIndex(where: { $0.0 == c.shape }) { groups[i].1.append(c) } else { groups.append((c.shape, [c])) }
         }
-        // Rounds are the outer loop, so each case's rounds are spread over the whole run.
-        var pooled = groups.map { [[Double]](repeating: [], count: $0.1.count) }
-        var mins = pooled
-        var iterations = groups.map { [Int](repeating: 1, count: $0.1.count) }
-        var checks = [[Verification]](repeating: [], count: groups.count)
-        var workloads = [(any Workload)?](repeating: nil, count: groups.count)
-        var done = 0
-        let total = cases.count * options.rounds
-        for round in 0..<options.rounds {
-            for (g, (shape, group)) in groups.enumerated() {
-                let w = try Workloads.make(shape, seed: 1 + UInt64(round))
-                let (samples, iters, verifications) = try measureGroup(group, workload: w, options: options) {
-                    progress?(done, total, "\($0)\(options.rounds > 1 ? " round \(round + 1)/\(options.rounds)" : "")")
-                }
-                for i in group.indices {
-                    pooled[g][i] += samples[i]
-                    mins[g][i].append(samples[i].min() ?? .nan)
-                    iterations[g][i] = iters[i]
-                }
-                if checks[g].isEmpty { checks[g] = verifications } else {
-                    for i in group.indices where verifications[i].worstRatio > checks[g][i].worstRatio { checks[g][i] = verifications[i] }
-                }
-                if round == options.rounds - 1 { workloads[g] = w }
-                done += group.count
-            }
-        }
+        // One group at a time, so only one group's inputs are alive (rounds, for the spread
+        // between runs, are separate processes: see `merge`).
         var results: [CaseResult] = []
-        var roundMins: [[Double]] = []
-        for (g, (_, group)) in groups.enumerated() {
+        var done = 0
+        for (shape, group) in groups {
+            let w = try Workloads.make(shape)
+            let (samples, iters, checks) = try measureGroup(group, workload: w, options: options) { progress?(done, cases.count, $0) }
             for (i, c) in group.enumerated() {
-                results.append(result(c, workload: workloads[g]!, samples: pooled[g][i], iters: iterations[g][i], check: checks[g][i], machine: machine))
-                roundMins.append(mins[g][i])
+                results.append(result(c, workload: w, samples: samples[i], iters: iters[i], check: checks[i], machine: machine))
             }
+            done += group.count
         }
-        linkPeers(&results, roundMins: roundMins)
+        linkPeers(&results)
         computeSpeedups(&results)
-        progress?(total, total, "done")
+        progress?(cases.count, cases.count, "done")
         return results
     }
 
-    /// Per-round minima, and the peer of each case (same op, shape and threads: blas, or
+    /// The run's minimum (its one round), and the peer of each case (same op, shape and threads: blas, or
     /// simd for blas) with the per-sample normalized times.
-    static func linkPeers(_ results: inout [CaseResult], roundMins: [[Double]]) {
-        for i in results.indices { results[i].roundMinSeconds = roundMins[i] }
+    static func linkPeers(_ results: inout [CaseResult]) {
+        for i in results.indices { results[i].roundMinSeconds = [results[i].samplesSeconds.min() ?? .nan] }
         for i in results.indices {
             let r = results[i]
             let peerName = r.variant == "blas" ? "simd" : "blas"
