@@ -41,17 +41,22 @@ public enum Workloads {
     /// Allocates the inputs of `shape` (seeded, deterministic); refuses shapes that would not
     /// fit in memory before allocating.
     public static func make(_ shape: CaseShape, seed: UInt64 = 1) throws -> any Workload {
-        let physical = Double(ProcessInfo.processInfo.physicalMemory)
-        guard shape.memoryBytes <= physical * memoryFraction else {
-            throw ShapeError(String(format: "%@ shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
-                                    shape.op.rawValue, shape.text, shape.memoryBytes / 1_073_741_824, memoryFraction * 100, physical / 1_073_741_824))
-        }
+        try checkMemory(shape)
         switch shape.op {
         case .matmul: return MatmulWorkload(shape, seed: seed)
         case .softmax: return SoftmaxWorkload(shape, seed: seed)
         case .layernorm: return LayerNormWorkload(shape, seed: seed)
         case .attention: return AttentionWorkload(shape, seed: seed)
         case .int4: return try Int4Workload(shape, seed: seed)
+        }
+    }
+
+    /// Throws a `ShapeError` when `shape` would need more than `memoryFraction` of physical memory.
+    public static func checkMemory(_ shape: CaseShape) throws {
+        let physical = Double(ProcessInfo.processInfo.physicalMemory)
+        guard shape.memoryBytes <= physical * memoryFraction else {
+            throw ShapeError(String(format: "%@ shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
+                                    shape.op.rawValue, shape.text, shape.memoryBytes / 1_073_741_824, memoryFraction * 100, physical / 1_073_741_824))
         }
     }
 

@@ -129,13 +129,7 @@ struct BenchCommand: ParsableCommand {
             _ = try CaseShape(op: ops[0], s)
             throw CLIError("--shape '\(s)' fits none of the selected operators")
         }
-        for s in Set(out.map(\.shape)) {
-            let physical = Double(ProcessInfo.processInfo.physicalMemory)
-            guard s.memoryBytes <= physical * Workloads.memoryFraction else {
-                throw CLIError(String(format: "shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
-                                      s.text, s.memoryBytes / 1_073_741_824, Workloads.memoryFraction * 100, physical / 1_073_741_824))
-            }
-        }
+        for s in Set(out.map(\.shape)) { try Workloads.checkMemory(s) }
         guard !out.isEmpty else { throw CLIError("the selection matches no variant") }
         return out
     }
