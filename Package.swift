@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "Harness", targets: ["Harness"]),
+        .library(name: "Model", targets: ["Model"]),
         .executable(name: "opbench", targets: ["opbench"]),
     ],
     dependencies: [
@@ -45,11 +46,17 @@ let package = Package(
             swiftSettings: kernelFlags
         ),
 
+        .target(
+            name: "Model",
+            dependencies: ["Kernels", "Harness", "COpenBLAS"],
+            swiftSettings: kernelFlags
+        ),
+
         // MARK: - Command-line tool
         .executableTarget(
             name: "opbench",
             dependencies: [
-                "Kernels", "Harness",
+                "Kernels", "Harness", "Model",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +65,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", dependencies: ["Harness"], path: "Tests/TestSupport"),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Harness", "Kernels", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Harness", "Kernels", "Model", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Harness", "Kernels"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -211,23 +211,64 @@ public struct CaseResult: Codable, Equatable, Sendable {
     }
 }
 
-/// A model pass result (filled by `opbench model`).
+/// A model pass result (filled by `opbench model`): one plan on one preset.
 public struct ModelResult: Codable, Equatable, Sendable {
     public var preset: String
+    /// `encoder` or `decoder`.
+    public var architecture: String
+    /// The canonical plan text (`Plan.description`).
     public var plan: String
+    /// The attention mask used (the decoder's causal mask included).
+    public var pattern: String
+    /// `synthetic seed N` or the safetensors path.
+    public var weights: String
     public var threads: Int
     public var promptTokens: Int
     public var generatedTokens: Int
+    /// One value per repetition.
     public var prefillTokensPerSecond: [Double]
     public var decodeTokensPerSecond: [Double]
+    /// Mean seconds per repetition (prefill + decode) spent in each operator.
     public var opSeconds: [String: Double]
+    /// FLOPs of the linear layers in one prefill (2 · tokens · linear parameters).
+    public var prefillLinearFlops: Double
+    /// Weight bytes one decode step reads, as the plan stores them.
+    public var weightBytesPerToken: Double
+    /// Final hidden states of every position against the fp64 reference pass.
     public var maxAbsError: Double
     public var cosine: Double
+    /// The smallest per-position cosine.
+    public var minTokenCosine: Double
+    /// Encoders: cosine of the mean-pooled hidden state (the sentence embedding).
+    public var pooledCosine: Double?
+    /// Decoders: share of next-token predictions equal to the reference's.
     public var top1Agreement: Double?
 
+    public init(preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
+                promptTokens: Int, generatedTokens: Int, prefillTokensPerSecond: [Double], decodeTokensPerSecond: [Double],
+                opSeconds: [String: Double], prefillLinearFlops: Double, weightBytesPerToken: Double, maxAbsError: Double,
+                cosine: Double, minTokenCosine: Double, pooledCosine: Double?, top1Agreement: Double?) {
+        self.preset = preset; self.architecture = architecture; self.plan = plan; self.pattern = pattern; self.weights = weights
+        self.threads = threads; self.promptTokens = promptTokens; self.generatedTokens = generatedTokens
+        self.prefillTokensPerSecond = prefillTokensPerSecond; self.decodeTokensPerSecond = decodeTokensPerSecond
+        self.opSeconds = opSeconds; self.prefillLinearFlops = prefillLinearFlops; self.weightBytesPerToken = weightBytesPerToken
+        self.maxAbsError = maxAbsError; self.cosine = cosine; self.minTokenCosine = minTokenCosine
+        self.pooledCosine = pooledCosine; self.top1Agreement = top1Agreement
+    }
+
+    /// Median prefill GFLOP/s over the linear layers' FLOPs.
+    public var prefillLinearGflops: Double {
+        prefillLinearFlops / Double(max(promptTokens, 1)) * Statistics.median(prefillTokensPerSecond) / 1e9
+    }
+
+    /// Median decode weight bandwidth, GB/s (weight bytes per token × tokens/s).
+    public var decodeWeightGBps: Double { weightBytesPerToken * Statistics.median(decodeTokensPerSecond) / 1e9 }
+
     enum CodingKeys: String, CodingKey {
-        case preset, plan, threads, promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
+        case preset, architecture, plan, pattern, weights, threads, promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
         case prefillTokensPerSecond = "prefill_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second"
-        case opSeconds = "op_seconds", maxAbsError = "max_abs_error", cosine, top1Agreement = "top1_agreement"
+        case opSeconds = "op_seconds", prefillLinearFlops = "prefill_linear_flops", weightBytesPerToken = "weight_bytes_per_token"
+        case maxAbsError = "max_abs_error", cosine, minTokenCosine = "min_token_cosine", pooledCosine = "pooled_cosine"
+        case top1Agreement = "top1_agreement"
     }
 }

@@ -216,6 +216,12 @@ public struct Matrix: @unchecked Sendable, Equatable {
         }
     }
 
+    /// A view without a closure, for owners that keep the matrix alive and unmodified for
+    /// as long as they use the view (the model runner holds its weights this way).
+    public var unsafeView: MatrixView {
+        MatrixView(base: UnsafePointer(buffer.pointer), rows: rows, cols: cols, stride: stride)
+    }
+
     /// Calls `body` with a writable view of the storage.
     @inlinable
     public mutating func withMutableView<R>(_ body: (MutableMatrixView) throws -> R) rethrows -> R {

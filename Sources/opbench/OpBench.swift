@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Harness
 import Kernels
+import Model
 
 @main
 struct OpBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opbench",
         abstract: "Measure and verify the operators that dominate LLM inference.",
-        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, CompareCommand.self, Gate.self, Report.self, Quant.self, Dequant.self]
+        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, CompareCommand.self, Gate.self, ModelCommand.self, Report.self, Quant.self, Dequant.self]
     )
 
     /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept
@@ -21,7 +22,7 @@ struct OpBench: ParsableCommand {
             Foundation.exit(code.rawValue)
         } catch {
             if let clean = error as? CleanExit { _ = clean; exit(withError: error) }
-            let message = error is KernelError || error is FileError || error is CLIError || error is ShapeError
+            let message = error is KernelError || error is FileError || error is CLIError || error is ShapeError || error is ModelError
                 ? "\(error)" : cleaned(fullMessage(for: error))
             FileHandle.standardError.write(Data("opbench: error: \(message)\n".utf8))
             Foundation.exit(2)

@@ -130,18 +130,36 @@ public enum Report {
     }
 }
 
-/// The table of model-pass results (speed and accuracy side by side).
+/// The tables of model-pass results: speed and accuracy side by side, and time per operator.
 public enum ModelTables {
+    /// One row per plan: throughput (median and range over repetitions), the linear layers'
+    /// GFLOP/s in prefill, the weight bandwidth in decode, and accuracy against fp64.
     public static func table(_ models: [ModelResult]) -> TextTable {
-        TextTable(headers: ["preset", "plan", "threads", "prefill tok/s", "decode tok/s", "max abs err", "cosine", "top-1 agree", "time share"],
+        TextTable(headers: ["preset", "plan", "pattern", "thr", "prefill tok/s", "decode tok/s", "prefill GFLOP/s", "decode GB/s",
+                            "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree"],
                   rows: models.map { m in
-                      let total = m.opSeconds.values.reduce(0, +)
-                      let share = m.opSeconds.sorted { $0.value > $1.value }.prefix(4).map { "\($0.key) \(Format.percent($0.value / max(total, 1e-30)))" }.joined(separator: ", ")
                       func spread(_ xs: [Double]) -> String {
                           xs.isEmpty ? "–" : "\(Format.number(Statistics.median(xs))) (\(Format.number(xs.min()))–\(Format.number(xs.max())))"
                       }
-                      return [m.preset, m.plan, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
-                              Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), m.top1Agreement.map { Format.percent($0) } ?? "–", share]
-                  }, rightAligned: [2, 3, 4, 5, 6, 7])
+                      return [m.preset, m.plan, m.pattern, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
+                              Format.number(m.prefillLinearGflops), m.decodeTokensPerSecond.isEmpty ? "–" : Format.number(m.decodeWeightGBps),
+                              Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), String(format: "%.7f", m.minTokenCosine),
+                              m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–"]
+                  }, rightAligned: Set(3...12))
+    }
+
+    /// Seconds per pass (prefill + decode) and share of the total, per operator and plan.
+    public static func breakdown(_ models: [ModelResult]) -> TextTable {
+        let ops = Set(models.flatMap { $0.opSeconds.keys }).sorted { a, b in
+            let ta = models.map { $0.opSeconds[a] ?? 0 }.reduce(0, +), tb = models.map { $0.opSeconds[b] ?? 0 }.reduce(0, +)
+            return ta != tb ? ta > tb : a < b
+        }
+        return TextTable(headers: ["plan", "total s"] + ops,
+                         rows: models.map { m in
+                             let total = m.opSeconds.values.reduce(0, +)
+                             return [m.plan, Format.number(total)] + ops.map { op in
+                                 m.opSeconds[op].map { "\(Format.number($0)) (\(Format.percent($0 / max(total, 1e-30))))" } ?? "–"
+                             }
+                         }, rightAligned: Set(1...(ops.count + 1)))
     }
 }

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Harness
+import Kernels
+
+/// Measures plans on one model and input, and scores each against the fp64 reference pass.
+///
+/// Protocol (like llama-bench's pp/tg): per plan, one untimed warm-up (the prompt and one
+/// decode step), then `repetitions` timed passes, each from an empty KV cache: prefill of
+/// the prompt (including the first next-token distribution for decoders), then `generate`
+/// decode steps, each feeding the reference's greedy token and computing the next
+/// distribution. Prefill tokens/s = prompt / prefill time, decode tokens/s = generate /
+/// decode time, one value per repetition. Accuracy comes from the first timed pass (the
+/// kernels are deterministic for a fixed thread count).
+public enum ModelBench {
+    public struct Request {
+        public var weights: ModelWeights
+        public var plans: [Plan]
+        public var pattern: AttentionPattern
+        public var threads: Int
+        public var prompt: [Int]
+        public var types: [Int]?
+        public var generate: Int
+        public var repetitions: Int
+
+        public init(weights: ModelWeights, plans: [Plan], pattern: AttentionPattern, threads: Int, prompt: [Int],
+                    types: [Int]?, generate: Int, repetitions: Int) {
+            self.weights = weights; self.plans = plans; self.pattern = pattern; self.threads = threads
+            self.prompt = prompt; self.types = types; self.generate = generate; self.repetitions = repetitions
+        }
+
+        /// Checks everything that does not need a pass: token ranges, lengths, counts.
+        public func validate() throws {
+            let cfg = weights.config
+            guard !plans.isEmpty else { throw ModelError.invalidOption(option: "--plan", value: "", reason: "give at least one plan") }
+            guard (1...1000).contains(repetitions) else {
+                throw ModelError.invalidOption(option: "--repetitions", value: "\(repetitions)", reason: "must be from 1 to 1000")
+            }
+            guard generate >= 0 else { throw ModelError.invalidOption(option: "--generate", value: "\(generate)", reason: "must be at least 0") }
+            if cfg.architecture == .encoder && generate > 0 {
+                throw ModelError.invalidOption(option: "--generate", value: "\(generate)",
+                                               reason: "\(cfg.name) is an encoder (no decode step); use --generate 0")
+            }
+            guard prompt.count + generate <= cfg.maxPositions else {
+                throw ModelError.invalidTokens(reason: "\(prompt.count) prompt + \(generate) generated = \(prompt.count + generate) tokens exceed \(cfg.name)'s \(cfg.maxPositions) positions")
+            }
+        }
+    }
+
+    public struct Run {
+        public var result: ModelResult
+        /// Final hidden states of every position, [prompt + generate × C].
+        public var hidden: Matrix
+    }
+
+    /// Runs every plan; `progress` is told which plan starts.
+    public static func run(_ req: Request, reference: ReferenceModel.Output? = nil,
+                           progress: (Int, Plan) -> Void = { _, _ in }) throws -> [Run] {
+        try req.validate()
+        let cfg = req.weights.config
+        let p = req.prompt.count, g = req.generate, c = cfg.hidden
+        // Build every runner first so a bad plan fails before any pass runs.
+        let runners = try req.plans.map {
+            try ModelRunner(weights: req.weights, plan: $0, threads: req.threads, pattern: req.pattern, capacity: p + g)
+        }
+        try runners[0].validate(tokens: req.prompt, types: req.types)
+        let ref = reference ?? ReferenceModel(weights: req.weights, pattern: req.pattern).run(prompt: req.prompt, types: req.types, generate: g)
+        var runs: [Run] = []
+        for (index, runner) in runners.enumerated() {
+            progress(index, runner.plan)
+            // Warm-up.
+            runner.reset()
+            let hw = try runner.forward(req.prompt, types: req.types)
+            if cfg.architecture == .decoder {
+                _ = try runner.nextToken(after: hw)
+                if g > 0 { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p]])) }
+            }
+            runner.resetTimers()
+            var prefill: [Double] = [], decode: [Double] = []
+            var hidden = Matrix(rows: p + g, cols: c)
+            var predictions: [Int] = []
+            for rep in 0..<req.repetitions {
+                runner.reset()
+                let t0 = now()
+                let h = try runner.forward(req.prompt, types: req.types)
+                var pred = cfg.architecture == .decoder ? try runner.nextToken(after: h).top1 : 0
+                let t1 = now()
+                if rep == 0 {
+                    hidden.withMutableView { out in for r in 0..<p { out.row(r).update(from: h.row(r), count: c) } }
+                    predictions.append(pred)
+                }
+                for step in 0..<g {
+                    let hs = try runner.forward([ref.tokens[p + step]])
+                    pred = try runner.nextToken(after: hs).top1
+                    if rep == 0 {
+                        hidden.withMutableView { $0.row(p + step).update(from: hs.row(0), count: c) }
+                        predictions.append(pred)
+                    }
+                }
+                let t2 = now()
+                prefill.append(Double(p) / (t1 - t0))
+                if g > 0 { decode.append(Double(g) / (t2 - t1)) }
+            }
+            let got = hidden.dense
+            let acc = Accuracy(got: got, ref: ref.hidden)
+            var minTokenCosine = 1.0
+            for r in 0..<(p + g) {
+                minTokenCosine = min(minTokenCosine, Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine)
+            }
+            var pooled: Double?
+            if cfg.architecture == .encoder {
+                pooled = Accuracy(got: meanPool(got.map(Double.init), rows: p + g, cols: c), ref: meanPool(ref.hidden, rows: p + g, cols: c)).cosine
+            }
+            var top1: Double?
+            if cfg.architecture == .decoder {
+                top1 = Double(zip(predictions, ref.predictions).filter { $0 == $1 }.count) / Double(ref.predictions.count)
+            }
+            let result = ModelResult(
+                preset: cfg.name, architecture: cfg.architecture.rawValue, plan: runner.plan.description,
+                pattern: runner.pattern.description, weights: req.weights.source, threads: runner.threads,
+                promptTokens: p, generatedTokens: g, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode,
+                opSeconds: runner.opSeconds.mapValues { $0 / Double(req.repetitions) },
+                prefillLinearFlops: req.weights.linearFlops(tokens: p),
+                weightBytesPerToken: Double(runner.weights.bytesPerDecodeStep),
+                maxAbsError: acc.maxAbs, cosine: acc.cosine, minTokenCosine: minTokenCosine,
+                pooledCosine: pooled, top1Agreement: top1)
+            runs.append(Run(result: result, hidden: hidden))
+        }
+        return runs
+    }
+
+    /// The mean over rows of a [rows × cols] row-major matrix (sentence-transformers' pooling).
+    public static func meanPool(_ x: [Double], rows: Int, cols: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: cols)
+        for r in 0..<rows { for j in 0..<cols { out[j] += x[r * cols + j] } }
+        return out.map { $0 / Double(rows) }
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+}

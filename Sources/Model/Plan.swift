@@ -1,0 +1,114 @@
+import Kernels
+
+/// Which variant runs each operator of a model pass, in what weight format, on how many
+/// threads: `matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2`.
+///
+/// Keys (each optional, defaults in brackets): `matmul` [simd], `softmax` [simd] (the LM
+/// head's next-token distribution; attention variants carry their own softmax), `layernorm`
+/// [simd], `attention` [simd], `int4` [= matmul] (the int4 linear used when weights are
+/// quantized), `weights` f32|q4_0|q4_1 [f32], `threads` [the --threads option].
+public struct Plan: Sendable, Equatable, CustomStringConvertible {
+    public enum Weights: String, Sendable, CaseIterable { case f32, q4_0, q4_1 }
+
+    public var matmul = "simd"
+    public var softmax = "simd"
+    public var layernorm = "simd"
+    public var attention = "simd"
+    public var int4: String?
+    public var weights = Weights.f32
+    public var threads: Int?
+
+    public init() {}
+
+    /// The int4 variant actually used (the `int4` key, else the matmul choice).
+    public var int4Variant: String { int4 ?? matmul }
+
+    /// The quantization format of `weights`, nil for f32.
+    public var format: QuantFormat? { weights == .f32 ? nil : QuantFormat(rawValue: weights.rawValue) }
+
+    /// Parses the plan text; unknown keys, variants or values are errors naming them.
+    public static func parse(_ text: String) throws -> Plan {
+        var plan = Plan()
+        var seen = Set<String>()
+        let terms = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for term in terms where !(terms.count == 1 && term.isEmpty) {
+            let kv = term.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard kv.count == 2, !kv[1].isEmpty else {
+                throw ModelError.invalidOption(option: "--plan", value: text, reason: "term '\(term)' must be key=value")
+            }
+            let (key, value) = (kv[0], kv[1])
+            guard seen.insert(key).inserted else {
+                throw ModelError.invalidOption(option: "--plan", value: text, reason: "key '\(key)' is given twice")
+            }
+            func variant(_ op: Op) throws -> String {
+                guard Registry.kernels(for: op).contains(where: { $0.name == value }) else {
+                    throw ModelError.invalidOption(option: "--plan", value: text,
+                                                   reason: "\(key)=\(value): unknown variant (known: \(Registry.kernels(for: op).map(\.name).joined(separator: ", ")))")
+                }
+                return value
+            }
+            switch key {
+            case "matmul": plan.matmul = try variant(.matmul)
+            case "softmax": plan.softmax = try variant(.softmax)
+            case "layernorm": plan.layernorm = try variant(.layernorm)
+            case "attention": plan.attention = try variant(.attention)
+            case "int4": plan.int4 = try variant(.int4)
+            case "weights":
+                guard let w = Weights(rawValue: value) else {
+                    throw ModelError.invalidOption(option: "--plan", value: text,
+                                                   reason: "weights=\(value): expected one of \(Weights.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                plan.weights = w
+            case "threads":
+                guard let t = Int(value), (1...Check.maxThreads).contains(t) else {
+                    throw ModelError.invalidOption(option: "--plan", value: text, reason: "threads=\(value): must be from 1 to \(Check.maxThreads)")
+                }
+                plan.threads = t
+            default:
+                throw ModelError.invalidOption(option: "--plan", value: text,
+                                               reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, threads)")
+            }
+        }
+        if plan.int4 != nil && plan.weights == .f32 {
+            throw ModelError.invalidOption(option: "--plan", value: text, reason: "int4=\(plan.int4!) needs weights=q4_0 or weights=q4_1")
+        }
+        return plan
+    }
+
+    /// The canonical text (every key, in a fixed order).
+    public var description: String {
+        var terms = ["matmul=\(matmul)", "softmax=\(softmax)", "layernorm=\(layernorm)", "attention=\(attention)"]
+        if weights != .f32 { terms.append("int4=\(int4Variant)") }
+        terms.append("weights=\(weights.rawValue)")
+        if let threads { terms.append("threads=\(threads)") }
+        return terms.joined(separator: ",")
+    }
+
+    /// Parses `--attention-pattern`: `all`, or any of `window=W`, `global=G` joined by commas.
+    /// (The decoder adds the causal mask itself; block masks depend on the sequence length and
+    /// are not offered here.)
+    public static func pattern(_ text: String) throws -> AttentionPattern {
+        var p = AttentionPattern()
+        if text == "all" { return p }
+        for term in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+            let kv = term.split(separator: "=", maxSplits: 1).map(String.init)
+            if kv.count == 1, kv[0] == "causal" { p.causal = true; continue }
+            guard kv.count == 2, let v = Int(kv[1]) else {
+                throw ModelError.invalidOption(option: "--attention-pattern", value: text,
+                                               reason: "term '\(term)' must be all, causal, window=W or global=G")
+            }
+            switch kv[0] {
+            case "window":
+                guard v >= 1 else { throw ModelError.invalidOption(option: "--attention-pattern", value: text, reason: "window=\(v) must be at least 1") }
+                p.window = v
+            case "global":
+                guard v >= 0 else { throw ModelError.invalidOption(option: "--attention-pattern", value: text, reason: "global=\(v) must be at least 0") }
+                p.global = v
+            default:
+                throw ModelError.invalidOption(option: "--attention-pattern", value: text,
+                                               reason: "unknown term '\(kv[0])' (expected all, causal, window=W, global=G)")
+            }
+        }
+        return p
+    }
+}

@@ -1,0 +1,267 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Kernels
+
+/// Runs a model with the variants a `Plan` names: prefill (a batch of tokens) and decode
+/// (one token at a time against the KV cache), timing every operator call.
+///
+/// The KV cache is one [capacity × 3C] buffer per layer: the layer's QKV projection of token
+/// t is written straight into row t (Q | K | V), and attention reads Q, K and V as strided
+/// views of it, so nothing is copied between the projection and attention.
+public final class ModelRunner {
+    public let weights: ModelWeights
+    public let plan: Plan
+    public let threads: Int
+    /// The attention mask used (causal added for decoders).
+    public let pattern: AttentionPattern
+    /// Token capacity of the KV cache and scratch buffers.
+    public let capacity: Int
+    /// Tokens processed since `reset()`.
+    public private(set) var position = 0
+    /// Seconds spent per operator since `resetTimers()`.
+    public private(set) var opSeconds: [String: Double] = [:]
+
+    let matmul: any MatmulKernel
+    let int4: any Int4Kernel
+    let layerNorm: any LayerNormKernel
+    let softmax: any SoftmaxKernel
+    let attention: any AttentionKernel
+    let linearName: String
+
+    // Scratch, capacity rows each.
+    let caches: [AlignedBuffer]   // per layer [capacity × 3C]
+    let x: AlignedBuffer       // residual stream [capacity × C]
+    let y: AlignedBuffer       // LN / attention output [capacity × C]
+    let z: AlignedBuffer       // projection output [capacity × C]
+    let f: AlignedBuffer       // MLP inner [capacity × F]
+    let logits: AlignedBuffer  // [vocab]
+    let probs: AlignedBuffer   // [vocab]
+    let row: AlignedBuffer     // one dequantized embedding row [C]
+
+    /// Prepares `weights` (fp32; quantized here when the plan asks) for `plan`.
+    public init(weights: ModelWeights, plan: Plan, threads: Int, pattern: AttentionPattern, capacity: Int) throws {
+        let cfg = weights.config
+        guard (1...Check.maxThreads).contains(threads) else {
+            throw ModelError.invalidOption(option: "--threads", value: "\(threads)", reason: "must be from 1 to \(Check.maxThreads)")
+        }
+        guard capacity >= 1, capacity <= cfg.maxPositions else {
+            throw ModelError.invalidTokens(reason: "\(capacity) tokens exceed \(cfg.name)'s \(cfg.maxPositions) positions")
+        }
+        if cfg.architecture == .encoder && pattern.causal {
+            throw ModelError.invalidOption(option: "--attention-pattern", value: pattern.description,
+                                           reason: "\(cfg.name) is a bidirectional encoder; causal masking is for decoders")
+        }
+        self.weights = try plan.format.map { try weights.quantized($0) } ?? weights
+        self.plan = plan
+        self.threads = plan.threads ?? threads
+        var p = pattern
+        if cfg.architecture == .decoder { p.causal = true }
+        try p.validate(tokens: capacity)
+        self.pattern = p
+        self.capacity = capacity
+        matmul = try Matmul.variant(plan.matmul)
+        int4 = try Int4.variant(plan.int4Variant)
+        layerNorm = try LayerNorm.variant(plan.layernorm)
+        softmax = try Softmax.variant(plan.softmax)
+        attention = try SparseAttention.variant(plan.attention)
+        linearName = plan.weights == .f32 ? "matmul" : "int4"
+        let c = cfg.hidden
+        caches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * 3 * c) }
+        x = AlignedBuffer(count: capacity * c)
+        y = AlignedBuffer(count: capacity * c)
+        z = AlignedBuffer(count: capacity * c)
+        f = AlignedBuffer(count: capacity * cfg.ff)
+        logits = AlignedBuffer(count: cfg.vocab)
+        probs = AlignedBuffer(count: cfg.vocab)
+        row = AlignedBuffer(count: c)
+    }
+
+    public var config: ModelConfig { weights.config }
+
+    /// Empties the KV cache.
+    public func reset() { position = 0 }
+    public func resetTimers() { opSeconds = [:] }
+
+    // MARK: - timing
+
+    @inline(__always)
+    func timed<R>(_ op: String, _ body: () throws -> R) rethrows -> R {
+        var t0 = timespec(), t1 = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t0)
+        let r = try body()
+        clock_gettime(CLOCK_MONOTONIC, &t1)
+        opSeconds[op, default: 0] += Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+        return r
+    }
+
+    // MARK: - building blocks
+
+    func view(_ b: AlignedBuffer, rows: Int, cols: Int, row0: Int = 0) -> MutableMatrixView {
+        MutableMatrixView(base: b.pointer + row0 * cols, rows: rows, cols: cols, stride: cols)
+    }
+
+    func linear(_ input: MatrixView, _ lin: Linear, _ out: MutableMatrixView) throws {
+        try timed(linearName) {
+            try withBias(lin.bias) { bias in
+                if let q = lin.quantized {
+                    try int4.run(input, q, bias: bias, out, threads: threads)
+                } else {
+                    try matmul.run(input, lin.weight.unsafeView, layout: .nk, bias: bias, out, threads: threads)
+                }
+            }
+        }
+    }
+
+    func withBias<R>(_ bias: [Float]?, _ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        guard let bias else { return try body(nil) }
+        return try bias.withUnsafeBufferPointer { try body($0) }
+    }
+
+    func norm(_ input: MatrixView, _ n: Norm, _ out: MutableMatrixView) throws {
+        try timed("layernorm") {
+            try n.gamma.withUnsafeBufferPointer { g in
+                try n.beta.withUnsafeBufferPointer { b in
+                    try layerNorm.run(input, gamma: g, beta: b, eps: config.eps, out, threads: threads)
+                }
+            }
+        }
+    }
+
+    func add(_ a: MatrixView, into b: MutableMatrixView) throws {
+        try timed("add") { try Elementwise.add(a, into: b, threads: threads) }
+    }
+
+    // MARK: - forward
+
+    /// Checks token ids (and token types) against the vocabulary and the remaining capacity.
+    public func validate(tokens: [Int], types: [Int]?) throws {
+        let cfg = config
+        guard !tokens.isEmpty else { throw ModelError.invalidTokens(reason: "no tokens given") }
+        if let i = tokens.firstIndex(where: { $0 < 0 || $0 >= cfg.vocab }) {
+            throw ModelError.invalidTokens(reason: "token \(i) is id \(tokens[i]), outside \(cfg.name)'s vocabulary 0..<\(cfg.vocab)")
+        }
+        guard position + tokens.count <= capacity else {
+            throw ModelError.invalidTokens(reason: "\(position + tokens.count) tokens exceed the capacity of \(capacity) (\(cfg.name) has \(cfg.maxPositions) positions)")
+        }
+        if let types {
+            guard cfg.architecture == .encoder else { throw ModelError.invalidTokens(reason: "token types are for encoders; \(cfg.name) is a decoder") }
+            guard types.count == tokens.count else {
+                throw ModelError.invalidTokens(reason: "\(types.count) token types for \(tokens.count) tokens")
+            }
+            if let i = types.firstIndex(where: { $0 < 0 || $0 >= cfg.typeVocab }) {
+                throw ModelError.invalidTokens(reason: "token type \(i) is \(types[i]), outside 0..<\(cfg.typeVocab)")
+            }
+        }
+    }
+
+    /// Runs `tokens` (the next positions of the sequence) through the model and returns a
+    /// view of their final hidden states [T × C] (valid until the next call). An encoder takes
+    /// the whole sequence in one call; a decoder any number of calls (prefill, then decode).
+    public func forward(_ tokens: [Int], types: [Int]? = nil) throws -> MatrixView {
+        let cfg = config
+        try validate(tokens: tokens, types: types)
+        if cfg.architecture == .encoder && position > 0 {
+            throw ModelError.invalidTokens(reason: "\(cfg.name) is an encoder: give the whole sequence in one pass (reset first)")
+        }
+        let t = tokens.count, c = cfg.hidden, p0 = position
+        let xs = view(x, rows: t, cols: c), ys = view(y, rows: t, cols: c), zs = view(z, rows: t, cols: c)
+        let fs = view(f, rows: t, cols: cfg.ff)
+        // Layer i's cache: its QKV output rows for these tokens, and Q (new rows), K and V
+        // (all rows so far) as strided views.
+        func kv(_ i: Int) -> (out: MutableMatrixView, q: MatrixView, k: MatrixView, v: MatrixView) {
+            let all = view(caches[i], rows: capacity, cols: 3 * c)
+            return (all.rows(p0, t),
+                    MatrixView(base: UnsafePointer(all.row(p0)), rows: t, cols: c, stride: 3 * c),
+                    MatrixView(base: UnsafePointer(all.base + c), rows: p0 + t, cols: c, stride: 3 * c),
+                    MatrixView(base: UnsafePointer(all.base + 2 * c), rows: p0 + t, cols: c, stride: 3 * c))
+        }
+
+        timed("embed") { embed(tokens, types: types, at: p0, into: xs) }
+        switch cfg.architecture {
+        case .encoder:
+            if let n = weights.embeddingNorm { try norm(xs.readOnly, n, xs) }
+            for (i, l) in weights.layers.enumerated() {
+                let (qkvOut, q, k, v) = kv(i)
+                try linear(xs.readOnly, l.qkv, qkvOut)
+                try timed("attention") { try attention.run(q: q, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
+                try linear(ys.readOnly, l.proj, zs)
+                try add(xs.readOnly, into: zs)
+                try norm(zs.readOnly, l.norm1, xs)
+                try linear(xs.readOnly, l.fc1, fs)
+                try timed("gelu") { try Elementwise.gelu(fs, kind: cfg.gelu, threads: threads) }
+                try linear(fs.readOnly, l.fc2, zs)
+                try add(xs.readOnly, into: zs)
+                try norm(zs.readOnly, l.norm2, xs)
+            }
+            position = p0 + t
+            return xs.readOnly
+        case .decoder:
+            for (i, l) in weights.layers.enumerated() {
+                let (qkvOut, q, k, v) = kv(i)
+                try norm(xs.readOnly, l.norm1, ys)
+                try linear(ys.readOnly, l.qkv, qkvOut)
+                try timed("attention") { try attention.run(q: q, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
+                try linear(ys.readOnly, l.proj, zs)
+                try add(zs.readOnly, into: xs)
+                try norm(xs.readOnly, l.norm2, ys)
+                try linear(ys.readOnly, l.fc1, fs)
+                try timed("gelu") { try Elementwise.gelu(fs, kind: cfg.gelu, threads: threads) }
+                try linear(fs.readOnly, l.fc2, zs)
+                try add(zs.readOnly, into: xs)
+            }
+            if let n = weights.finalNorm { try norm(xs.readOnly, n, ys) }
+            position = p0 + t
+            return ys.readOnly
+        }
+    }
+
+    /// x[r] = E_token[tokens[r]] + E_pos[p0 + r] (+ E_type[types[r]]).
+    func embed(_ tokens: [Int], types: [Int]?, at p0: Int, into xs: MutableMatrixView) {
+        let c = config.hidden
+        for (r, id) in tokens.enumerated() {
+            let out = xs.row(r)
+            let tok: UnsafePointer<Float>
+            if let q = weights.tokenEmbeddingQuantized {
+                let deq = Int4.dequantize(q, row: id)
+                deq.withUnsafeBufferPointer { row.pointer.update(from: $0.baseAddress!, count: c) }
+                tok = UnsafePointer(row.pointer)
+            } else {
+                tok = weights.tokenEmbedding.unsafeView.row(id)
+            }
+            let pos = weights.positionEmbedding.unsafeView.row(p0 + r)
+            let type = types.flatMap { ts in weights.tokenTypeEmbedding.map { $0.unsafeView.row(ts[r]) } }
+                ?? weights.tokenTypeEmbedding?.unsafeView.row(0)
+            for j in 0..<c {
+                // Hugging Face's order: (token + type) + position for BERT, token + position for GPT-2.
+                out[j] = type.map { (tok[j] + $0[j]) + pos[j] } ?? (tok[j] + pos[j])
+            }
+        }
+    }
+
+    /// The next-token distribution from the last of `hidden`'s rows (decoders): the tied LM
+    /// head (a linear with the token embedding), then the plan's softmax. Returns the
+    /// probabilities (valid until the next call) and their argmax.
+    public func nextToken(after hidden: MatrixView) throws -> (probabilities: UnsafeBufferPointer<Float>, top1: Int) {
+        let cfg = config
+        guard cfg.architecture == .decoder else {
+            throw ModelError.invalidOption(option: "--preset", value: cfg.name, reason: "an encoder has no LM head")
+        }
+        let last = hidden.rows(hidden.rows - 1, 1)
+        let lv = view(logits, rows: 1, cols: cfg.vocab), pv = view(probs, rows: 1, cols: cfg.vocab)
+        try linear(last, Linear(weight: weights.tokenEmbedding, bias: nil, quantized: weights.tokenEmbeddingQuantized), lv)
+        try timed("softmax") { try softmax.run(lv.readOnly, pv, options: .init(), threads: threads) }
+        var best = 0
+        for j in 1..<cfg.vocab where probs.pointer[j] > probs.pointer[best] { best = j }
+        return (UnsafeBufferPointer(start: probs.pointer, count: cfg.vocab), best)
+    }
+}
+
+extension Linear {
+    init(weight: Matrix, bias: [Float]?, quantized: QuantizedMatrix?) {
+        self.init(weight: weight, bias: bias)
+        self.quantized = quantized
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import Kernels
+
+/// A linear layer y = x·Wᵀ + b with W stored `[out, in]` (PyTorch's layout), and optionally
+/// the same weights as GGUF int4 blocks.
+public struct Linear: Sendable {
+    public var weight: Matrix
+    public var bias: [Float]?
+    /// Set by `ModelWeights.quantized(_:)`; the forward pass then uses the int4 kernel.
+    public var quantized: QuantizedMatrix?
+
+    public init(weight: Matrix, bias: [Float]?) { self.weight = weight; self.bias = bias }
+
+    public var outFeatures: Int { weight.rows }
+    public var inFeatures: Int { weight.cols }
+}
+
+/// LayerNorm's γ and β.
+public struct Norm: Sendable {
+    public var gamma: [Float]
+    public var beta: [Float]
+}
+
+/// One transformer layer. Q, K and V are one [3C × C] linear (rows: Q, then K, then V), so
+/// the projection is one matmul whose output rows land in the KV cache as they are.
+public struct LayerWeights: Sendable {
+    public var qkv: Linear
+    public var proj: Linear
+    public var fc1: Linear
+    public var fc2: Linear
+    /// Encoder: the LN after attention; decoder: the LN before it.
+    public var norm1: Norm
+    /// Encoder: the LN after the MLP; decoder: the LN before it.
+    public var norm2: Norm
+}
+
+/// All weights of a model, in fp32 as loaded or generated.
+public struct ModelWeights: Sendable {
+    public var config: ModelConfig
+    /// [vocab × C]; a decoder's LM head too (tied).
+    public var tokenEmbedding: Matrix
+    /// Set with int4 plans on decoders: the tied LM head as int4 blocks (the embedding lookup
+    /// then dequantizes the row, so both uses see the same quantized tensor).
+    public var tokenEmbeddingQuantized: QuantizedMatrix?
+    /// [maxPositions × C].
+    public var positionEmbedding: Matrix
+    /// [typeVocab × C], encoders.
+    public var tokenTypeEmbedding: Matrix?
+    /// Encoders: the LN after the embedding sum.
+    public var embeddingNorm: Norm?
+    public var layers: [LayerWeights]
+    /// Decoders: the LN before the LM head.
+    public var finalNorm: Norm?
+    /// Where the weights came from, for reports: `synthetic seed N` or the file path.
+    public var source: String
+
+    /// Bytes of weights one decode step reads (every linear weight and the LM head, in the
+    /// form the plan stores them; biases and norms included; embedding rows excluded).
+    public var bytesPerDecodeStep: Int {
+        var total = 0
+        for l in layers {
+            for lin in [l.qkv, l.proj, l.fc1, l.fc2] {
+                total += lin.quantized?.bytes.count ?? lin.weight.rows * lin.weight.cols * 4
+                total += (lin.bias?.count ?? 0) * 4
+            }
+            total += 4 * 4 * config.hidden
+        }
+        if config.architecture == .decoder {
+            total += tokenEmbeddingQuantized?.bytes.count ?? tokenEmbedding.rows * tokenEmbedding.cols * 4
+            total += 2 * 4 * config.hidden
+        }
+        return total
+    }
+
+    /// FLOPs of the linear layers (and the LM head of the last token, for decoders) of a
+    /// prefill of `tokens` tokens: 2·tokens·(parameters of the linears).
+    public func linearFlops(tokens: Int) -> Double {
+        let c = config.hidden, f = config.ff
+        let perToken = Double(config.layers) * 2 * Double(3 * c * c + c * c + 2 * c * f)
+        let head = config.architecture == .decoder ? 2 * Double(config.vocab * c) : 0
+        return perToken * Double(tokens) + head
+    }
+
+    // MARK: - synthetic
+
+    /// Seeded, deterministic weights with GPT-2's initialization scale: linears and
+    /// embeddings uniform with standard deviation 0.02 (the output projections 0.02/√(2L)),
+    /// biases 0.02, LN γ = 1 ± 0.1 and β of standard deviation 0.02 — non-trivial values in
+    /// every tensor so every path is exercised.
+    public static func synthetic(_ config: ModelConfig, seed: UInt64) -> ModelWeights {
+        var rng = SplitMix64(seed: seed)
+        func uniform(_ count: Int, std: Float) -> [Float] {
+            let a = std * Float(3).squareRoot()
+            return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) * 2 * a - a }
+        }
+        func matrix(_ r: Int, _ c: Int, std: Float) -> Matrix { Matrix(rows: r, cols: c, values: uniform(r * c, std: std)) }
+        func norm() -> Norm { Norm(gamma: uniform(config.hidden, std: 0.1 / Float(3).squareRoot()).map { 1 + $0 }, beta: uniform(config.hidden, std: 0.02)) }
+        let c = config.hidden, f = config.ff
+        let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
+        let tok = matrix(config.vocab, c, std: 0.02)
+        let pos = matrix(config.maxPositions, c, std: 0.02)
+        let types = config.typeVocab > 0 ? matrix(config.typeVocab, c, std: 0.02) : nil
+        let embNorm = config.architecture == .encoder ? norm() : nil
+        var layers: [LayerWeights] = []
+        for _ in 0..<config.layers {
+            let qkv = Linear(weight: matrix(3 * c, c, std: 0.02), bias: uniform(3 * c, std: 0.02))
+            let proj = Linear(weight: matrix(c, c, std: residualStd), bias: uniform(c, std: 0.02))
+            let fc1 = Linear(weight: matrix(f, c, std: 0.02), bias: uniform(f, std: 0.02))
+            let fc2 = Linear(weight: matrix(c, f, std: residualStd), bias: uniform(c, std: 0.02))
+            layers.append(LayerWeights(qkv: qkv, proj: proj, fc1: fc1, fc2: fc2, norm1: norm(), norm2: norm()))
+        }
+        let final = config.architecture == .decoder ? norm() : nil
+        return ModelWeights(config: config, tokenEmbedding: tok, positionEmbedding: pos, tokenTypeEmbedding: types,
+                            embeddingNorm: embNorm, layers: layers, finalNorm: final, source: "synthetic seed \(seed)")
+    }
+
+    // MARK: - quantization
+
+    /// The same model with every linear weight (and a decoder's tied LM head) quantized to
+    /// `format`; K (the input width) of each must be a multiple of 32.
+    public func quantized(_ format: QuantFormat) throws -> ModelWeights {
+        var out = self
+        func q(_ lin: inout Linear, _ name: String) throws {
+            guard lin.inFeatures % QuantFormat.blockSize == 0 else {
+                throw ModelError.invalidOption(option: "--plan", value: "weights=\(format.rawValue)",
+                                               reason: "\(name) has \(lin.inFeatures) input features, not a multiple of 32 (the GGUF block size)")
+            }
+            lin.quantized = try lin.weight.withView { try Int4.quantize($0, format: format) }
+        }
+        for i in out.layers.indices {
+            try q(&out.layers[i].qkv, "layer \(i) qkv")
+            try q(&out.layers[i].proj, "layer \(i) proj")
+            try q(&out.layers[i].fc1, "layer \(i) fc1")
+            try q(&out.layers[i].fc2, "layer \(i) fc2")
+        }
+        if config.architecture == .decoder {
+            guard config.hidden % QuantFormat.blockSize == 0 else {
+                throw ModelError.invalidOption(option: "--plan", value: "weights=\(format.rawValue)",
+                                               reason: "the LM head has \(config.hidden) input features, not a multiple of 32")
+            }
+            out.tokenEmbeddingQuantized = try tokenEmbedding.withView { try Int4.quantize($0, format: format) }
+        }
+        return out
+    }
+
+    /// The fp32 model an int4 model computes: every quantized weight replaced by its exact
+    /// dequantization (and the int4 copies dropped). Its fp64 pass is the oracle that
+    /// separates kernel error from quantization error.
+    public func dequantized() -> ModelWeights {
+        var out = self
+        for i in out.layers.indices {
+            for path in [\LayerWeights.qkv, \.proj, \.fc1, \.fc2] {
+                if let q = out.layers[i][keyPath: path].quantized {
+                    out.layers[i][keyPath: path].weight = Int4.dequantize(q)
+                    out.layers[i][keyPath: path].quantized = nil
+                }
+            }
+        }
+        if let q = tokenEmbeddingQuantized {
+            out.tokenEmbedding = Int4.dequantize(q)
+            out.tokenEmbeddingQuantized = nil
+        }
+        return out
+    }
+
+    // MARK: - safetensors
+
+    /// Loads a checkpoint whose tensor names and layout follow Hugging Face's `BertModel`
+    /// (encoders: sentence-transformers MiniLM) or `GPT2Model` (decoders). Every tensor the
+    /// preset needs is checked for presence, float dtype and exact shape; other tensors
+    /// (the BERT pooler, position_ids buffers) are ignored.
+    public static func load(_ config: ModelConfig, from file: SafeTensors) throws -> ModelWeights {
+        let c = config.hidden, f = config.ff
+        func mat(_ name: String, _ r: Int, _ cols: Int) throws -> Matrix { Matrix(rows: r, cols: cols, values: try file.floats(name, shape: [r, cols])) }
+        func vec(_ name: String, _ n: Int) throws -> [Float] { try file.floats(name, shape: [n]) }
+        /// GPT-2's Conv1D stores [in, out]; transpose to [out, in].
+        func conv1d(_ name: String, _ inF: Int, _ outF: Int) throws -> Matrix {
+            let w = try mat(name, inF, outF)
+            return Matrix(rows: outF, cols: inF) { r, col in w[col, r] }
+        }
+        switch config.architecture {
+        case .encoder:
+            let e = "embeddings."
+            let norm = Norm(gamma: try vec(e + "LayerNorm.weight", c), beta: try vec(e + "LayerNorm.bias", c))
+            var layers: [LayerWeights] = []
+            for i in 0..<config.layers {
+                let p = "encoder.layer.\(i)."
+                let q = try mat(p + "attention.self.query.weight", c, c)
+                let k = try mat(p + "attention.self.key.weight", c, c)
+                let v = try mat(p + "attention.self.value.weight", c, c)
+                let qkv = Matrix(rows: 3 * c, cols: c, values: q.dense + k.dense + v.dense)
+                let qkvBias = try vec(p + "attention.self.query.bias", c) + vec(p + "attention.self.key.bias", c) + vec(p + "attention.self.value.bias", c)
+                layers.append(LayerWeights(
+                    qkv: Linear(weight: qkv, bias: qkvBias),
+                    proj: Linear(weight: try mat(p + "attention.output.dense.weight", c, c), bias: try vec(p + "attention.output.dense.bias", c)),
+                    fc1: Linear(weight: try mat(p + "intermediate.dense.weight", f, c), bias: try vec(p + "intermediate.dense.bias", f)),
+                    fc2: Linear(weight: try mat(p + "output.dense.weight", c, f), bias: try vec(p + "output.dense.bias", c)),
+                    norm1: Norm(gamma: try vec(p + "attention.output.LayerNorm.weight", c), beta: try vec(p + "attention.output.LayerNorm.bias", c)),
+                    norm2: Norm(gamma: try vec(p + "output.LayerNorm.weight", c), beta: try vec(p + "output.LayerNorm.bias", c))))
+            }
+            return ModelWeights(config: config, tokenEmbedding: try mat(e + "word_embeddings.weight", config.vocab, c),
+                                positionEmbedding: try mat(e + "position_embeddings.weight", config.maxPositions, c),
+                                tokenTypeEmbedding: try mat(e + "token_type_embeddings.weight", config.typeVocab, c),
+                                embeddingNorm: norm, layers: layers, finalNorm: nil, source: file.path)
+        case .decoder:
+            var layers: [LayerWeights] = []
+            for i in 0..<config.layers {
+                let p = "h.\(i)."
+                layers.append(LayerWeights(
+                    qkv: Linear(weight: try conv1d(p + "attn.c_attn.weight", c, 3 * c), bias: try vec(p + "attn.c_attn.bias", 3 * c)),
+                    proj: Linear(weight: try conv1d(p + "attn.c_proj.weight", c, c), bias: try vec(p + "attn.c_proj.bias", c)),
+                    fc1: Linear(weight: try conv1d(p + "mlp.c_fc.weight", c, f), bias: try vec(p + "mlp.c_fc.bias", f)),
+                    fc2: Linear(weight: try conv1d(p + "mlp.c_proj.weight", f, c), bias: try vec(p + "mlp.c_proj.bias", c)),
+                    norm1: Norm(gamma: try vec(p + "ln_1.weight", c), beta: try vec(p + "ln_1.bias", c)),
+                    norm2: Norm(gamma: try vec(p + "ln_2.weight", c), beta: try vec(p + "ln_2.bias", c))))
+            }
+            return ModelWeights(config: config, tokenEmbedding: try mat("wte.weight", config.vocab, c),
+                                positionEmbedding: try mat("wpe.weight", config.maxPositions, c), tokenTypeEmbedding: nil,
+                                embeddingNorm: nil, layers: layers,
+                                finalNorm: Norm(gamma: try vec("ln_f.weight", c), beta: try vec("ln_f.bias", c)), source: file.path)
+        }
+    }
+
+    /// The tensors `load` reads, in Hugging Face naming and layout (the inverse of `load`):
+    /// used by tests to write checkpoints and by anyone exporting synthetic weights.
+    public func namedTensors() -> [(name: String, shape: [Int], values: [Float])] {
+        let c = config.hidden
+        var out: [(name: String, shape: [Int], values: [Float])] = []
+        func add(_ name: String, _ m: Matrix) { out.append((name, [m.rows, m.cols], m.dense)) }
+        func add(_ name: String, _ v: [Float]) { out.append((name, [v.count], v)) }
+        func transposed(_ m: Matrix) -> Matrix { Matrix(rows: m.cols, cols: m.rows) { r, col in m[col, r] } }
+        switch config.architecture {
+        case .encoder:
+            let e = "embeddings."
+            add(e + "word_embeddings.weight", tokenEmbedding)
+            add(e + "position_embeddings.weight", positionEmbedding)
+            if let t = tokenTypeEmbedding { add(e + "token_type_embeddings.weight", t) }
+            if let n = embeddingNorm { add(e + "LayerNorm.weight", n.gamma); add(e + "LayerNorm.bias", n.beta) }
+            for (i, l) in layers.enumerated() {
+                let p = "encoder.layer.\(i)."
+                let qkv = l.qkv.weight.dense, b = l.qkv.bias ?? []
+                for (j, name) in ["query", "key", "value"].enumerated() {
+                    add(p + "attention.self.\(name).weight", Matrix(rows: c, cols: c, values: Array(qkv[(j * c * c)..<((j + 1) * c * c)])))
+                    add(p + "attention.self.\(name).bias", Array(b[(j * c)..<((j + 1) * c)]))
+                }
+                add(p + "attention.output.dense.weight", l.proj.weight); add(p + "attention.output.dense.bias", l.proj.bias ?? [])
+                add(p + "intermediate.dense.weight", l.fc1.weight); add(p + "intermediate.dense.bias", l.fc1.bias ?? [])
+                add(p + "output.dense.weight", l.fc2.weight); add(p + "output.dense.bias", l.fc2.bias ?? [])
+                add(p + "attention.output.LayerNorm.weight", l.norm1.gamma); add(p + "attention.output.LayerNorm.bias", l.norm1.beta)
+                add(p + "output.LayerNorm.weight", l.norm2.gamma); add(p + "output.LayerNorm.bias", l.norm2.beta)
+            }
+        case .decoder:
+            add("wte.weight", tokenEmbedding)
+            add("wpe.weight", positionEmbedding)
+            for (i, l) in layers.enumerated() {
+                let p = "h.\(i)."
+                add(p + "attn.c_attn.weight", transposed(l.qkv.weight)); add(p + "attn.c_attn.bias", l.qkv.bias ?? [])
+                add(p + "attn.c_proj.weight", transposed(l.proj.weight)); add(p + "attn.c_proj.bias", l.proj.bias ?? [])
+                add(p + "mlp.c_fc.weight", transposed(l.fc1.weight)); add(p + "mlp.c_fc.bias", l.fc1.bias ?? [])
+                add(p + "mlp.c_proj.weight", transposed(l.fc2.weight)); add(p + "mlp.c_proj.bias", l.fc2.bias ?? [])
+                add(p + "ln_1.weight", l.norm1.gamma); add(p + "ln_1.bias", l.norm1.beta)
+                add(p + "ln_2.weight", l.norm2.gamma); add(p + "ln_2.bias", l.norm2.beta)
+            }
+            if let n = finalNorm { add("ln_f.weight", n.gamma); add("ln_f.bias", n.beta) }
+        }
+        return out
+    }
+}

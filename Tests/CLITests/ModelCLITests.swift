@@ -1,0 +1,72 @@
+import Foundation
+import Harness
+import Kernels
+import Model
+import Testing
+
+@Suite struct ModelCLITests {
+    @Test func comparesPlansAndWritesJSONAndHidden() throws {
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("m.json").path
+        let r = try CLI.run(["model", "--preset", "tiny", "--plan", "matmul=simd", "--plan", "matmul=blas,weights=q4_0",
+                             "--prompt", "16", "--generate", "4", "--repetitions", "2", "--output", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("prefill tok/s") && r.stdout.contains("int4=blas,weights=q4_0") && r.stdout.contains("attention"))
+        let doc = try ResultDocument.read(out)
+        #expect(doc.cases.isEmpty && doc.models.count == 2)
+        let f32 = doc.models[0], q4 = doc.models[1]
+        #expect(f32.prefillTokensPerSecond.count == 2 && f32.decodeTokensPerSecond.count == 2)
+        #expect(f32.top1Agreement == 1 && f32.pattern == "causal" && f32.promptTokens == 16 && f32.generatedTokens == 4)
+        #expect(q4.maxAbsError > f32.maxAbsError && q4.weightBytesPerToken < f32.weightBytesPerToken / 5)
+        // The report takes model results.
+        let html = dir.appendingPathComponent("r.html").path
+        let rep = try CLI.run(["report", out, "--html", html])
+        #expect(rep.status == 0, "\(rep.stderr)")
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("Model pass: time per operator") && page.contains("Model pass: accuracy vs speed"))
+
+        let npy = dir.appendingPathComponent("h.npy").path
+        let e = try CLI.run(["model", "--preset", "tiny-encoder", "--tokens", "1,2,3,4,5", "--token-types", "0,0,1,1,1",
+                             "--save-hidden", npy, "--format", "json", "--repetitions", "1"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let h = try NPY.read(npy)
+        #expect(h.rows == 5 && h.cols == 64)
+        let json = try JSONDecoder().decode(ResultDocument.self, from: Data(e.stdout.utf8))
+        #expect(json.models[0].pooledCosine != nil && json.models[0].decodeTokensPerSecond.isEmpty)
+    }
+
+    @Test func badInputIsOneLineExitTwoAndWritesNothing() throws {
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("never.json").path
+        let base = ["model", "--output", out, "--repetitions", "1"]
+        try CLI.expectError(base + ["--preset", "gpt3"], ["--preset 'gpt3'", "tiny, tiny-encoder, minilm-l6, gpt2-small"])
+        try CLI.expectError(base + ["--preset", "tiny", "--plan", "matmul=fast"], ["matmul=fast", "unknown variant"])
+        try CLI.expectError(base + ["--preset", "tiny", "--plan", "layernorm=simd,threads=x"], ["threads=x"])
+        try CLI.expectError(base + ["--preset", "tiny", "--tokens", "1,2,999"], ["token 2 is id 999", "0..<512"])
+        try CLI.expectError(base + ["--preset", "tiny", "--tokens", "1,x"], ["--tokens", "item 1 'x'"])
+        try CLI.expectError(base + ["--preset", "tiny", "--prompt", "120", "--generate", "20"], ["140 tokens exceed tiny's 128 positions"])
+        try CLI.expectError(base + ["--preset", "tiny-encoder", "--generate", "2"], ["--generate", "encoder"])
+        try CLI.expectError(base + ["--preset", "tiny", "--attention-pattern", "window=0"], ["window=0 must be at least 1"])
+        try CLI.expectError(base + ["--preset", "tiny", "--save-hidden", dir.path + "/h.npy", "--plan", "", "--plan", "weights=q4_0"],
+                            ["--save-hidden takes one --plan"])
+        // Weights files: missing, truncated, and a missing tensor.
+        try CLI.expectError(base + ["--preset", "tiny", "--weights", dir.path + "/none.safetensors"], ["none.safetensors", "no such file"])
+        let w = ModelWeights.synthetic(try ModelConfig.preset("tiny"), seed: 1)
+        let tensors = w.namedTensors().map { (name: $0.name, dtype: SafeTensors.DType.F32, shape: $0.shape, bytes: SafeTensors.bytes($0.values)) }
+        let full = SafeTensors.encode(tensors)
+        let truncated = dir.appendingPathComponent("t.safetensors").path
+        try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: truncated))
+        try CLI.expectError(base + ["--preset", "tiny", "--weights", truncated], ["t.safetensors", "outside the", "data buffer"])
+        let missing = dir.appendingPathComponent("m.safetensors").path
+        try SafeTensors.encode(tensors.filter { $0.name != "h.0.attn.c_proj.weight" }).write(to: URL(fileURLWithPath: missing))
+        try CLI.expectError(base + ["--preset", "tiny", "--weights", missing], ["tensor 'h.0.attn.c_proj.weight'", "missing"])
+        // A checkpoint of the other architecture.
+        try CLI.expectError(base + ["--preset", "tiny-encoder", "--weights", missing], ["embeddings.", "missing"])
+        #expect(!FileManager.default.fileExists(atPath: out), "a failed run must not write its output")
+        // A good file loads.
+        let good = dir.appendingPathComponent("g.safetensors").path
+        try full.write(to: URL(fileURLWithPath: good))
+        let r = try CLI.run(["model", "--preset", "tiny", "--weights", good, "--prompt", "8", "--generate", "2", "--repetitions", "1", "--format", "md"])
+        #expect(r.status == 0 && r.stdout.contains("| tiny"), "\(r.stderr)")
+    }
+}

@@ -1,0 +1,134 @@
+import Harness
+import Kernels
+import Model
+import Testing
+
+/// Whole passes of the tiny presets against the fp64 reference pass.
+@Suite struct ModelPassTests {
+    static let prompt = [3, 141, 59, 265, 358, 97, 93, 238, 462, 64, 33, 83, 279, 502, 88, 41, 97, 169, 399, 375]
+
+    static func request(_ preset: String, plans: [Plan], pattern: AttentionPattern = .all, threads: Int = 1,
+                        weights: ModelWeights? = nil) throws -> ModelBench.Request {
+        let cfg = try ModelConfig.preset(preset)
+        return ModelBench.Request(weights: weights ?? .synthetic(cfg, seed: 11), plans: plans, pattern: pattern, threads: threads,
+                                  prompt: prompt, types: nil, generate: cfg.architecture == .decoder ? 12 : 0, repetitions: 1)
+    }
+
+    /// Every variant of every operator (and 2 threads), f32 weights: within the rounding
+    /// model's tolerance of the fp64 pass, and the decoder's greedy predictions all agree.
+    @Test(arguments: ["tiny", "tiny-encoder"], [1, 2])
+    func exactPlansMatchTheFp64Pass(preset: String, threads: Int) throws {
+        let req = try Self.request(preset, plans: try exactPlans(), threads: threads)
+        let ref = ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, generate: req.generate)
+        let tol = passTolerance(req.weights.config, rms: rms(ref.hidden), bothRound: false)
+        for run in try ModelBench.run(req, reference: ref) {
+            let m = run.result
+            #expect(m.maxAbsError <= tol, "\(preset) \(m.plan) t=\(threads): max abs \(m.maxAbsError) > \(tol)")
+            #expect(m.cosine >= cosineBound(tol: tol, rms: rms(ref.hidden)), "\(m.plan): cosine \(m.cosine)")
+            #expect(run.hidden.rows == Self.prompt.count + req.generate)
+            if req.weights.config.architecture == .decoder {
+                #expect(m.top1Agreement == 1, "\(m.plan): top-1 agreement \(m.top1Agreement ?? -1)")
+                #expect(m.decodeTokensPerSecond.count == 1 && m.decodeTokensPerSecond[0] > 0)
+                for op in ["matmul", "attention", "layernorm", "gelu", "softmax", "add", "embed"] {
+                    #expect((m.opSeconds[op] ?? 0) > 0, "\(m.plan): no time recorded for \(op)")
+                }
+            } else {
+                #expect(m.top1Agreement == nil && m.decodeTokensPerSecond.isEmpty && m.pooledCosine! >= m.cosine - 1e-12)
+            }
+        }
+    }
+
+    /// Int4 plans differ from the f32 model only by quantization: the same pass in fp64 on
+    /// the dequantized weights matches them within the exact-plan tolerance, for every int4
+    /// variant and both formats.
+    @Test(arguments: ["q4_0", "q4_1"])
+    func int4PlansAreExactOnTheDequantizedWeights(format: String) throws {
+        let cfg = try ModelConfig.preset("tiny")
+        let w = ModelWeights.synthetic(cfg, seed: 11)
+        let deq = try w.quantized(QuantFormat(rawValue: format)!).dequantized()
+        let plans = try ["naive", "simd", "blas"].map { try Plan.parse("int4=\($0),weights=\(format)") }
+        let req = try Self.request("tiny", plans: plans, weights: w)
+        let refDeq = ReferenceModel(weights: deq, pattern: .all).run(prompt: req.prompt, generate: req.generate)
+        let tol = passTolerance(cfg, rms: rms(refDeq.hidden), bothRound: false)
+        for run in try ModelBench.run(req, reference: refDeq) {
+            #expect(run.result.maxAbsError <= tol, "\(run.result.plan): \(run.result.maxAbsError) > \(tol)")
+        }
+        // Against the f32 model's reference the same plans report a real, larger error.
+        let f32 = try ModelBench.run(Self.request("tiny", plans: [plans[1]], weights: w))[0].result
+        #expect(f32.maxAbsError > 10 * tol && f32.cosine < 1)
+    }
+
+    /// Sparse plans run the pattern they name: equal to the fp64 pass with that pattern,
+    /// different from the dense pass.
+    @Test(arguments: ["tiny", "tiny-encoder"])
+    func sparsePatternsMatchTheirReference(preset: String) throws {
+        let pattern = AttentionPattern(window: 4, global: 2)
+        let req = try Self.request(preset, plans: try exactPlans(), pattern: pattern)
+        let ref = ReferenceModel(weights: req.weights, pattern: pattern).run(prompt: req.prompt, generate: req.generate)
+        let dense = ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, generate: req.generate)
+        let tol = passTolerance(req.weights.config, rms: rms(ref.hidden), bothRound: false)
+        for run in try ModelBench.run(req, reference: ref) {
+            #expect(run.result.maxAbsError <= tol, "\(run.result.plan) \(pattern): \(run.result.maxAbsError) > \(tol)")
+            #expect(run.result.pattern.contains("window=4,global=2"))
+        }
+        let gap = zip(ref.hidden, dense.hidden).map { abs($0 - $1) }.max()!
+        #expect(gap > 100 * tol, "the window must change the result (gap \(gap))")
+    }
+
+    /// Decode with the KV cache gives the same hidden states as one prefill of the whole
+    /// sequence (the causal mask makes them the same function).
+    @Test func kvCacheDecodeEqualsFullPrefill() throws {
+        let cfg = try ModelConfig.preset("tiny")
+        let w = ModelWeights.synthetic(cfg, seed: 3)
+        let runner = try ModelRunner(weights: w, plan: Plan(), threads: 1, pattern: .all, capacity: 40)
+        let seq = Self.prompt + [5, 6, 7, 8, 9]
+        let full = try runner.forward(seq)
+        let fullRows = (0..<seq.count).map { Array(UnsafeBufferPointer(start: full.row($0), count: cfg.hidden)) }
+        runner.reset()
+        var rows = (0..<Self.prompt.count).map { _ in [Float]() }
+        let pre = try runner.forward(Self.prompt)
+        for r in 0..<Self.prompt.count { rows[r] = Array(UnsafeBufferPointer(start: pre.row(r), count: cfg.hidden)) }
+        for t in seq[Self.prompt.count...] {
+            let h = try runner.forward([t])
+            rows.append(Array(UnsafeBufferPointer(start: h.row(0), count: cfg.hidden)))
+        }
+        let tol = passTolerance(cfg, rms: rms(fullRows.flatMap { $0 }), bothRound: true)
+        let err = zip(rows.flatMap { $0 }, fullRows.flatMap { $0 }).map { Double(abs($0 - $1)) }.max()!
+        let perRow = (0..<seq.count).map { r in zip(rows[r], fullRows[r]).map { Double(abs($0 - $1)) }.max()! }
+        #expect(err <= tol, "decode vs prefill: \(err) > \(tol); per row \(perRow)")
+    }
+
+    @Test func badInputIsATypedErrorNamingTheValues() throws {
+        let cfg = try ModelConfig.preset("tiny")
+        let w = ModelWeights.synthetic(cfg, seed: 1)
+        let runner = try ModelRunner(weights: w, plan: Plan(), threads: 1, pattern: .all, capacity: 8)
+        expectError(["token 1 is id 512", "vocabulary 0..<512"]) { _ = try runner.forward([1, 512]) }
+        expectError(["token 0 is id -1"]) { _ = try runner.forward([-1]) }
+        expectError(["9 tokens exceed the capacity of 8"]) { _ = try runner.forward(Array(repeating: 1, count: 9)) }
+        expectError(["token types are for encoders"]) { _ = try runner.forward([1], types: [0]) }
+        expectError(["200 tokens exceed tiny's 128 positions"]) {
+            _ = try ModelRunner(weights: w, plan: Plan(), threads: 1, pattern: .all, capacity: 200)
+        }
+        expectError(["120 prompt + 20 generated = 140 tokens exceed tiny's 128 positions"]) {
+            try ModelBench.Request(weights: w, plans: [Plan()], pattern: .all, threads: 1, prompt: Array(repeating: 1, count: 120),
+                                   types: nil, generate: 20, repetitions: 1).validate()
+        }
+        let enc = ModelWeights.synthetic(try ModelConfig.preset("tiny-encoder"), seed: 1)
+        expectError(["--generate", "encoder"]) {
+            try ModelBench.Request(weights: enc, plans: [Plan()], pattern: .all, threads: 1, prompt: [1, 2], types: nil,
+                                   generate: 3, repetitions: 1).validate()
+        }
+        expectError(["bidirectional encoder"]) {
+            _ = try ModelRunner(weights: enc, plan: Plan(), threads: 1, pattern: AttentionPattern(causal: true), capacity: 8)
+        }
+        let encRunner = try ModelRunner(weights: enc, plan: Plan(), threads: 1, pattern: .all, capacity: 8)
+        expectError(["token type 1 is 2, outside 0..<2"]) { _ = try encRunner.forward([1, 2], types: [0, 2]) }
+        expectError(["2 token types for 3 tokens"]) { _ = try encRunner.forward([1, 2, 3], types: [0, 0]) }
+        // A width that is not a multiple of the int4 block size.
+        var odd = cfg
+        odd.hidden = 48; odd.heads = 4; odd.ff = 96; odd.name = "odd"
+        expectError(["weights=q4_0", "layer 0 qkv has 48 input features, not a multiple of 32"]) {
+            _ = try ModelRunner(weights: .synthetic(odd, seed: 1), plan: try Plan.parse("weights=q4_0"), threads: 1, pattern: .all, capacity: 8)
+        }
+    }
+}
