@@ -6,7 +6,8 @@ import Kernels
 ///
 /// - matmul, int4: `MxKxN` — A (or x) is M×K; matmul's B is K×N; int4 weights are N×K
 ///   (`[out, in]`), so `1x4096x14336` is a decode GEMV against a 14336×4096 weight.
-///   int4 takes an optional `,q4_1` (default Q4_0).
+///   matmul takes an optional `,nk` (B stored as a weight W[N×K], the model's linear layers);
+///   int4 an optional `,q4_1` (default Q4_0).
 /// - softmax, layernorm: `ROWSxCOLS`.
 /// - attention: `T=4096,H=12,D=64` plus pattern terms `causal`, `window=256`, `global=4`,
 ///   `block=64,density=0.125` (a seeded random block mask plus its diagonal).
@@ -24,6 +25,8 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
     public let pattern: AttentionPattern
     /// int4 only.
     public let format: QuantFormat
+    /// matmul only: how B is stored.
+    public let layout: Matmul.BLayout
 
     public var description: String { text }
 
@@ -34,9 +37,13 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
         self.text = text
         var pattern = AttentionPattern.all
         var format = QuantFormat.q4_0
+        var layout = Matmul.BLayout.kn
         switch op {
         case .matmul:
-            let d = try Shapes.dims(text, count: 3, what: "matmul shape")
+            var parts = text.split(separator: ",").map(String.init)
+            if parts.count == 2, let l = Matmul.BLayout(rawValue: parts[1]) { layout = l; parts.removeLast() }
+            guard parts.count == 1 else { throw ShapeError("matmul shape '\(text)' must be MxKxN or MxKxN,nk") }
+            let d = try Shapes.dims(parts[0], count: 3, what: "matmul shape")
             dims = .mkn(m: d[0], k: d[1], n: d[2])
         case .int4:
             var parts = text.split(separator: ",").map(String.init)
@@ -89,6 +96,7 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
         }
         self.pattern = pattern
         self.format = format
+        self.layout = layout
     }
 
     /// Bytes of memory the case needs (inputs, output and the fp64 reference sample);

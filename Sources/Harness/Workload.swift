@@ -97,7 +97,7 @@ public enum Workloads {
 
 // MARK: - matmul
 
-/// C[M×N] = A[M×K]·B[K×N], no bias.
+/// C[M×N] = A[M×K]·B[K×N], or A·Wᵀ with W[N×K] for `,nk` shapes; no bias.
 final class MatmulWorkload: Workload {
     let shape: CaseShape
     let a: Matrix, b: Matrix
@@ -107,7 +107,8 @@ final class MatmulWorkload: Workload {
     init(_ shape: CaseShape, seed: UInt64) {
         guard case let .mkn(m, k, n) = shape.dims else { preconditionFailure("matmul shape") }
         self.shape = shape; self.m = m; self.k = k; self.n = n
-        a = Workloads.random(m, k, seed: seed); b = Workloads.random(k, n, seed: seed + 1)
+        a = Workloads.random(m, k, seed: seed)
+        b = shape.layout == .kn ? Workloads.random(k, n, seed: seed + 1) : Workloads.random(n, k, seed: seed + 1)
         c = Matrix(rows: m, cols: n)
     }
 
@@ -118,7 +119,7 @@ final class MatmulWorkload: Workload {
         let kernel = try Matmul.variant(variant)
         return { [self] in
             try self.a.withView { av in try self.b.withView { bv in try self.c.withMutableView { cv in
-                try kernel.run(av, bv, layout: .kn, bias: nil, cv, threads: threads)
+                try kernel.run(av, bv, layout: self.shape.layout, bias: nil, cv, threads: threads)
             } } }
         }
     }
@@ -129,7 +130,7 @@ final class MatmulWorkload: Workload {
         a.withView { av in b.withView { bv in
             for i in rows {
                 let ai = av.rows(i, 1)
-                let r = Reference.matmul(ai, bv, layout: .kn), s = Reference.matmulAbs(ai, bv, layout: .kn)
+                let r = Reference.matmul(ai, bv, layout: shape.layout), s = Reference.matmulAbs(ai, bv, layout: shape.layout)
                 ref += r; tol += s.map { Tolerance.dot(k: k, absScale: $0) }
                 for j in 0..<n { got.append(c[i, j]) }
             }

@@ -6,19 +6,113 @@ extension SparseAttention {
     /// leaves empty are skipped, full tiles skip masking. S = Q·Kᵀ and O += P·V both run on
     /// the 6×64 register-tile micro-kernel; between them an online softmax (running max m,
     /// running sum l, rescale of O by e^(m_old − m_new)) with the polynomial exp. Threads
-    /// split (head, query tile) pairs.
+    /// split (head, query tile) pairs. Decode steps (≤ 4 queries) skip the packing and run
+    /// dot products and axpys on K and V in place (`decode`).
     public struct SIMD: AttentionKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "flash-style 6x64 tiles, online softmax, empty tiles skipped, micro-kernel for QK^T and PV; threads split heads x query tiles" }
+        public var summary: String { "flash-style 6x64 tiles, online softmax, empty tiles skipped, micro-kernel for QK^T and PV; threads split heads x query tiles; <=4 queries: unpacked decode path" }
 
         public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
                         _ out: MutableMatrixView, threads: Int) throws {
             let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             let tq = q.rows
+            if tq <= Self.decodeRows {
+                Parallel.forEach(heads * tq, threads: threads) { units in
+                    SparseAttention.SIMD.decode(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+                }
+                return
+            }
             let nqt = (tq + Blocking.mr - 1) / Blocking.mr
             Parallel.forEach(heads * nqt, threads: threads) { units in
                 SparseAttention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+            }
+        }
+
+        /// Up to this many queries (decode steps) take the unpacked path: packing K and V for
+        /// a tile of 6 queries costs more than it saves when only 1–4 rows use it.
+        static let decodeRows = 4
+
+        /// Decode path, one (head, query) pair per unit: scores q·k_j with 16-lane dot products
+        /// for the keys the pattern allows (64-key blocks classified, empty ones skipped), a
+        /// two-pass softmax with the polynomial exp, then O = Σ p_j·v_j as 16-lane axpys.
+        /// Reads K and V in place: no packing.
+        static func decode(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
+                           pattern: AttentionPattern, _ out: MutableMatrixView) {
+            let tq = q.rows, tk = k.rows, offset = tk - tq
+            let dv = (d + 15) / 16 * 16
+            let scale = 1 / Float(d).squareRoot()
+            Workspace.with(tk + 16 + dv + 16) { ws in
+                let s = ws, acc = ws + tk + 16
+                for unit in units {
+                    let h = unit / tq, r = unit % tq, i = r + offset
+                    let qr = q.row(r) + h * d
+                    // Scores; masked keys get −inf.
+                    var m = -Float.infinity
+                    var j0 = 0
+                    while j0 < tk {
+                        let j1 = min(tk, j0 + 64)
+                        let cls = pattern.classify(i..<(i + 1), j0..<j1)
+                        if cls == .empty {
+                            for j in j0..<j1 { s[j] = -.infinity }
+                        } else {
+                            for j in j0..<j1 {
+                                if cls == .partial && !pattern.allows(i, j) { s[j] = -.infinity; continue }
+                                let kr = k.row(j) + h * d
+                                var dot = Vec()
+                                var t = 0
+                                while t + 16 <= d {
+                                    dot = dot.addingProduct(UnsafeRawPointer(qr + t).loadUnaligned(as: Vec.self),
+                                                            UnsafeRawPointer(kr + t).loadUnaligned(as: Vec.self))
+                                    t += 16
+                                }
+                                if t < d {
+                                    dot = dot.addingProduct(VectorMath.loadPartial(qr + t, d - t, fill: 0), VectorMath.loadPartial(kr + t, d - t, fill: 0))
+                                }
+                                let sj = VectorMath.sum(dot) * scale
+                                s[j] = sj
+                                m = Swift.max(m, sj)
+                            }
+                        }
+                        j0 = j1
+                    }
+                    let dst = out.row(r) + h * d
+                    if m == -.infinity {
+                        for t in 0..<d { dst[t] = 0 }
+                        continue
+                    }
+                    // Exponentials (vectorized over keys) and their sum.
+                    let mv = Vec(repeating: m)
+                    var sum = Vec()
+                    var j = 0
+                    while j + 16 <= tk {
+                        let e = VectorMath.expNonPositive(UnsafeRawPointer(s + j).loadUnaligned(as: Vec.self) - mv)
+                        UnsafeMutableRawPointer(s + j).storeBytes(of: e, as: Vec.self)
+                        sum += e
+                        j += 16
+                    }
+                    if j < tk {
+                        let e = VectorMath.expNonPositive(VectorMath.loadPartial(s + j, tk - j, fill: -.infinity) - mv)
+                        VectorMath.storePartial(e, s + j, tk - j)
+                        sum += e
+                    }
+                    // O = Σ p_j v_j, then one division by the sum.
+                    for t in Swift.stride(from: 0, to: dv, by: 16) { UnsafeMutableRawPointer(acc + t).storeBytes(of: Vec(), as: Vec.self) }
+                    for j in 0..<tk where s[j] != 0 {
+                        let p = Vec(repeating: s[j])
+                        let vr = v.row(j) + h * d
+                        var t = 0
+                        while t + 16 <= d {
+                            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self)
+                                .addingProduct(p, UnsafeRawPointer(vr + t).loadUnaligned(as: Vec.self))
+                            UnsafeMutableRawPointer(acc + t).storeBytes(of: a, as: Vec.self)
+                            t += 16
+                        }
+                        while t < d { acc[t] += s[j] * vr[t]; t += 1 }
+                    }
+                    let inv = 1 / VectorMath.sum(sum)
+                    for t in 0..<d { dst[t] = acc[t] * inv }
+                }
             }
         }
 

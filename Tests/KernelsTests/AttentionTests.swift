@@ -83,7 +83,7 @@ import Testing
     /// Decode shape: fewer queries than keys (the newest tokens attend to a KV cache).
     @Test(arguments: SparseAttention.variants.map(\.name))
     func queriesShorterThanKeys(variant: String) throws {
-        for (tq, t) in [(1, 33), (5, 130), (64, 65)] {
+        for (tq, t) in [(1, 33), (2, 200), (4, 130), (5, 130), (64, 65)] {
             for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 1)] {
                 try Self.check(variant, t: t, tq: tq, heads: 2, d: 24, pattern: pattern, threads: 2, seed: UInt64(tq * 1000 + t))
             }
