@@ -71,43 +71,48 @@ struct NKPanels: PanelSource {
     }
 }
 
-/// Packs `nc` rows of `kc` values each (row jj given by `row(jj)`) as the transposed NR-column
-/// panels a `PanelSource` produces. The transpose goes 16 k-values at a time: each source row
-/// gives one 64-byte line, and the 16 × NR destination block (4 KiB) stays in L1 while it is
-/// written with stride NR. (A row-at-a-time transpose strode over the whole kc × NR panel,
-/// 192 KiB at kc = 768, and ran 0.80× blas on 128x768x2304,nk; this runs 0.84×. An
-/// in-register 16 × 16 transpose written with the stdlib's evenHalf/oddHalf compiled to
-/// scalar lane moves and ran 0.31×: README, development log.)
+/// Packs `nc` rows of `kc` values each as the transposed NR-column panels a `PanelSource`
+/// produces. `row(jj)` is called exactly once per row, in order; its pointer must stay valid
+/// while the rest of that row's NR-row panel is requested (so a source may dequantize into a
+/// per-panel buffer). The transpose goes 16 k-values at a time: each source row gives one
+/// 64-byte line, and the 16 × NR destination block (4 KiB) stays in L1 while it is written
+/// with stride NR. (A row-at-a-time transpose strode over the whole kc × NR panel, 192 KiB at
+/// kc = 768, and ran 0.80× blas on 128x768x2304,nk; this runs 0.90×. An in-register 16 × 16
+/// transpose written with the stdlib's evenHalf/oddHalf compiled to scalar lane moves and
+/// ran 0.31×.)
 @inline(__always)
 func packTransposed(kc: Int, nc: Int, into dst: UnsafeMutablePointer<Float>, row: (Int) -> UnsafePointer<Float>) {
     let nr = Blocking.nr
     var jr = 0
     var panel = dst
-    while jr < nc {
-        let width = min(nr, nc - jr)
-        var pb = 0
-        while pb < kc {
-            let pn = min(16, kc - pb)
-            if pn == 16 {
-                for jj in 0..<width {
-                    let v = UnsafeRawPointer(row(jr + jj) + pb).loadUnaligned(as: Vec.self)
-                    let d = panel + pb * nr + jj
-                    for p in 0..<16 { d[p * nr] = v[p] }
+    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: nr) { rows in
+        while jr < nc {
+            let width = min(nr, nc - jr)
+            for jj in 0..<width { rows[jj] = row(jr + jj) }
+            var pb = 0
+            while pb < kc {
+                let pn = min(16, kc - pb)
+                if pn == 16 {
+                    for jj in 0..<width {
+                        let v = UnsafeRawPointer(rows[jj] + pb).loadUnaligned(as: Vec.self)
+                        let d = panel + pb * nr + jj
+                        for p in 0..<16 { d[p * nr] = v[p] }
+                    }
+                } else {
+                    for jj in 0..<width {
+                        let src = rows[jj] + pb
+                        let d = panel + pb * nr + jj
+                        for p in 0..<pn { d[p * nr] = src[p] }
+                    }
                 }
-            } else {
-                for jj in 0..<width {
-                    let src = row(jr + jj) + pb
-                    let d = panel + pb * nr + jj
-                    for p in 0..<pn { d[p * nr] = src[p] }
-                }
+                pb += pn
             }
-            pb += pn
+            if width < nr {
+                for p in 0..<kc { for jj in width..<nr { panel[p * nr + jj] = 0 } }
+            }
+            panel += kc * nr
+            jr += nr
         }
-        if width < nr {
-            for p in 0..<kc { for jj in width..<nr { panel[p * nr + jj] = 0 } }
-        }
-        panel += kc * nr
-        jr += nr
     }
 }
 

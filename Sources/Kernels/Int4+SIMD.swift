@@ -84,11 +84,13 @@ struct Q4Panels: PanelSource, @unchecked Sendable {
     let row0: Int
 
     func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
-        // k0 and kc are multiples of 32: KC is, and K is checked to be.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: kc) { tmp in
+        // k0 and kc are multiples of 32: KC is, and K is checked to be. Each row of a panel
+        // is dequantized once into its slot of an NR-row buffer, then transposed from there.
+        Workspace.with(Blocking.nr * kc) { tmp in
             packTransposed(kc: kc, nc: nc, into: dst) { jj in
-                Int4.dequantizeRow(bytes, w, row: row0 + j0 + jj, k0: k0, count: kc, into: tmp.baseAddress!)
-                return UnsafePointer(tmp.baseAddress!)
+                let slot = tmp + (jj % Blocking.nr) * kc
+                Int4.dequantizeRow(bytes, w, row: row0 + j0 + jj, k0: k0, count: kc, into: slot)
+                return UnsafePointer(slot)
             }
         }
     }
