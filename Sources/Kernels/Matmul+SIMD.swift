@@ -1,24 +1,30 @@
 extension Matmul {
     /// Pure-Swift SIMD matmul.
     ///
-    /// - M ≤ 4 (decode, GEMV-like): no packing — each output is a SIMD16 dot product
-    ///   (`W[N×K]`) or a SIMD16 axpy stream over B's rows (`B[K×N]`); threads split N.
+    /// - M ≤ 4 (decode, GEMV-like), or M ≤ 64 with `W[N×K]`: no packing — each output is a
+    ///   SIMD16 dot product (`W[N×K]`, 4 W rows × 3 A rows per register block) or a SIMD16
+    ///   axpy stream over B's rows (`B[K×N]`); threads split N.
     /// - otherwise: the packed GEMM of `GEMM.swift` (6×64 register tile, A and B packed,
     ///   `Blocking.matmul` cache blocks); threads split C by rows, or by columns when M
     ///   is small, each thread packing its own panels.
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot/axpy path for M<=4; threads split C" }
+        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64, axpy path for M<=4; threads split C" }
 
         /// Largest M served by the unpacked path.
         public static let directMaxRows = 4
+        /// Largest M served by the unpacked dot path for `W[N×K]` (`dot4x3`: 4 W rows × 3 A
+        /// rows per register block, the 4 W rows reused from L1 across all of A's rows). Up to
+        /// here it beats packing W, which is a transpose: measured 1.2–1.8× blas at M = 8…32
+        /// and on par at 48–64 (README, Performance); above, the packed GEMM wins.
+        public static let directMaxRowsNK = 64
 
         public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
                         _ c: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            if m <= Self.directMaxRows {
+            if m <= Self.directMaxRows || (layout == .nk && m <= Self.directMaxRowsNK) {
                 Parallel.forEach(n, threads: threads, granule: 16) { cols in
                     switch layout {
                     case .nk: Matmul.SIMD.dotRows(a, b, bias: bias.pointer, c, cols: cols)
@@ -51,7 +57,12 @@ extension Matmul {
             while j < cols.upperBound {
                 let g = min(4, cols.upperBound - j)
                 let w0 = w.row(j), w1 = w.row(j + min(1, g - 1)), w2 = w.row(j + min(2, g - 1)), w3 = w.row(j + min(3, g - 1))
-                for i in 0..<a.rows {
+                var i0 = 0
+                while i0 + 3 <= a.rows {
+                    dot4x3(a, i0, w0, w1, w2, w3, k: k, bias: bias, j: j, g: g, c)
+                    i0 += 3
+                }
+                for i in i0..<a.rows {
                     let x = a.row(i)
                     var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
                     var p = 0
@@ -81,6 +92,45 @@ extension Matmul {
                 }
                 j += 4
             }
+        }
+
+        /// Rows i0 … i0+2 of C at columns j … j+g−1 (g ≤ 4): 12 dot products sharing each load
+        /// (3 A vectors and 4 W vectors feed 12 FMAs), then one horizontal sum each.
+        @inline(__always)
+        static func dot4x3(_ a: MatrixView, _ i0: Int, _ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
+                           _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int, bias: UnsafePointer<Float>?,
+                           j: Int, g: Int, _ c: MutableMatrixView) {
+            let x0 = a.row(i0), x1 = a.row(i0 + 1), x2 = a.row(i0 + 2)
+            var s00 = Vec(), s01 = Vec(), s02 = Vec(), s03 = Vec()
+            var s10 = Vec(), s11 = Vec(), s12 = Vec(), s13 = Vec()
+            var s20 = Vec(), s21 = Vec(), s22 = Vec(), s23 = Vec()
+            @inline(__always) func step(_ a0: Vec, _ a1: Vec, _ a2: Vec, _ b0: Vec, _ b1: Vec, _ b2: Vec, _ b3: Vec) {
+                s00 = s00.addingProduct(a0, b0); s01 = s01.addingProduct(a0, b1); s02 = s02.addingProduct(a0, b2); s03 = s03.addingProduct(a0, b3)
+                s10 = s10.addingProduct(a1, b0); s11 = s11.addingProduct(a1, b1); s12 = s12.addingProduct(a1, b2); s13 = s13.addingProduct(a1, b3)
+                s20 = s20.addingProduct(a2, b0); s21 = s21.addingProduct(a2, b1); s22 = s22.addingProduct(a2, b2); s23 = s23.addingProduct(a2, b3)
+            }
+            @inline(__always) func ld(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+            let kv = k & ~15
+            var p = 0
+            while p < kv {
+                step(ld(x0 + p), ld(x1 + p), ld(x2 + p), ld(w0 + p), ld(w1 + p), ld(w2 + p), ld(w3 + p))
+                p += 16
+            }
+            if p < k {
+                let r = k - p
+                @inline(__always) func lp(_ q: UnsafePointer<Float>) -> Vec { VectorMath.loadPartial(q + p, r, fill: 0) }
+                step(lp(x0), lp(x1), lp(x2), lp(w0), lp(w1), lp(w2), lp(w3))
+            }
+            @inline(__always) func store(_ i: Int, _ t0: Vec, _ t1: Vec, _ t2: Vec, _ t3: Vec) {
+                let ci = c.row(i) + j
+                ci[0] = VectorMath.sum(t0) + (bias?[j] ?? 0)
+                if g > 1 { ci[1] = VectorMath.sum(t1) + (bias?[j + 1] ?? 0) }
+                if g > 2 { ci[2] = VectorMath.sum(t2) + (bias?[j + 2] ?? 0) }
+                if g > 3 { ci[3] = VectorMath.sum(t3) + (bias?[j + 3] ?? 0) }
+            }
+            store(i0, s00, s01, s02, s03)
+            store(i0 + 1, s10, s11, s12, s13)
+            store(i0 + 2, s20, s21, s22, s23)
         }
 
         /// C[i, cols] = bias[cols] + Σ_p A[i,p]·B[p, cols], streaming B's rows once, four

@@ -80,10 +80,9 @@ struct ModelCommand: ParsableCommand {
         }
         switch format {
         case "json" where output == nil: FileHandle.standardOutput.write(try doc.json())
-        case "md" where output == nil: print(markdown, terminator: "")
+        case "md" where output == nil: FileHandle.standardOutput.write(Data(markdown.utf8))
         default:
-            print(ModelTables.table(models).terminal)
-            print(ModelTables.breakdown(models).terminal)
+            FileHandle.standardOutput.write(Data((ModelTables.table(models).terminal + "\n" + ModelTables.breakdown(models).terminal).utf8))
         }
         for path in [output, saveHidden].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
     }
