@@ -44,7 +44,11 @@ public final class ReferenceModel {
         tokenEmbedding = d(weights.tokenEmbedding)
         positionEmbedding = d(weights.positionEmbedding)
         tokenType = weights.tokenTypeEmbedding.map(d)
-        layers = weights.layers.map { Layer(qkv: lin($0.qkv), proj: lin($0.proj), fc1: lin($0.fc1), fc2: lin($0.fc2),
+        func fused(_ l: LayerWeights) -> Lin {
+            Lin(w: d(l.q.weight) + d(l.k.weight) + d(l.v.weight), b: l.q.bias.map { d($0) + d(l.k.bias ?? []) + d(l.v.bias ?? []) },
+                outF: 3 * l.q.outFeatures, inF: l.q.inFeatures)
+        }
+        layers = weights.layers.map { Layer(qkv: fused($0), proj: lin($0.proj), fc1: lin($0.fc1), fc2: lin($0.fc2),
                                             n1g: d($0.norm1.gamma), n1b: d($0.norm1.beta), n2g: d($0.norm2.gamma), n2b: d($0.norm2.beta)) }
         embeddingNorm = weights.embeddingNorm.map { (d($0.gamma), d($0.beta)) }
         finalNorm = weights.finalNorm.map { (d($0.gamma), d($0.beta)) }

@@ -8,9 +8,10 @@ import Kernels
 /// Runs a model with the variants a `Plan` names: prefill (a batch of tokens) and decode
 /// (one token at a time against the KV cache), timing every operator call.
 ///
-/// The KV cache is one [capacity × 3C] buffer per layer: the layer's QKV projection of token
-/// t is written straight into row t (Q | K | V), and attention reads Q, K and V as strided
-/// views of it, so nothing is copied between the projection and attention.
+/// The KV cache is a K and a V buffer [capacity × C] per layer: the K and V projections of
+/// token t are written straight into row t, and attention reads all rows so far, so nothing is
+/// copied between the projections and attention, and a decode step streams each cache
+/// contiguously.
 public final class ModelRunner {
     public let weights: ModelWeights
     public let plan: Plan
@@ -32,7 +33,9 @@ public final class ModelRunner {
     let linearName: String
 
     // Scratch, capacity rows each.
-    let caches: [AlignedBuffer]   // per layer [capacity × 3C]
+    let kCaches: [AlignedBuffer]  // per layer [capacity × C]
+    let vCaches: [AlignedBuffer]  // per layer [capacity × C]
+    let qs: AlignedBuffer         // queries [capacity × C]
     let x: AlignedBuffer       // residual stream [capacity × C]
     let y: AlignedBuffer       // LN / attention output [capacity × C]
     let z: AlignedBuffer       // projection output [capacity × C]
@@ -69,7 +72,9 @@ public final class ModelRunner {
         attention = try SparseAttention.variant(plan.attention)
         linearName = plan.weights == .f32 ? "matmul" : "int4"
         let c = cfg.hidden
-        caches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * 3 * c) }
+        kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
+        vCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
+        qs = AlignedBuffer(count: capacity * c)
         x = AlignedBuffer(count: capacity * c)
         y = AlignedBuffer(count: capacity * c)
         z = AlignedBuffer(count: capacity * c)
@@ -169,24 +174,25 @@ public final class ModelRunner {
         let t = tokens.count, c = cfg.hidden, p0 = position
         let xs = view(x, rows: t, cols: c), ys = view(y, rows: t, cols: c), zs = view(z, rows: t, cols: c)
         let fs = view(f, rows: t, cols: cfg.ff)
-        // Layer i's cache: its QKV output rows for these tokens, and Q (new rows), K and V
-        // (all rows so far) as strided views.
-        func kv(_ i: Int) -> (out: MutableMatrixView, q: MatrixView, k: MatrixView, v: MatrixView) {
-            let all = view(caches[i], rows: capacity, cols: 3 * c)
-            return (all.rows(p0, t),
-                    MatrixView(base: UnsafePointer(all.row(p0)), rows: t, cols: c, stride: 3 * c),
-                    MatrixView(base: UnsafePointer(all.base + c), rows: p0 + t, cols: c, stride: 3 * c),
-                    MatrixView(base: UnsafePointer(all.base + 2 * c), rows: p0 + t, cols: c, stride: 3 * c))
+        let q = view(qs, rows: t, cols: c)
+        // Layer i's K and V caches: all rows so far, and the rows these tokens write.
+        func kv(_ i: Int) -> (k: MutableMatrixView, v: MutableMatrixView) {
+            (view(kCaches[i], rows: p0 + t, cols: c), view(vCaches[i], rows: p0 + t, cols: c))
         }
-
+        func project(_ input: MatrixView, _ l: LayerWeights, _ i: Int) throws -> (k: MatrixView, v: MatrixView) {
+            let (k, v) = kv(i)
+            try linear(input, l.q, q)
+            try linear(input, l.k, k.rows(p0, t))
+            try linear(input, l.v, v.rows(p0, t))
+            return (k.readOnly, v.readOnly)
+        }
         timed("embed") { embed(tokens, types: types, at: p0, into: xs) }
         switch cfg.architecture {
         case .encoder:
             if let n = weights.embeddingNorm { try norm(xs.readOnly, n, xs) }
             for (i, l) in weights.layers.enumerated() {
-                let (qkvOut, q, k, v) = kv(i)
-                try linear(xs.readOnly, l.qkv, qkvOut)
-                try timed("attention") { try attention.run(q: q, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
+                let (k, v) = try project(xs.readOnly, l, i)
+                try timed("attention") { try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
                 try linear(ys.readOnly, l.proj, zs)
                 try add(xs.readOnly, into: zs)
                 try norm(zs.readOnly, l.norm1, xs)
@@ -200,10 +206,9 @@ public final class ModelRunner {
             return xs.readOnly
         case .decoder:
             for (i, l) in weights.layers.enumerated() {
-                let (qkvOut, q, k, v) = kv(i)
                 try norm(xs.readOnly, l.norm1, ys)
-                try linear(ys.readOnly, l.qkv, qkvOut)
-                try timed("attention") { try attention.run(q: q, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
+                let (k, v) = try project(ys.readOnly, l, i)
+                try timed("attention") { try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
                 try linear(ys.readOnly, l.proj, zs)
                 try add(zs.readOnly, into: xs)
                 try norm(xs.readOnly, l.norm2, ys)

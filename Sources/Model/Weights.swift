@@ -21,10 +21,12 @@ public struct Norm: Sendable {
     public var beta: [Float]
 }
 
-/// One transformer layer. Q, K and V are one [3C × C] linear (rows: Q, then K, then V), so
-/// the projection is one matmul whose output rows land in the KV cache as they are.
+/// One transformer layer. Q, K and V are three [C × C] linears, so K and V write straight into
+/// their own contiguous cache rows.
 public struct LayerWeights: Sendable {
-    public var qkv: Linear
+    public var q: Linear
+    public var k: Linear
+    public var v: Linear
     public var proj: Linear
     public var fc1: Linear
     public var fc2: Linear
@@ -32,6 +34,11 @@ public struct LayerWeights: Sendable {
     public var norm1: Norm
     /// Encoder: the LN after the MLP; decoder: the LN before it.
     public var norm2: Norm
+
+    /// The linears in a fixed order (q, k, v, proj, fc1, fc2), with their names.
+    public static var linears: [(String, WritableKeyPath<LayerWeights, Linear>)] {
+        [("q", \.q), ("k", \.k), ("v", \.v), ("proj", \.proj), ("fc1", \.fc1), ("fc2", \.fc2)]
+    }
 }
 
 /// All weights of a model, in fp32 as loaded or generated.
@@ -59,7 +66,8 @@ public struct ModelWeights: Sendable {
     public var bytesPerDecodeStep: Int {
         var total = 0
         for l in layers {
-            for lin in [l.qkv, l.proj, l.fc1, l.fc2] {
+            for (_, path) in LayerWeights.linears {
+                let lin = l[keyPath: path]
                 total += lin.quantized?.bytes.count ?? lin.weight.rows * lin.weight.cols * 4
                 total += (lin.bias?.count ?? 0) * 4
             }
@@ -103,11 +111,13 @@ public struct ModelWeights: Sendable {
         let embNorm = config.architecture == .encoder ? norm() : nil
         var layers: [LayerWeights] = []
         for _ in 0..<config.layers {
-            let qkv = Linear(weight: matrix(3 * c, c, std: 0.02), bias: uniform(3 * c, std: 0.02))
+            let q = Linear(weight: matrix(c, c, std: 0.02), bias: uniform(c, std: 0.02))
+            let k = Linear(weight: matrix(c, c, std: 0.02), bias: uniform(c, std: 0.02))
+            let v = Linear(weight: matrix(c, c, std: 0.02), bias: uniform(c, std: 0.02))
             let proj = Linear(weight: matrix(c, c, std: residualStd), bias: uniform(c, std: 0.02))
             let fc1 = Linear(weight: matrix(f, c, std: 0.02), bias: uniform(f, std: 0.02))
             let fc2 = Linear(weight: matrix(c, f, std: residualStd), bias: uniform(c, std: 0.02))
-            layers.append(LayerWeights(qkv: qkv, proj: proj, fc1: fc1, fc2: fc2, norm1: norm(), norm2: norm()))
+            layers.append(LayerWeights(q: q, k: k, v: v, proj: proj, fc1: fc1, fc2: fc2, norm1: norm(), norm2: norm()))
         }
         let final = config.architecture == .decoder ? norm() : nil
         return ModelWeights(config: config, tokenEmbedding: tok, positionEmbedding: pos, tokenTypeEmbedding: types,
@@ -128,10 +138,7 @@ public struct ModelWeights: Sendable {
             lin.quantized = try lin.weight.withView { try Int4.quantize($0, format: format) }
         }
         for i in out.layers.indices {
-            try q(&out.layers[i].qkv, "layer \(i) qkv")
-            try q(&out.layers[i].proj, "layer \(i) proj")
-            try q(&out.layers[i].fc1, "layer \(i) fc1")
-            try q(&out.layers[i].fc2, "layer \(i) fc2")
+            for (name, path) in LayerWeights.linears { try q(&out.layers[i][keyPath: path], "layer \(i) \(name)") }
         }
         if config.architecture == .decoder {
             guard config.hidden % QuantFormat.blockSize == 0 else {
@@ -149,7 +156,7 @@ public struct ModelWeights: Sendable {
     public func dequantized() -> ModelWeights {
         var out = self
         for i in out.layers.indices {
-            for path in [\LayerWeights.qkv, \.proj, \.fc1, \.fc2] {
+            for (_, path) in LayerWeights.linears {
                 if let q = out.layers[i][keyPath: path].quantized {
                     out.layers[i][keyPath: path].weight = Int4.dequantize(q)
                     out.layers[i][keyPath: path].quantized = nil
@@ -185,13 +192,11 @@ public struct ModelWeights: Sendable {
             var layers: [LayerWeights] = []
             for i in 0..<config.layers {
                 let p = "encoder.layer.\(i)."
-                let q = try mat(p + "attention.self.query.weight", c, c)
-                let k = try mat(p + "attention.self.key.weight", c, c)
-                let v = try mat(p + "attention.self.value.weight", c, c)
-                let qkv = Matrix(rows: 3 * c, cols: c, values: q.dense + k.dense + v.dense)
-                let qkvBias = try vec(p + "attention.self.query.bias", c) + vec(p + "attention.self.key.bias", c) + vec(p + "attention.self.value.bias", c)
+                func attn(_ name: String) throws -> Linear {
+                    Linear(weight: try mat(p + "attention.self.\(name).weight", c, c), bias: try vec(p + "attention.self.\(name).bias", c))
+                }
                 layers.append(LayerWeights(
-                    qkv: Linear(weight: qkv, bias: qkvBias),
+                    q: try attn("query"), k: try attn("key"), v: try attn("value"),
                     proj: Linear(weight: try mat(p + "attention.output.dense.weight", c, c), bias: try vec(p + "attention.output.dense.bias", c)),
                     fc1: Linear(weight: try mat(p + "intermediate.dense.weight", f, c), bias: try vec(p + "intermediate.dense.bias", f)),
                     fc2: Linear(weight: try mat(p + "output.dense.weight", c, f), bias: try vec(p + "output.dense.bias", c)),
@@ -206,8 +211,13 @@ public struct ModelWeights: Sendable {
             var layers: [LayerWeights] = []
             for i in 0..<config.layers {
                 let p = "h.\(i)."
+                // c_attn holds Q, K and V side by side: [C, 3C] (Conv1D), bias [3C].
+                let qkv = try conv1d(p + "attn.c_attn.weight", c, 3 * c), qkvBias = try vec(p + "attn.c_attn.bias", 3 * c)
+                func part(_ n: Int) -> Linear {
+                    Linear(weight: Matrix(rows: c, cols: c) { r, col in qkv[n * c + r, col] }, bias: Array(qkvBias[(n * c)..<((n + 1) * c)]))
+                }
                 layers.append(LayerWeights(
-                    qkv: Linear(weight: try conv1d(p + "attn.c_attn.weight", c, 3 * c), bias: try vec(p + "attn.c_attn.bias", 3 * c)),
+                    q: part(0), k: part(1), v: part(2),
                     proj: Linear(weight: try conv1d(p + "attn.c_proj.weight", c, c), bias: try vec(p + "attn.c_proj.bias", c)),
                     fc1: Linear(weight: try conv1d(p + "mlp.c_fc.weight", c, f), bias: try vec(p + "mlp.c_fc.bias", f)),
                     fc2: Linear(weight: try conv1d(p + "mlp.c_proj.weight", f, c), bias: try vec(p + "mlp.c_proj.bias", c)),
@@ -238,10 +248,9 @@ public struct ModelWeights: Sendable {
             if let n = embeddingNorm { add(e + "LayerNorm.weight", n.gamma); add(e + "LayerNorm.bias", n.beta) }
             for (i, l) in layers.enumerated() {
                 let p = "encoder.layer.\(i)."
-                let qkv = l.qkv.weight.dense, b = l.qkv.bias ?? []
-                for (j, name) in ["query", "key", "value"].enumerated() {
-                    add(p + "attention.self.\(name).weight", Matrix(rows: c, cols: c, values: Array(qkv[(j * c * c)..<((j + 1) * c * c)])))
-                    add(p + "attention.self.\(name).bias", Array(b[(j * c)..<((j + 1) * c)]))
+                for (name, lin) in [("query", l.q), ("key", l.k), ("value", l.v)] {
+                    add(p + "attention.self.\(name).weight", lin.weight)
+                    add(p + "attention.self.\(name).bias", lin.bias ?? [])
                 }
                 add(p + "attention.output.dense.weight", l.proj.weight); add(p + "attention.output.dense.bias", l.proj.bias ?? [])
                 add(p + "intermediate.dense.weight", l.fc1.weight); add(p + "intermediate.dense.bias", l.fc1.bias ?? [])
@@ -254,7 +263,9 @@ public struct ModelWeights: Sendable {
             add("wpe.weight", positionEmbedding)
             for (i, l) in layers.enumerated() {
                 let p = "h.\(i)."
-                add(p + "attn.c_attn.weight", transposed(l.qkv.weight)); add(p + "attn.c_attn.bias", l.qkv.bias ?? [])
+                let qkv = Matrix(rows: 3 * c, cols: c, values: l.q.weight.dense + l.k.weight.dense + l.v.weight.dense)
+                add(p + "attn.c_attn.weight", transposed(qkv))
+                add(p + "attn.c_attn.bias", (l.q.bias ?? []) + (l.k.bias ?? []) + (l.v.bias ?? []))
                 add(p + "attn.c_proj.weight", transposed(l.proj.weight)); add(p + "attn.c_proj.bias", l.proj.bias ?? [])
                 add(p + "mlp.c_fc.weight", transposed(l.fc1.weight)); add(p + "mlp.c_fc.bias", l.fc1.bias ?? [])
                 add(p + "mlp.c_proj.weight", transposed(l.fc2.weight)); add(p + "mlp.c_proj.bias", l.fc2.bias ?? [])

@@ -127,7 +127,7 @@ import Testing
         // A width that is not a multiple of the int4 block size.
         var odd = cfg
         odd.hidden = 48; odd.heads = 4; odd.ff = 96; odd.name = "odd"
-        expectError(["weights=q4_0", "layer 0 qkv has 48 input features, not a multiple of 32"]) {
+        expectError(["weights=q4_0", "layer 0 q has 48 input features, not a multiple of 32"]) {
             _ = try ModelRunner(weights: .synthetic(odd, seed: 1), plan: try Plan.parse("weights=q4_0"), threads: 1, pattern: .all, capacity: 8)
         }
     }

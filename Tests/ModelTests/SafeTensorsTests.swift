@@ -23,7 +23,7 @@ import Testing
         #expect(back.positionEmbedding == w.positionEmbedding)
         #expect(back.tokenTypeEmbedding == w.tokenTypeEmbedding)
         for (a, b) in zip(back.layers, w.layers) {
-            #expect(a.qkv.weight == b.qkv.weight && a.qkv.bias == b.qkv.bias)
+            #expect(a.q.weight == b.q.weight && a.k.weight == b.k.weight && a.v.weight == b.v.weight && a.v.bias == b.v.bias)
             #expect(a.proj.weight == b.proj.weight && a.fc1.weight == b.fc1.weight && a.fc2.weight == b.fc2.weight)
             #expect(a.fc2.bias == b.fc2.bias && a.norm1.gamma == b.norm1.gamma && a.norm2.beta == b.norm2.beta)
         }
