@@ -256,6 +256,31 @@ public struct ModelResult: Codable, Equatable, Sendable {
         self.pooledCosine = pooledCosine; self.top1Agreement = top1Agreement
     }
 
+    /// A short label for charts: the preset, the plan keys that differ from the defaults
+    /// (simd everywhere, f32 weights, the int4 variant following matmul), the pattern when
+    /// sparse, and the thread count.
+    public var label: String {
+        var keys: [String: String] = [:]
+        for term in plan.split(separator: ",") {
+            let kv = term.split(separator: "=", maxSplits: 1).map(String.init)
+            if kv.count == 2 { keys[kv[0]] = kv[1] }
+        }
+        var parts: [String] = []
+        let ops = ["matmul", "softmax", "layernorm", "attention"]
+        let values = Set(ops.compactMap { keys[$0] })
+        if values.count == 1, let v = values.first, v != "simd" { parts.append("all \(v)") } else {
+            parts += ops.compactMap { op in keys[op].flatMap { $0 == "simd" ? nil : "\(op)=\($0)" } }
+        }
+        if let w = keys["weights"], w != "f32" {
+            parts.append(w)
+            if let i = keys["int4"], i != (keys["matmul"] ?? "simd") { parts.append("int4=\(i)") }
+        }
+        if parts.isEmpty { parts.append("simd f32") }
+        let dense = pattern == "all" || pattern == "causal"
+        let sparse = pattern.hasPrefix("causal,") ? String(pattern.dropFirst(7)) : pattern
+        return "\(preset) " + parts.joined(separator: " ") + (dense ? "" : " [\(sparse)]") + " t=\(threads)"
+    }
+
     /// Median prefill GFLOP/s over the linear layers' FLOPs.
     public var prefillLinearGflops: Double {
         prefillLinearFlops / Double(max(promptTokens, 1)) * Statistics.median(prefillTokensPerSecond) / 1e9

@@ -6,7 +6,9 @@ import Darwin
 import Harness
 import Kernels
 
-/// Measures plans on one model and input, and scores each against the fp64 reference pass.
+/// Measures plans on one model and input, and scores each against the fp64 reference pass of
+/// the model (dense attention, fp32 weights; `reference` overrides it, e.g. with the same
+/// sparse pattern to check a kernel rather than price an approximation).
 ///
 /// Protocol (like llama-bench's pp/tg): per plan, one untimed warm-up (the prompt and one
 /// decode step), then `repetitions` timed passes, each from an empty KV cache: prefill of
@@ -67,7 +69,9 @@ public enum ModelBench {
             try ModelRunner(weights: req.weights, plan: $0, threads: req.threads, pattern: req.pattern, capacity: p + g)
         }
         try runners[0].validate(tokens: req.prompt, types: req.types)
-        let ref = reference ?? ReferenceModel(weights: req.weights, pattern: req.pattern).run(prompt: req.prompt, types: req.types, generate: g)
+        // The reference is the model as defined — dense attention (causal for decoders) and the
+        // fp32 weights — so a plan's sparsity and quantization both show up as its accuracy cost.
+        let ref = reference ?? ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, types: req.types, generate: g)
         var runs: [Run] = []
         for (index, runner) in runners.enumerated() {
             progress(index, runner.plan)

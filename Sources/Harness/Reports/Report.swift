@@ -86,10 +86,12 @@ public enum Report {
         let models = docs.flatMap { $0.1.models }
         if !models.isEmpty {
             charts.append(SVG.stacked(title: "Model pass: time per operator", xTitle: "seconds per pass (prefill + decode)",
-                                      rows: models.map { ("\($0.preset) \($0.plan)", $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
-            charts.append(SVG.scatter(title: "Model pass: accuracy vs speed", xTitle: "decode tokens/s", yTitle: "1 − cosine vs fp64",
-                                      points: models.map { SVG.Point(x: Statistics.median($0.decodeTokensPerSecond), y: max(1 - $0.cosine, 1e-12), series: $0.preset,
-                                                                     label: "\($0.plan): cosine \($0.cosine)") }, xLog: true, yLog: true))
+                                      rows: models.map { ($0.label, $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
+            charts.append(SVG.scatter(title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)", yTitle: "1 − cosine vs fp64",
+                                      points: models.map { m in
+                                          let speed = m.decodeTokensPerSecond.isEmpty ? m.prefillTokensPerSecond : m.decodeTokensPerSecond
+                                          return SVG.Point(x: Statistics.median(speed), y: max(1 - m.cosine, 1e-12), series: m.preset,
+                                                           label: "\(m.label): cosine \(m.cosine)") }, xLog: true, yLog: true))
         }
         let md = markdown(docs)
         return """
