@@ -77,18 +77,21 @@ public enum Compare {
         func find(_ doc: ResultDocument, _ id: String, like c: CaseResult) -> CaseResult? {
             doc.cases.first { $0.id == id && $0.shape == c.shape && $0.threads == c.threads }
         }
-        for i in rows.indices {
-            guard let a = rows[i].a, let b = rows[i].b, let ra = a.roundMinSeconds, let rb = b.roundMinSeconds, !ra.isEmpty, !rb.isEmpty
-            else { continue }
-            let peer = base.cases.filter { $0.op == a.op && $0.shape == a.shape && $0.threads == a.threads && $0.id != a.id }
-                .min { abs(log($0.medianSeconds / a.medianSeconds)) < abs(log($1.medianSeconds / a.medianSeconds)) }
+        /// The case's peers in the baseline (same op, shape, threads), closest speed first.
+        func peers(_ a: CaseResult) -> [CaseResult] {
+            base.cases.filter { $0.op == a.op && $0.shape == a.shape && $0.threads == a.threads && $0.id != a.id }
+                .sorted { abs(log($0.medianSeconds / a.medianSeconds)) < abs(log($1.medianSeconds / a.medianSeconds)) }
+        }
+        /// Judges candidate `b` against baseline `a`, normalized by `peer` when it has round minima.
+        func judge(_ i: Int, _ a: CaseResult, _ b: CaseResult, _ ra: [Double], _ rb: [Double], peer: CaseResult?) {
             var fa = ra, fb = rb, na = a.samplesSeconds, nb = b.samplesSeconds
-            if let peer, let pa = peer.roundMinSeconds, let pb = find(cand, peer.id, like: a)?.roundMinSeconds,
-               pa.count == ra.count, pb.count == rb.count, let sb = find(cand, peer.id, like: a)?.samplesSeconds {
+            rows[i].normalized = false
+            if let peer, let pa = peer.roundMinSeconds, let pc = find(cand, peer.id, like: a), let pb = pc.roundMinSeconds,
+               pa.count == ra.count, pb.count == rb.count {
                 fa = zip(ra, pa).map { $0 / $1 }
                 fb = zip(rb, pb).map { $0 / $1 }
                 na = zip(a.samplesSeconds, peer.samplesSeconds).map { $0 / $1 }
-                nb = zip(b.samplesSeconds, sb).map { $0 / $1 }
+                nb = zip(b.samplesSeconds, pc.samplesSeconds).map { $0 / $1 }
                 rows[i].normalized = true
             }
             let ga = Statistics.median(fa), gb = Statistics.median(fb)
@@ -105,6 +108,32 @@ public enum Compare {
             rows[i].verdict = verdict
             rows[i].band = band
             rows[i].gatePeer = rows[i].normalized ? peer?.id : nil
+        }
+        func inputs(_ i: Int) -> (CaseResult, CaseResult, [Double], [Double])? {
+            guard let a = rows[i].a, let b = rows[i].b, let ra = a.roundMinSeconds, let rb = b.roundMinSeconds, !ra.isEmpty, !rb.isEmpty
+            else { return nil }
+            return (a, b, ra, rb)
+        }
+        // Pass 1: each case against its closest-speed peer.
+        for i in rows.indices {
+            guard let (a, b, ra, rb) = inputs(i) else { continue }
+            judge(i, a, b, ra, rb, peer: peers(a).first)
+        }
+        // Pass 2: a peer that itself moved the other way cannot be a yardstick (a faster
+        // int4.simd made int4.blas look 21 % slower against it while int4.blas's own time was
+        // unchanged). Such cases are judged again against the closest peer that did not move,
+        // or on their raw round minima when every peer moved.
+        let first = rows
+        func verdict(of id: String, like c: CaseResult) -> CaseComparison.Verdict? {
+            first.first { r in (r.a ?? r.b).map { $0.id == id && $0.shape == c.shape && $0.threads == c.threads } ?? false }?.verdict
+        }
+        for i in rows.indices {
+            guard let (a, b, ra, rb) = inputs(i), let peerID = first[i].gatePeer else { continue }
+            let mine = first[i].verdict
+            guard mine == .slower || mine == .faster, let theirs = verdict(of: peerID, like: a),
+                  (theirs == .slower || theirs == .faster), theirs != mine else { continue }
+            let stable = peers(a).first { verdict(of: $0.id, like: a) == .noChange }
+            judge(i, a, b, ra, rb, peer: stable)
         }
         return rows
     }

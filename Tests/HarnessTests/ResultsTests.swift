@@ -118,6 +118,28 @@ import Testing
         #expect(rows[0].verdict == .noChange, "a 20% change is within a jumpy case's 30% band")
     }
 
+    /// A peer that got faster is no yardstick: its neighbour, unchanged in its own time, is
+    /// judged again against a peer that did not move (or raw when none is left).
+    @Test func gateDoesNotBlameTheNeighbourOfAnImprovedPeer() {
+        func doc(_ simd: Double, _ blas: Double, _ naive: Double, seed: UInt64) -> ResultDocument {
+            Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(simd, spread: 0.01, seed: seed)),
+                           Synthetic.result("matmul.blas", samples: Synthetic.samples(blas, spread: 0.01, seed: seed + 1)),
+                           Synthetic.result("matmul.naive", samples: Synthetic.samples(naive, spread: 0.01, seed: seed + 2))])
+        }
+        let rows = Compare.gateCases(doc(1e-3, 1.1e-3, 5e-3, seed: 1), doc(0.8e-3, 1.1e-3, 5e-3, seed: 11), threshold: 0.05, alpha: 0.01)
+        let verdicts = Dictionary(uniqueKeysWithValues: rows.map { ($0.b!.id, $0) })
+        #expect(verdicts["matmul.simd"]!.verdict == .faster && verdicts["matmul.simd"]!.gatePeer == "matmul.naive")
+        #expect(verdicts["matmul.blas"]!.verdict == .noChange, "blas ratio \(verdicts["matmul.blas"]!.ratio) against \(verdicts["matmul.blas"]!.gatePeer ?? "raw")")
+        // A real regression next to an improvement is still caught.
+        let both = Compare.gateCases(doc(1e-3, 1.1e-3, 5e-3, seed: 1), doc(0.8e-3, 1.4e-3, 5e-3, seed: 21), threshold: 0.05, alpha: 0.01)
+        #expect(both.first { $0.b!.id == "matmul.blas" }!.verdict == .slower)
+        // Two variants only: the unchanged one falls back to its raw time.
+        let two = Compare.gateCases(Synthetic.doc(Array(doc(1e-3, 1.1e-3, 5e-3, seed: 1).cases.prefix(2))),
+                                    Synthetic.doc(Array(doc(0.8e-3, 1.1e-3, 5e-3, seed: 11).cases.prefix(2))), threshold: 0.05, alpha: 0.01)
+        let blas = two.first { $0.b!.id == "matmul.blas" }!
+        #expect(blas.verdict == .noChange && blas.gatePeer == nil && !blas.normalized)
+    }
+
     @Test func reportIsSelfContained() {
         let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3])])
         let html = Report.html([("a", doc), ("b", doc)])
