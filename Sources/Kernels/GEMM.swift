@@ -129,7 +129,8 @@ enum GEMM {
         let mr = Blocking.mr, nr = Blocking.nr
         // Blocks no larger than the problem, so a small GEMM packs into a small, cache-resident
         // workspace instead of touching a 17 MB one.
-        let blk = Blocking(mc: min(full.mc, (m + mr - 1) / mr * mr), kc: min(full.kc, k), nc: min(full.nc, (n + nr - 1) / nr * nr))
+        // MC is rounded up to whole MR panels: packed A holds ⌈MC/MR⌉ full panels.
+        let blk = Blocking(mc: (min(full.mc, m) + mr - 1) / mr * mr, kc: min(full.kc, k), nc: min(full.nc, (n + nr - 1) / nr * nr))
         Workspace.with(workspaceCount(blk)) { ws in
             let packA = ws
             let packB = ws + blk.mc * blk.kc

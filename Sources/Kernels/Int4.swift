@@ -72,7 +72,7 @@ public enum Int4 {
 
     /// The variant registered as `name`.
     public static func variant(_ name: String) throws -> any Int4Kernel {
-        try Registry.lookup(variants, op: .int4, name: name, nameOf: { $0.name })
+        try Registry.lookup(variants, hidden: Ablation.int4Steps, op: .int4, name: name, nameOf: { $0.name })
     }
 
     /// Throws unless K is a positive multiple of 32.

@@ -31,7 +31,7 @@ public enum Matmul {
 
     /// The variant registered as `name`.
     public static func variant(_ name: String) throws -> any MatmulKernel {
-        try Registry.lookup(variants, op: .matmul, name: name, nameOf: { $0.name })
+        try Registry.lookup(variants, hidden: Ablation.matmulSteps, op: .matmul, name: name, nameOf: { $0.name })
     }
 
     /// Checks every argument; returns (M, K, N).

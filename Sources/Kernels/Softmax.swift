@@ -41,7 +41,7 @@ public enum Softmax {
 
     /// The variant registered as `name`.
     public static func variant(_ name: String) throws -> any SoftmaxKernel {
-        try Registry.lookup(variants, op: .softmax, name: name, nameOf: { $0.name })
+        try Registry.lookup(variants, hidden: Ablation.softmaxSteps, op: .softmax, name: name, nameOf: { $0.name })
     }
 
     /// Checks every argument.

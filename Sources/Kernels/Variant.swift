@@ -63,9 +63,10 @@ public enum Registry {
         kernels(for: id.op).first { $0.name == id.variant }?.summary ?? ""
     }
 
-    /// The kernel registered under `name` in `family`, or a typed error naming the choices.
-    static func lookup<K>(_ family: [K], op: Op, name: String, nameOf: (K) -> String) throws -> K {
-        guard let k = family.first(where: { nameOf($0) == name }) else {
+    /// The kernel registered under `name` in `family` (or among the `hidden` ones: ablation
+    /// steps), or a typed error naming the registered choices.
+    static func lookup<K>(_ family: [K], hidden: [K] = [], op: Op, name: String, nameOf: (K) -> String) throws -> K {
+        guard let k = (family + hidden).first(where: { nameOf($0) == name }) else {
             throw KernelError.invalidArgument(op: op.rawValue, argument: "variant", value: "'\(name)'",
                                               reason: "known variants: " + family.map(nameOf).joined(separator: ", "))
         }

@@ -33,13 +33,7 @@ struct BenchCommand: ParsableCommand {
         if let minTime, !(minTime > 0 && minTime <= 600) { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         if let repetitions, !(1...1000).contains(repetitions) { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
         guard (1...100).contains(rounds) else { throw CLIError("--rounds \(rounds) must be from 1 to 100") }
-        if let output {
-            let dir = URL(fileURLWithPath: output).deletingLastPathComponent().path
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                throw CLIError("--output \(output): directory \(dir) does not exist")
-            }
-        }
+        if let output { try checkOutputDirectory(output) }
         let cases = try plan()
         var options = BenchOptions()
         options.minTime = minTime ?? (suite == "quick" ? 0.4 : 1.0)

@@ -34,7 +34,7 @@ struct ModelCommand: ParsableCommand {
 
     func run() throws {
         guard ["table", "json", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table, json or md") }
-        for path in [output, saveHidden].compactMap({ $0 }) { try checkDirectory(path) }
+        for path in [output, saveHidden].compactMap({ $0 }) { try checkOutputDirectory(path) }
         let config = try ModelConfig.preset(preset)
         let planList = try (plans.isEmpty ? [""] : plans).map { try Plan.parse($0) }
         let pattern = try Plan.pattern(attentionPattern)
@@ -95,14 +95,6 @@ struct ModelCommand: ParsableCommand {
                 throw CLIError("\(option): item \(i) '\(s)' is not an integer id")
             }
             return v
-        }
-    }
-
-    func checkDirectory(_ path: String) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw CLIError("\(path): directory \(dir) does not exist")
         }
     }
 }

@@ -9,7 +9,7 @@ struct OpBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opbench",
         abstract: "Measure and verify the operators that dominate LLM inference.",
-        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, CompareCommand.self, Gate.self, ModelCommand.self, Report.self, Quant.self, Dequant.self]
+        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, AblationCommand.self, CompareCommand.self, Gate.self, ModelCommand.self, Report.self, Quant.self, Dequant.self]
     )
 
     /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept
@@ -34,6 +34,15 @@ struct OpBench: ParsableCommand {
 func cleaned(_ message: String) -> String {
     let line = message.split(separator: "\n").first.map(String.init) ?? message
     return line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
+}
+
+/// Throws unless the directory `path` would be written into exists (checked before any work).
+func checkOutputDirectory(_ path: String) throws {
+    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw CLIError("\(path): directory \(dir) does not exist")
+    }
 }
 
 /// A command-line mistake the library does not know about (bad combination of options).

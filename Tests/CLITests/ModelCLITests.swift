@@ -70,3 +70,20 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("| tiny"), "\(r.stderr)")
     }
 }
+
+@Suite struct AblationCLITests {
+    @Test func runsEveryStepAndChecksIt() throws {
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("a.json").path
+        let r = try CLI.run(["ablation", "--op", "matmul", "--shape", "37x29x70", "--min-time", "0.01", "--repetitions", "3", "--output", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try ResultDocument.read(out)
+        #expect(doc.cases.map(\.variant) == Ablation.steps(.matmul).map(\.variant))
+        #expect(doc.cases.map(\.threads) == Ablation.steps(.matmul).map(\.threads))
+        #expect(doc.cases.allSatisfy(\.accuracyPass))
+        #expect(r.stdout.contains("6x64 register tile") && r.stdout.contains("vs previous"))
+        try CLI.expectError(["ablation", "--op", "attention"], ["--op 'attention' has no ablation chain", "matmul, softmax, int4"])
+        try CLI.expectError(["ablation", "--shape", "8x8"], ["--shape needs exactly one --op"])
+        try CLI.expectError(["ablation", "--op", "matmul", "--shape", "8x8x8,nk"], ["B[K×N] shapes"])
+    }
+}

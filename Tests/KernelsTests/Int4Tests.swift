@@ -55,7 +55,8 @@ import Testing
     /// matmul bound: a K-term dot product plus the per-block scale multiply and the bias,
     /// |ŷ − y| ≤ γ_{K+2}·(Σ|x||w| + |bias|) — applying d per block after a 32-term sum
     /// adds at most one rounding per term's path.
-    @Test(arguments: Int4.variants.map(\.name), QuantFormat.allCases)
+    @Test(arguments: Int4.variants.map(\.name) + Ablation.steps(.int4).map(\.variant).filter { $0.hasPrefix("ablate-") },
+          QuantFormat.allCases)
     func linearMatchesReference(variant: String, format: QuantFormat) throws {
         let kernel = try Int4.variant(variant)
         var seed: UInt64 = 500

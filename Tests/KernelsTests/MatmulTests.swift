@@ -16,9 +16,20 @@ import Testing
         Case(m: 64, k: 31, n: 7), Case(m: 65, k: 48, n: 67),
     ]
 
-    @Test(arguments: Matmul.variants.map(\.name), [Matmul.BLayout.kn, .nk])
+    /// The registered variants and the ablation steps (`opbench ablation`), which take B[K×N]
+    /// only and must say so for W[N×K].
+    @Test(arguments: Matmul.variants.map(\.name) + Ablation.steps(.matmul).map(\.variant).filter { $0.hasPrefix("ablate-") },
+          [Matmul.BLayout.kn, .nk])
     func matchesReference(variant: String, layout: Matmul.BLayout) throws {
         let kernel = try Matmul.variant(variant)
+        if variant.hasPrefix("ablate-") && layout == .nk {
+            let a = Matrix(rows: 2, cols: 3), w = Matrix(rows: 4, cols: 3)
+            var c = Matrix(rows: 2, cols: 4)
+            expectKernelError(["unsupported", "B[K×N] only"]) {
+                try a.withView { av in try w.withView { wv in try c.withMutableView { try kernel.run(av, wv, layout: .nk, bias: nil, $0, threads: 1) } } }
+            }
+            return
+        }
         var seed: UInt64 = 1
         for s in Self.shapes {
             for threads in [1, 2] {

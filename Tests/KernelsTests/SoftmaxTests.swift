@@ -40,7 +40,10 @@ import Testing
         } }
     }
 
-    @Test(arguments: Softmax.variants.map(\.name))
+    /// The registered variants and the ablation steps of `opbench ablation`.
+    static let kernelNames = Softmax.variants.map(\.name) + Ablation.steps(.softmax).map(\.variant).filter { $0.hasPrefix("ablate-") }
+
+    @Test(arguments: kernelNames)
     func matchesReference(variant: String) throws {
         var seed: UInt64 = 10
         for (r, c) in Self.shapes {
@@ -54,7 +57,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Softmax.variants.map(\.name))
+    @Test(arguments: kernelNames)
     func hardValues(variant: String) throws {
         var rng = SplitMix64(seed: 99)
         // Large magnitudes (exp would overflow without the max shift), −inf masks at random

@@ -72,3 +72,27 @@ public enum CaseTables {
         return try JSONSerialization.data(withJSONObject: ["context": context, "benchmarks": benchmarks], options: [.prettyPrinted, .sortedKeys])
     }
 }
+
+/// The ablation table: one row per step, each against the previous step and the first.
+public enum AblationTables {
+    public static func table(_ steps: [(change: String, result: CaseResult)]) -> TextTable {
+        var rows: [[String]] = []
+        var previous: CaseResult?
+        var first: [String: CaseResult] = [:]
+        for (change, c) in steps {
+            if let p = previous, p.op != c.op { previous = nil }
+            let base = first[c.op] ?? c
+            first[c.op] = base
+            let memoryBound = c.bound == "memory"
+            rows.append([c.op, c.shape, c.variant, "\(c.threads)", change, Format.seconds(c.medianSeconds),
+                         memoryBound ? "\(Format.number(c.gbps)) GB/s" : "\(Format.number(c.gflops)) GFLOP/s",
+                         Format.percent(c.rooflineFraction),
+                         previous.map { Format.number($0.medianSeconds / c.medianSeconds) + "×" } ?? "–",
+                         Format.number(base.medianSeconds / c.medianSeconds) + "×",
+                         c.accuracyPass ? "ok" : "FAIL"])
+            previous = c
+        }
+        return TextTable(headers: ["op", "shape", "variant", "thr", "step adds", "median", "throughput", "roofline", "vs previous", "vs first", "accuracy"],
+                         rows: rows, rightAligned: [3, 5, 6, 7, 8, 9])
+    }
+}
