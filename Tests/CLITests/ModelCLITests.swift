@@ -80,7 +80,7 @@ import Testing
         let doc = try ResultDocument.read(out)
         #expect(doc.cases.map(\.variant) == Ablation.steps(.matmul).map(\.variant))
         #expect(doc.cases.map(\.threads) == Ablation.steps(.matmul).map(\.threads))
-        #expect(doc.cases.allSatisfy(\.accuracyPass))
+        #expect(doc.cases.allSatisfy { $0.accuracyPass })
         #expect(r.stdout.contains("6x64 register tile") && r.stdout.contains("vs previous"))
         try CLI.expectError(["ablation", "--op", "attention"], ["--op 'attention' has no ablation chain", "matmul, softmax, int4"])
         try CLI.expectError(["ablation", "--shape", "8x8"], ["--shape needs exactly one --op"])
