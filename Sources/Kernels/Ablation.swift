@@ -40,7 +40,8 @@ public enum Ablation {
                 Step(variant: "ablate-libm", change: "SIMD16 passes; max with the stdlib's pointwiseMax, exp by libm per lane", threads: 1),
                 Step(variant: "ablate-polyexp", change: "polynomial exp on 16 lanes (range-checked form)", threads: 1),
                 Step(variant: "ablate-blend", change: "running max by compare/blend instead of pointwiseMax", threads: 1),
-                Step(variant: "simd", change: "exp, sum and store fused in one pass; x <= 0 exp path = softmax.simd", threads: 1),
+                Step(variant: "ablate-fused", change: "exp, sum and store fused in one pass; x <= 0 exp path", threads: 1),
+                Step(variant: "simd", change: "next row touched during the exp pass, so its memory reads overlap compute = softmax.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
             ]
         case .int4:
@@ -233,7 +234,24 @@ public enum Ablation {
         }
     }
 
+    /// softmax.simd's row function without touching the next row.
+    struct SoftmaxFused: SoftmaxKernel {
+        var name: String { "ablate-fused" }
+        var summary: String { "ablation: fused passes, no touch-ahead" }
+        func run(_ x: MatrixView, _ y: MutableMatrixView, options: Softmax.Options, threads: Int) throws {
+            try Softmax.validate(x, y, options: options, threads: threads)
+            Parallel.forEach(x.rows, threads: threads) { rows in
+                var unused = Vec()
+                for i in rows {
+                    let n = Softmax.allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
+                    Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, next: nil, touched: &unused)
+                }
+            }
+        }
+    }
+
     static let softmaxSteps: [any SoftmaxKernel] = [
+        SoftmaxFused(),
         SoftmaxSteps(name: "ablate-libm", exp: .libm, blendMax: false),
         SoftmaxSteps(name: "ablate-polyexp", exp: .poly, blendMax: false),
         SoftmaxSteps(name: "ablate-blend", exp: .poly, blendMax: true),

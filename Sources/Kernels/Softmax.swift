@@ -110,61 +110,95 @@ public enum Softmax {
         public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
             try validate(x, y, options: options, threads: threads)
             Parallel.forEach(x.rows, threads: threads) { rows in
-                for i in rows {
-                    let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
-                    Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale)
+                Workspace.with(16) { sink in
+                    var touched = Vec()
+                    for i in rows {
+                        let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
+                        let next = i + 1 < rows.upperBound ? x.row(i + 1) : nil
+                        Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, next: next, touched: &touched)
+                    }
+                    UnsafeMutableRawPointer(sink).storeBytes(of: touched, as: Vec.self)
                 }
             }
         }
 
         /// Softmax of the first `n` of `cols` entries of one row; the rest become 0.
+        ///
+        /// `next` (the following row, `cols` floats) is touched one cache line per vector of
+        /// the exp pass, so its loads from memory overlap this row's compute instead of
+        /// stalling the next row's first pass (a row is 16 KiB at 4096 columns: the prefetchers
+        /// do not run that far ahead, and one thread waited on memory and computed in turn).
+        /// The touched values are summed into `touched` so the loads are not optimized away.
         @inline(__always)
-        public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, cols: Int, scale: Float) {
+        public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, cols: Int, scale: Float,
+                               next: UnsafePointer<Float>? = nil, touched: inout Vec) {
             let nv = n & ~15
             let s = Vec(repeating: scale)
             var m0 = Vec(repeating: -.infinity), m1 = Vec(repeating: -.infinity)
             var j = 0
             while j + 32 <= nv {
-                let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s
-                let b = UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self) * s
+                let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self)
+                let b = UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self)
                 m0 = m0.replacing(with: a, where: a .> m0)
                 m1 = m1.replacing(with: b, where: b .> m1)
                 j += 32
             }
             if j < nv {
-                let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s
+                let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self)
                 m0 = m0.replacing(with: a, where: a .> m0)
                 j += 16
             }
             if j < n {
-                let a = VectorMath.loadPartial(x + j, n - j, fill: -.infinity) * s
+                let a = VectorMath.loadPartial(x + j, n - j, fill: -.infinity)
                 m1 = m1.replacing(with: a, where: a .> m1)
             }
             m0 = m0.replacing(with: m1, where: m1 .> m0)
-            let m = VectorMath.max(m0)
+            // scale > 0 and rounding is monotone, so max_j fl(s·x_j) = fl(s·max_j x_j): the
+            // max pass needs no multiply.
+            let m = VectorMath.max(m0) * scale
             if m == -.infinity {
                 for k in 0..<cols { y[k] = 0 }
                 return
             }
-            let mv = Vec(repeating: m)
+            let negM = Vec(repeating: -m)
             var sum0 = Vec(), sum1 = Vec()
-            j = 0
+            if let next {
+                // Touch the next row: one line per 16 floats, spread over the exp pass below.
+                let lines = cols / 16, perStep = max(1, (lines + max(nv / 32, 1) - 1) / max(nv / 32, 1))
+                var line = 0
+                j = 0
+                while j + 32 <= nv {
+                    for _ in 0..<perStep where line < lines {
+                        touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self)
+                        line += 1
+                    }
+                    let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
+                    let e1 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s))
+                    UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
+                    UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
+                    sum0 += e0; sum1 += e1
+                    j += 32
+                }
+                while line < lines { touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self); line += 1 }
+                if cols > lines * 16 { touched += VectorMath.loadPartial(next + lines * 16, cols - lines * 16, fill: 0) }
+            }
+            j = next == nil ? 0 : j
             while j + 32 <= nv {
-                let e0 = VectorMath.expNonPositive((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
-                let e1 = VectorMath.expNonPositive((UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self) * s) - mv)
+                let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
+                let e1 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s))
                 UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
                 UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
                 sum0 += e0; sum1 += e1
                 j += 32
             }
             if j < nv {
-                let e0 = VectorMath.expNonPositive((UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * s) - mv)
+                let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
                 UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
                 sum0 += e0
                 j += 16
             }
             if j < n {
-                let xv = VectorMath.loadPartial(x + j, n - j, fill: -.infinity) * s - mv
+                let xv = negM.addingProduct(VectorMath.loadPartial(x + j, n - j, fill: -.infinity), s)
                 var e = VectorMath.expNonPositive(xv)
                 for k in (n - j)..<16 { e[k] = 0 }
                 VectorMath.storePartial(e, y + j, n - j)
