@@ -175,10 +175,36 @@ extension SparseAttention {
                     for t in 0..<(mr * dp) { o[t] = 0 }
                     let qi = (r0 + offset)..<(r0 + offset + rows)
                     for kt in 0..<nkt {
-                        let j0 = kt * nr, cols = min(nr, tk - j0)
-                        let cls = pattern.classify(qi, j0..<(j0 + cols))
+                        let j0 = kt * nr, tileCols = min(nr, tk - j0)
+                        var cls = pattern.classify(qi, j0..<(j0 + tileCols))
                         if cls == .empty { continue }
-                        GEMM.microKernel(d, UnsafePointer(qp), UnsafePointer(kp + kt * nr * d), s, nr, rows, cols, true, nil, tile)
+                        // The global keys' tile, when the window does not reach it for any of
+                        // these queries: only its first G keys are allowed, so their scores are
+                        // G dot products per query (not a 6×64 tile) and PV runs over G keys.
+                        let g = pattern.global
+                        let globalOnly = kt == 0 && cls == .partial && g > 0 && g < tileCols && pattern.block == nil
+                            && qi.lowerBound >= g && pattern.window.map { qi.lowerBound - (tileCols - 1) >= $0 } == true
+                        let cols = globalOnly ? g : tileCols
+                        if globalOnly {
+                            for r in 0..<rows {
+                                let qr = qh.row(r0 + r), sr = s + r * nr
+                                for j in 0..<g {
+                                    let kr = k.row(j) + h * d
+                                    var acc = Vec()
+                                    var t = 0
+                                    while t + 16 <= d {
+                                        acc = acc.addingProduct(UnsafeRawPointer(qr + t).loadUnaligned(as: Vec.self),
+                                                                UnsafeRawPointer(kr + t).loadUnaligned(as: Vec.self))
+                                        t += 16
+                                    }
+                                    if t < d { acc = acc.addingProduct(VectorMath.loadPartial(qr + t, d - t, fill: 0), VectorMath.loadPartial(kr + t, d - t, fill: 0)) }
+                                    sr[j] = VectorMath.sum(acc)
+                                }
+                            }
+                            cls = .full
+                        } else {
+                            GEMM.microKernel(d, UnsafePointer(qp), UnsafePointer(kp + kt * nr * d), s, nr, rows, cols, true, nil, tile)
+                        }
                         for r in 0..<rows {
                             let sr = s + r * nr
                             if cols < nr { for j in cols..<nr { sr[j] = -.infinity } }
@@ -215,13 +241,28 @@ extension SparseAttention {
                                 for t in 0..<dp { orow[t] *= corr }
                             }
                         }
-                        // P (rows × cols) packed k-major for the micro-kernel: pp[j·6 + r].
-                        for j in 0..<cols {
-                            for r in 0..<mr { pp[j * mr + r] = r < rows ? pBuf[r * nr + j] : 0 }
+                        // Partial tiles (a window's edges, the causal diagonal) often leave whole
+                        // 16-key groups with P = 0 in every row: PV runs over [c0, c1) only, the
+                        // groups from the first to the last with a nonzero P.
+                        var c0 = 0, c1 = cols
+                        if cls == .partial {
+                            var first = 4, last = -1
+                            for v in 0..<4 {
+                                var any = Vec()
+                                for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * nr + 16 * v).loadUnaligned(as: Vec.self) }
+                                if VectorMath.max(any) > 0 { first = Swift.min(first, v); last = v }
+                            }
+                            if last < 0 { continue }
+                            c0 = first * 16
+                            c1 = Swift.min(cols, (last + 1) * 16)
+                        }
+                        // P (rows × [c0, c1)) packed k-major for the micro-kernel: pp[j·6 + r].
+                        for j in c0..<c1 {
+                            for r in 0..<mr { pp[(j - c0) * mr + r] = r < rows ? pBuf[r * nr + j] : 0 }
                         }
                         for panel in 0..<dPanels {
                             let width = min(nr, d - panel * nr)
-                            GEMM.microKernel(cols, UnsafePointer(pp), UnsafePointer(vp + panel * nr * tk + j0 * nr),
+                            GEMM.microKernel(c1 - c0, UnsafePointer(pp), UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr),
                                              o + panel * nr, dp, rows, width, false, nil, tile)
                         }
                     }

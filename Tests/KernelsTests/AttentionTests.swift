@@ -11,7 +11,7 @@ import Testing
         if sparse.count > 1 { for j in 0..<sparse.count { sparse.mask[1 * sparse.count + j] = false } }
         return [
             .all, .init(causal: true), .init(window: 5), .init(causal: true, window: 3), .init(global: 2),
-            .init(causal: true, window: 4, global: 2), .init(block: blocks), .init(causal: true, block: sparse),
+            .init(causal: true, window: 4, global: 2), .init(window: 6, global: 3), .init(block: blocks), .init(causal: true, block: sparse),
             .init(window: 7, global: 1, block: sparse),
         ]
     }
