@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The performance record: every shape named by the SIMD targets, measured side by side in
-# one run per group, then merged into results/perf.{json,md,html}. About 5 minutes here.
+# one run per group, the model-pass targets, and the ablation chains; merged into
+# results/perf.{md,html}, results/ablation.md and the raw results/perf/*.json. About 10 minutes here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash .ci/setup
@@ -8,11 +9,12 @@ swift build -c release
 bin=.build/release/opbench
 tmp=$(mktemp -d)
 common=(--min-time 0.6 --repetitions 7)
-# matmul: squares, 1 thread; large squares on 2 threads; decode and prefill model shapes
+# matmul: squares, 1 thread; model shapes with [out×in] weights (decode M=1, prefill M=128/512)
 $bin bench --op matmul --variant simd,blas "${common[@]}" --output "$tmp/1.json" \
   --shape 64x64x64 --shape 128x128x128 --shape 256x256x256 --shape 512x512x512 --shape 1024x1024x1024 \
-  --shape 2048x2048x2048 --shape 4096x4096x4096 --shape 1x768x3072 --shape 1x3072x768 \
-  --shape 512x768x3072 --shape 512x3072x768 >/dev/null
+  --shape 2048x2048x2048 --shape 4096x4096x4096 \
+  --shape 1x768x3072,nk --shape 1x3072x768,nk --shape 1x768x2304,nk --shape 16x768x3072,nk --shape 128x768x2304,nk \
+  --shape 128x3072x768,nk --shape 512x768x3072,nk --shape 512x3072x768,nk >/dev/null
 $bin bench --op matmul --variant simd,blas --threads 2 "${common[@]}" --output "$tmp/2.json" \
   --shape 1024x1024x1024 --shape 2048x2048x2048 >/dev/null
 # softmax and layernorm on 4096x4096 (arrays far larger than L3), 1 and 2 threads
@@ -25,7 +27,13 @@ $bin bench --op int4,matmul --variant int4.simd,matmul.blas "${common[@]}" --out
 $bin bench --op attention --variant simd,blas "${common[@]}" --output "$tmp/6.json" \
   --shape T=4096,H=12,D=64,causal --shape T=4096,H=12,D=64,causal,window=256,global=4 \
   --shape T=1024,H=12,D=64,causal,window=256,global=4 --shape T=16384,H=12,D=64,causal,window=256,global=4 >/dev/null
-$bin report "$tmp"/{1,2,3,4,5,6}.json --md results/perf.md --html results/perf.html
+# model targets (gpt2-small, 1 thread): decode with q4_0 vs the f32 blas plan; prefill of 512 tokens
+$bin model --preset gpt2-small --prompt 512 --generate 64 --repetitions 3 \
+  --plan matmul=blas,softmax=blas,layernorm=blas,attention=blas --plan matmul=simd --plan weights=q4_0 \
+  --output "$tmp/7.json" >/dev/null
+$bin report "$tmp"/{1,2,3,4,5,6,7}.json --md results/perf.md --html results/perf.html
+# ablation chains: each optimization step measured side by side
+$bin ablation --format md --output "$tmp/ablation.json" > results/ablation.md
 mkdir -p results/perf
 cp "$tmp"/*.json results/perf/
-echo "wrote results/perf.md, results/perf.html, results/perf/*.json"
+echo "wrote results/perf.md, results/perf.html, results/ablation.md, results/perf/*.json"
