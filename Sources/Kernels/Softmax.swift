@@ -162,34 +162,28 @@ public enum Softmax {
             }
             let negM = Vec(repeating: -m)
             var sum0 = Vec(), sum1 = Vec()
-            if let next {
-                // Touch the next row: one line per 16 floats, spread over the exp pass below.
-                let lines = cols / 16, perStep = max(1, (lines + max(nv / 32, 1) - 1) / max(nv / 32, 1))
-                var line = 0
-                j = 0
-                while j + 32 <= nv {
+            // The next row is touched one line per 16 floats, spread over the exp pass.
+            let lines = next == nil ? 0 : cols / 16
+            let steps = max(nv / 32, 1), perStep = max(1, (lines + steps - 1) / steps)
+            var line = 0
+            j = 0
+            while j + 32 <= nv {
+                if let next {
                     for _ in 0..<perStep where line < lines {
                         touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self)
                         line += 1
                     }
-                    let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
-                    let e1 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s))
-                    UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
-                    UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
-                    sum0 += e0; sum1 += e1
-                    j += 32
                 }
-                while line < lines { touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self); line += 1 }
-                if cols > lines * 16 { touched += VectorMath.loadPartial(next + lines * 16, cols - lines * 16, fill: 0) }
-            }
-            j = next == nil ? 0 : j
-            while j + 32 <= nv {
                 let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
                 let e1 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s))
                 UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
                 UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
                 sum0 += e0; sum1 += e1
                 j += 32
+            }
+            if let next {
+                while line < lines { touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self); line += 1 }
+                if cols > lines * 16 { touched += VectorMath.loadPartial(next + lines * 16, cols - lines * 16, fill: 0) }
             }
             if j < nv {
                 let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
