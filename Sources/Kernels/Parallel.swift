@@ -1,4 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Dispatch
+import Synchronization
 
 /// Splits work over threads: the one place kernels go parallel.
 public enum Parallel {
@@ -22,6 +28,12 @@ public enum Parallel {
 
     /// Runs `body` once per range of `split(count, parts: threads, granule:)`, the ranges
     /// concurrently when there is more than one; returns when all have finished.
+    ///
+    /// Ranges go to the persistent `WorkerPool` (the caller runs the first one): a model's
+    /// decode step is ~85 kernel calls of 10–40 µs each, and handing each to a dispatch queue
+    /// cost several µs of wake-up per call — enough to make 2-thread decode slower than one
+    /// thread. When the pool is busy (another thread is using it, or a call is nested inside
+    /// a pool range) the ranges go to `DispatchQueue.concurrentPerform` instead.
     public static func forEach(_ count: Int, threads: Int, granule: Int = 1,
                                _ body: @Sendable (Range<Int>) -> Void) {
         let ranges = split(count, parts: threads, granule: granule)
@@ -29,6 +41,109 @@ public enum Parallel {
             if let r = ranges.first { body(r) }
             return
         }
+        if WorkerPool.shared.run(ranges, body) { return }
         DispatchQueue.concurrentPerform(iterations: ranges.count) { i in body(ranges[i]) }
+    }
+}
+
+/// Persistent worker threads that spin briefly between jobs, then sleep.
+///
+/// Protocol: the submitter (holding `busy`) publishes the job, sets `pending`, and gives each
+/// participating worker a new `ticket`; worker w runs range w once per ticket and decrements
+/// `pending`; the submitter runs range 0 and spins until `pending` is 0. Workers that take no
+/// part in a job are not touched by it. A worker that saw no new ticket for `spinLimit`
+/// iterations stores `sleeping`, re-checks its ticket, and only then waits on its semaphore;
+/// the submitter stores the ticket before it swaps `sleeping` back and signals, so with
+/// sequentially consistent atomics one of the two always sees the other (no lost wake-up). A
+/// stale signal only makes a worker re-check its ticket.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool()
+
+    /// Iterations a worker spins on its ticket before it sleeps (tens of µs here).
+    static let spinLimit = 20_000
+
+    private let busy = Mutex<Bool>(false)
+    private let pending = Atomic<Int>(0)
+    private nonisolated(unsafe) var job = 0
+    /// The current job; written before the tickets are stored, read by a worker after it sees
+    /// its ticket, and left alone until every participating worker has finished.
+    private nonisolated(unsafe) var ranges: [Range<Int>] = []
+    private nonisolated(unsafe) var body: (@Sendable (Range<Int>) -> Void)?
+    private let workers = Mutex<[Worker]>([])
+
+    final class Worker: @unchecked Sendable {
+        let index: Int
+        let ticket = Atomic<Int>(0)
+        let sleeping = Atomic<Bool>(false)
+        let wake = DispatchSemaphore(value: 0)
+        unowned let pool: WorkerPool
+        init(index: Int, pool: WorkerPool) { self.index = index; self.pool = pool }
+    }
+
+    /// Runs `ranges` (at least 2) on the caller and the workers; false when the pool is in use.
+    func run(_ ranges: [Range<Int>], _ body: @Sendable (Range<Int>) -> Void) -> Bool {
+        guard busy.withLock({ b -> Bool in
+            if b { return false }
+            b = true
+            return true
+        }) else { return false }
+        defer { busy.withLock { $0 = false } }
+        let crew = ensureWorkers(ranges.count - 1)
+        withoutActuallyEscaping(body) { escapable in
+            self.ranges = ranges
+            self.body = escapable
+            job += 1
+            pending.store(crew.count, ordering: .sequentiallyConsistent)
+            for w in crew {
+                w.ticket.store(job, ordering: .sequentiallyConsistent)
+                if w.sleeping.exchange(false, ordering: .sequentiallyConsistent) { w.wake.signal() }
+            }
+            escapable(ranges[0])
+            while pending.load(ordering: .sequentiallyConsistent) > 0 {}
+            self.body = nil
+        }
+        return true
+    }
+
+    /// The first `count` workers, started on first use (detached POSIX threads that live as
+    /// long as the process).
+    private func ensureWorkers(_ count: Int) -> [Worker] {
+        workers.withLock { list in
+            while list.count < count {
+                let w = Worker(index: list.count + 1, pool: self)
+                list.append(w)
+                var thread = pthread_t()
+                let context = Unmanaged.passRetained(w).toOpaque()
+                let created = pthread_create(&thread, nil, { raw in
+                    let w = Unmanaged<WorkerPool.Worker>.fromOpaque(raw!).takeRetainedValue()
+                    w.pool.loop(w)
+                    return nil
+                }, context)
+                precondition(created == 0, "cannot start a worker thread (pthread_create: \(created))")
+                pthread_detach(thread)
+            }
+            return Array(list.prefix(count))
+        }
+    }
+
+    fileprivate func loop(_ w: Worker) {
+        var seen = 0
+        while true {
+            var spins = 0
+            var now = w.ticket.load(ordering: .sequentiallyConsistent)
+            while now == seen {
+                spins += 1
+                if spins >= Self.spinLimit {
+                    w.sleeping.store(true, ordering: .sequentiallyConsistent)
+                    if w.ticket.load(ordering: .sequentiallyConsistent) == seen { w.wake.wait() }
+                    spins = 0
+                }
+                now = w.ticket.load(ordering: .sequentiallyConsistent)
+            }
+            seen = now
+            w.sleeping.store(false, ordering: .sequentiallyConsistent)
+            if let body { body(ranges[w.index]) }
+            pending.subtract(1, ordering: .sequentiallyConsistent)
+        }
     }
 }

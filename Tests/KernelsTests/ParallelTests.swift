@@ -1,0 +1,48 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import Kernels
+import Synchronization
+import Testing
+
+@Suite struct ParallelTests {
+    /// Every index is visited exactly once, for many back-to-back calls (the worker pool's
+    /// hand-off), thread counts 2…4, calls nested inside a range (which fall back to the
+    /// dispatch queue) and several threads submitting at once (one gets the pool, the others
+    /// fall back). A lost wake-up would hang here, so the suite has a time limit.
+    @Test(.timeLimit(.minutes(1)))
+    func everyIndexExactlyOnce() {
+        final class Counts: Sendable {
+            let hits: Mutex<[Int]>
+            init(_ n: Int) { hits = Mutex([Int](repeating: 0, count: n)) }
+            func hit(_ r: Range<Int>) { hits.withLock { for i in r { $0[i] += 1 } } }
+            var allOnce: Bool { hits.withLock { $0.allSatisfy { $0 == 1 } } }
+        }
+        for round in 0..<3000 {
+            let n = 1 + round % 97, threads = 2 + round % 3
+            let c = Counts(n)
+            Parallel.forEach(n, threads: threads, granule: 1 + round % 5) { c.hit($0) }
+            #expect(c.allOnce, "round \(round): n=\(n) threads=\(threads)")
+            if !c.allOnce { break }
+        }
+        // Nested calls and concurrent submitters.
+        let nestedOK = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { k in
+            for _ in 0..<200 {
+                let c = Counts(64)
+                Parallel.forEach(8, threads: 2) { outer in
+                    for o in outer { Parallel.forEach(8, threads: 2) { inner in c.hit((o * 8 + inner.lowerBound)..<(o * 8 + inner.upperBound)) } }
+                }
+                if c.allOnce { nestedOK.add(1, ordering: .relaxed) }
+            }
+            _ = k
+        }
+        #expect(nestedOK.load(ordering: .relaxed) == 8 * 200)
+        // After the workers have gone to sleep, a new call still wakes them.
+        usleep(50_000)
+        let c = Counts(10)
+        Parallel.forEach(10, threads: 2) { c.hit($0) }
+        #expect(c.allOnce)
+    }
+}
