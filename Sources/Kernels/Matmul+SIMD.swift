@@ -1,7 +1,7 @@
 extension Matmul {
     /// Pure-Swift SIMD matmul.
     ///
-    /// - M ≤ 4 (decode, GEMV-like), or M ≤ 64 with `W[N×K]`: no packing — each output is a
+    /// - M ≤ 4 (decode, GEMV-like), or with `W[N×K]` M ≤ 64 (M ≤ 128 when K ≤ 1024): no packing — each output is a
     ///   SIMD16 dot product (`W[N×K]`, 4 W rows × 3 A rows per register block) or a SIMD16
     ///   axpy stream over B's rows (`B[K×N]`); threads split N.
     /// - otherwise: the packed GEMM of `GEMM.swift` (6×64 register tile, A and B packed,
@@ -10,7 +10,7 @@ extension Matmul {
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64, axpy path for M<=4; threads split C" }
+        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if K<=1024), axpy path for M<=4; threads split C" }
 
         /// Largest M served by the unpacked path.
         public static let directMaxRows = 4
@@ -19,12 +19,16 @@ extension Matmul {
         /// here it beats packing W, which is a transpose: measured 1.2–1.8× blas at M = 8…32
         /// and on par at 48–64 (README, Performance); above, the packed GEMM wins.
         public static let directMaxRowsNK = 64
+        /// … and up to this M when K ≤ `directMaxKNK` (4 W rows of ≤ 16 KiB stay in L1):
+        /// measured 0.95–1.10× blas at M = 96…128, K = 768…1024, against 0.91–0.92× packed.
+        public static let directMaxRowsNKShortK = 128
+        public static let directMaxKNK = 1024
 
         public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
                         _ c: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            if m <= Self.directMaxRows || (layout == .nk && m <= Self.directMaxRowsNK) {
+            if m <= Self.directMaxRows || (layout == .nk && (m <= Self.directMaxRowsNK || (m <= Self.directMaxRowsNKShortK && k <= Self.directMaxKNK))) {
                 Parallel.forEach(n, threads: threads, granule: 16) { cols in
                     switch layout {
                     case .nk: Matmul.SIMD.dotRows(a, b, bias: bias.pointer, c, cols: cols)
