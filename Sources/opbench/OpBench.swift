@@ -21,7 +21,8 @@ struct OpBench: ParsableCommand {
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
-            if let clean = error as? CleanExit { _ = clean; exit(withError: error) }
+            // --help and --version: ArgumentParser prints them and exits 0.
+            if exitCode(for: error) == .success { exit(withError: error) }
             let message = error is KernelError || error is FileError || error is CLIError || error is ShapeError || error is ModelError
                 ? "\(error)" : cleaned(fullMessage(for: error))
             FileHandle.standardError.write(Data("opbench: error: \(message)\n".utf8))

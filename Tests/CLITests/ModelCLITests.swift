@@ -87,3 +87,14 @@ import Testing
         try CLI.expectError(["ablation", "--op", "matmul", "--shape", "8x8x8,nk"], ["B[K×N] shapes"])
     }
 }
+
+@Suite struct HelpCLITests {
+    /// Help is not an error: it prints the whole text on stdout and exits 0.
+    @Test func helpExitsZeroWithTheFullText() throws {
+        let r = try CLI.run(["--help"])
+        #expect(r.status == 0 && r.stderr.isEmpty, "\(r.status) \(r.stderr)")
+        for sub in ["verify", "bench", "ablation", "gate", "model", "report"] { #expect(r.stdout.contains(sub), "help lists \(sub)") }
+        let m = try CLI.run(["model", "--help"])
+        #expect(m.status == 0 && m.stdout.contains("--attention-pattern") && m.stdout.contains("--save-hidden"))
+    }
+}
