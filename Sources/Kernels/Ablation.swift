@@ -267,7 +267,7 @@ public enum Ablation {
                  _ y: MutableMatrixView, threads: Int) throws {
             let (_, k, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            w.bytes.withUnsafeBufferPointer { buf in
+            w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
                 Parallel.forEach(n, threads: threads) { cols in
                     Workspace.with(k) { row in
@@ -299,7 +299,7 @@ public enum Ablation {
             let (_, _, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             let nb = w.blocksPerRow, bb = w.format.blockBytes, off = w.format.nibbleOffset, q40 = w.format == .q4_0
-            w.bytes.withUnsafeBufferPointer { buf in
+            w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
                 Parallel.forEach(n, threads: threads) { cols in
                     for j in cols {

@@ -16,7 +16,7 @@ extension Int4 {
                         _ y: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            w.bytes.withUnsafeBufferPointer { buf in
+            w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
                 if m <= Matmul.SIMD.directMaxRows {
                     Parallel.forEach(n, threads: threads, granule: 8) { cols in

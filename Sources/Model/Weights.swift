@@ -68,13 +68,13 @@ public struct ModelWeights: Sendable {
         for l in layers {
             for (_, path) in LayerWeights.linears {
                 let lin = l[keyPath: path]
-                total += lin.quantized?.bytes.count ?? lin.weight.rows * lin.weight.cols * 4
+                total += lin.quantized?.byteCount ?? lin.weight.rows * lin.weight.cols * 4
                 total += (lin.bias?.count ?? 0) * 4
             }
             total += 4 * 4 * config.hidden
         }
         if config.architecture == .decoder {
-            total += tokenEmbeddingQuantized?.bytes.count ?? tokenEmbedding.rows * tokenEmbedding.cols * 4
+            total += tokenEmbeddingQuantized?.byteCount ?? tokenEmbedding.rows * tokenEmbedding.cols * 4
             total += 2 * 4 * config.hidden
         }
         return total
