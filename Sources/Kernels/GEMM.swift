@@ -201,32 +201,36 @@ enum GEMM {
     @inline(never)
     static func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                             _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ mr: Int, _ nr: Int,
-                            _ first: Bool, _ bias: UnsafePointer<Float>?, _ tile: UnsafeMutablePointer<Float>) {
+                            _ first: Bool, _ bias: UnsafePointer<Float>?, _ tile: UnsafeMutablePointer<Float>,
+                            aRows: (Int, Int, Int, Int, Int, Int) = (0, 1, 2, 3, 4, 5), aStep: Int = Blocking.mr) {
         var c00 = Vec(), c01 = Vec(), c02 = Vec(), c03 = Vec()
         var c10 = Vec(), c11 = Vec(), c12 = Vec(), c13 = Vec()
         var c20 = Vec(), c21 = Vec(), c22 = Vec(), c23 = Vec()
         var c30 = Vec(), c31 = Vec(), c32 = Vec(), c33 = Vec()
         var c40 = Vec(), c41 = Vec(), c42 = Vec(), c43 = Vec()
         var c50 = Vec(), c51 = Vec(), c52 = Vec(), c53 = Vec()
+        // A element (row r, step p) is at a[aRows.r + p·aStep]: packed panels use offsets
+        // 0…5 and step 6; an A read in place (attention's P rows) its row offsets and step 1.
+        let (o0, o1, o2, o3, o4, o5) = aRows
         var pa = a, pb = UnsafeRawPointer(b)
         for _ in 0..<kc {
             let b0 = pb.loadUnaligned(as: Vec.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vec.self)
             let b2 = pb.loadUnaligned(fromByteOffset: 128, as: Vec.self)
             let b3 = pb.loadUnaligned(fromByteOffset: 192, as: Vec.self)
-            var s = Vec(repeating: pa[0])
+            var s = Vec(repeating: pa[o0])
             c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1); c02 = c02.addingProduct(s, b2); c03 = c03.addingProduct(s, b3)
-            s = Vec(repeating: pa[1])
+            s = Vec(repeating: pa[o1])
             c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1); c12 = c12.addingProduct(s, b2); c13 = c13.addingProduct(s, b3)
-            s = Vec(repeating: pa[2])
+            s = Vec(repeating: pa[o2])
             c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1); c22 = c22.addingProduct(s, b2); c23 = c23.addingProduct(s, b3)
-            s = Vec(repeating: pa[3])
+            s = Vec(repeating: pa[o3])
             c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1); c32 = c32.addingProduct(s, b2); c33 = c33.addingProduct(s, b3)
-            s = Vec(repeating: pa[4])
+            s = Vec(repeating: pa[o4])
             c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1); c42 = c42.addingProduct(s, b2); c43 = c43.addingProduct(s, b3)
-            s = Vec(repeating: pa[5])
+            s = Vec(repeating: pa[o5])
             c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1); c52 = c52.addingProduct(s, b2); c53 = c53.addingProduct(s, b3)
-            pa += 6
+            pa += aStep
             pb += 256
         }
         let full = mr == Blocking.mr && nr == Blocking.nr

@@ -256,14 +256,14 @@ extension SparseAttention {
                             c0 = first * 16
                             c1 = Swift.min(cols, (last + 1) * 16)
                         }
-                        // P (rows × [c0, c1)) packed k-major for the micro-kernel: pp[j·6 + r].
-                        for j in c0..<c1 {
-                            for r in 0..<mr { pp[(j - c0) * mr + r] = r < rows ? pBuf[r * nr + j] : 0 }
-                        }
+                        // PV reads P's rows in place (row r at pBuf + r·NR; rows past `rows` repeat
+                        // the last one, their results discarded): no transpose into a packed panel.
+                        @inline(__always) func pr(_ r: Int) -> Int { Swift.min(r, rows - 1) * nr }
                         for panel in 0..<dPanels {
                             let width = min(nr, d - panel * nr)
-                            GEMM.microKernel(c1 - c0, UnsafePointer(pp), UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr),
-                                             o + panel * nr, dp, rows, width, false, nil, tile)
+                            GEMM.microKernel(c1 - c0, UnsafePointer(pBuf + c0), UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr),
+                                             o + panel * nr, dp, rows, width, false, nil, tile,
+                                             aRows: (pr(0), pr(1), pr(2), pr(3), pr(4), pr(5)), aStep: 1)
                         }
                     }
                     for r in 0..<rows {
