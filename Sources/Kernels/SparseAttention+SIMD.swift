@@ -152,12 +152,12 @@ extension SparseAttention {
             let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
             let kCount = nkt * nr * d, vCount = dPanels * nr * tk
-            let total = kCount + vCount + mr * d + 3 * mr * nr + mr * dp + nr * mr + 2 * mr + 64
+            let total = kCount + vCount + mr * d + 3 * mr * nr + mr * dp + 2 * mr + 64
             Workspace.with(total) { ws in
                 let kp = ws, vp = kp + kCount, qp = vp + vCount
                 let s = qp + mr * d, tile = s + mr * nr, pBuf = tile + mr * nr
-                let o = pBuf + mr * nr, pp = o + mr * dp
-                let mrow = pp + nr * mr, lrow = mrow + mr
+                let o = pBuf + mr * nr
+                let mrow = o + mr * dp, lrow = mrow + mr
                 var packedHead = -1
                 for unit in units {
                     let h = unit / nqt, qt = unit % nqt
