@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Harness
 import Kernels
 
@@ -88,10 +83,10 @@ public enum ModelBench {
             var predictions: [Int] = []
             for rep in 0..<req.repetitions {
                 runner.reset()
-                let t0 = now()
+                let t0 = Machine.now()
                 let h = try runner.forward(req.prompt, types: req.types)
                 var pred = cfg.architecture == .decoder ? try runner.nextToken(after: h).top1 : 0
-                let t1 = now()
+                let t1 = Machine.now()
                 if rep == 0 {
                     hidden.withMutableView { out in for r in 0..<p { out.row(r).update(from: h.row(r), count: c) } }
                     predictions.append(pred)
@@ -104,7 +99,7 @@ public enum ModelBench {
                         predictions.append(pred)
                     }
                 }
-                let t2 = now()
+                let t2 = Machine.now()
                 prefill.append(Double(p) / (t1 - t0))
                 if g > 0 { decode.append(Double(g) / (t2 - t1)) }
             }
@@ -141,11 +136,5 @@ public enum ModelBench {
         var out = [Double](repeating: 0, count: cols)
         for r in 0..<rows { for j in 0..<cols { out[j] += x[r * cols + j] } }
         return out.map { $0 / Double(rows) }
-    }
-
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }

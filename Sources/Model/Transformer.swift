@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Harness
 import Kernels
 
 /// Runs a model with the variants a `Plan` names: prefill (a batch of tokens) and decode
@@ -94,18 +90,16 @@ public final class ModelRunner {
 
     @inline(__always)
     func timed<R>(_ op: String, _ body: () throws -> R) rethrows -> R {
-        var t0 = timespec(), t1 = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t0)
+        let t0 = Machine.now()
         let r = try body()
-        clock_gettime(CLOCK_MONOTONIC, &t1)
-        opSeconds[op, default: 0] += Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+        opSeconds[op, default: 0] += Machine.now() - t0
         return r
     }
 
     // MARK: - building blocks
 
-    func view(_ b: AlignedBuffer, rows: Int, cols: Int, row0: Int = 0) -> MutableMatrixView {
-        MutableMatrixView(base: b.pointer + row0 * cols, rows: rows, cols: cols, stride: cols)
+    func view(_ b: AlignedBuffer, rows: Int, cols: Int) -> MutableMatrixView {
+        MutableMatrixView(base: b.pointer, rows: rows, cols: cols, stride: cols)
     }
 
     func linear(_ input: MatrixView, _ lin: Linear, _ out: MutableMatrixView) throws {
