@@ -74,15 +74,6 @@ public enum Elementwise {
         }
     }
 
-    /// The scalar GELU with libm `erff` / `tanhf`: the naive form, used by the fp32 model
-    /// reference checks and readable as the definition.
-    public static func geluScalar(_ x: Float, _ kind: GELU) -> Float {
-        switch kind {
-        case .erf: return 0.5 * x * (1 + erff(x * 0.70710678118654752))
-        case .tanh: return 0.5 * x * (1 + tanhf(0.7978845608028654 * (x + 0.044715 * x * x * x)))
-        }
-    }
-
     /// y += x element-wise (the residual connection); threads split rows.
     public static func add(_ x: MatrixView, into y: MutableMatrixView, threads: Int) throws {
         try Check.threads(threads, op: "add")

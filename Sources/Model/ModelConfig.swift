@@ -28,14 +28,6 @@ public struct ModelConfig: Sendable, Equatable, Codable {
 
     public var headDim: Int { hidden / heads }
 
-    /// Parameters (weights and biases), for reports and the decode bandwidth bound.
-    public var parameterCount: Int {
-        let perLayer = 3 * hidden * hidden + 3 * hidden + hidden * hidden + hidden
-            + ff * hidden + ff + hidden * ff + hidden + 4 * hidden
-        let embeddings = (vocab + maxPositions + typeVocab) * hidden
-        return layers * perLayer + embeddings + 2 * hidden
-    }
-
     /// The named presets (`--preset`).
     public static let presets: [ModelConfig] = [
         ModelConfig(name: "tiny", architecture: .decoder, layers: 2, hidden: 64, heads: 4, ff: 256, vocab: 512,

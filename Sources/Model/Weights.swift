@@ -181,10 +181,7 @@ public struct ModelWeights: Sendable {
         func mat(_ name: String, _ r: Int, _ cols: Int) throws -> Matrix { Matrix(rows: r, cols: cols, values: try file.floats(name, shape: [r, cols])) }
         func vec(_ name: String, _ n: Int) throws -> [Float] { try file.floats(name, shape: [n]) }
         /// GPT-2's Conv1D stores [in, out]; transpose to [out, in].
-        func conv1d(_ name: String, _ inF: Int, _ outF: Int) throws -> Matrix {
-            let w = try mat(name, inF, outF)
-            return Matrix(rows: outF, cols: inF) { r, col in w[col, r] }
-        }
+        func conv1d(_ name: String, _ inF: Int, _ outF: Int) throws -> Matrix { try mat(name, inF, outF).transposed }
         switch config.architecture {
         case .encoder:
             let e = "embeddings."
@@ -238,7 +235,6 @@ public struct ModelWeights: Sendable {
         var out: [(name: String, shape: [Int], values: [Float])] = []
         func add(_ name: String, _ m: Matrix) { out.append((name, [m.rows, m.cols], m.dense)) }
         func add(_ name: String, _ v: [Float]) { out.append((name, [v.count], v)) }
-        func transposed(_ m: Matrix) -> Matrix { Matrix(rows: m.cols, cols: m.rows) { r, col in m[col, r] } }
         switch config.architecture {
         case .encoder:
             let e = "embeddings."
@@ -264,11 +260,11 @@ public struct ModelWeights: Sendable {
             for (i, l) in layers.enumerated() {
                 let p = "h.\(i)."
                 let qkv = Matrix(rows: 3 * c, cols: c, values: l.q.weight.dense + l.k.weight.dense + l.v.weight.dense)
-                add(p + "attn.c_attn.weight", transposed(qkv))
+                add(p + "attn.c_attn.weight", qkv.transposed)
                 add(p + "attn.c_attn.bias", (l.q.bias ?? []) + (l.k.bias ?? []) + (l.v.bias ?? []))
-                add(p + "attn.c_proj.weight", transposed(l.proj.weight)); add(p + "attn.c_proj.bias", l.proj.bias ?? [])
-                add(p + "mlp.c_fc.weight", transposed(l.fc1.weight)); add(p + "mlp.c_fc.bias", l.fc1.bias ?? [])
-                add(p + "mlp.c_proj.weight", transposed(l.fc2.weight)); add(p + "mlp.c_proj.bias", l.fc2.bias ?? [])
+                add(p + "attn.c_proj.weight", l.proj.weight.transposed); add(p + "attn.c_proj.bias", l.proj.bias ?? [])
+                add(p + "mlp.c_fc.weight", l.fc1.weight.transposed); add(p + "mlp.c_fc.bias", l.fc1.bias ?? [])
+                add(p + "mlp.c_proj.weight", l.fc2.weight.transposed); add(p + "mlp.c_proj.bias", l.fc2.bias ?? [])
                 add(p + "ln_1.weight", l.norm1.gamma); add(p + "ln_1.bias", l.norm1.beta)
                 add(p + "ln_2.weight", l.norm2.gamma); add(p + "ln_2.bias", l.norm2.beta)
             }
@@ -276,4 +272,9 @@ public struct ModelWeights: Sendable {
         }
         return out
     }
+}
+
+extension Matrix {
+    /// The transpose (GPT-2's Conv1D weights are stored [in, out]).
+    fileprivate var transposed: Matrix { Matrix(rows: cols, cols: rows) { r, c in self[c, r] } }
 }
