@@ -274,13 +274,7 @@ public enum Ablation {
                         for j in cols {
                             Int4.dequantizeRow(base.pointer!, w, row: j, k0: 0, count: k, into: row)
                             for i in 0..<x.rows {
-                                let xi = x.row(i)
-                                var acc = Vec()
-                                for p in Swift.stride(from: 0, to: k, by: 16) {
-                                    acc = acc.addingProduct(UnsafeRawPointer(xi + p).loadUnaligned(as: Vec.self),
-                                                            UnsafeRawPointer(row + p).loadUnaligned(as: Vec.self))
-                                }
-                                y[i, j] = VectorMath.sum(acc) + (bp.pointer?[j] ?? 0)
+                                y[i, j] = VectorMath.dot(x.row(i), row, count: k) + (bp.pointer?[j] ?? 0)
                             }
                         }
                     }

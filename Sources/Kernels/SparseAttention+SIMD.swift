@@ -48,7 +48,7 @@ extension SparseAttention {
             let ldS = (tk + 15) / 16 * 16 + 16
             let dv = (d + 15) / 16 * 16
             let scale = 1 / Float(d).squareRoot()
-            let dFull = d & ~15, dTail = d - dFull
+            let dFull = d & ~15
             Workspace.with(nh * ldS + nh * dv + nh + 16) { ws in
                 let scores = ws, acc = ws + nh * ldS, inv = acc + nh * dv
                 for r in 0..<tq {
@@ -67,17 +67,7 @@ extension SparseAttention {
                             for h in 0..<nh {
                                 let qh = q.row(r) + (headRange.lowerBound + h) * d
                                 let kh = krow + (headRange.lowerBound + h) * d
-                                var dot = Vec()
-                                var t = 0
-                                while t < dFull {
-                                    dot = dot.addingProduct(UnsafeRawPointer(qh + t).loadUnaligned(as: Vec.self),
-                                                            UnsafeRawPointer(kh + t).loadUnaligned(as: Vec.self))
-                                    t += 16
-                                }
-                                if dTail > 0 {
-                                    dot = dot.addingProduct(VectorMath.loadPartial(qh + t, dTail, fill: 0), VectorMath.loadPartial(kh + t, dTail, fill: 0))
-                                }
-                                scores[h * ldS + j] = VectorMath.sum(dot) * scale
+                                scores[h * ldS + j] = VectorMath.dot(qh, kh, count: d) * scale
                             }
                         }
                         j0 = j1
@@ -189,16 +179,7 @@ extension SparseAttention {
                             for r in 0..<rows {
                                 let qr = qh.row(r0 + r), sr = s + r * nr
                                 for j in 0..<g {
-                                    let kr = k.row(j) + h * d
-                                    var acc = Vec()
-                                    var t = 0
-                                    while t + 16 <= d {
-                                        acc = acc.addingProduct(UnsafeRawPointer(qr + t).loadUnaligned(as: Vec.self),
-                                                                UnsafeRawPointer(kr + t).loadUnaligned(as: Vec.self))
-                                        t += 16
-                                    }
-                                    if t < d { acc = acc.addingProduct(VectorMath.loadPartial(qr + t, d - t, fill: 0), VectorMath.loadPartial(kr + t, d - t, fill: 0)) }
-                                    sr[j] = VectorMath.sum(acc)
+                                    sr[j] = VectorMath.dot(qr, k.row(j) + h * d, count: d)
                                 }
                             }
                             cls = .full

@@ -83,6 +83,20 @@ public enum VectorMath {
         return c[0] + c[1]
     }
 
+    /// Σ a[t]·b[t] over `count` floats: one 16-lane FMA accumulator, the tail as a partial
+    /// vector, then the pairwise lane sum.
+    @inlinable @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = Vec()
+        var t = 0
+        while t + 16 <= count {
+            acc = acc.addingProduct(UnsafeRawPointer(a + t).loadUnaligned(as: Vec.self), UnsafeRawPointer(b + t).loadUnaligned(as: Vec.self))
+            t += 16
+        }
+        if t < count { acc = acc.addingProduct(loadPartial(a + t, count - t, fill: 0), loadPartial(b + t, count - t, fill: 0)) }
+        return sum(acc)
+    }
+
     /// The 32 nibbles of 16 GGUF Q4 bytes as 32-bit lanes: `lo` holds the low nibbles
     /// (elements 0…15), `hi` the high nibbles (elements 16…31). Written lane by lane so
     /// LLVM emits one zero-extending load (the stdlib's generic SIMD conversions are calls).
