@@ -69,7 +69,8 @@ final class WorkerPool: @unchecked Sendable {
     /// its ticket, and left alone until every participating worker has finished.
     private nonisolated(unsafe) var ranges: [Range<Int>] = []
     private nonisolated(unsafe) var body: (@Sendable (Range<Int>) -> Void)?
-    private let workers = Mutex<[Worker]>([])
+    /// Started workers; only touched by the submitter, which holds `busy`.
+    private nonisolated(unsafe) var workers: [Worker] = []
 
     final class Worker: @unchecked Sendable {
         let index: Int
@@ -106,24 +107,22 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// The first `count` workers, started on first use (detached POSIX threads that live as
-    /// long as the process).
-    private func ensureWorkers(_ count: Int) -> [Worker] {
-        workers.withLock { list in
-            while list.count < count {
-                let w = Worker(index: list.count + 1, pool: self)
-                list.append(w)
-                var thread = pthread_t()
-                let context = Unmanaged.passRetained(w).toOpaque()
-                let created = pthread_create(&thread, nil, { raw in
-                    let w = Unmanaged<WorkerPool.Worker>.fromOpaque(raw!).takeRetainedValue()
-                    w.pool.loop(w)
-                    return nil
-                }, context)
-                precondition(created == 0, "cannot start a worker thread (pthread_create: \(created))")
-                pthread_detach(thread)
-            }
-            return Array(list.prefix(count))
+    /// long as the process). Called with `busy` held, so no other lock is needed.
+    private func ensureWorkers(_ count: Int) -> ArraySlice<Worker> {
+        while workers.count < count {
+            let w = Worker(index: workers.count + 1, pool: self)
+            workers.append(w)
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(w).toOpaque()
+            let created = pthread_create(&thread, nil, { raw in
+                let w = Unmanaged<WorkerPool.Worker>.fromOpaque(raw!).takeRetainedValue()
+                w.pool.loop(w)
+                return nil
+            }, context)
+            precondition(created == 0, "cannot start a worker thread (pthread_create: \(created))")
+            pthread_detach(thread)
         }
+        return workers.prefix(count)
     }
 
     fileprivate func loop(_ w: Worker) {
