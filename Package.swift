@@ -33,11 +33,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Streaming stores and prefetch (a header of static inline functions; nothing to link).
+        .systemLibrary(name: "CCacheControl"),
 
         // MARK: - Libraries
         .target(
             name: "Kernels",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "CCacheControl"],
             swiftSettings: kernelFlags
         ),
         .target(

@@ -19,7 +19,7 @@ public enum Ablation {
     }
 
     /// The operators with an ablation chain.
-    public static let ops: [Op] = [.matmul, .softmax, .int4]
+    public static let ops: [Op] = [.matmul, .softmax, .layernorm, .int4]
 
     /// The chain of `op`, first step first.
     public static func steps(_ op: Op) -> [Step] {
@@ -41,7 +41,16 @@ public enum Ablation {
                 Step(variant: "ablate-polyexp", change: "polynomial exp on 16 lanes (range-checked form)", threads: 1),
                 Step(variant: "ablate-blend", change: "running max by compare/blend instead of pointwiseMax", threads: 1),
                 Step(variant: "ablate-fused", change: "exp, sum and store fused in one pass; x <= 0 exp path", threads: 1),
-                Step(variant: "simd", change: "next row touched during the exp pass, so its memory reads overlap compute = softmax.simd", threads: 1),
+                Step(variant: "ablate-prefetch", change: "next row prefetched during the exp pass, so its memory reads overlap compute", threads: 1),
+                Step(variant: "simd", change: "streaming stores from an L1 scratch row: no write-allocate reads of y = softmax.simd", threads: 1),
+                Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
+            ]
+        case .layernorm:
+            return [
+                Step(variant: "naive", change: "plain loops, corrected two-pass statistics", threads: 1),
+                Step(variant: "ablate-ln-passes", change: "SIMD16 passes, two accumulators per sum, ordinary stores", threads: 1),
+                Step(variant: "ablate-ln-prefetch", change: "next row prefetched during the statistics pass", threads: 1),
+                Step(variant: "simd", change: "streaming stores: no write-allocate reads of y = layernorm.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
             ]
         case .int4:
@@ -234,27 +243,43 @@ public enum Ablation {
         }
     }
 
-    /// softmax.simd's row function without touching the next row.
-    struct SoftmaxFused: SoftmaxKernel {
-        var name: String { "ablate-fused" }
-        var summary: String { "ablation: fused passes, no touch-ahead" }
+    /// softmax.simd's row loop with its memory-side steps switched off or on (ordinary
+    /// stores throughout: streaming is the registered variant's own step).
+    struct SoftmaxRows: SoftmaxKernel {
+        let name: String
+        let prefetch: Bool
+        var summary: String { "ablation: fused passes" + (prefetch ? ", next row prefetched" : "") }
         func run(_ x: MatrixView, _ y: MutableMatrixView, options: Softmax.Options, threads: Int) throws {
             try Softmax.validate(x, y, options: options, threads: threads)
-            Parallel.forEach(x.rows, threads: threads) { rows in
-                var unused = Vec()
-                for i in rows {
-                    let n = Softmax.allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
-                    Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, next: nil, touched: &unused)
-                }
-            }
+            Softmax.SIMD.rows(x, y, options: options, threads: threads, prefetch: prefetch, stream: false)
         }
     }
 
     static let softmaxSteps: [any SoftmaxKernel] = [
-        SoftmaxFused(),
+        SoftmaxRows(name: "ablate-fused", prefetch: false),
+        SoftmaxRows(name: "ablate-prefetch", prefetch: true),
         SoftmaxSteps(name: "ablate-libm", exp: .libm, blendMax: false),
         SoftmaxSteps(name: "ablate-polyexp", exp: .poly, blendMax: false),
         SoftmaxSteps(name: "ablate-blend", exp: .poly, blendMax: true),
+    ]
+
+    // MARK: - layernorm steps
+
+    /// layernorm.simd's row loop with ordinary stores, with and without the prefetch.
+    struct LayerNormRows: LayerNormKernel {
+        let name: String
+        let prefetch: Bool
+        var summary: String { "ablation: SIMD16 passes" + (prefetch ? ", next row prefetched" : "") }
+        func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+                 eps: Float, _ y: MutableMatrixView, threads: Int) throws {
+            try LayerNorm.validate(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads)
+            LayerNorm.SIMD.rows(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads, prefetch: prefetch, stream: false)
+        }
+    }
+
+    static let layernormSteps: [any LayerNormKernel] = [
+        LayerNormRows(name: "ablate-ln-passes", prefetch: false),
+        LayerNormRows(name: "ablate-ln-prefetch", prefetch: true),
     ]
 
     // MARK: - int4 steps

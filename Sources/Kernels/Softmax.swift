@@ -101,37 +101,54 @@ public enum Softmax {
     // MARK: - simd
 
     /// SIMD16: compare/blend running max, polynomial exp (`VectorMath.exp`) fused with the
-    /// sum and the store, then one scaling pass while the row is still in L1. Threads split rows.
+    /// sum and the store, then one scaling pass while the row is still in L1. On inputs and
+    /// outputs larger than the cache (`CacheControl`), the next row is prefetched during the
+    /// exp pass and the result is written with streaming stores. Threads split rows.
     public struct SIMD: SoftmaxKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 blend max, polynomial exp fused with sum, L1-resident rescale; threads split rows" }
+        public var summary: String { "SIMD16 blend max, polynomial exp fused with sum, L1-resident rescale, prefetch + streaming stores on large arrays; threads split rows" }
 
         public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
             try validate(x, y, options: options, threads: threads)
+            Softmax.SIMD.rows(x, y, options: options, threads: threads,
+                              prefetch: CacheControl.exceedsCache(x), stream: CacheControl.streams(y))
+        }
+
+        /// The row loop, with the two memory-side optimizations switchable (the ablation
+        /// measures each): `prefetch` asks for row i + 1 during row i's exp pass, `stream`
+        /// writes `y` with streaming stores (only valid where `CacheControl.streams(y)`).
+        static func rows(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int, prefetch: Bool, stream: Bool) {
             Parallel.forEach(x.rows, threads: threads) { rows in
-                Workspace.with(16) { sink in
-                    var touched = Vec()
+                // When streaming: an L1-resident row of exponentials.
+                Workspace.with(stream ? x.cols : 16) { scratch in
                     for i in rows {
                         let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
-                        let next = i + 1 < rows.upperBound ? x.row(i + 1) : nil
-                        Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, next: next, touched: &touched)
+                        let next = prefetch && i + 1 < rows.upperBound ? x.row(i + 1) : nil
+                        Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, prefetch: next,
+                                         streamVia: stream ? scratch : nil)
                     }
-                    UnsafeMutableRawPointer(sink).storeBytes(of: touched, as: Vec.self)
                 }
+                if stream { CacheControl.streamFence() }
             }
         }
 
         /// Softmax of the first `n` of `cols` entries of one row; the rest become 0.
         ///
-        /// `next` (the following row, `cols` floats) is touched one cache line per vector of
-        /// the exp pass, so its loads from memory overlap this row's compute instead of
-        /// stalling the next row's first pass (a row is 16 KiB at 4096 columns: the prefetchers
-        /// do not run that far ahead, and one thread waited on memory and computed in turn).
-        /// The touched values are summed into `touched` so the loads are not optimized away.
+        /// `prefetch` (the following row, `cols` floats) is requested one cache line per
+        /// vector of the exp pass, so its reads from memory overlap this row's compute instead
+        /// of stalling the next row's first pass (a row is 16 KiB at 4096 columns: the hardware
+        /// prefetchers do not run that far ahead). Prefetch instructions, unlike touching
+        /// loads, retire at once: a touching load that missed held up the reorder buffer, and
+        /// with streaming stores it made the kernel slower, not faster.
+        ///
+        /// With `streamVia` (a `cols`-float scratch row; `y` 64-byte aligned, `cols` a multiple
+        /// of 16) the exponentials go to the scratch row, which stays in L1, and the rescale
+        /// pass writes `y` with streaming stores, so `y`'s lines are never read from memory.
         @inline(__always)
         public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, cols: Int, scale: Float,
-                               next: UnsafePointer<Float>? = nil, touched: inout Vec) {
+                               prefetch next: UnsafePointer<Float>? = nil, streamVia scratch: UnsafeMutablePointer<Float>? = nil) {
+            let e = scratch ?? y
             let nv = n & ~15
             let s = Vec(repeating: scale)
             var m0 = Vec(repeating: -.infinity), m1 = Vec(repeating: -.infinity)
@@ -162,44 +179,47 @@ public enum Softmax {
             }
             let negM = Vec(repeating: -m)
             var sum0 = Vec(), sum1 = Vec()
-            // The next row is touched one line per 16 floats, spread over the exp pass.
-            let lines = next == nil ? 0 : cols / 16
+            // The next row is requested one line per 16 floats, spread over the exp pass.
+            let lines = next == nil ? 0 : (cols + 15) / 16
             let steps = max(nv / 32, 1), perStep = max(1, (lines + steps - 1) / steps)
             var line = 0
             j = 0
             while j + 32 <= nv {
                 if let next {
-                    for _ in 0..<perStep where line < lines {
-                        touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self)
-                        line += 1
-                    }
+                    for _ in 0..<perStep where line < lines { CacheControl.prefetch(next + line * 16); line += 1 }
                 }
                 let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
                 let e1 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s))
-                UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
-                UnsafeMutableRawPointer(y + j + 16).storeBytes(of: e1, as: Vec.self)
+                UnsafeMutableRawPointer(e + j).storeBytes(of: e0, as: Vec.self)
+                UnsafeMutableRawPointer(e + j + 16).storeBytes(of: e1, as: Vec.self)
                 sum0 += e0; sum1 += e1
                 j += 32
             }
-            if let next {
-                while line < lines { touched += UnsafeRawPointer(next + line * 16).loadUnaligned(as: Vec.self); line += 1 }
-                if cols > lines * 16 { touched += VectorMath.loadPartial(next + lines * 16, cols - lines * 16, fill: 0) }
-            }
+            if let next { while line < lines { CacheControl.prefetch(next + line * 16); line += 1 } }
             if j < nv {
                 let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
-                UnsafeMutableRawPointer(y + j).storeBytes(of: e0, as: Vec.self)
+                UnsafeMutableRawPointer(e + j).storeBytes(of: e0, as: Vec.self)
                 sum0 += e0
                 j += 16
             }
             if j < n {
                 let xv = negM.addingProduct(VectorMath.loadPartial(x + j, n - j, fill: -.infinity), s)
-                var e = VectorMath.expNonPositive(xv)
-                for k in (n - j)..<16 { e[k] = 0 }
-                VectorMath.storePartial(e, y + j, n - j)
-                sum1 += e
+                var ev = VectorMath.expNonPositive(xv)
+                for k in (n - j)..<16 { ev[k] = 0 }
+                VectorMath.storePartial(ev, e + j, n - j)
+                sum1 += ev
             }
             let inv = Vec(repeating: 1 / VectorMath.sum(sum0 + sum1))
             j = 0
+            if scratch != nil {
+                while j < nv { CacheControl.streamStore(UnsafeRawPointer(e + j).load(as: Vec.self) * inv, y + j); j += 16 }
+                while j < cols {
+                    // The vector holding the last n − j entries, then whole vectors of zeros.
+                    CacheControl.streamStore(j < n ? VectorMath.loadPartial(e + j, n - j, fill: 0) * inv : Vec(), y + j)
+                    j += 16
+                }
+                return
+            }
             while j < nv {
                 let raw = UnsafeMutableRawPointer(y + j)
                 raw.storeBytes(of: raw.loadUnaligned(as: Vec.self) * inv, as: Vec.self)

@@ -12,11 +12,13 @@ import Testing
     ///    ½γ_{n+4} + 2u (sqrt and division);
     ///  - output: y = (x − μ')·r·γ + β rounds 4 times.
     /// |ŷ − y| ≤ |γ|·r·(δμ + u|x − μ| + |x − μ|·(½γ_{n+4} + 2u)) + 4u·(|y| + |β|).
-    static func check(_ variant: String, _ x: Matrix, threads: Int, eps: Float, seed: UInt64, label: String) throws {
+    static func check(_ variant: String, _ x: Matrix, threads: Int, eps: Float, seed: UInt64, label: String,
+                      yStride: Int? = nil, expectStreaming: Bool = false) throws {
         let kernel = try LayerNorm.variant(variant)
         let gamma = randomMatrix(1, x.cols, lo: 0.5, hi: 2, seed: seed).dense
         let beta = randomMatrix(1, x.cols, seed: seed + 1).dense
-        var y = Matrix(rows: x.rows, cols: x.cols, stride: x.cols + 2)
+        var y = Matrix(rows: x.rows, cols: x.cols, stride: yStride ?? x.cols + 2)
+        y.withMutableView { #expect(CacheControl.streams($0) == expectStreaming, "\(label): streaming stores \(expectStreaming ? "off" : "on")") }
         try x.withView { xv in try y.withMutableView { yv in
             try gamma.withUnsafeBufferPointer { g in try beta.withUnsafeBufferPointer { b in
                 try kernel.run(xv, gamma: g, beta: b, eps: eps, yv, threads: threads)
@@ -44,7 +46,10 @@ import Testing
         expectClose(y, ref, tol: { tol[$0] }, label)
     }
 
-    @Test(arguments: LayerNorm.variants.map(\.name))
+    /// The registered variants and the ablation steps of `opbench ablation`.
+    static let kernelNames = LayerNorm.variants.map(\.name) + Ablation.steps(.layernorm).map(\.variant).filter { $0.hasPrefix("ablate-") }
+
+    @Test(arguments: kernelNames)
     func matchesReference(variant: String) throws {
         var seed: UInt64 = 40
         for (r, c) in Self.shapes {
@@ -56,7 +61,18 @@ import Testing
         }
     }
 
-    @Test(arguments: LayerNorm.variants.map(\.name))
+    /// An array larger than the cache takes layernorm.simd's prefetch and streaming-store
+    /// path (the small shapes above never do); the same bound holds, on 1 and 2 threads.
+    @Test func streamingPath() throws {
+        let x = randomMatrix(1024, 4112, lo: -3, hi: 5, seed: 78)   // 16.1 MiB ≥ the threshold
+        x.withView { #expect(CacheControl.exceedsCache($0)) }
+        for threads in [1, 2] {
+            try Self.check("simd", x, threads: threads, eps: 1e-5, seed: 79, label: "layernorm.simd streaming t=\(threads)",
+                           yStride: x.cols, expectStreaming: true)
+        }
+    }
+
+    @Test(arguments: kernelNames)
     func hardValues(variant: String) throws {
         // A large mean with small spread (one-pass E[x²]−E[x]² would lose every digit),
         // huge magnitudes, tiny eps as in MiniLM.

@@ -15,9 +15,11 @@ import Testing
     /// final rescale 2u. So |ŷ_j − y_j| ≤ y_j·(ε_j + max_k ε_k + γ_n + 2u) with
     /// ε_j = e_exp + u(2|s x_j| + |m|) + u, plus 2⁻¹²⁶ because results below the smallest
     /// normal float may be flushed to 0.
-    static func check(_ variant: String, _ x: Matrix, _ options: Softmax.Options, threads: Int, label: String) throws {
+    static func check(_ variant: String, _ x: Matrix, _ options: Softmax.Options, threads: Int, label: String,
+                      yStride: Int? = nil, expectStreaming: Bool = false) throws {
         let kernel = try Softmax.variant(variant)
-        var y = Matrix(rows: x.rows, cols: x.cols, stride: x.cols + 1)
+        var y = Matrix(rows: x.rows, cols: x.cols, stride: yStride ?? x.cols + 1)
+        y.withMutableView { #expect(CacheControl.streams($0) == expectStreaming, "\(label): streaming stores \(expectStreaming ? "off" : "on")") }
         try x.withView { xv in try y.withMutableView { yv in try kernel.run(xv, yv, options: options, threads: threads) } }
         let ref = x.withView { Reference.softmax($0, options: options) }
         var tol = [Double](repeating: 0, count: ref.count)
@@ -75,6 +77,25 @@ import Testing
         // Causal with more rows than columns: the first rows see nothing and must be 0.
         let tall = randomMatrix(9, 4, seed: 5)
         try Self.check(variant, tall, .init(causal: true), threads: 2, label: "softmax.\(variant) tall causal")
+    }
+
+    /// An array larger than the cache takes the prefetch and streaming-store path of
+    /// softmax.simd (the small shapes above never do): the same bound must hold, for full
+    /// rows, for causal rows ending at every offset within a vector, and on 2 threads.
+    @Test func streamingPath() throws {
+        let x = randomMatrix(1024, 4112, lo: -8, hi: 8, seed: 77)   // 16.1 MiB ≥ the threshold
+        x.withView { #expect(CacheControl.exceedsCache($0)) }
+        try Self.check("simd", x, .init(scale: 0.5), threads: 1, label: "softmax.simd streaming", yStride: x.cols, expectStreaming: true)
+        try Self.check("simd", x, .init(scale: 0.5, causal: true), threads: 2, label: "softmax.simd streaming causal",
+                       yStride: x.cols, expectStreaming: true)
+        // In place: y is x.
+        var y = x
+        let ref = x.withView { Reference.softmax($0, options: .init()) }
+        try y.withMutableView { yv in
+            #expect(CacheControl.streams(yv))
+            try Softmax.SIMD().run(yv.readOnly, yv, options: .init(), threads: 2)
+        }
+        expectClose(y, ref, tol: { ref[$0] * 1e-5 }, "softmax.simd streaming in place")
     }
 
     @Test func inPlace() throws {
