@@ -152,17 +152,21 @@ public enum Softmax {
             let nv = n & ~15
             let s = Vec(repeating: scale)
             var m0 = Vec(repeating: -.infinity), m1 = Vec(repeating: -.infinity)
+            var l0 = Vec(repeating: .infinity), l1 = Vec(repeating: .infinity)
             var j = 0
             while j + 32 <= nv {
                 let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self)
                 let b = UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self)
                 m0 = m0.replacing(with: a, where: a .> m0)
                 m1 = m1.replacing(with: b, where: b .> m1)
+                l0 = l0.replacing(with: a, where: a .< l0)
+                l1 = l1.replacing(with: b, where: b .< l1)
                 j += 32
             }
             if j < nv {
                 let a = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self)
                 m0 = m0.replacing(with: a, where: a .> m0)
+                l0 = l0.replacing(with: a, where: a .< l0)
                 j += 16
             }
             if j < n {
@@ -178,6 +182,11 @@ public enum Softmax {
                 return
             }
             let negM = Vec(repeating: -m)
+            // When every whole-vector argument s·x − m (monotone in x: s > 0) is at least
+            // −87.33, none of them can underflow, and the whole-vector loop skips exp's
+            // underflow select (the partial tail keeps it). A −inf mask fails the test.
+            l0 = l0.replacing(with: l1, where: l1 .< l0)
+            let noUnderflow = negM.addingProduct(Vec(repeating: -VectorMath.max(-l0)), s)[0] >= VectorMath.expLo
             var sum0 = Vec(), sum1 = Vec()
             // The next row is requested one line per 16 floats, spread over the exp pass.
             let lines = next == nil ? 0 : (cols + 15) / 16
@@ -188,8 +197,10 @@ public enum Softmax {
                 if let next {
                     for _ in 0..<perStep where line < lines { CacheControl.prefetch(next + line * 16); line += 1 }
                 }
-                let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
-                let e1 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s))
+                let a0 = negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s)
+                let a1 = negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s)
+                let e0 = noUnderflow ? VectorMath.expCore(a0) : VectorMath.expNonPositive(a0)
+                let e1 = noUnderflow ? VectorMath.expCore(a1) : VectorMath.expNonPositive(a1)
                 UnsafeMutableRawPointer(e + j).storeBytes(of: e0, as: Vec.self)
                 UnsafeMutableRawPointer(e + j + 16).storeBytes(of: e1, as: Vec.self)
                 sum0 += e0; sum1 += e1
