@@ -33,13 +33,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // Streaming stores and prefetch (a header of static inline functions; nothing to link).
-        .systemLibrary(name: "CCacheControl"),
+        // Instructions Swift cannot spell (a header of static inline functions; nothing to link).
+        .systemLibrary(name: "CIntrinsics"),
 
         // MARK: - Libraries
         .target(
             name: "Kernels",
-            dependencies: ["COpenBLAS", "CCacheControl"],
+            dependencies: ["COpenBLAS", "CIntrinsics"],
             swiftSettings: kernelFlags
         ),
         .target(

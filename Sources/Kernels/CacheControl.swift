@@ -1,4 +1,4 @@
-import CCacheControl
+import CIntrinsics
 
 /// Streaming stores and software prefetch, for row kernels that stream arrays far larger
 /// than the last-level cache.

@@ -40,6 +40,10 @@ public struct QuantizedMatrix: Sendable, Equatable {
     /// rows · (cols/32) · blockBytes.
     public let byteCount: Int
     @usableFromInline let storage: AlignedBuffer
+    /// The same blocks rearranged for `int4.simd`'s GEMV, built once with the matrix (as a
+    /// GEMM packs its operand); see `Int4.Planes`.
+    @usableFromInline let planes: AlignedBuffer
+    @usableFromInline let nibblePlaneOffset: Int
 
     /// Wraps raw block bytes (copied), checking the sizes.
     public init(format: QuantFormat, rows: Int, cols: Int, bytes: [UInt8]) throws {
@@ -51,8 +55,45 @@ public struct QuantizedMatrix: Sendable, Equatable {
                                               reason: "\(format.rawValue) \(rows)x\(cols) needs \(expected) bytes (\(format.blockBytes) per 32 weights)")
         }
         self.format = format; self.rows = rows; self.cols = cols; self.byteCount = expected
-        storage = AlignedBuffer(count: (expected + 3) / 4)
+        let storage = AlignedBuffer(count: (expected + 3) / 4)
         bytes.withUnsafeBytes { UnsafeMutableRawPointer(storage.pointer).copyMemory(from: $0.baseAddress!, byteCount: expected) }
+        self.storage = storage
+        let nb = cols / QuantFormat.blockSize, nbp = Int4.Planes.paddedBlocks(nb)
+        let scaleBytes = rows * nbp * 2 * (format == .q4_0 ? 1 : 2)
+        // 32 spare bytes after the scales: the GEMV converts them 16 at a time.
+        nibblePlaneOffset = (scaleBytes + 32 + 63) & ~63
+        let planes = AlignedBuffer(count: (nibblePlaneOffset + rows * nbp * 16 + 3) / 4)
+        self.planes = planes
+        let src = UnsafeRawPointer(storage.pointer), dst = UnsafeMutableRawPointer(planes.pointer)
+        memset(dst, 0, nibblePlaneOffset + rows * nbp * 16)
+        let bb = format.blockBytes, off = format.nibbleOffset
+        for r in 0..<rows {
+            for b in 0..<nb {
+                let blk = src + (r * nb + b) * bb, slot = r * nbp + b
+                dst.storeBytes(of: blk.loadUnaligned(as: UInt16.self), toByteOffset: 2 * slot, as: UInt16.self)
+                if format == .q4_1 {
+                    dst.storeBytes(of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (rows * nbp + slot), as: UInt16.self)
+                }
+                // Group g = b/4 of the row is 64 bytes; byte i of block b goes to byte
+                // (b mod 4) of the group's 32-bit lane i.
+                let group = dst + nibblePlaneOffset + (r * nbp + (b & ~3)) * 16
+                for i in 0..<16 { group.storeBytes(of: blk.load(fromByteOffset: off + i, as: UInt8.self), toByteOffset: 4 * i + (b & 3), as: UInt8.self) }
+            }
+        }
+    }
+
+    /// Calls `body` with the planes (`Int4.Planes`): `scales` and `mins` hold block (r, b) at
+    /// r·P + b with P = `Int4.Planes.paddedBlocks(K/32)` (`mins` is `scales` for Q4_0, which
+    /// has none), `nibbles` holds group (r, g) of 64 bytes at 16·(r·P + 4g).
+    @inlinable
+    public func withPlanes<R>(_ body: (_ scales: UnsafePointer<UInt16>, _ mins: UnsafePointer<UInt16>,
+                                       _ nibbles: UnsafePointer<UInt8>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(planes) {
+            let raw = UnsafeRawPointer(planes.pointer)
+            let scales = raw.assumingMemoryBound(to: UInt16.self)
+            return try body(scales, format == .q4_0 ? scales : scales + rows * Int4.Planes.paddedBlocks(blocksPerRow),
+                            (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
+        }
     }
 
     /// The block bytes (a copy).

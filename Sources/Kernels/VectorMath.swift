@@ -1,4 +1,5 @@
 // Vector math shared by the SIMD variants: a polynomial exp, reductions, fp16.
+import CIntrinsics
 
 /// The SIMD width every SIMD variant is written for (16 fp32 lanes = one zmm register).
 public typealias Vec = SIMD16<Float>
@@ -106,10 +107,25 @@ public enum VectorMath {
     /// LLVM emits one zero-extending load (the stdlib's generic SIMD conversions are calls).
     @inlinable @inline(__always)
     public static func nibbles(_ p: UnsafePointer<UInt8>) -> (lo: SIMD16<Int32>, hi: SIMD16<Int32>) {
-        let v = SIMD16<Int32>(Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(p[4]), Int32(p[5]), Int32(p[6]), Int32(p[7]),
-                              Int32(p[8]), Int32(p[9]), Int32(p[10]), Int32(p[11]), Int32(p[12]), Int32(p[13]), Int32(p[14]), Int32(p[15]))
+        let v = bytes(p)
         return (v & 0x0F, v &>> 4)
     }
+
+    /// 16 bytes at `p` zero-extended to 32-bit lanes (one `vpmovzxbd`).
+    @inlinable @inline(__always)
+    public static func bytes(_ p: UnsafePointer<UInt8>) -> SIMD16<Int32> {
+        SIMD16<Int32>(Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(p[4]), Int32(p[5]), Int32(p[6]), Int32(p[7]),
+                      Int32(p[8]), Int32(p[9]), Int32(p[10]), Int32(p[11]), Int32(p[12]), Int32(p[13]), Int32(p[14]), Int32(p[15]))
+    }
+
+    /// Lane i is `table[idx[i] & 15]`: the low 4 bits of each lane select, the rest are
+    /// ignored (one `vpermps`, from `CIntrinsics`: the stdlib has no variable permute).
+    @inlinable @inline(__always)
+    public static func lookup(_ table: Vec, _ idx: SIMD16<Int32>) -> Vec { opbench_permute(table, idx) }
+
+    /// The 16 fp16 values at `p` as floats, exactly (one `vcvtph2ps`).
+    @inlinable @inline(__always)
+    public static func halves(_ p: UnsafeRawPointer) -> Vec { opbench_halves_to_floats(p) }
 
     /// Loads `count < 16` floats from `p` into the low lanes; the other lanes are `fill`.
     @inlinable @inline(__always)
