@@ -1,14 +1,13 @@
-// Instructions Swift cannot spell: streaming stores, software prefetch, a lane permute and a
-// 16-lane fp16 → fp32 conversion. The functions are static inline, so the Swift compiler
-// inlines them into the kernels, where each becomes one instruction on x86-64 with AVX-512
-// (`vmovntps`, `prefetcht0`, `vpermps`, `vcvtph2ps`); other targets get the portable forms.
+// Instructions Swift cannot spell: streaming stores, software prefetch and a 16-lane
+// fp16 → fp32 conversion. The functions are static inline, so the Swift compiler inlines
+// them into the kernels, where each becomes one instruction on x86-64 with AVX-512
+// (`vmovntps`, `prefetcht0`, `vcvtph2ps`); other targets get the portable forms.
 #ifndef OPBENCH_INTRINSICS_H
 #define OPBENCH_INTRINSICS_H
 
 #include <string.h>
 
 typedef float opbench_f32x16 __attribute__((ext_vector_type(16)));
-typedef int opbench_i32x16 __attribute__((ext_vector_type(16)));
 
 /// Stores 16 floats at `dst` (64-byte aligned) without allocating the line in cache.
 static inline __attribute__((always_inline)) void opbench_stream_store(float *dst, opbench_f32x16 v) {
@@ -28,17 +27,6 @@ static inline __attribute__((always_inline)) void opbench_stream_fence(void) {
 /// instruction retires at once, so a miss does not hold up the reorder buffer.
 static inline __attribute__((always_inline)) void opbench_prefetch(const void *p) {
     __builtin_prefetch(p, 0, 3);
-}
-
-/// Lane i of the result is table[idx[i] & 15] (the low 4 bits select; the rest are ignored).
-static inline __attribute__((always_inline)) opbench_f32x16 opbench_permute(opbench_f32x16 table, opbench_i32x16 idx) {
-#if defined(__AVX512F__)
-    return __builtin_ia32_permvarsf512(table, idx);
-#else
-    opbench_f32x16 r;
-    for (int i = 0; i < 16; i++) r[i] = table[idx[i] & 15];
-    return r;
-#endif
 }
 
 /// The 16 IEEE half-precision values at `p` (any alignment) as floats (exact).

@@ -134,10 +134,12 @@ extension Int4 {
     /// The field at bit 4k comes out as (q − o)·16^k, so x is read from a copy scaled by
     /// 16^−k (five copies, made once per call; scaling by a power of 2 is exact).
     ///
-    /// Why: on Zen 4 a 512-bit instruction holds a 256-bit pipe for two cycles, and
-    /// widening bytes (`vpmovzxbd`) and permutes share two of the four pipes. The bit-trick
-    /// conversion from GGUF blocks took 6 such pipe slots per block, a table permute 8; this
-    /// layout's 16 ORs and subtracts run on all four pipes.
+    /// Why: on Zen 4 a 512-bit instruction holds a 256-bit pipe for two cycles, and byte
+    /// widening (`vpmovzxbd`), shifts and permutes share two of the four pipes with half of
+    /// the FMAs. From GGUF blocks every 16 bytes need a widening and a shift (`ablate-gguf`;
+    /// a 16-entry permute table instead measured no faster); here 4 blocks need one shift,
+    /// and the ORs and subtracts go to the other pipes: 1.23× `ablate-gguf` in
+    /// `opbench ablation --op int4`, and the planes hold exactly the GGUF bytes.
     public enum Planes {
         /// Blocks per row padded to whole groups of 4.
         @inlinable

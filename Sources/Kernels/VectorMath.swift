@@ -118,12 +118,8 @@ public enum VectorMath {
                       Int32(p[8]), Int32(p[9]), Int32(p[10]), Int32(p[11]), Int32(p[12]), Int32(p[13]), Int32(p[14]), Int32(p[15]))
     }
 
-    /// Lane i is `table[idx[i] & 15]`: the low 4 bits of each lane select, the rest are
-    /// ignored (one `vpermps`, from `CIntrinsics`: the stdlib has no variable permute).
-    @inlinable @inline(__always)
-    public static func lookup(_ table: Vec, _ idx: SIMD16<Int32>) -> Vec { opbench_permute(table, idx) }
-
-    /// The 16 fp16 values at `p` as floats, exactly (one `vcvtph2ps`).
+    /// The 16 fp16 values at `p` as floats, exactly (one `vcvtph2ps`, from `CIntrinsics`: the
+    /// stdlib's generic SIMD conversion compiles to scalar code).
     @inlinable @inline(__always)
     public static func halves(_ p: UnsafeRawPointer) -> Vec { opbench_halves_to_floats(p) }
 
