@@ -134,6 +134,44 @@ extension SparseAttention {
             }
         }
 
+        /// Sets the scores of the keys j0 ..< j0 + cols that query `row` may not see to −inf.
+        /// Without a block mask the allowed keys are one interval [lo, hi] (causal bound and
+        /// window) plus the global keys, so 16 lanes at a time compare key positions against
+        /// them; with one, `allows` decides key by key. (Scalar `allows` on every entry of a
+        /// partial tile was 17 % of a window-256 pass at T = 4096.)
+        @inline(__always)
+        static func mask(_ sr: UnsafeMutablePointer<Float>, row i: Int, j0: Int, cols: Int, _ pattern: AttentionPattern) {
+            guard pattern.block == nil else {
+                for j in 0..<cols where !pattern.allows(i, j0 + j) { sr[j] = -.infinity }
+                return
+            }
+            // A global query sees every key (causal bound aside); another sees its window, or
+            // with no window only the global keys; with neither, every key (causal aside).
+            var lo = Int.min / 2, hi = pattern.causal ? i : Int.max / 2
+            if i >= pattern.global {
+                if let w = pattern.window {
+                    lo = i - w + 1; hi = Swift.min(hi, i + w - 1)
+                } else if pattern.global > 0 {
+                    lo = Int.max / 2
+                }
+            }
+            // Every position is in Int32 range (checked shapes); clamp the open bounds into it.
+            let loV = SIMD16<Int32>(repeating: Int32(clamping: lo - j0)), hiV = SIMD16<Int32>(repeating: Int32(clamping: hi - j0))
+            let gV = SIMD16<Int32>(repeating: Int32(clamping: pattern.global - j0))
+            // The causal bound holds for the global keys too (a global query before them).
+            let cV = SIMD16<Int32>(repeating: Int32(clamping: (pattern.causal ? i : Int.max / 2) - j0))
+            let iota = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            var t = 0
+            while t < cols {
+                let jv = iota &+ Int32(t)
+                let outside = (jv .< loV) .| (jv .> hiV)
+                let hidden = (outside .& (jv .>= gV)) .| (jv .> cV)
+                let p = UnsafeMutableRawPointer(sr + t)
+                p.storeBytes(of: p.loadUnaligned(as: Vec.self).replacing(with: -.infinity, where: hidden), as: Vec.self)
+                t += 16
+            }
+        }
+
         static func work(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
                          pattern: AttentionPattern, _ out: MutableMatrixView) {
             let mr = Blocking.mr, nr = Blocking.nr
@@ -160,11 +198,34 @@ extension SparseAttention {
                     }
                     let r0 = qt * mr, rows = min(mr, tq - r0)
                     let qh = MatrixView(base: q.base + h * d, rows: tq, cols: d, stride: q.stride)
+                    // The next unit's Q rows and output rows, a head's slice of rows 3 KB apart
+                    // (at 12 heads × 64) that the hardware prefetchers do not follow: with few
+                    // tiles per unit (a window) their misses were the largest stall of a unit.
+                    if unit + 1 < units.upperBound {
+                        let hn = (unit + 1) / nqt, rn = ((unit + 1) % nqt) * mr
+                        for r in rn..<Swift.min(rn + mr, tq) {
+                            var t = 0
+                            while t < d {
+                                CacheControl.prefetch(q.row(r) + hn * d + t)
+                                CacheControl.prefetch(out.row(r) + hn * d + t)
+                                t += 16
+                            }
+                        }
+                    }
                     GEMM.packPanelsA(qh, i0: r0, mc: rows, k0: 0, kc: d, into: qp)
                     for r in 0..<mr { mrow[r] = -.infinity; lrow[r] = 0 }
                     for t in 0..<(mr * dp) { o[t] = 0 }
                     let qi = (r0 + offset)..<(r0 + offset + rows)
+                    // With a window (and no block mask) only the tiles the queries' windows
+                    // reach, and the global keys' tile, can be non-empty: the rest are not
+                    // classified at all (at T = 4096, 58 of 64 tiles per unit).
+                    var reach = 0..<nkt
+                    if let w = pattern.window, pattern.block == nil, qi.lowerBound >= pattern.global {
+                        let last = pattern.causal ? qi.upperBound - 1 : qi.upperBound - 1 + w - 1
+                        reach = Swift.max(0, qi.lowerBound - w + 1) / nr ..< Swift.min(nkt, last / nr + 1)
+                    }
                     for kt in 0..<nkt {
+                        if kt != 0 && !reach.contains(kt) { continue }
                         let j0 = kt * nr, tileCols = min(nr, tk - j0)
                         var cls = pattern.classify(qi, j0..<(j0 + tileCols))
                         if cls == .empty { continue }
@@ -189,9 +250,7 @@ extension SparseAttention {
                         for r in 0..<rows {
                             let sr = s + r * nr
                             if cols < nr { for j in cols..<nr { sr[j] = -.infinity } }
-                            if cls == .partial {
-                                for j in 0..<cols where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
-                            }
+                            if cls == .partial { SparseAttention.SIMD.mask(sr, row: qi.lowerBound + r, j0: j0, cols: cols, pattern) }
                             let raw = UnsafeMutableRawPointer(sr)
                             let s0 = raw.loadUnaligned(as: Vec.self) * scale
                             let s1 = raw.loadUnaligned(fromByteOffset: 64, as: Vec.self) * scale
