@@ -273,7 +273,8 @@ extension SparseAttention {
                             praw.storeBytes(of: p1, toByteOffset: 64, as: Vec.self)
                             praw.storeBytes(of: p2, toByteOffset: 128, as: Vec.self)
                             praw.storeBytes(of: p3, toByteOffset: 192, as: Vec.self)
-                            let corr = mrow[r] == -.infinity ? 0 : VectorMath.exp(mrow[r] - newMax)
+                            // An unchanged max needs no correction (e^0 is exactly 1 here too).
+                            let corr = mrow[r] == newMax ? 1 : mrow[r] == -.infinity ? 0 : VectorMath.exp(mrow[r] - newMax)
                             lrow[r] = lrow[r] * corr + VectorMath.sum((p0 + p1) + (p2 + p3))
                             mrow[r] = newMax
                             if corr != 1 {
