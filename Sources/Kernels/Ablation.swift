@@ -19,7 +19,7 @@ public enum Ablation {
     }
 
     /// The operators with an ablation chain.
-    public static let ops: [Op] = [.matmul, .softmax, .layernorm, .int4]
+    public static let ops: [Op] = [.matmul, .softmax, .layernorm, .attention, .int4]
 
     /// The chain of `op`, first step first.
     public static func steps(_ op: Op) -> [Step] {
@@ -52,6 +52,15 @@ public enum Ablation {
                 Step(variant: "ablate-ln-prefetch", change: "next row prefetched during the statistics pass", threads: 1),
                 Step(variant: "simd", change: "streaming stores: no write-allocate reads of y = layernorm.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
+            ]
+        case .attention:
+            return [
+                Step(variant: "naive", change: "scalar loops over the allowed keys only, libm expf", threads: 1),
+                Step(variant: "blas", change: "sgemm QK^T per non-empty 64x64 block, masked softmax, sgemm PV", threads: 1),
+                Step(variant: "ablate-attn-tiles", change: "flash-style 6x64 tiles on the GEMM micro-kernel, online softmax, partial tiles masked entry by entry", threads: 1),
+                Step(variant: "ablate-attn-vmask", change: "partial tiles masked 16 keys at a time against the row's allowed interval", threads: 1),
+                Step(variant: "simd", change: "tiles a window cannot reach are not even classified = attention.simd", threads: 1),
+                Step(variant: "simd", change: "2 threads ((head, query tile) units split)", threads: 2),
             ]
         case .int4:
             return [
@@ -281,6 +290,26 @@ public enum Ablation {
     static let layernormSteps: [any LayerNormKernel] = [
         LayerNormRows(name: "ablate-ln-passes", prefetch: false),
         LayerNormRows(name: "ablate-ln-prefetch", prefetch: true),
+    ]
+
+    // MARK: - attention steps
+
+    /// attention.simd's tile path with its masking and tile-reach optimizations switchable.
+    struct AttentionTiles: AttentionKernel {
+        let name: String
+        let vectorMask: Bool
+        var summary: String { "ablation: flash tiles" + (vectorMask ? ", vector masking" : ", scalar masking") }
+        func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+                 _ out: MutableMatrixView, threads: Int) throws {
+            let d = try SparseAttention.validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            SparseAttention.SIMD.tiles(q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads,
+                                       vectorMask: vectorMask, skipUnreachable: false)
+        }
+    }
+
+    static let attentionSteps: [any AttentionKernel] = [
+        AttentionTiles(name: "ablate-attn-tiles", vectorMask: false),
+        AttentionTiles(name: "ablate-attn-vmask", vectorMask: true),
     ]
 
     // MARK: - int4 steps

@@ -10,7 +10,7 @@ extension Int4 {
     public struct SIMD: Int4Kernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "fused nibble unpack + SIMD16 FMA (M<=4); dequantize-into-packed-panel GEMM (M>4); threads split N or rows" }
+        public var summary: String { "GEMV from 4-block nibble planes, fields to floats by OR + subtract, no shuffles (M<=4); dequantize-into-packed-panel GEMM (M>4); threads split N or rows" }
 
         public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
                         _ y: MutableMatrixView, threads: Int) throws {

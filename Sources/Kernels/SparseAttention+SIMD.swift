@@ -23,9 +23,19 @@ extension SparseAttention {
                 }
                 return
             }
-            let nqt = (tq + Blocking.mr - 1) / Blocking.mr
+            SparseAttention.SIMD.tiles(q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads)
+        }
+
+        /// The tile path over all (head, query tile) units. `vectorMask` and `skipUnreachable`
+        /// switch off two optimizations for the ablation (`Ablation.steps(.attention)`):
+        /// masking partial tiles 16 keys at a time, and not classifying the tiles a window
+        /// cannot reach.
+        static func tiles(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int, pattern: AttentionPattern,
+                          _ out: MutableMatrixView, threads: Int, vectorMask: Bool = true, skipUnreachable: Bool = true) {
+            let nqt = (q.rows + Blocking.mr - 1) / Blocking.mr
             Parallel.forEach(heads * nqt, threads: threads) { units in
-                SparseAttention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+                SparseAttention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out,
+                                          vectorMask: vectorMask, skipUnreachable: skipUnreachable)
             }
         }
 
@@ -173,7 +183,7 @@ extension SparseAttention {
         }
 
         static func work(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
-                         pattern: AttentionPattern, _ out: MutableMatrixView) {
+                         pattern: AttentionPattern, _ out: MutableMatrixView, vectorMask: Bool, skipUnreachable: Bool) {
             let mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
@@ -220,7 +230,7 @@ extension SparseAttention {
                     // reach, and the global keys' tile, can be non-empty: the rest are not
                     // classified at all (at T = 4096, 58 of 64 tiles per unit).
                     var reach = 0..<nkt
-                    if let w = pattern.window, pattern.block == nil, qi.lowerBound >= pattern.global {
+                    if skipUnreachable, let w = pattern.window, pattern.block == nil, qi.lowerBound >= pattern.global {
                         let last = pattern.causal ? qi.upperBound - 1 : qi.upperBound - 1 + w - 1
                         reach = Swift.max(0, qi.lowerBound - w + 1) / nr ..< Swift.min(nkt, last / nr + 1)
                     }
@@ -250,7 +260,13 @@ extension SparseAttention {
                         for r in 0..<rows {
                             let sr = s + r * nr
                             if cols < nr { for j in cols..<nr { sr[j] = -.infinity } }
-                            if cls == .partial { SparseAttention.SIMD.mask(sr, row: qi.lowerBound + r, j0: j0, cols: cols, pattern) }
+                            if cls == .partial {
+                                if vectorMask {
+                                    SparseAttention.SIMD.mask(sr, row: qi.lowerBound + r, j0: j0, cols: cols, pattern)
+                                } else {
+                                    for j in 0..<cols where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
+                                }
+                            }
                             let raw = UnsafeMutableRawPointer(sr)
                             let s0 = raw.loadUnaligned(as: Vec.self) * scale
                             let s1 = raw.loadUnaligned(fromByteOffset: 64, as: Vec.self) * scale

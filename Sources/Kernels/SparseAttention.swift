@@ -164,7 +164,7 @@ public enum SparseAttention {
 
     /// The variant registered as `name`.
     public static func variant(_ name: String) throws -> any AttentionKernel {
-        try Registry.lookup(variants, op: .attention, name: name, nameOf: { $0.name })
+        try Registry.lookup(variants, hidden: Ablation.attentionSteps, op: .attention, name: name, nameOf: { $0.name })
     }
 
     /// Checks every argument; returns the head dimension D.

@@ -10,14 +10,15 @@ struct AblationCommand: ParsableCommand {
         discussion: "Operators with a chain: \(Ablation.ops.map(\.rawValue).joined(separator: ", ")). Each step is checked against fp64 like a variant.")
 
     @Option(name: .customLong("op"), help: "Operators, comma-separated (default: all with a chain).") var ops: [String] = []
-    @Option(name: .customLong("shape"), help: "Shape for the single --op given (default: matmul 512x512x512, softmax and layernorm 4096x4096, int4 1x4096x4096).")
+    @Option(name: .customLong("shape"), help: "Shape for the single --op given (default: matmul 512x512x512, softmax and layernorm 4096x4096, attention T=4096,H=12,D=64,causal,window=256,global=4, int4 1x4096x4096).")
     var shape: String?
     @Option(name: .customLong("min-time"), help: "Measuring time per step, seconds.") var minTime: Double = 0.5
     @Option(help: "Samples per step.") var repetitions: Int = 7
     @Option(help: "table or md.") var format: String = "table"
     @Option(help: "Also write the results document (JSON) here, atomically.") var output: String?
 
-    static let defaultShapes: [Op: String] = [.matmul: "512x512x512", .softmax: "4096x4096", .layernorm: "4096x4096", .int4: "1x4096x4096"]
+    static let defaultShapes: [Op: String] = [.matmul: "512x512x512", .softmax: "4096x4096", .layernorm: "4096x4096",
+                                          .attention: "T=4096,H=12,D=64,causal,window=256,global=4", .int4: "1x4096x4096"]
 
     func run() throws {
         guard ["table", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table or md") }

@@ -82,7 +82,7 @@ import Testing
         #expect(doc.cases.map(\.threads) == Ablation.steps(.matmul).map(\.threads))
         #expect(doc.cases.allSatisfy { $0.accuracyPass })
         #expect(r.stdout.contains("6x64 register tile") && r.stdout.contains("vs previous"))
-        try CLI.expectError(["ablation", "--op", "attention"], ["--op 'attention' has no ablation chain", "matmul, softmax, layernorm, int4"])
+        try CLI.expectError(["ablation", "--op", "gelu"], ["--op 'gelu' has no ablation chain", "matmul, softmax, layernorm, attention, int4"])
         try CLI.expectError(["ablation", "--shape", "8x8"], ["--shape needs exactly one --op"])
         try CLI.expectError(["ablation", "--op", "matmul", "--shape", "8x8x8,nk"], ["B[K×N] shapes"])
     }

@@ -67,7 +67,10 @@ import Testing
         expectClose(out, ref, tol: { tol[$0] }, "attention.\(variant) T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
     }
 
-    @Test(arguments: SparseAttention.variants.map(\.name))
+    /// The registered variants and the ablation steps of `opbench ablation`.
+    static let kernelNames = SparseAttention.variants.map(\.name) + Ablation.steps(.attention).map(\.variant).filter { $0.hasPrefix("ablate-") }
+
+    @Test(arguments: kernelNames)
     func matchesReference(variant: String) throws {
         var seed: UInt64 = 100
         for (t, heads, d) in [(1, 1, 1), (3, 2, 8), (17, 1, 17), (70, 3, 16), (129, 2, 64), (200, 1, 70)] {
