@@ -4,13 +4,15 @@ extension Matmul {
     /// - M ≤ 4 (decode, GEMV-like), or with `W[N×K]` M ≤ 64 (M ≤ 128 when K ≤ 1024): no packing — each output is a
     ///   SIMD16 dot product (`W[N×K]`, 4 W rows × 3 A rows per register block) or a SIMD16
     ///   axpy stream over B's rows (`B[K×N]`); threads split N.
+    /// - `B[K×N]` with N a multiple of 64 and fewer than 2²¹ multiply-adds: the 6×64 register
+    ///   tile reading A and B in place (`GEMM.inPlace`), one thread.
     /// - otherwise: the packed GEMM of `GEMM.swift` (6×64 register tile, A and B packed,
     ///   `Blocking.matmul` cache blocks); threads split C by rows, or by columns when M
     ///   is small, each thread packing its own panels.
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if K<=1024), axpy path for M<=4; threads split C" }
+        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if K<=1024), axpy path for M<=4, small B[KxN] in place; threads split C" }
 
         /// Largest M served by the unpacked path.
         public static let directMaxRows = 4
@@ -35,6 +37,10 @@ extension Matmul {
                     case .kn: Matmul.SIMD.axpyRows(a, b, bias: bias.pointer, c, cols: cols)
                     }
                 }
+                return
+            }
+            if layout == .kn && n % Blocking.nr == 0 && m * n * k < GEMM.minParallelWork {
+                GEMM.inPlace(a, b, bias: bias.pointer, c)
                 return
             }
             GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in

@@ -8,12 +8,15 @@ import Testing
     }
 
     // Odd sizes: none a multiple of the 6×64 tile or the 16-lane vector, plus exact tiles,
-    // the M ≤ 4 direct path, the W[N×K] dot path (M ≤ 64, or ≤ 128 with K ≤ 1024) and past it, and K past one KC block.
+    // the M ≤ 4 direct path, the W[N×K] dot path (M ≤ 64, or ≤ 128 with K ≤ 1024) and past it, K past one KC block,
+    // and small B[K×N] products read in place.
     static let shapes: [Case] = [
         Case(m: 1, k: 1, n: 1), Case(m: 1, k: 33, n: 17), Case(m: 3, k: 17, n: 5), Case(m: 4, k: 129, n: 70),
         Case(m: 5, k: 7, n: 11), Case(m: 6, k: 64, n: 64), Case(m: 13, k: 257, n: 33),
         Case(m: 17, k: 33, n: 129), Case(m: 129, k: 3, n: 257), Case(m: 33, k: 1030, n: 65),
         Case(m: 64, k: 31, n: 7), Case(m: 65, k: 48, n: 67), Case(m: 100, k: 1030, n: 70),
+        // Small B[K×N] with N a multiple of 64: read in place (`GEMM.inPlace`), edge row tiles.
+        Case(m: 5, k: 100, n: 64), Case(m: 13, k: 37, n: 128),
     ]
 
     /// The registered variants and the ablation steps (`opbench ablation`), which take B[K×N]
