@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance record: every shape named by the SIMD targets, measured side by side in
 # one run per group, the model-pass targets, and the ablation chains; merged into
-# results/perf.{md,html}, results/ablation.md and the raw results/perf/*.json. About 6 minutes here.
+# results/perf.{md,html}, results/ablation.md and the raw results/perf/*.json. 3–6 minutes here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash .ci/setup
