@@ -13,15 +13,15 @@ import Testing
     ///  - output: y = (x − μ')·r·γ + β rounds 4 times.
     /// |ŷ − y| ≤ |γ|·r·(δμ + u|x − μ| + |x − μ|·(½γ_{n+4} + 2u)) + 4u·(|y| + |β|).
     static func check(_ variant: String, _ x: Matrix, threads: Int, eps: Float, seed: UInt64, label: String,
-                      yStride: Int? = nil, expectStreaming: Bool = false) throws {
+                      yStride: Int? = nil, inPlace: Bool = false, expectStreaming: Bool = false) throws {
         let kernel = try LayerNorm.variant(variant)
         let gamma = randomMatrix(1, x.cols, lo: 0.5, hi: 2, seed: seed).dense
         let beta = randomMatrix(1, x.cols, seed: seed + 1).dense
-        var y = Matrix(rows: x.rows, cols: x.cols, stride: yStride ?? x.cols + 2)
+        var y = inPlace ? x : Matrix(rows: x.rows, cols: x.cols, stride: yStride ?? x.cols + 2)
         y.withMutableView { #expect(CacheControl.streams($0) == expectStreaming, "\(label): streaming stores \(expectStreaming ? "off" : "on")") }
         try x.withView { xv in try y.withMutableView { yv in
             try gamma.withUnsafeBufferPointer { g in try beta.withUnsafeBufferPointer { b in
-                try kernel.run(xv, gamma: g, beta: b, eps: eps, yv, threads: threads)
+                try kernel.run(inPlace ? yv.readOnly : xv, gamma: g, beta: b, eps: eps, yv, threads: threads)
             } }
         } }
         let ref = x.withView { Reference.layernorm($0, gamma: gamma, beta: beta, eps: eps) }
@@ -70,6 +70,9 @@ import Testing
             try Self.check("simd", x, threads: threads, eps: 1e-5, seed: 79, label: "layernorm.simd streaming t=\(threads)",
                            yStride: x.cols, expectStreaming: true)
         }
+        // In place: y is x, so each row is streamed over the lines it was just read from.
+        try Self.check("simd", x, threads: 2, eps: 1e-5, seed: 80, label: "layernorm.simd streaming in place",
+                       inPlace: true, expectStreaming: true)
     }
 
     @Test(arguments: kernelNames)
