@@ -104,7 +104,8 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
     public var memoryBytes: Double {
         switch dims {
         case let .mkn(m, k, n):
-            let w = op == .int4 ? Double(n * k) * (4 + Double(format.blockBytes) / 32) : Double(k * n) * 4
+            // int4: the fp32 weights it is quantized from, the GGUF blocks and the GEMV's planes.
+            let w = op == .int4 ? Double(n * k) * (4 + 2 * Double(format.blockBytes) / 32) : Double(k * n) * 4
             return Double(m * k + m * n) * 4 + w
         case let .rows(r, c): return Double(r * c) * 8 + Double(c) * 8
         case let .attention(t, h, d): return Double(t * h * d) * 16 + Double(t) * 64 * 4

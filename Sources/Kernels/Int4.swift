@@ -26,7 +26,9 @@ public enum QuantFormat: String, CaseIterable, Sendable, Codable {
 }
 
 /// A weight matrix W[N×K] (`[out, in]`) stored as GGUF blocks, row-major: each row is
-/// K/32 consecutive blocks — the bytes a GGUF file holds for that tensor.
+/// K/32 consecutive blocks — the bytes a GGUF file holds for that tensor. A second copy of
+/// the same bytes, rearranged into planes for `int4.simd`'s GEMV (`Int4.Planes`), is built
+/// with it, so a quantized matrix takes twice its GGUF size in memory.
 ///
 /// The blocks live in an `AlignedBuffer` (2 MiB pages from 256 KiB up), not in a Swift array:
 /// with 4 KiB pages the hardware prefetchers stop at every page boundary, and the decode GEMV
