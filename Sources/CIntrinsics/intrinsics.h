@@ -1,7 +1,7 @@
 // Instructions Swift cannot spell: streaming stores, software prefetch and a 16-lane
 // fp16 → fp32 conversion. The functions are static inline, so the Swift compiler inlines
 // them into the kernels, where each becomes one instruction on x86-64 with AVX-512
-// (`vmovntps`, `prefetcht0`, `vcvtph2ps`); other targets get the portable forms.
+// (`vmovntps`, `prefetcht0`/`prefetcht1`, `vcvtph2ps`); other targets get the portable forms.
 #ifndef OPBENCH_INTRINSICS_H
 #define OPBENCH_INTRINSICS_H
 
@@ -27,6 +27,11 @@ static inline __attribute__((always_inline)) void opbench_stream_fence(void) {
 /// instruction retires at once, so a miss does not hold up the reorder buffer.
 static inline __attribute__((always_inline)) void opbench_prefetch(const void *p) {
     __builtin_prefetch(p, 0, 3);
+}
+
+/// The same into L2 and the outer levels, not L1 (`prefetcht1`).
+static inline __attribute__((always_inline)) void opbench_prefetch_l2(const void *p) {
+    __builtin_prefetch(p, 0, 2);
 }
 
 /// The 16 IEEE half-precision values at `p` (any alignment) as floats (exact).

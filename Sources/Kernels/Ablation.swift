@@ -41,7 +41,7 @@ public enum Ablation {
                 Step(variant: "ablate-polyexp", change: "polynomial exp on 16 lanes (range-checked form)", threads: 1),
                 Step(variant: "ablate-blend", change: "running max by compare/blend instead of pointwiseMax", threads: 1),
                 Step(variant: "ablate-fused", change: "exp, sum and store fused in one pass; x <= 0 exp path", threads: 1),
-                Step(variant: "ablate-prefetch", change: "next row prefetched during the exp pass, so its memory reads overlap compute", threads: 1),
+                Step(variant: "ablate-prefetch", change: "next row prefetched into L2 during the exp pass, so its memory reads overlap compute", threads: 1),
                 Step(variant: "simd", change: "streaming stores from an L1 scratch row: no write-allocate reads of y = softmax.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
             ]

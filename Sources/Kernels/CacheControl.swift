@@ -45,4 +45,12 @@ public enum CacheControl {
     /// work in between.
     @inlinable @inline(__always)
     public static func prefetch(_ p: UnsafeRawPointer) { opbench_prefetch(p) }
+
+    /// Like `prefetch`, into L2 but not L1: for a kernel whose L1 is already full with the
+    /// current row's working set (softmax: the row and its 16 KiB scratch row at 4096
+    /// columns), where a prefetch into L1 evicts what the current row still reads. Softmax
+    /// 4096² ran 5.5–7.1 ms with it against 6.4–8.1 ms with `prefetch` (8 interleaved rounds);
+    /// layernorm, whose next row is read soon after the prefetch, was no faster with it.
+    @inlinable @inline(__always)
+    public static func prefetchL2(_ p: UnsafeRawPointer) { opbench_prefetch_l2(p) }
 }

@@ -135,12 +135,13 @@ public enum Softmax {
 
         /// Softmax of the first `n` of `cols` entries of one row; the rest become 0.
         ///
-        /// `prefetch` (the following row, `cols` floats) is requested one cache line per
-        /// vector of the exp pass, so its reads from memory overlap this row's compute instead
-        /// of stalling the next row's first pass (a row is 16 KiB at 4096 columns: the hardware
-        /// prefetchers do not run that far ahead). Prefetch instructions, unlike touching
-        /// loads, retire at once: a touching load that missed held up the reorder buffer, and
-        /// with streaming stores it made the kernel slower, not faster.
+        /// `prefetch` (the following row, `cols` floats) is requested into L2 one cache line
+        /// per vector of the exp pass, so its reads from memory overlap this row's compute
+        /// instead of stalling the next row's first pass (a row is 16 KiB at 4096 columns: the
+        /// hardware prefetchers do not run that far ahead). Prefetch instructions, unlike
+        /// touching loads, retire at once: a touching load that missed held up the reorder
+        /// buffer, and with streaming stores it made the kernel slower, not faster. Into L2,
+        /// not L1: the row and the scratch row already fill L1 (`CacheControl.prefetchL2`).
         ///
         /// With `streamVia` (a `cols`-float scratch row; `y` 64-byte aligned, `cols` a multiple
         /// of 16) the exponentials go to the scratch row, which stays in L1, and the rescale
@@ -195,7 +196,7 @@ public enum Softmax {
             j = 0
             while j + 32 <= nv {
                 if let next {
-                    for _ in 0..<perStep where line < lines { CacheControl.prefetch(next + line * 16); line += 1 }
+                    for _ in 0..<perStep where line < lines { CacheControl.prefetchL2(next + line * 16); line += 1 }
                 }
                 let a0 = negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s)
                 let a1 = negM.addingProduct(UnsafeRawPointer(x + j + 16).loadUnaligned(as: Vec.self), s)
@@ -206,7 +207,7 @@ public enum Softmax {
                 sum0 += e0; sum1 += e1
                 j += 32
             }
-            if let next { while line < lines { CacheControl.prefetch(next + line * 16); line += 1 } }
+            if let next { while line < lines { CacheControl.prefetchL2(next + line * 16); line += 1 } }
             if j < nv {
                 let e0 = VectorMath.expNonPositive(negM.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self), s))
                 UnsafeMutableRawPointer(e + j).storeBytes(of: e0, as: Vec.self)
