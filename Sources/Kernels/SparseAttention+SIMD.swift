@@ -227,15 +227,15 @@ extension SparseAttention {
                     for t in 0..<(mr * dp) { o[t] = 0 }
                     let qi = (r0 + offset)..<(r0 + offset + rows)
                     // With a window (and no block mask) only the tiles the queries' windows
-                    // reach, and the global keys' tile, can be non-empty: the rest are not
-                    // classified at all (at T = 4096, 58 of 64 tiles per unit).
+                    // reach, and the tiles holding global keys, can be non-empty: the rest are
+                    // not classified at all (at T = 4096, 58 of 64 tiles per unit).
                     var reach = 0..<nkt
                     if skipUnreachable, let w = pattern.window, pattern.block == nil, qi.lowerBound >= pattern.global {
                         let last = pattern.causal ? qi.upperBound - 1 : qi.upperBound - 1 + w - 1
                         reach = Swift.max(0, qi.lowerBound - w + 1) / nr ..< Swift.min(nkt, last / nr + 1)
                     }
                     for kt in 0..<nkt {
-                        if kt != 0 && !reach.contains(kt) { continue }
+                        if kt * nr >= pattern.global && !reach.contains(kt) { continue }
                         let j0 = kt * nr, tileCols = min(nr, tk - j0)
                         var cls = pattern.classify(qi, j0..<(j0 + tileCols))
                         if cls == .empty { continue }

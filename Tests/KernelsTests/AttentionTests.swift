@@ -13,6 +13,8 @@ import Testing
             .all, .init(causal: true), .init(window: 5), .init(causal: true, window: 3), .init(global: 2),
             .init(causal: true, window: 4, global: 2), .init(window: 6, global: 3), .init(block: blocks), .init(causal: true, block: sparse),
             .init(window: 7, global: 1, block: sparse),
+            // More global keys than one 64-key tile holds.
+            .init(causal: true, window: 5, global: 70), .init(window: 9, global: 66),
         ]
     }
 
