@@ -145,25 +145,15 @@ extension SparseAttention {
         }
 
         /// Sets the scores of the keys j0 ..< j0 + cols that query `row` may not see to −inf.
-        /// Without a block mask the allowed keys are one interval [lo, hi] (causal bound and
-        /// window) plus the global keys, so 16 lanes at a time compare key positions against
-        /// them; with one, `allows` decides key by key. (Scalar `allows` on every entry of a
-        /// partial tile was 17 % of a window-256 pass at T = 4096.)
+        /// Without a block mask the allowed keys are one interval and the global keys
+        /// (`AttentionPattern.keyInterval`), so 16 lanes at a time compare key positions
+        /// against them; with one, `allows` decides key by key. (Scalar `allows` on every
+        /// entry of a partial tile was 17 % of a window-256 pass at T = 4096.)
         @inline(__always)
         static func mask(_ sr: UnsafeMutablePointer<Float>, row i: Int, j0: Int, cols: Int, _ pattern: AttentionPattern) {
-            guard pattern.block == nil else {
+            guard let (lo, hi) = pattern.keyInterval(i) else {
                 for j in 0..<cols where !pattern.allows(i, j0 + j) { sr[j] = -.infinity }
                 return
-            }
-            // A global query sees every key (causal bound aside); another sees its window, or
-            // with no window only the global keys; with neither, every key (causal aside).
-            var lo = Int.min / 2, hi = pattern.causal ? i : Int.max / 2
-            if i >= pattern.global {
-                if let w = pattern.window {
-                    lo = i - w + 1; hi = Swift.min(hi, i + w - 1)
-                } else if pattern.global > 0 {
-                    lo = Int.max / 2
-                }
             }
             // Every position is in Int32 range (checked shapes); clamp the open bounds into it.
             let loV = SIMD16<Int32>(repeating: Int32(clamping: lo - j0)), hiV = SIMD16<Int32>(repeating: Int32(clamping: hi - j0))
@@ -230,9 +220,10 @@ extension SparseAttention {
                     // reach, and the tiles holding global keys, can be non-empty: the rest are
                     // not classified at all (at T = 4096, 58 of 64 tiles per unit).
                     var reach = 0..<nkt
-                    if skipUnreachable, let w = pattern.window, pattern.block == nil, qi.lowerBound >= pattern.global {
-                        let last = pattern.causal ? qi.upperBound - 1 : qi.upperBound - 1 + w - 1
-                        reach = Swift.max(0, qi.lowerBound - w + 1) / nr ..< Swift.min(nkt, last / nr + 1)
+                    if skipUnreachable, pattern.window != nil, qi.lowerBound >= pattern.global,
+                       let first = pattern.keyInterval(qi.lowerBound), let last = pattern.keyInterval(qi.upperBound - 1) {
+                        // Both bounds grow with the query, so the tiles' union is first.lo … last.hi.
+                        reach = Swift.max(0, first.lo) / nr ..< Swift.min(nkt, last.hi / nr + 1)
                     }
                     for kt in 0..<nkt {
                         if kt * nr >= pattern.global && !reach.contains(kt) { continue }

@@ -63,6 +63,25 @@ public struct AttentionPattern: Sendable, Hashable, Codable, CustomStringConvert
         return false
     }
 
+    /// `allows` as position bounds, for kernels that mask by comparing positions: without a
+    /// block mask, query i sees the keys lo…hi and the global keys j < `global`, all of them
+    /// only up to i when causal. lo > hi when the interval is empty; nil with a block mask.
+    /// A global query sees every key; another its window, or with no window only the global
+    /// keys; with no sparse term, every key.
+    @inlinable
+    public func keyInterval(_ i: Int) -> (lo: Int, hi: Int)? {
+        guard block == nil else { return nil }
+        var lo = Int.min / 2, hi = causal ? i : Int.max / 2
+        if i >= global {
+            if let w = window {
+                lo = i - w + 1; hi = Swift.min(hi, i + w - 1)
+            } else if global > 0 {
+                lo = Int.max / 2
+            }
+        }
+        return (lo, hi)
+    }
+
     /// Coverage of a tile of query positions `qi` × key positions `kj`.
     public enum TileClass { case empty, full, partial }
 

@@ -123,6 +123,21 @@ import Testing
         }
     }
 
+    /// The interval form kernels mask with says exactly what `allows` says.
+    @Test func keyIntervalMatchesAllows() {
+        let t = 150
+        for pattern in Self.patterns(tokens: t) {
+            guard let _ = pattern.keyInterval(0) else { #expect(pattern.block != nil); continue }
+            for i in 0..<t {
+                let (lo, hi) = pattern.keyInterval(i)!
+                for j in 0..<t {
+                    let inInterval = (j >= lo && j <= hi) || (j < pattern.global && (!pattern.causal || j <= i))
+                    #expect(inInterval == pattern.allows(i, j), "\(pattern) (\(i), \(j))")
+                }
+            }
+        }
+    }
+
     @Test func tileClassification() {
         // Every tile's class must agree with the element-wise pattern.
         let t = 100
