@@ -71,8 +71,6 @@ public enum Ablation {
                 Step(variant: "simd", change: "planes: 4 blocks per 64-byte group, 8 nibble fields by OR + subtract (no shuffles), 16 scales per conversion = int4.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (N split)", threads: 2),
             ]
-        default:
-            return []
         }
     }
 

@@ -44,15 +44,16 @@ extension Int4 {
         static func gemv(_ w: QuantizedMatrix, xs: UnsafePointer<Float>, rows m: Int, bias: UnsafePointer<Float>?,
                          _ y: MutableMatrixView, cols: Range<Int>) {
             let nbp = Planes.paddedBlocks(w.blocksPerRow)
+            // Scales, then minimums from the next multiple of 16 (each is converted 16 at a
+            // time, so the last conversion writes up to 15 entries past nbp).
+            let minsAt = (nbp + 15) & ~15
             w.withPlanes { scales, mins, nibbles in
-                // Scales, then minimums from the next multiple of 16 (each is converted
-                // 16 at a time, so the last conversion writes up to 15 entries past nbp).
-                Workspace.with(2 * ((nbp + 15) & ~15)) { dm in
+                Workspace.with(2 * minsAt) { dm in
                     // One loop per format, so the format is a constant inside it.
                     if w.format == .q4_0 {
-                        gemvRows(xs, rows: m, scales, mins, nibbles, nbp: nbp, dm, bias: bias, y, cols: cols, q40: true)
+                        gemvRows(xs, rows: m, scales, mins, nibbles, nbp: nbp, dm, minsAt: minsAt, bias: bias, y, cols: cols, q40: true)
                     } else {
-                        gemvRows(xs, rows: m, scales, mins, nibbles, nbp: nbp, dm, bias: bias, y, cols: cols, q40: false)
+                        gemvRows(xs, rows: m, scales, mins, nibbles, nbp: nbp, dm, minsAt: minsAt, bias: bias, y, cols: cols, q40: false)
                     }
                 }
             }
@@ -60,9 +61,9 @@ extension Int4 {
 
         @inline(__always)
         static func gemvRows(_ xs: UnsafePointer<Float>, rows m: Int, _ scales: UnsafePointer<UInt16>, _ mins: UnsafePointer<UInt16>,
-                             _ nibbles: UnsafePointer<UInt8>, nbp: Int, _ dm: UnsafeMutablePointer<Float>,
+                             _ nibbles: UnsafePointer<UInt8>, nbp: Int, _ dm: UnsafeMutablePointer<Float>, minsAt: Int,
                              bias: UnsafePointer<Float>?, _ y: MutableMatrixView, cols: Range<Int>, q40: Bool) {
-            let len = nbp * 32, minsAt = (nbp + 15) & ~15
+            let len = nbp * 32
             // c_k = 2²³ + o·16^k for the nibble at bit 4k, o = 8 (Q4_0) or 0 (Q4_1).
             let o: Float = q40 ? 8 : 0
             let c0 = Vec(repeating: 8_388_608 + o), c1 = Vec(repeating: 8_388_608 + o * 16), c2 = Vec(repeating: 8_388_608 + o * 256)
