@@ -281,6 +281,14 @@ enum GEMM {
         raw.storeBytes(of: v3, toByteOffset: 192, as: Vec.self)
     }
 
+    /// `microKernel`'s `aRows` for an A read in place: the offsets of `rows` (≤ MR) rows
+    /// `stride` apart; rows past the edge repeat the last one (their results are discarded).
+    @inline(__always)
+    static func rowOffsets(_ rows: Int, stride: Int) -> (Int, Int, Int, Int, Int, Int) {
+        @inline(__always) func o(_ r: Int) -> Int { min(r, rows - 1) * stride }
+        return (o(0), o(1), o(2), o(3), o(4), o(5))
+    }
+
     /// C = A·B (+ bias) for B[K×N] with N a multiple of NR, read in place: A's rows by
     /// their offsets, B's rows by its stride, no packing and no blocking. For problems below
     /// `minParallelWork`, where everything fits in L2 and packing was 13 % of a 64³ product.
@@ -292,10 +300,8 @@ enum GEMM {
                 var ir = 0
                 while ir < m {
                     let rows = min(mr, m - ir)
-                    // Rows past the edge repeat the last one; their results are discarded.
-                    @inline(__always) func off(_ r: Int) -> Int { min(r, rows - 1) * lda }
                     microKernel(k, a.row(ir), b.base + jr, c.row(ir) + jr, c.stride, rows, nr, true, bias.map { $0 + jr }, tile,
-                                aRows: (off(0), off(1), off(2), off(3), off(4), off(5)), aStep: 1, bStride: b.stride)
+                                aRows: rowOffsets(rows, stride: lda), aStep: 1, bStride: b.stride)
                     ir += mr
                 }
                 jr += nr

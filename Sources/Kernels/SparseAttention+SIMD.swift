@@ -306,12 +306,11 @@ extension SparseAttention {
                         }
                         // PV reads P's rows in place (row r at pBuf + r·NR; rows past `rows` repeat
                         // the last one, their results discarded): no transpose into a packed panel.
-                        @inline(__always) func pr(_ r: Int) -> Int { Swift.min(r, rows - 1) * nr }
                         for panel in 0..<dPanels {
                             let width = min(nr, d - panel * nr)
                             GEMM.microKernel(c1 - c0, UnsafePointer(pBuf + c0), UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr),
                                              o + panel * nr, dp, rows, width, false, nil, tile,
-                                             aRows: (pr(0), pr(1), pr(2), pr(3), pr(4), pr(5)), aStep: 1)
+                                             aRows: GEMM.rowOffsets(rows, stride: nr), aStep: 1)
                         }
                     }
                     for r in 0..<rows {
