@@ -16,18 +16,18 @@ extension Int4 {
                         _ y: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
+            if m <= Matmul.SIMD.directMaxRows {
+                Workspace.with(m * 5 * Planes.paddedBlocks(w.blocksPerRow) * 32) { xs in
+                    Planes.scaledCopies(x, into: xs)
+                    let xsp = SendablePointer(UnsafePointer(xs))
+                    Parallel.forEach(n, threads: threads, granule: 8) { cols in
+                        Int4.SIMD.gemv(w, xs: xsp.pointer!, rows: m, bias: bp.pointer, y, cols: cols)
+                    }
+                }
+                return
+            }
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
-                if m <= Matmul.SIMD.directMaxRows {
-                    Workspace.with(m * 5 * Planes.paddedBlocks(w.blocksPerRow) * 32) { xs in
-                        Planes.scaledCopies(x, into: xs)
-                        let xsp = SendablePointer(UnsafePointer(xs))
-                        Parallel.forEach(n, threads: threads, granule: 8) { cols in
-                            Int4.SIMD.gemv(w, xs: xsp.pointer!, rows: m, bias: bp.pointer, y, cols: cols)
-                        }
-                    }
-                    return
-                }
                 GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
                     let src = Q4Panels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
                     let yPart = MutableMatrixView(base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
