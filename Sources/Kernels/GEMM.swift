@@ -258,6 +258,72 @@ enum GEMM {
         }
     }
 
+    /// A narrower register tile, 6 × 16·W.vectors (W.vectors = 1…3): C = Apanel[kc×6]ᵀ·B
+    /// over the first 16·W.vectors columns of B (row p at b + p·bStride), all 6 rows stored
+    /// to c (row stride ldc), overwriting. For tiles whose useful columns are a few 16-lane
+    /// groups — attention's window edges — where the 6×64 tile would compute masked columns.
+    @inline(__always)
+    static func narrowBody<W: NarrowWidth>(_: W.Type, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int) {
+        let n = W.vectors
+        var c00 = Vec(), c01 = Vec(), c02 = Vec(), c10 = Vec(), c11 = Vec(), c12 = Vec()
+        var c20 = Vec(), c21 = Vec(), c22 = Vec(), c30 = Vec(), c31 = Vec(), c32 = Vec()
+        var c40 = Vec(), c41 = Vec(), c42 = Vec(), c50 = Vec(), c51 = Vec(), c52 = Vec()
+        var pa = a, pb = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            let b0 = pb.loadUnaligned(as: Vec.self)
+            let b1 = n > 1 ? pb.loadUnaligned(fromByteOffset: 64, as: Vec.self) : Vec()
+            let b2 = n > 2 ? pb.loadUnaligned(fromByteOffset: 128, as: Vec.self) : Vec()
+            var s = Vec(repeating: pa[0])
+            c00 = c00.addingProduct(s, b0); if n > 1 { c01 = c01.addingProduct(s, b1) }; if n > 2 { c02 = c02.addingProduct(s, b2) }
+            s = Vec(repeating: pa[1])
+            c10 = c10.addingProduct(s, b0); if n > 1 { c11 = c11.addingProduct(s, b1) }; if n > 2 { c12 = c12.addingProduct(s, b2) }
+            s = Vec(repeating: pa[2])
+            c20 = c20.addingProduct(s, b0); if n > 1 { c21 = c21.addingProduct(s, b1) }; if n > 2 { c22 = c22.addingProduct(s, b2) }
+            s = Vec(repeating: pa[3])
+            c30 = c30.addingProduct(s, b0); if n > 1 { c31 = c31.addingProduct(s, b1) }; if n > 2 { c32 = c32.addingProduct(s, b2) }
+            s = Vec(repeating: pa[4])
+            c40 = c40.addingProduct(s, b0); if n > 1 { c41 = c41.addingProduct(s, b1) }; if n > 2 { c42 = c42.addingProduct(s, b2) }
+            s = Vec(repeating: pa[5])
+            c50 = c50.addingProduct(s, b0); if n > 1 { c51 = c51.addingProduct(s, b1) }; if n > 2 { c52 = c52.addingProduct(s, b2) }
+            pa += Blocking.mr
+            pb += bStride &* 4
+        }
+        @inline(__always) func store(_ r: Int, _ x0: Vec, _ x1: Vec, _ x2: Vec) {
+            let raw = UnsafeMutableRawPointer(c + r * ldc)
+            raw.storeBytes(of: x0, as: Vec.self)
+            if n > 1 { raw.storeBytes(of: x1, toByteOffset: 64, as: Vec.self) }
+            if n > 2 { raw.storeBytes(of: x2, toByteOffset: 128, as: Vec.self) }
+        }
+        store(0, c00, c01, c02); store(1, c10, c11, c12); store(2, c20, c21, c22)
+        store(3, c30, c31, c32); store(4, c40, c41, c42); store(5, c50, c51, c52)
+    }
+
+    @inline(never)
+    static func narrowKernel1(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int) {
+        narrowBody(NarrowWidth1.self, kc, a, b, c, ldc, bStride: bStride)
+    }
+    @inline(never)
+    static func narrowKernel2(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int) {
+        narrowBody(NarrowWidth2.self, kc, a, b, c, ldc, bStride: bStride)
+    }
+    @inline(never)
+    static func narrowKernel3(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int) {
+        narrowBody(NarrowWidth3.self, kc, a, b, c, ldc, bStride: bStride)
+    }
+
+    /// C[6 × 16·vectors] = Apanelᵀ·B for vectors = 1…4 (4: the full `microKernel`).
+    @inline(__always)
+    static func kernel(vectors: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int, tile: UnsafeMutablePointer<Float>) {
+        switch vectors {
+        case 1: narrowKernel1(kc, a, b, c, ldc, bStride)
+        case 2: narrowKernel2(kc, a, b, c, ldc, bStride)
+        case 3: narrowKernel3(kc, a, b, c, ldc, bStride)
+        default: microKernel(kc, a, b, c, ldc, Blocking.mr, Blocking.nr, true, nil, tile, bStride: bStride)
+        }
+    }
+
     @inline(__always)
     static func storeRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ bias: UnsafePointer<Float>?,
                          _ x0: Vec, _ x1: Vec, _ x2: Vec, _ x3: Vec) {
@@ -324,3 +390,10 @@ enum GEMM {
         }
     }
 }
+
+/// The width of a `GEMM.narrowBody` instance, in SIMD16 vectors (a compile-time constant
+/// once specialized, so the unused accumulators vanish).
+protocol NarrowWidth { static var vectors: Int { get } }
+enum NarrowWidth1: NarrowWidth { static var vectors: Int { 1 } }
+enum NarrowWidth2: NarrowWidth { static var vectors: Int { 2 } }
+enum NarrowWidth3: NarrowWidth { static var vectors: Int { 3 } }

@@ -172,6 +172,28 @@ extension SparseAttention {
             }
         }
 
+        /// The 16-key groups [g0, g1) of the tile j0 ..< j0 + cols that any query in `rows`
+        /// may see: the union of the rows' key intervals and the global keys (causal bound
+        /// included), widened to whole groups. All groups with a block mask.
+        @inline(__always)
+        static func groups(rows qi: Range<Int>, j0: Int, cols: Int, _ pattern: AttentionPattern) -> (Int, Int) {
+            let all = (0, (cols + 15) / 16), j1 = j0 + cols - 1
+            var lo = Int.max, hi = Int.min, globalHi = -1
+            for i in qi {
+                guard let (a, b) = pattern.keyInterval(i) else { return all }
+                if a <= b { lo = Swift.min(lo, a); hi = Swift.max(hi, b) }
+                globalHi = Swift.max(globalHi, Swift.min(pattern.global - 1, pattern.causal ? i : Int.max / 2))
+            }
+            // The two parts clipped to the tile, then their hull.
+            lo = Swift.max(lo, j0); hi = Swift.min(hi, j1)
+            if globalHi >= j0 {
+                if lo > hi { hi = j0 - 1 }
+                lo = j0; hi = Swift.max(hi, Swift.min(globalHi, j1))
+            }
+            if lo > hi { return (0, 0) }
+            return ((lo - j0) / 16, (hi - j0) / 16 + 1)
+        }
+
         static func work(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
                          pattern: AttentionPattern, _ out: MutableMatrixView, vectorMask: Bool, skipUnreachable: Bool) {
             let mr = Blocking.mr, nr = Blocking.nr
@@ -179,13 +201,17 @@ extension SparseAttention {
             let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
             let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
-            let kCount = nkt * nr * d, vCount = dPanels * nr * tk
-            let total = kCount + vCount + mr * d + 3 * mr * nr + mr * dp + 2 * mr + 64
+            // With d a multiple of NR a head's V rows are whole 64-column panels already: PV
+            // reads them in place (B stride = V's row stride) and V is not packed.
+            let vInPlace = d % nr == 0
+            let kCount = nkt * nr * d, vCount = vInPlace ? 0 : dPanels * nr * tk
+            let total = kCount + vCount + mr * d + 3 * mr * nr + mr * dp + 32 + 16 * mr + 64
             Workspace.with(total) { ws in
                 let kp = ws, vp = kp + kCount, qp = vp + vCount
                 let s = qp + mr * d, tile = s + mr * nr, pBuf = tile + mr * nr
                 let o = pBuf + mr * nr
-                let mrow = o + mr * dp, lrow = mrow + mr
+                // Per row: running max (lane r of mrow), this tile's max, a 16-lane running sum.
+                let mrow = o + mr * dp, tileMax = mrow + 16, lrow = tileMax + 16
                 var packedHead = -1
                 for unit in units {
                     let h = unit / nqt, qt = unit % nqt
@@ -193,7 +219,7 @@ extension SparseAttention {
                         let kh = MatrixView(base: k.base + h * d, rows: tk, cols: d, stride: k.stride)
                         let vh = MatrixView(base: v.base + h * d, rows: tk, cols: d, stride: v.stride)
                         NKPanels(w: kh).pack(k0: 0, kc: d, j0: 0, nc: tk, into: kp)
-                        KNPanels(b: vh).pack(k0: 0, kc: tk, j0: 0, nc: d, into: vp)
+                        if !vInPlace { KNPanels(b: vh).pack(k0: 0, kc: tk, j0: 0, nc: d, into: vp) }
                         packedHead = h
                     }
                     let r0 = qt * mr, rows = min(mr, tq - r0)
@@ -213,7 +239,8 @@ extension SparseAttention {
                         }
                     }
                     GEMM.packPanelsA(qh, i0: r0, mc: rows, k0: 0, kc: d, into: qp)
-                    for r in 0..<mr { mrow[r] = -.infinity; lrow[r] = 0 }
+                    for r in 0..<16 { mrow[r] = -.infinity; tileMax[r] = -.infinity }
+                    for t in 0..<(16 * mr) { lrow[t] = 0 }
                     for t in 0..<(mr * dp) { o[t] = 0 }
                     let qi = (r0 + offset)..<(r0 + offset + rows)
                     // With a window (and no block mask) only the tiles the queries' windows
@@ -232,11 +259,20 @@ extension SparseAttention {
                         if cls == .empty { continue }
                         // The global keys' tile, when the window does not reach it for any of
                         // these queries: only its first G keys are allowed, so their scores are
-                        // G dot products per query (not a 6×64 tile) and PV runs over G keys.
+                        // G dot products per query (6 independent 16-lane chains of 64 steps, the
+                        // 6×16 kernel, measured slower) and PV runs over G keys.
                         let g = pattern.global
                         let globalOnly = kt == 0 && cls == .partial && g > 0 && g < tileCols && pattern.block == nil
                             && qi.lowerBound >= g && pattern.window.map { qi.lowerBound - (tileCols - 1) >= $0 } == true
                         let cols = globalOnly ? g : tileCols
+                        // The 16-key groups [g0, g1) of the tile that any of the rows may see;
+                        // the others get no scores, no exponentials and no P (a window's edge
+                        // tiles need 2.5 of 4 groups on average).
+                        var g0 = 0, g1 = (cols + 15) / 16
+                        if cls == .partial && !globalOnly {
+                            (g0, g1) = SparseAttention.SIMD.groups(rows: qi, j0: j0, cols: cols, pattern)
+                            if g0 >= g1 { continue }
+                        }
                         if globalOnly {
                             for r in 0..<rows {
                                 let qr = qh.row(r0 + r), sr = s + r * nr
@@ -246,44 +282,63 @@ extension SparseAttention {
                             }
                             cls = .full
                         } else {
-                            GEMM.microKernel(d, UnsafePointer(qp), UnsafePointer(kp + kt * nr * d), s, nr, rows, cols, true, nil, tile)
+                            GEMM.kernel(vectors: g1 - g0, d, UnsafePointer(qp), UnsafePointer(kp + kt * nr * d + g0 * 16), s + g0 * 16, nr,
+                                        bStride: nr, tile: tile)
                         }
+                        let c0Key = g0 * 16, c1Key = Swift.min(cols, g1 * 16)
+                        // Online softmax in three passes over the rows, so that the rows' latency
+                        // chains (lane max, horizontal max, exp) overlap instead of running one
+                        // row after another: (1) mask and tile max per row; (2) new maxima and
+                        // corrections e^(m_old − m_new) of all rows as one vector exp; (3) P,
+                        // running sums and the rescale of O.
                         for r in 0..<rows {
                             let sr = s + r * nr
-                            if cols < nr { for j in cols..<nr { sr[j] = -.infinity } }
+                            if c1Key < g1 * 16 { for j in c1Key..<(g1 * 16) { sr[j] = -.infinity } }
                             if cls == .partial {
                                 if vectorMask {
-                                    SparseAttention.SIMD.mask(sr, row: qi.lowerBound + r, j0: j0, cols: cols, pattern)
+                                    SparseAttention.SIMD.mask(sr + c0Key, row: qi.lowerBound + r, j0: j0 + c0Key, cols: c1Key - c0Key, pattern)
                                 } else {
-                                    for j in 0..<cols where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
+                                    for j in c0Key..<c1Key where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
                                 }
                             }
-                            let raw = UnsafeMutableRawPointer(sr)
-                            let s0 = raw.loadUnaligned(as: Vec.self) * scale
-                            let s1 = raw.loadUnaligned(fromByteOffset: 64, as: Vec.self) * scale
-                            let s2 = raw.loadUnaligned(fromByteOffset: 128, as: Vec.self) * scale
-                            let s3 = raw.loadUnaligned(fromByteOffset: 192, as: Vec.self) * scale
-                            var mx = s0.replacing(with: s1, where: s1 .> s0)
-                            let mx2 = s2.replacing(with: s3, where: s3 .> s2)
-                            mx = mx.replacing(with: mx2, where: mx2 .> mx)
-                            let newMax = Swift.max(mrow[r], VectorMath.max(mx))
+                            let raw = UnsafeRawPointer(sr)
+                            var mx = Vec(repeating: -.infinity)
+                            for gi in g0..<g1 {
+                                let x = raw.loadUnaligned(fromByteOffset: 64 * gi, as: Vec.self)
+                                mx = mx.replacing(with: x, where: x .> mx)
+                            }
+                            // max(s)·scale = max(s·scale): rounding is monotone and scale > 0.
+                            tileMax[r] = VectorMath.max(mx) * scale[0]
+                        }
+                        // Lanes are rows (rows past `rows` carry −inf and are ignored). An
+                        // unchanged max gives e^0, exactly 1; a first max (m_old = −inf) gives 0;
+                        // a row with nothing seen yet (m_new = −inf) is skipped below.
+                        let mOld = UnsafeRawPointer(mrow).loadUnaligned(as: Vec.self)
+                        let tMax = UnsafeRawPointer(tileMax).loadUnaligned(as: Vec.self)
+                        let mNew = mOld.replacing(with: tMax, where: tMax .> mOld)
+                        let corrs = VectorMath.expNonPositive(mOld - mNew).replacing(with: 1, where: mNew .== -.infinity)
+                        UnsafeMutableRawPointer(mrow).storeBytes(of: mNew, as: Vec.self)
+                        for r in 0..<rows {
+                            let newMax = mNew[r], corr = corrs[r]
                             let pr = pBuf + r * nr
                             if newMax == -.infinity {
-                                for j in 0..<nr { pr[j] = 0 }
+                                for j in c0Key..<(g1 * 16) { pr[j] = 0 }
                                 continue
                             }
-                            let mv = Vec(repeating: newMax)
-                            let p0 = VectorMath.expNonPositive(s0 - mv), p1 = VectorMath.expNonPositive(s1 - mv)
-                            let p2 = VectorMath.expNonPositive(s2 - mv), p3 = VectorMath.expNonPositive(s3 - mv)
-                            let praw = UnsafeMutableRawPointer(pr)
-                            praw.storeBytes(of: p0, as: Vec.self)
-                            praw.storeBytes(of: p1, toByteOffset: 64, as: Vec.self)
-                            praw.storeBytes(of: p2, toByteOffset: 128, as: Vec.self)
-                            praw.storeBytes(of: p3, toByteOffset: 192, as: Vec.self)
-                            // An unchanged max needs no correction (e^0 is exactly 1 here too).
-                            let corr = mrow[r] == newMax ? 1 : mrow[r] == -.infinity ? 0 : VectorMath.exp(mrow[r] - newMax)
-                            lrow[r] = lrow[r] * corr + VectorMath.sum((p0 + p1) + (p2 + p3))
-                            mrow[r] = newMax
+                            // s·scale − max as one FMA (one rounding; exact when scale is a power
+                            // of two, as for d = 64).
+                            let negMax = Vec(repeating: -newMax)
+                            let raw = UnsafeRawPointer(s + r * nr), praw = UnsafeMutableRawPointer(pr)
+                            var sum = Vec()
+                            for gi in g0..<g1 {
+                                let p = VectorMath.expNonPositive(negMax.addingProduct(raw.loadUnaligned(fromByteOffset: 64 * gi, as: Vec.self), scale))
+                                praw.storeBytes(of: p, toByteOffset: 64 * gi, as: Vec.self)
+                                sum += p
+                            }
+                            // The sum stays in lanes until the end: one horizontal add per row
+                            // and unit, not per tile.
+                            let lr = UnsafeMutableRawPointer(lrow + 16 * r)
+                            lr.storeBytes(of: lr.loadUnaligned(as: Vec.self) * corr + sum, as: Vec.self)
                             if corr != 1 {
                                 let orow = o + r * dp
                                 for t in 0..<dp { orow[t] *= corr }
@@ -292,10 +347,10 @@ extension SparseAttention {
                         // Partial tiles (a window's edges, the causal diagonal) often leave whole
                         // 16-key groups with P = 0 in every row: PV runs over [c0, c1) only, the
                         // groups from the first to the last with a nonzero P.
-                        var c0 = 0, c1 = cols
+                        var c0 = c0Key, c1 = c1Key
                         if cls == .partial {
-                            var first = 4, last = -1
-                            for v in 0..<4 {
+                            var first = g1, last = -1
+                            for v in g0..<g1 {
                                 var any = Vec()
                                 for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * nr + 16 * v).loadUnaligned(as: Vec.self) }
                                 if VectorMath.max(any) > 0 { first = Swift.min(first, v); last = v }
@@ -308,14 +363,16 @@ extension SparseAttention {
                         // the last one, their results discarded): no transpose into a packed panel.
                         for panel in 0..<dPanels {
                             let width = min(nr, d - panel * nr)
-                            GEMM.microKernel(c1 - c0, UnsafePointer(pBuf + c0), UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr),
-                                             o + panel * nr, dp, rows, width, false, nil, tile,
-                                             aRows: GEMM.rowOffsets(rows, stride: nr), aStep: 1)
+                            let vPanel = vInPlace ? UnsafePointer(v.base + h * d + panel * nr + (j0 + c0) * v.stride)
+                                                  : UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr)
+                            GEMM.microKernel(c1 - c0, UnsafePointer(pBuf + c0), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
+                                             aRows: GEMM.rowOffsets(rows, stride: nr), aStep: 1, bStride: vInPlace ? v.stride : nr)
                         }
                     }
                     for r in 0..<rows {
                         let dst = out.row(r0 + r) + h * d
-                        let inv: Float = lrow[r] > 0 ? 1 / lrow[r] : 0
+                        let l = VectorMath.sum(UnsafeRawPointer(lrow + 16 * r).loadUnaligned(as: Vec.self))
+                        let inv: Float = l > 0 ? 1 / l : 0
                         let orow = o + r * dp
                         for t in 0..<d { dst[t] = orow[t] * inv }
                     }
