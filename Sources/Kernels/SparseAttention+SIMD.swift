@@ -39,6 +39,11 @@ extension SparseAttention {
             }
         }
 
+        /// Keys per tile of the online softmax: several 64-key K panels, so the per-tile
+        /// work (new maxima, corrections, the PV call's read-modify-write of O) is shared by
+        /// more keys; the 16-key groups keep partial tiles from computing what is masked.
+        static let keyTile = 256
+
         /// Up to this many queries (decode steps) take the unpacked path: packing K and V for
         /// a tile of 6 queries costs more than it saves when only 1–4 rows use it.
         static let decodeRows = 4
@@ -199,17 +204,19 @@ extension SparseAttention {
             let mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
+            // Key tiles of `keyTile` keys (whole K panels); S and P rows are wt floats apart.
+            let wt = Self.keyTile, nst = (tk + wt - 1) / wt
             let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
             // With d a multiple of NR a head's V rows are whole 64-column panels already: PV
             // reads them in place (B stride = V's row stride) and V is not packed.
             let vInPlace = d % nr == 0
             let kCount = nkt * nr * d, vCount = vInPlace ? 0 : dPanels * nr * tk
-            let total = kCount + vCount + mr * d + 3 * mr * nr + mr * dp + 32 + 16 * mr + 64
+            let total = kCount + vCount + mr * d + 2 * mr * wt + mr * nr + mr * dp + 32 + 16 * mr + 64
             Workspace.with(total) { ws in
                 let kp = ws, vp = kp + kCount, qp = vp + vCount
-                let s = qp + mr * d, tile = s + mr * nr, pBuf = tile + mr * nr
-                let o = pBuf + mr * nr
+                let s = qp + mr * d, tile = s + mr * wt, pBuf = tile + mr * nr
+                let o = pBuf + mr * wt
                 // Per row: running max (lane r of mrow), this tile's max, a 16-lane running sum.
                 let mrow = o + mr * dp, tileMax = mrow + 16, lrow = tileMax + 16
                 var packedHead = -1
@@ -246,15 +253,15 @@ extension SparseAttention {
                     // With a window (and no block mask) only the tiles the queries' windows
                     // reach, and the tiles holding global keys, can be non-empty: the rest are
                     // not classified at all (at T = 4096, 58 of 64 tiles per unit).
-                    var reach = 0..<nkt
+                    var reach = 0..<nst
                     if skipUnreachable, pattern.window != nil, qi.lowerBound >= pattern.global,
                        let first = pattern.keyInterval(qi.lowerBound), let last = pattern.keyInterval(qi.upperBound - 1) {
                         // Both bounds grow with the query, so the tiles' union is first.lo … last.hi.
-                        reach = Swift.max(0, first.lo) / nr ..< Swift.min(nkt, last.hi / nr + 1)
+                        reach = Swift.max(0, first.lo) / wt ..< Swift.min(nst, last.hi / wt + 1)
                     }
-                    for kt in 0..<nkt {
-                        if kt * nr >= pattern.global && !reach.contains(kt) { continue }
-                        let j0 = kt * nr, tileCols = min(nr, tk - j0)
+                    for st in 0..<nst {
+                        if st * wt >= pattern.global && !reach.contains(st) { continue }
+                        let j0 = st * wt, tileCols = min(wt, tk - j0)
                         var cls = pattern.classify(qi, j0..<(j0 + tileCols))
                         if cls == .empty { continue }
                         // The global keys' tile, when the window does not reach it for any of
@@ -262,45 +269,62 @@ extension SparseAttention {
                         // G dot products per query (6 independent 16-lane chains of 64 steps, the
                         // 6×16 kernel, measured slower) and PV runs over G keys.
                         let g = pattern.global
-                        let globalOnly = kt == 0 && cls == .partial && g > 0 && g < tileCols && pattern.block == nil
+                        let globalOnly = st == 0 && cls == .partial && g > 0 && g < tileCols && pattern.block == nil
                             && qi.lowerBound >= g && pattern.window.map { qi.lowerBound - (tileCols - 1) >= $0 } == true
                         let cols = globalOnly ? g : tileCols
                         // The 16-key groups [g0, g1) of the tile that any of the rows may see;
                         // the others get no scores, no exponentials and no P (a window's edge
-                        // tiles need 2.5 of 4 groups on average).
+                        // needs 2.5 of a 64-key tile's 4 groups on average).
                         var g0 = 0, g1 = (cols + 15) / 16
                         if cls == .partial && !globalOnly {
                             (g0, g1) = SparseAttention.SIMD.groups(rows: qi, j0: j0, cols: cols, pattern)
                             if g0 >= g1 { continue }
                         }
+                        let c0Key = g0 * 16, c1Key = Swift.min(cols, g1 * 16)
                         if globalOnly {
                             for r in 0..<rows {
-                                let qr = qh.row(r0 + r), sr = s + r * nr
+                                let qr = q.row(r0 + r) + h * d, sr = s + r * wt
                                 for j in 0..<g {
                                     sr[j] = VectorMath.dot(qr, k.row(j) + h * d, count: d)
                                 }
                             }
                             cls = .full
                         } else {
-                            GEMM.kernel(vectors: g1 - g0, d, UnsafePointer(qp), UnsafePointer(kp + kt * nr * d + g0 * 16), s + g0 * 16, nr,
-                                        bStride: nr, tile: tile)
+                            // S over the groups, one K panel (64 keys) at a time: a panel the
+                            // pattern leaves empty gets −inf, a partial one is masked.
+                            var sub = g0 / 4
+                            while sub * 4 < g1 {
+                                let ga = Swift.max(g0, sub * 4), gb = Swift.min(g1, sub * 4 + 4)
+                                let kj0 = j0 + sub * nr
+                                let subCls = cls == .full ? .full : pattern.classify(qi, kj0..<Swift.min(kj0 + nr, tk))
+                                let ja = ga * 16, jb = Swift.min(cols, gb * 16)
+                                if subCls == .empty {
+                                    for r in 0..<rows { for j in ja..<(gb * 16) { s[r * wt + j] = -.infinity } }
+                                } else {
+                                    GEMM.kernel(vectors: gb - ga, d, UnsafePointer(qp), UnsafePointer(kp + (j0 / nr + sub) * nr * d + (ga - sub * 4) * 16),
+                                                s + ja, wt, bStride: nr, tile: tile)
+                                    if subCls == .partial {
+                                        for r in 0..<rows {
+                                            let sr = s + r * wt
+                                            if vectorMask {
+                                                SparseAttention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: j0 + ja, cols: jb - ja, pattern)
+                                            } else {
+                                                for j in ja..<jb where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
+                                            }
+                                        }
+                                    }
+                                }
+                                sub += 1
+                            }
                         }
-                        let c0Key = g0 * 16, c1Key = Swift.min(cols, g1 * 16)
                         // Online softmax in three passes over the rows, so that the rows' latency
                         // chains (lane max, horizontal max, exp) overlap instead of running one
-                        // row after another: (1) mask and tile max per row; (2) new maxima and
+                        // row after another: (1) tile max per row; (2) new maxima and
                         // corrections e^(m_old − m_new) of all rows as one vector exp; (3) P,
                         // running sums and the rescale of O.
                         for r in 0..<rows {
-                            let sr = s + r * nr
+                            let sr = s + r * wt
                             if c1Key < g1 * 16 { for j in c1Key..<(g1 * 16) { sr[j] = -.infinity } }
-                            if cls == .partial {
-                                if vectorMask {
-                                    SparseAttention.SIMD.mask(sr + c0Key, row: qi.lowerBound + r, j0: j0 + c0Key, cols: c1Key - c0Key, pattern)
-                                } else {
-                                    for j in c0Key..<c1Key where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
-                                }
-                            }
                             let raw = UnsafeRawPointer(sr)
                             var mx = Vec(repeating: -.infinity)
                             for gi in g0..<g1 {
@@ -320,7 +344,7 @@ extension SparseAttention {
                         UnsafeMutableRawPointer(mrow).storeBytes(of: mNew, as: Vec.self)
                         for r in 0..<rows {
                             let newMax = mNew[r], corr = corrs[r]
-                            let pr = pBuf + r * nr
+                            let pr = pBuf + r * wt
                             if newMax == -.infinity {
                                 for j in c0Key..<(g1 * 16) { pr[j] = 0 }
                                 continue
@@ -328,7 +352,7 @@ extension SparseAttention {
                             // s·scale − max as one FMA (one rounding; exact when scale is a power
                             // of two, as for d = 64).
                             let negMax = Vec(repeating: -newMax)
-                            let raw = UnsafeRawPointer(s + r * nr), praw = UnsafeMutableRawPointer(pr)
+                            let raw = UnsafeRawPointer(s + r * wt), praw = UnsafeMutableRawPointer(pr)
                             var sum = Vec()
                             for gi in g0..<g1 {
                                 let p = VectorMath.expNonPositive(negMax.addingProduct(raw.loadUnaligned(fromByteOffset: 64 * gi, as: Vec.self), scale))
@@ -352,21 +376,21 @@ extension SparseAttention {
                             var first = g1, last = -1
                             for v in g0..<g1 {
                                 var any = Vec()
-                                for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * nr + 16 * v).loadUnaligned(as: Vec.self) }
+                                for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * wt + 16 * v).loadUnaligned(as: Vec.self) }
                                 if VectorMath.max(any) > 0 { first = Swift.min(first, v); last = v }
                             }
                             if last < 0 { continue }
                             c0 = first * 16
                             c1 = Swift.min(cols, (last + 1) * 16)
                         }
-                        // PV reads P's rows in place (row r at pBuf + r·NR; rows past `rows` repeat
+                        // PV reads P's rows in place (row r at pBuf + r·wt; rows past `rows` repeat
                         // the last one, their results discarded): no transpose into a packed panel.
                         for panel in 0..<dPanels {
                             let width = min(nr, d - panel * nr)
                             let vPanel = vInPlace ? UnsafePointer(v.base + h * d + panel * nr + (j0 + c0) * v.stride)
                                                   : UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr)
                             GEMM.microKernel(c1 - c0, UnsafePointer(pBuf + c0), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
-                                             aRows: GEMM.rowOffsets(rows, stride: nr), aStep: 1, bStride: vInPlace ? v.stride : nr)
+                                             aRows: GEMM.rowOffsets(rows, stride: wt), aStep: 1, bStride: vInPlace ? v.stride : nr)
                         }
                     }
                     for r in 0..<rows {
