@@ -1,3 +1,4 @@
+import CIntrinsics
 extension Matmul {
     /// Pure-Swift SIMD matmul.
     ///
@@ -92,13 +93,12 @@ extension Matmul {
                         s2 = s2.addingProduct(xv, VectorMath.loadPartial(w2 + p, r, fill: 0))
                         s3 = s3.addingProduct(xv, VectorMath.loadPartial(w3 + p, r, fill: 0))
                     }
-                    let sums = (VectorMath.sum(s0), VectorMath.sum(s1), VectorMath.sum(s2), VectorMath.sum(s3))
+                    let sums = VectorMath.sums(s0, s1, s2, s3)
                     let ci = c.row(i) + j
-                    let b0 = bias?[j] ?? 0
-                    ci[0] = sums.0 + b0
-                    if g > 1 { ci[1] = sums.1 + (bias?[j + 1] ?? 0) }
-                    if g > 2 { ci[2] = sums.2 + (bias?[j + 2] ?? 0) }
-                    if g > 3 { ci[3] = sums.3 + (bias?[j + 3] ?? 0) }
+                    ci[0] = sums[0] + (bias?[j] ?? 0)
+                    if g > 1 { ci[1] = sums[1] + (bias?[j + 1] ?? 0) }
+                    if g > 2 { ci[2] = sums[2] + (bias?[j + 2] ?? 0) }
+                    if g > 3 { ci[3] = sums[3] + (bias?[j + 3] ?? 0) }
                 }
                 j += 4
             }
@@ -133,10 +133,11 @@ extension Matmul {
             }
             @inline(__always) func store(_ i: Int, _ t0: Vec, _ t1: Vec, _ t2: Vec, _ t3: Vec) {
                 let ci = c.row(i) + j
-                ci[0] = VectorMath.sum(t0) + (bias?[j] ?? 0)
-                if g > 1 { ci[1] = VectorMath.sum(t1) + (bias?[j + 1] ?? 0) }
-                if g > 2 { ci[2] = VectorMath.sum(t2) + (bias?[j + 2] ?? 0) }
-                if g > 3 { ci[3] = VectorMath.sum(t3) + (bias?[j + 3] ?? 0) }
+                let sums = VectorMath.sums(t0, t1, t2, t3)
+                ci[0] = sums[0] + (bias?[j] ?? 0)
+                if g > 1 { ci[1] = sums[1] + (bias?[j + 1] ?? 0) }
+                if g > 2 { ci[2] = sums[2] + (bias?[j + 2] ?? 0) }
+                if g > 3 { ci[3] = sums[3] + (bias?[j + 3] ?? 0) }
             }
             store(i0, s00, s01, s02, s03)
             store(i0 + 1, s10, s11, s12, s13)

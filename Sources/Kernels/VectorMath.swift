@@ -88,6 +88,13 @@ public enum VectorMath {
         return c[0] + c[1]
     }
 
+    /// The lane sums of four vectors, each by `sum`'s pairwise tree (bit-identical to four
+    /// `sum` calls), with the four trees' shuffles and adds shared.
+    @inlinable @inline(__always)
+    public static func sums(_ a: Vec, _ b: Vec, _ c: Vec, _ d: Vec) -> SIMD4<Float> {
+        opbench_sums4(a, b, c, d)
+    }
+
     /// Σ a[t]·b[t] over `count` floats: one 16-lane FMA accumulator, the tail as a partial
     /// vector, then the pairwise lane sum.
     @inlinable @inline(__always)
