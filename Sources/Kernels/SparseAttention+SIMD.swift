@@ -1,17 +1,21 @@
 extension SparseAttention {
     /// Flash-attention-style SIMD attention.
     ///
-    /// Per head, K is packed once as Kᵀ panels and V as 64-column panels (the GEMM packing
-    /// of `GEMM.swift`). Queries go 6 at a time against 64-key tiles: tiles the pattern
-    /// leaves empty are skipped, full tiles skip masking. S = Q·Kᵀ and O += P·V both run on
-    /// the 6×64 register-tile micro-kernel; between them an online softmax (running max m,
-    /// running sum l, rescale of O by e^(m_old − m_new)) with the polynomial exp. Threads
-    /// split (head, query tile) pairs. Decode steps (≤ 4 queries) skip the packing and run
-    /// dot products and axpys on K and V in place (`decode`).
+    /// Per head, K is packed once as Kᵀ panels of 64 keys (the GEMM packing of `GEMM.swift`);
+    /// V is read in place when D is a multiple of 64, else packed as 64-column panels.
+    /// Queries go 6 at a time against key tiles of up to 256 keys (`keyTile`): tiles and 64-key
+    /// panels the pattern leaves empty are skipped, full ones skip masking, and partial ones
+    /// compute only the 16-key groups some row can see (6×16/32/48 kernels). With a window
+    /// only the span the rows' windows reach is visited, and up to 16 global keys join its
+    /// last tile as one extra group. S = Q·Kᵀ and O += P·V run on the 6×64 register-tile
+    /// micro-kernel; between them an online softmax (running max m, running sum l, rescale of
+    /// O by e^(m_old − m_new)) with the polynomial exp. Threads split (head, query tile)
+    /// pairs. Decode steps (≤ 4 queries) skip the packing and run dot products and axpys on K
+    /// and V in place (`decode`).
     public struct SIMD: AttentionKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "flash-style 6x64 tiles, online softmax, empty tiles skipped, micro-kernel for QK^T and PV; threads split heads x query tiles; <=4 queries: unpacked decode path" }
+        public var summary: String { "flash-style: 6 queries x 256-key tiles of 64-key panels, 16-key groups on partial tiles, window spans + global group, online softmax, micro-kernel for QK^T and PV; threads split heads x query tiles; <=4 queries: unpacked decode path" }
 
         public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
                         _ out: MutableMatrixView, threads: Int) throws {
@@ -28,8 +32,8 @@ extension SparseAttention {
 
         /// The tile path over all (head, query tile) units. `vectorMask` and `skipUnreachable`
         /// switch off two optimizations for the ablation (`Ablation.steps(.attention)`):
-        /// masking partial tiles 16 keys at a time, and not classifying the tiles a window
-        /// cannot reach.
+        /// masking partial tiles 16 keys at a time, and visiting only the span of keys a
+        /// window reaches (with the global keys as an extra group).
         static func tiles(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int, pattern: AttentionPattern,
                           _ out: MutableMatrixView, threads: Int, vectorMask: Bool = true, skipUnreachable: Bool = true) {
             let nqt = (q.rows + Blocking.mr - 1) / Blocking.mr
@@ -199,24 +203,113 @@ extension SparseAttention {
             return ((lo - j0) / 16, (hi - j0) / 16 + 1)
         }
 
+        /// O[rows × d] += P[rows × count]·V[keys ..< keys + count, head h]: P's rows read in
+        /// place (row r at p + r·ls; rows past `rows` repeat the last one, their results
+        /// discarded), V in place (B stride = V's row stride) or from its packed panels.
+        @inline(__always)
+        static func pv(_ p: UnsafeMutablePointer<Float>, keys: Int, count: Int, rows: Int, ls: Int, v: MatrixView, h: Int, d: Int,
+                       vp: UnsafeMutablePointer<Float>, vInPlace: Bool, o: UnsafeMutablePointer<Float>, dp: Int,
+                       tile: UnsafeMutablePointer<Float>) {
+            let nr = Blocking.nr, tk = v.rows
+            for panel in 0..<(dp / nr) {
+                let width = min(nr, d - panel * nr)
+                let vPanel = vInPlace ? UnsafePointer(v.base + h * d + panel * nr + keys * v.stride)
+                                      : UnsafePointer(vp + panel * nr * tk + keys * nr)
+                GEMM.microKernel(count, UnsafePointer(p), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
+                                 aRows: GEMM.rowOffsets(rows, stride: ls), aStep: 1, bStride: vInPlace ? v.stride : nr)
+            }
+        }
+
+        /// One tile's online softmax in three passes over the rows, so that the rows' latency
+        /// chains (lane max, horizontal max, exp) overlap instead of running one row after
+        /// another: (1) tile max per row; (2) new maxima and corrections e^(m_old − m_new) of
+        /// all rows as one vector exp; (3) P, running sums and the rescale of O. The scores are
+        /// the 16-key groups [g0, g1) of S's rows (ls floats apart; keys from c1Key on are past
+        /// the tile's end) and, with the global keys' scores, group `extra`; P goes to the same
+        /// places in p. A function of its own: inside `work` the compiler stopped inlining the
+        /// vector loads and stores of these loops.
+        @inline(never)
+        static func onlineSoftmax(s: UnsafeMutablePointer<Float>, p pBuf: UnsafeMutablePointer<Float>, ls: Int, rows: Int, g0: Int, g1: Int,
+                                  extra: Int?, c1Key: Int, scale: Vec, mrow: UnsafeMutablePointer<Float>,
+                                  tileMax: UnsafeMutablePointer<Float>, lrow: UnsafeMutablePointer<Float>,
+                                  o: UnsafeMutablePointer<Float>, dp: Int) {
+            let gEnd = extra == nil ? g1 : g1 + 1, extraGroup = extra ?? 0
+            @inline(__always) func group(_ i: Int) -> Int { i < g1 ? i : extraGroup }
+            for r in 0..<rows {
+                let sr = s + r * ls
+                if c1Key < g1 * 16 {
+                    // Keys past the tile's end in its last group: −inf (one blend).
+                    let lastGroup = UnsafeMutableRawPointer(sr + (g1 - 1) * 16)
+                    let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+                    let past = lane .>= SIMD16<Int32>(repeating: Int32(c1Key - (g1 - 1) * 16))
+                    lastGroup.storeBytes(of: lastGroup.loadUnaligned(as: Vec.self).replacing(with: -.infinity, where: past), as: Vec.self)
+                }
+                let raw = UnsafeRawPointer(sr)
+                var mx = Vec(repeating: -.infinity)
+                for i in g0..<gEnd {
+                    let x = raw.loadUnaligned(fromByteOffset: 64 * group(i), as: Vec.self)
+                    mx = mx.replacing(with: x, where: x .> mx)
+                }
+                // max(s)·scale = max(s·scale): rounding is monotone and scale > 0.
+                tileMax[r] = VectorMath.max(mx) * scale[0]
+            }
+            // Lanes are rows (rows past `rows` carry −inf and are ignored). An
+            // unchanged max gives e^0, exactly 1; a first max (m_old = −inf) gives 0;
+            // a row with nothing seen yet (m_new = −inf) is skipped below.
+            let mOld = UnsafeRawPointer(mrow).loadUnaligned(as: Vec.self)
+            let tMax = UnsafeRawPointer(tileMax).loadUnaligned(as: Vec.self)
+            let mNew = mOld.replacing(with: tMax, where: tMax .> mOld)
+            let corrs = VectorMath.expNonPositive(mOld - mNew).replacing(with: 1, where: mNew .== -.infinity)
+            UnsafeMutableRawPointer(mrow).storeBytes(of: mNew, as: Vec.self)
+            for r in 0..<rows {
+                let newMax = mNew[r], corr = corrs[r]
+                let pr = pBuf + r * ls
+                if newMax == -.infinity {
+                    for i in g0..<gEnd { UnsafeMutableRawPointer(pr + 16 * group(i)).storeBytes(of: Vec(), as: Vec.self) }
+                    continue
+                }
+                // s·scale − max as one FMA (one rounding; exact when scale is a power
+                // of two, as for d = 64).
+                let negMax = Vec(repeating: -newMax)
+                let raw = UnsafeRawPointer(s + r * ls), praw = UnsafeMutableRawPointer(pr)
+                var sum = Vec()
+                for i in g0..<gEnd {
+                    let at = 64 * group(i)
+                    let p = VectorMath.expNonPositive(negMax.addingProduct(raw.loadUnaligned(fromByteOffset: at, as: Vec.self), scale))
+                    praw.storeBytes(of: p, toByteOffset: at, as: Vec.self)
+                    sum += p
+                }
+                // The sum stays in lanes until the end: one horizontal add per row
+                // and unit, not per tile.
+                let lr = UnsafeMutableRawPointer(lrow + 16 * r)
+                lr.storeBytes(of: lr.loadUnaligned(as: Vec.self) * corr + sum, as: Vec.self)
+                // O is still zero before a row's first max: nothing to rescale.
+                if corr != 1 && mOld[r] != -.infinity {
+                    let orow = o + r * dp
+                    for t in 0..<dp { orow[t] *= corr }
+                }
+            }
+        }
+
         static func work(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
                          pattern: AttentionPattern, _ out: MutableMatrixView, vectorMask: Bool, skipUnreachable: Bool) {
             let mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
-            // Key tiles of `keyTile` keys (whole K panels); S and P rows are wt floats apart.
-            let wt = Self.keyTile, nst = (tk + wt - 1) / wt
+            // Key tiles of up to `keyTile` keys (whole K panels); S and P rows are ls floats
+            // apart: the tile's columns and one extra group (the global keys' scores).
+            let wt = Self.keyTile, ls = wt + 16
             let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
             // With d a multiple of NR a head's V rows are whole 64-column panels already: PV
             // reads them in place (B stride = V's row stride) and V is not packed.
             let vInPlace = d % nr == 0
             let kCount = nkt * nr * d, vCount = vInPlace ? 0 : dPanels * nr * tk
-            let total = kCount + vCount + mr * d + 2 * mr * wt + mr * nr + mr * dp + 32 + 16 * mr + 64
-            Workspace.with(total) { ws in
-                let kp = ws, vp = kp + kCount, qp = vp + vCount
-                let s = qp + mr * d, tile = s + mr * wt, pBuf = tile + mr * nr
-                let o = pBuf + mr * wt
+            let total = kCount + vCount + mr * d + 2 * mr * ls + mr * nr + mr * dp + 32 + 16 * mr + 64
+            Workspace.with(total) { buffer in
+                let kp = buffer, vp = kp + kCount, qp = vp + vCount
+                let s = qp + mr * d, tile = s + mr * ls, pBuf = tile + mr * nr
+                let o = pBuf + mr * ls
                 // Per row: running max (lane r of mrow), this tile's max, a 16-lane running sum.
                 let mrow = o + mr * dp, tileMax = mrow + 16, lrow = tileMax + 16
                 var packedHead = -1
@@ -250,147 +343,112 @@ extension SparseAttention {
                     for t in 0..<(16 * mr) { lrow[t] = 0 }
                     for t in 0..<(mr * dp) { o[t] = 0 }
                     let qi = (r0 + offset)..<(r0 + offset + rows)
-                    // With a window (and no block mask) only the tiles the queries' windows
-                    // reach, and the tiles holding global keys, can be non-empty: the rest are
-                    // not classified at all (at T = 4096, 58 of 64 tiles per unit).
-                    var reach = 0..<nst
-                    if skipUnreachable, pattern.window != nil, qi.lowerBound >= pattern.global,
+                    // The keys to visit. With a window (and no block mask) only the span the
+                    // queries' windows reach, [first.lo, last.hi] from the first panel it
+                    // touches, and the global keys can be non-empty: the rest is not classified
+                    // at all. At most 16 global keys before the span join its last tile as one
+                    // extra group of scores (G dot products per query) instead of a tile of
+                    // their own; more get a tile [0, G) first. Otherwise all keys, in tiles of
+                    // `keyTile` from 0.
+                    let g = pattern.global
+                    var spanLo = 0, spanHi = tk, globalTile = 0, appendGlobal = false
+                    if skipUnreachable, pattern.window != nil, qi.lowerBound >= g,
                        let first = pattern.keyInterval(qi.lowerBound), let last = pattern.keyInterval(qi.upperBound - 1) {
-                        // Both bounds grow with the query, so the tiles' union is first.lo … last.hi.
-                        reach = Swift.max(0, first.lo) / wt ..< Swift.min(nst, last.hi / wt + 1)
+                        // Both bounds grow with the query, so the rows' union is first.lo … last.hi.
+                        spanLo = Swift.max(0, first.lo) / nr * nr
+                        spanHi = Swift.min(tk, last.hi + 1)
+                        if g > 0 {
+                            if g >= spanLo { spanLo = 0 } else if g <= 16 { appendGlobal = true } else { globalTile = g }
+                        }
                     }
-                    for st in 0..<nst {
-                        if st * wt >= pattern.global && !reach.contains(st) { continue }
-                        let j0 = st * wt, tileCols = min(wt, tk - j0)
-                        var cls = pattern.classify(qi, j0..<(j0 + tileCols))
-                        if cls == .empty { continue }
-                        // The global keys' tile, when the window does not reach it for any of
-                        // these queries: only its first G keys are allowed, so their scores are
-                        // G dot products per query (6 independent 16-lane chains of 64 steps, the
-                        // 6×16 kernel, measured slower) and PV runs over G keys.
-                        let g = pattern.global
-                        let globalOnly = st == 0 && cls == .partial && g > 0 && g < tileCols && pattern.block == nil
-                            && qi.lowerBound >= g && pattern.window.map { qi.lowerBound - (tileCols - 1) >= $0 } == true
-                        let cols = globalOnly ? g : tileCols
+                    var j0 = globalTile > 0 ? 0 : spanLo
+                    var inGlobalTile = globalTile > 0
+                    while inGlobalTile || j0 < spanHi {
+                        let tileCols = inGlobalTile ? globalTile : Swift.min(wt, spanHi - j0)
+                        let tileStart = j0
+                        if inGlobalTile { inGlobalTile = false; j0 = spanLo } else { j0 += tileCols }
+                        let withGlobal = appendGlobal && j0 >= spanHi
+                        var cls = pattern.classify(qi, tileStart..<(tileStart + tileCols))
+                        if cls == .empty && !withGlobal { continue }
                         // The 16-key groups [g0, g1) of the tile that any of the rows may see;
                         // the others get no scores, no exponentials and no P (a window's edge
-                        // needs 2.5 of a 64-key tile's 4 groups on average).
-                        var g0 = 0, g1 = (cols + 15) / 16
-                        if cls == .partial && !globalOnly {
-                            (g0, g1) = SparseAttention.SIMD.groups(rows: qi, j0: j0, cols: cols, pattern)
-                            if g0 >= g1 { continue }
+                        // needs 2.5 of a 64-key panel's 4 groups on average).
+                        var g0 = 0, g1 = (tileCols + 15) / 16
+                        if cls == .empty { (g0, g1) = (0, 0) }
+                        if cls == .partial {
+                            (g0, g1) = SparseAttention.SIMD.groups(rows: qi, j0: tileStart, cols: tileCols, pattern)
+                            if g0 >= g1 && !withGlobal { continue }
                         }
-                        let c0Key = g0 * 16, c1Key = Swift.min(cols, g1 * 16)
-                        if globalOnly {
+                        let c0Key = g0 * 16, c1Key = Swift.min(tileCols, g1 * 16)
+                        // The extra group of global scores at column wt (lanes past G −inf).
+                        let extra = wt / 16
+                        if withGlobal {
                             for r in 0..<rows {
-                                let qr = q.row(r0 + r) + h * d, sr = s + r * wt
-                                for j in 0..<g {
-                                    sr[j] = VectorMath.dot(qr, k.row(j) + h * d, count: d)
+                                let qr = q.row(r0 + r) + h * d, sr = s + r * ls
+                                UnsafeMutableRawPointer(sr + wt).storeBytes(of: Vec(repeating: -.infinity), as: Vec.self)
+                                var j = 0
+                                while j < g {
+                                    let k0 = k.row(j) + h * d, k1 = k.row(Swift.min(j + 1, g - 1)) + h * d
+                                    let k2 = k.row(Swift.min(j + 2, g - 1)) + h * d, k3 = k.row(Swift.min(j + 3, g - 1)) + h * d
+                                    let dots = VectorMath.dots(qr, k0, k1, k2, k3, count: d)
+                                    for t in 0..<Swift.min(4, g - j) { sr[wt + j + t] = dots[t] }
+                                    j += 4
                                 }
                             }
-                            cls = .full
-                        } else {
-                            // S over the groups, one K panel (64 keys) at a time: a panel the
-                            // pattern leaves empty gets −inf, a partial one is masked.
-                            var sub = g0 / 4
-                            while sub * 4 < g1 {
-                                let ga = Swift.max(g0, sub * 4), gb = Swift.min(g1, sub * 4 + 4)
-                                let kj0 = j0 + sub * nr
-                                let subCls = cls == .full ? .full : pattern.classify(qi, kj0..<Swift.min(kj0 + nr, tk))
-                                let ja = ga * 16, jb = Swift.min(cols, gb * 16)
-                                if subCls == .empty {
-                                    for r in 0..<rows { for j in ja..<(gb * 16) { s[r * wt + j] = -.infinity } }
-                                } else {
-                                    GEMM.kernel(vectors: gb - ga, d, UnsafePointer(qp), UnsafePointer(kp + (j0 / nr + sub) * nr * d + (ga - sub * 4) * 16),
-                                                s + ja, wt, bStride: nr, tile: tile)
-                                    if subCls == .partial {
-                                        for r in 0..<rows {
-                                            let sr = s + r * wt
-                                            if vectorMask {
-                                                SparseAttention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: j0 + ja, cols: jb - ja, pattern)
-                                            } else {
-                                                for j in ja..<jb where !pattern.allows(qi.lowerBound + r, j0 + j) { sr[j] = -.infinity }
-                                            }
+                        }
+                        // S over the groups, one K panel (64 keys) at a time: a panel the
+                        // pattern leaves empty gets −inf, a partial one is masked.
+                        var sub = g0 / 4
+                        while sub * 4 < g1 {
+                            let ga = Swift.max(g0, sub * 4), gb = Swift.min(g1, sub * 4 + 4)
+                            let kj0 = tileStart + sub * nr
+                            let subCls = cls == .full ? .full : pattern.classify(qi, kj0..<Swift.min(kj0 + nr, tk))
+                            let ja = ga * 16, jb = Swift.min(tileCols, gb * 16)
+                            if subCls == .empty {
+                                for r in 0..<rows { for j in ja..<(gb * 16) { s[r * ls + j] = -.infinity } }
+                            } else {
+                                GEMM.kernel(vectors: gb - ga, d, UnsafePointer(qp), UnsafePointer(kp + (kj0 / nr) * nr * d + (ga - sub * 4) * 16),
+                                            s + ja, ls, bStride: nr, tile: tile)
+                                if subCls == .partial {
+                                    for r in 0..<rows {
+                                        let sr = s + r * ls
+                                        if vectorMask {
+                                            SparseAttention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: tileStart + ja, cols: jb - ja, pattern)
+                                        } else {
+                                            for j in ja..<jb where !pattern.allows(qi.lowerBound + r, tileStart + j) { sr[j] = -.infinity }
                                         }
                                     }
                                 }
-                                sub += 1
                             }
+                            sub += 1
                         }
-                        // Online softmax in three passes over the rows, so that the rows' latency
-                        // chains (lane max, horizontal max, exp) overlap instead of running one
-                        // row after another: (1) tile max per row; (2) new maxima and
-                        // corrections e^(m_old − m_new) of all rows as one vector exp; (3) P,
-                        // running sums and the rescale of O.
-                        for r in 0..<rows {
-                            let sr = s + r * wt
-                            if c1Key < g1 * 16 { for j in c1Key..<(g1 * 16) { sr[j] = -.infinity } }
-                            let raw = UnsafeRawPointer(sr)
-                            var mx = Vec(repeating: -.infinity)
-                            for gi in g0..<g1 {
-                                let x = raw.loadUnaligned(fromByteOffset: 64 * gi, as: Vec.self)
-                                mx = mx.replacing(with: x, where: x .> mx)
-                            }
-                            // max(s)·scale = max(s·scale): rounding is monotone and scale > 0.
-                            tileMax[r] = VectorMath.max(mx) * scale[0]
+                        SparseAttention.SIMD.onlineSoftmax(s: s, p: pBuf, ls: ls, rows: rows, g0: g0, g1: g1, extra: withGlobal ? wt / 16 : nil,
+                                                           c1Key: c1Key, scale: scale, mrow: mrow, tileMax: tileMax, lrow: lrow, o: o, dp: dp)
+                        // O += P·V. P's rows are read in place (row r at pBuf + r·ls; rows past
+                        // `rows` repeat the last one, their results discarded): no transpose
+                        // into a packed panel. Partial tiles (a window's edges, the causal
+                        // diagonal) often leave whole 16-key groups with P = 0 in every row:
+                        // PV runs over [c0, c1) only, the groups from the first to the last
+                        // with a nonzero P. The global keys' P goes with V's first G rows.
+                        if withGlobal {
+                            SparseAttention.SIMD.pv(pBuf + wt, keys: 0, count: g, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp, vInPlace: vInPlace,
+                                                    o: o, dp: dp, tile: tile)
                         }
-                        // Lanes are rows (rows past `rows` carry −inf and are ignored). An
-                        // unchanged max gives e^0, exactly 1; a first max (m_old = −inf) gives 0;
-                        // a row with nothing seen yet (m_new = −inf) is skipped below.
-                        let mOld = UnsafeRawPointer(mrow).loadUnaligned(as: Vec.self)
-                        let tMax = UnsafeRawPointer(tileMax).loadUnaligned(as: Vec.self)
-                        let mNew = mOld.replacing(with: tMax, where: tMax .> mOld)
-                        let corrs = VectorMath.expNonPositive(mOld - mNew).replacing(with: 1, where: mNew .== -.infinity)
-                        UnsafeMutableRawPointer(mrow).storeBytes(of: mNew, as: Vec.self)
-                        for r in 0..<rows {
-                            let newMax = mNew[r], corr = corrs[r]
-                            let pr = pBuf + r * wt
-                            if newMax == -.infinity {
-                                for j in c0Key..<(g1 * 16) { pr[j] = 0 }
-                                continue
-                            }
-                            // s·scale − max as one FMA (one rounding; exact when scale is a power
-                            // of two, as for d = 64).
-                            let negMax = Vec(repeating: -newMax)
-                            let raw = UnsafeRawPointer(s + r * wt), praw = UnsafeMutableRawPointer(pr)
-                            var sum = Vec()
-                            for gi in g0..<g1 {
-                                let p = VectorMath.expNonPositive(negMax.addingProduct(raw.loadUnaligned(fromByteOffset: 64 * gi, as: Vec.self), scale))
-                                praw.storeBytes(of: p, toByteOffset: 64 * gi, as: Vec.self)
-                                sum += p
-                            }
-                            // The sum stays in lanes until the end: one horizontal add per row
-                            // and unit, not per tile.
-                            let lr = UnsafeMutableRawPointer(lrow + 16 * r)
-                            lr.storeBytes(of: lr.loadUnaligned(as: Vec.self) * corr + sum, as: Vec.self)
-                            if corr != 1 {
-                                let orow = o + r * dp
-                                for t in 0..<dp { orow[t] *= corr }
-                            }
-                        }
-                        // Partial tiles (a window's edges, the causal diagonal) often leave whole
-                        // 16-key groups with P = 0 in every row: PV runs over [c0, c1) only, the
-                        // groups from the first to the last with a nonzero P.
                         var c0 = c0Key, c1 = c1Key
                         if cls == .partial {
                             var first = g1, last = -1
-                            for v in g0..<g1 {
+                            for i in g0..<g1 {
                                 var any = Vec()
-                                for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * wt + 16 * v).loadUnaligned(as: Vec.self) }
-                                if VectorMath.max(any) > 0 { first = Swift.min(first, v); last = v }
+                                for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * ls + 16 * i).loadUnaligned(as: Vec.self) }
+                                if VectorMath.max(any) > 0 { first = Swift.min(first, i); last = i }
                             }
                             if last < 0 { continue }
                             c0 = first * 16
-                            c1 = Swift.min(cols, (last + 1) * 16)
+                            c1 = Swift.min(tileCols, (last + 1) * 16)
                         }
-                        // PV reads P's rows in place (row r at pBuf + r·wt; rows past `rows` repeat
-                        // the last one, their results discarded): no transpose into a packed panel.
-                        for panel in 0..<dPanels {
-                            let width = min(nr, d - panel * nr)
-                            let vPanel = vInPlace ? UnsafePointer(v.base + h * d + panel * nr + (j0 + c0) * v.stride)
-                                                  : UnsafePointer(vp + panel * nr * tk + (j0 + c0) * nr)
-                            GEMM.microKernel(c1 - c0, UnsafePointer(pBuf + c0), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
-                                             aRows: GEMM.rowOffsets(rows, stride: wt), aStep: 1, bStride: vInPlace ? v.stride : nr)
+                        if c0 < c1 {
+                            SparseAttention.SIMD.pv(pBuf + c0, keys: tileStart + c0, count: c1 - c0, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp,
+                                                    vInPlace: vInPlace, o: o, dp: dp, tile: tile)
                         }
                     }
                     for r in 0..<rows {

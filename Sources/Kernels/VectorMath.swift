@@ -109,6 +109,29 @@ public enum VectorMath {
         return sum(acc)
     }
 
+    /// `dot(a, b_i, count)` for four b's, each bit-identical to `dot`: the four
+    /// accumulators run side by side and their lane sums share one tree (`sums`).
+    @inlinable @inline(__always)
+    public static func dots(_ a: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+                            _ b2: UnsafePointer<Float>, _ b3: UnsafePointer<Float>, count: Int) -> SIMD4<Float> {
+        var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
+        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+        var t = 0
+        while t + 16 <= count {
+            let x = ld(a + t)
+            s0 = s0.addingProduct(x, ld(b0 + t)); s1 = s1.addingProduct(x, ld(b1 + t))
+            s2 = s2.addingProduct(x, ld(b2 + t)); s3 = s3.addingProduct(x, ld(b3 + t))
+            t += 16
+        }
+        if t < count {
+            let r = count - t, x = loadPartial(a + t, r, fill: 0)
+            s0 = s0.addingProduct(x, loadPartial(b0 + t, r, fill: 0)); s1 = s1.addingProduct(x, loadPartial(b1 + t, r, fill: 0))
+            s2 = s2.addingProduct(x, loadPartial(b2 + t, r, fill: 0)); s3 = s3.addingProduct(x, loadPartial(b3 + t, r, fill: 0))
+        }
+        return sums(s0, s1, s2, s3)
+    }
+
+
     /// The 32 nibbles of 16 GGUF Q4 bytes as 32-bit lanes: `lo` holds the low nibbles
     /// (elements 0…15), `hi` the high nibbles (elements 16…31). Written lane by lane so
     /// LLVM emits one zero-extending load (the stdlib's generic SIMD conversions are calls).
