@@ -57,9 +57,9 @@ public enum Ablation {
             return [
                 Step(variant: "naive", change: "scalar loops over the allowed keys only, libm expf", threads: 1),
                 Step(variant: "blas", change: "sgemm QK^T per non-empty 64x64 block, masked softmax, sgemm PV", threads: 1),
-                Step(variant: "ablate-attn-tiles", change: "flash-style 6x64 tiles on the GEMM micro-kernel, online softmax, partial tiles masked entry by entry", threads: 1),
-                Step(variant: "ablate-attn-vmask", change: "partial tiles masked 16 keys at a time against the row's allowed interval", threads: 1),
-                Step(variant: "simd", change: "tiles a window cannot reach are not even classified = attention.simd", threads: 1),
+                Step(variant: "ablate-attn-tiles", change: "flash-style tiles (6 queries x 256 keys, 64-key K panels) on the GEMM micro-kernel, online softmax, partial panels masked entry by entry", threads: 1),
+                Step(variant: "ablate-attn-vmask", change: "partial panels masked 16 keys at a time against the row's allowed interval", threads: 1),
+                Step(variant: "simd", change: "a window's units visit only the span their rows reach, the global keys as one extra group = attention.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads ((head, query tile) units split)", threads: 2),
             ]
         case .int4:
@@ -292,7 +292,7 @@ public enum Ablation {
 
     // MARK: - attention steps
 
-    /// attention.simd's tile path with its masking and tile-reach optimizations switchable.
+    /// attention.simd's tile path with its masking and window-span optimizations switchable.
     struct AttentionTiles: AttentionKernel {
         let name: String
         let vectorMask: Bool
