@@ -14,17 +14,24 @@ public struct Ceiling: Codable, Equatable, Sendable {
     /// of each destination line: the headroom a kernel with streaming stores can reach beyond
     /// `bandwidthGBps`. Absent in calibrations made before it was measured.
     public var streamingCopyGBps: Double?
+    /// Read-only bandwidth, GB/s (a SIMD sum over an array ≫ L3): the ceiling of a kernel
+    /// that only streams its input, such as a GEMV over weights larger than L3. Shown for
+    /// context; rooflines keep `bandwidthGBps`. Absent in calibrations made before it was
+    /// measured.
+    public var readGBps: Double?
 
     /// Memberwise.
-    public init(threads: Int, peakGflops: Double, bandwidthGBps: Double, streamingCopyGBps: Double? = nil) {
+    public init(threads: Int, peakGflops: Double, bandwidthGBps: Double, streamingCopyGBps: Double? = nil, readGBps: Double? = nil) {
         self.threads = threads
         self.peakGflops = peakGflops
         self.bandwidthGBps = bandwidthGBps
         self.streamingCopyGBps = streamingCopyGBps
+        self.readGBps = readGBps
     }
 
     enum CodingKeys: String, CodingKey {
         case threads, peakGflops = "peak_gflops", bandwidthGBps = "bandwidth_gbps", streamingCopyGBps = "streaming_copy_gbps"
+        case readGBps = "read_gbps"
     }
 }
 
@@ -157,7 +164,7 @@ public enum Machine {
         let counts = Array(Set([1, info.cores])).sorted()
         info.ceilings = counts.map { t in
             Ceiling(threads: t, peakGflops: peakGflops(threads: t), bandwidthGBps: copyBandwidth(threads: t),
-                    streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true))
+                    streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true), readGBps: readBandwidth(threads: t))
         }
         return info
     }
@@ -226,6 +233,34 @@ public enum Machine {
         return best
     }
 
+    /// Best of 6 sums of a 64 MiB array (≫ L3), split over threads, four SIMD16
+    /// accumulators per thread; GB/s counts bytes read.
+    public static func readBandwidth(threads: Int) -> Double {
+        let count = 16 << 20
+        let src = AlignedBuffer(count: count)
+        for i in 0..<count { src.pointer[i] = Float(i & 1023) }
+        var best = 0.0
+        for _ in 0..<6 {
+            let t0 = now()
+            Parallel.forEach(count, threads: threads, granule: 4096) { r in
+                let s = UnsafeRawPointer(src.pointer)
+                var a0 = Vec(), a1 = Vec(), a2 = Vec(), a3 = Vec()
+                var i = r.lowerBound
+                while i < r.upperBound {
+                    a0 += s.load(fromByteOffset: i * 4, as: Vec.self)
+                    a1 += s.load(fromByteOffset: i * 4 + 64, as: Vec.self)
+                    a2 += s.load(fromByteOffset: i * 4 + 128, as: Vec.self)
+                    a3 += s.load(fromByteOffset: i * 4 + 192, as: Vec.self)
+                    i += 64
+                }
+                if VectorMath.sum((a0 + a1) + (a2 + a3)) == 42 { print("") } // keeps the sums alive
+            }
+            let dt = now() - t0
+            best = max(best, Double(count) * 4 / dt / 1e9)
+        }
+        return best
+    }
+
     /// Monotonic clock, seconds.
     @inline(__always)
     public static func now() -> Double {
@@ -250,7 +285,7 @@ public enum Machine {
         let path = cacheFile
         if !recalibrate, let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
            var cached = try? JSONDecoder().decode(MachineInfo.self, from: data), cached.sameFingerprint(fresh), !cached.ceilings.isEmpty,
-           cached.ceilings.allSatisfy({ $0.streamingCopyGBps != nil }) {
+           cached.ceilings.allSatisfy({ $0.streamingCopyGBps != nil && $0.readGBps != nil }) {
             cached.opbenchCommit = fresh.opbenchCommit
             cached.swiftVersion = fresh.swiftVersion
             return cached

@@ -27,11 +27,13 @@ struct MachineCommand: ParsableCommand {
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }
         print("")
-        let t = TextTable(headers: ["threads", "FMA peak GFLOP/s", "copy bandwidth GB/s", "copy, streaming stores GB/s", "ridge FLOP/byte"],
+        let t = TextTable(headers: ["threads", "FMA peak GFLOP/s", "copy bandwidth GB/s", "copy, streaming stores GB/s", "read GB/s",
+                                    "ridge FLOP/byte"],
                           rows: m.ceilings.map { ["\($0.threads)", Format.number($0.peakGflops, 4), Format.number($0.bandwidthGBps, 3),
                                                   $0.streamingCopyGBps.map { Format.number($0, 3) } ?? "–",
+                                                  $0.readGBps.map { Format.number($0, 3) } ?? "–",
                                                   Format.number($0.peakGflops / $0.bandwidthGBps, 3)] },
-                          rightAligned: [0, 1, 2, 3, 4])
+                          rightAligned: [0, 1, 2, 3, 4, 5])
         print(t.terminal, terminator: "")
     }
 }
