@@ -3,14 +3,15 @@ extension Int4 {
     ///
     /// - M ≤ 4 (decode): fused unpack + FMA from the matrix's planes (`Int4.Planes`) — each
     ///   64-byte group of 4 blocks → eight SIMD16 of weights in registers by OR and subtract,
-    ///   FMA with x, one FMA by the block scale; no fp32 copy of W. Threads split N.
+    ///   FMA with x, one FMA by the block scale; no fp32 copy of W. Threads take 256-row
+    ///   chunks of N from a shared counter.
     /// - M > 4 (prefill): the packed GEMM of `GEMM.swift`, its B panels filled by
     ///   dequantizing blocks straight into the packing buffer (`Blocking.int4`: a KC×256
     ///   panel, 1 MiB) — the weights exist in fp32 only as that cache-sized panel.
     public struct SIMD: Int4Kernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "GEMV from 4-block nibble planes, fields to floats by OR + subtract, no shuffles (M<=4); dequantize-into-packed-panel GEMM (M>4); threads split N or rows" }
+        public var summary: String { "GEMV from 4-block nibble planes, fields to floats by OR + subtract, no shuffles (M<=4), threads take 256-row chunks; dequantize-into-packed-panel GEMM (M>4); threads split N or rows" }
 
         public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
                         _ y: MutableMatrixView, threads: Int) throws {
@@ -20,7 +21,8 @@ extension Int4 {
                 Workspace.with(m * 5 * Planes.paddedBlocks(w.blocksPerRow) * 32) { xs in
                     Planes.scaledCopies(x, into: xs)
                     let xsp = SendablePointer(UnsafePointer(xs))
-                    Parallel.forEach(n, threads: threads, granule: 8) { cols in
+                    // Chunks of 256 rows (590 KB of Q4_0 at K = 4096) from a shared counter.
+                    Parallel.forEachChunk(n, threads: threads, chunk: 256, granule: 8) { cols in
                         Int4.SIMD.gemv(w, xs: xsp.pointer!, rows: m, bias: bp.pointer, y, cols: cols)
                     }
                 }

@@ -44,6 +44,34 @@ public enum Parallel {
         if WorkerPool.shared.run(ranges, body) { return }
         DispatchQueue.concurrentPerform(iterations: ranges.count) { i in body(ranges[i]) }
     }
+
+    /// Like `forEach`, but the threads take `chunk`-sized ranges (multiples of `granule`)
+    /// from a shared counter until none is left, so a thread whose core is slowed — on a
+    /// shared VM, a neighbour's load — takes fewer chunks instead of finishing last.
+    public static func forEachChunk(_ count: Int, threads: Int, chunk: Int, granule: Int = 1,
+                                    _ body: @Sendable (Range<Int>) -> Void) {
+        let step = Swift.max(granule, chunk / granule * granule)
+        if threads <= 1 || count <= step {
+            var start = 0
+            while start < count { body(start..<Swift.min(count, start + step)); start += step }
+            return
+        }
+        let next = ChunkCounter()
+        forEach(threads, threads: threads) { _ in
+            while true {
+                let start = next.take(step)
+                if start >= count { return }
+                body(start..<Swift.min(count, start + step))
+            }
+        }
+    }
+}
+
+/// The shared position of `Parallel.forEachChunk`.
+final class ChunkCounter: Sendable {
+    private let position = Atomic<Int>(0)
+    /// Claims `n` items; returns the first.
+    func take(_ n: Int) -> Int { position.wrappingAdd(n, ordering: .relaxed).oldValue }
 }
 
 /// Persistent worker threads that spin briefly between jobs, then sleep.

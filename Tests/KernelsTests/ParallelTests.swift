@@ -45,4 +45,29 @@ import Testing
         Parallel.forEach(10, threads: 2) { c.hit($0) }
         #expect(c.allOnce)
     }
+
+    /// `forEachChunk`: every index exactly once, every range but the last of the whole
+    /// count a multiple of the granule and at most one chunk long.
+    @Test(.timeLimit(.minutes(1)))
+    func chunksCoverEveryIndexOnce() {
+        final class Seen: Sendable {
+            let state: Mutex<(hits: [Int], badRange: Bool)>
+            init(_ n: Int) { state = Mutex(([Int](repeating: 0, count: n), false)) }
+            func hit(_ r: Range<Int>, step: Int, granule: Int, n: Int) {
+                state.withLock {
+                    for i in r { $0.hits[i] += 1 }
+                    if r.count > step || (r.upperBound < n && r.count % granule != 0) || r.lowerBound % granule != 0 { $0.badRange = true }
+                }
+            }
+            var ok: Bool { state.withLock { $0.hits.allSatisfy { $0 == 1 } && !$0.badRange } }
+        }
+        for round in 0..<2000 {
+            let n = 1 + round % 211, threads = 1 + round % 3, granule = 1 + round % 8, chunk = 1 + round % 37
+            let step = Swift.max(granule, chunk / granule * granule)
+            let seen = Seen(n)
+            Parallel.forEachChunk(n, threads: threads, chunk: chunk, granule: granule) { seen.hit($0, step: step, granule: granule, n: n) }
+            #expect(seen.ok, "round \(round): n=\(n) threads=\(threads) granule=\(granule) chunk=\(chunk)")
+            if !seen.ok { break }
+        }
+    }
 }
