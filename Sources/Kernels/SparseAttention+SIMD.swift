@@ -368,7 +368,7 @@ extension SparseAttention {
                         let tileStart = j0
                         if inGlobalTile { inGlobalTile = false; j0 = spanLo } else { j0 += tileCols }
                         let withGlobal = appendGlobal && j0 >= spanHi
-                        var cls = pattern.classify(qi, tileStart..<(tileStart + tileCols))
+                        let cls = pattern.classify(qi, tileStart..<(tileStart + tileCols))
                         if cls == .empty && !withGlobal { continue }
                         // The 16-key groups [g0, g1) of the tile that any of the rows may see;
                         // the others get no scores, no exponentials and no P (a window's edge
@@ -381,7 +381,6 @@ extension SparseAttention {
                         }
                         let c0Key = g0 * 16, c1Key = Swift.min(tileCols, g1 * 16)
                         // The extra group of global scores at column wt (lanes past G −inf).
-                        let extra = wt / 16
                         if withGlobal {
                             for r in 0..<rows {
                                 let qr = q.row(r0 + r) + h * d, sr = s + r * ls
