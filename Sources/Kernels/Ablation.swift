@@ -68,7 +68,7 @@ public enum Ablation {
                 Step(variant: "ablate-deqdot", change: "dequantize a row into an fp32 buffer, then a SIMD16 dot product", threads: 1),
                 Step(variant: "ablate-generic", change: "fused unpack + FMA, nibbles widened with the stdlib's generic SIMD conversions", threads: 1),
                 Step(variant: "ablate-gguf", change: "one zero-extending load per 16 bytes, q to float by the 2^23 bit trick, two blocks per step", threads: 1),
-                Step(variant: "simd", change: "planes: 4 blocks per 64-byte group, 8 nibble fields by OR + subtract (no shuffles), 16 scales per conversion = int4.simd", threads: 1),
+                Step(variant: "simd", change: "planes with 16 rows in the lanes: 8 nibble fields per 32-bit lane by OR + subtract (no shuffles), x broadcast, one FMA for 16 rows' scales, no horizontal sums = int4.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (N split)", threads: 2),
             ]
         }

@@ -60,40 +60,43 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let storage = AlignedBuffer(count: (expected + 3) / 4)
         bytes.withUnsafeBytes { UnsafeMutableRawPointer(storage.pointer).copyMemory(from: $0.baseAddress!, byteCount: expected) }
         self.storage = storage
-        let nb = cols / QuantFormat.blockSize, nbp = Int4.Planes.paddedBlocks(nb)
-        let scaleBytes = rows * nbp * 2 * (format == .q4_0 ? 1 : 2)
-        // 32 spare bytes after the scales: the GEMV converts them 16 at a time.
-        nibblePlaneOffset = (scaleBytes + 32 + 63) & ~63
-        let planes = AlignedBuffer(count: (nibblePlaneOffset + rows * nbp * 16 + 3) / 4)
+        let nb = cols / QuantFormat.blockSize, groups = Int4.Planes.rowGroups(rows)
+        let scaleBytes = groups * nb * 16 * 2 * (format == .q4_0 ? 1 : 2)
+        nibblePlaneOffset = (scaleBytes + 63) & ~63
+        let nibbleBytes = groups * nb * 256
+        let planes = AlignedBuffer(count: (nibblePlaneOffset + nibbleBytes + 3) / 4)
         self.planes = planes
         let src = UnsafeRawPointer(storage.pointer), dst = UnsafeMutableRawPointer(planes.pointer)
-        memset(dst, 0, nibblePlaneOffset + rows * nbp * 16)
-        let bb = format.blockBytes, off = format.nibbleOffset
+        memset(dst, 0, nibblePlaneOffset + nibbleBytes)
+        let bb = format.blockBytes, off = format.nibbleOffset, minsAt = groups * nb * 16
         for r in 0..<rows {
+            let (rg, lane) = (r / 16, r % 16)
             for b in 0..<nb {
-                let blk = src + (r * nb + b) * bb, slot = r * nbp + b
+                let blk = src + (r * nb + b) * bb, slot = (rg * nb + b) * 16 + lane
                 dst.storeBytes(of: blk.loadUnaligned(as: UInt16.self), toByteOffset: 2 * slot, as: UInt16.self)
                 if format == .q4_1 {
-                    dst.storeBytes(of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (rows * nbp + slot), as: UInt16.self)
+                    dst.storeBytes(of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (minsAt + slot), as: UInt16.self)
                 }
-                // Group g = b/4 of the row is 64 bytes; byte i of block b goes to byte
-                // (b mod 4) of the group's 32-bit lane i.
-                let group = dst + nibblePlaneOffset + (r * nbp + (b & ~3)) * 16
-                for i in 0..<16 { group.storeBytes(of: blk.load(fromByteOffset: off + i, as: UInt8.self), toByteOffset: 4 * i + (b & 3), as: UInt8.self) }
+                // Block (rg, b) is 256 bytes, four 64-byte vectors; bytes 4v…4v+3 of row
+                // r's block are the 32-bit lane r mod 16 of vector v.
+                let unit = dst + nibblePlaneOffset + (rg * nb + b) * 256
+                for v in 0..<4 {
+                    unit.storeBytes(of: blk.loadUnaligned(fromByteOffset: off + 4 * v, as: UInt32.self), toByteOffset: 64 * v + 4 * lane, as: UInt32.self)
+                }
             }
         }
     }
 
-    /// Calls `body` with the planes (`Int4.Planes`): `scales` and `mins` hold block (r, b) at
-    /// r·P + b with P = `Int4.Planes.paddedBlocks(K/32)` (`mins` is `scales` for Q4_0, which
-    /// has none), `nibbles` holds group (r, g) of 64 bytes at 16·(r·P + 4g).
+    /// Calls `body` with the planes (`Int4.Planes`): `scales` and `mins` hold the block b of
+    /// row r at ((r/16)·(K/32) + b)·16 + r mod 16 (`mins` is `scales` for Q4_0, which has
+    /// none); `nibbles` holds rows 16·g … 16·g + 15, block b, as 256 bytes at (g·(K/32) + b)·256.
     @inlinable
     public func withPlanes<R>(_ body: (_ scales: UnsafePointer<UInt16>, _ mins: UnsafePointer<UInt16>,
                                        _ nibbles: UnsafePointer<UInt8>) throws -> R) rethrows -> R {
         try withExtendedLifetime(planes) {
             let raw = UnsafeRawPointer(planes.pointer)
             let scales = raw.assumingMemoryBound(to: UInt16.self)
-            return try body(scales, format == .q4_0 ? scales : scales + rows * Int4.Planes.paddedBlocks(blocksPerRow),
+            return try body(scales, format == .q4_0 ? scales : scales + Int4.Planes.rowGroups(rows) * blocksPerRow * 16,
                             (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
         }
     }
