@@ -22,28 +22,6 @@ static inline __attribute__((always_inline)) void opbench_stream_fence(void) {
     __builtin_ia32_sfence();
 #elif defined(__aarch64__)
     __asm__ __volatile__("dmb ish" ::: "memory");
-typedef float opbench_f32x8 __attribute__((ext_vector_type(8)));
-typedef float opbench_f32x4 __attribute__((ext_vector_type(4)));
-
-/// The lane sums of four vectors, as lanes 0…3. Each sum is the same pairwise tree as a
-/// single vector's (lane i + lane i+8, then + i+4, + i+2, + i+1), so the results are
-/// bit-identical to four separate reductions; the four trees share their shuffles and adds
-/// (9 adds instead of 16, and no scalar steps).
-static inline __attribute__((always_inline)) opbench_f32x4 opbench_sums4(opbench_f32x16 a, opbench_f32x16 b,
-                                                                        opbench_f32x16 c, opbench_f32x16 d) {
-    // Lanes 0–7 hold a's partial sums, 8–15 b's (and c's, d's).
-    opbench_f32x16 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
-                      + __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    opbench_f32x16 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
-                      + __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    // Lanes 4i…4i+3 hold the i-th vector's.
-    opbench_f32x16 q = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27)
-                     + __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    // Lanes 2i, 2i+1.
-    opbench_f32x8 h = __builtin_shufflevector(q, q, 0, 1, 4, 5, 8, 9, 12, 13) + __builtin_shufflevector(q, q, 2, 3, 6, 7, 10, 11, 14, 15);
-    return __builtin_shufflevector(h, h, 0, 2, 4, 6) + __builtin_shufflevector(h, h, 1, 3, 5, 7);
-}
-
 #endif
 }
 
