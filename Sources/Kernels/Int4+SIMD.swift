@@ -22,7 +22,8 @@ extension Int4 {
                 let nb = w.blocksPerRow
                 Workspace.with(m * 5 * nb * 32 + m * nb) { xs in
                     Planes.scaledCopies(x, into: xs)
-                    Planes.blockSums(x, into: xs + m * 5 * nb * 32)
+                    // Block sums of x: only Q4_1's minimum term uses them.
+                    if w.format == .q4_1 { Planes.blockSums(x, into: xs + m * 5 * nb * 32) }
                     let xsp = SendablePointer(UnsafePointer(xs))
                     // Chunks of 256 rows (590 KB of Q4_0 at K = 4096) from a shared counter.
                     Parallel.forEachChunk(n, threads: threads, chunk: 256, granule: 16) { cols in

@@ -131,7 +131,6 @@ public enum VectorMath {
         return sums(s0, s1, s2, s3)
     }
 
-
     /// The 32 nibbles of 16 GGUF Q4 bytes as 32-bit lanes: `lo` holds the low nibbles
     /// (elements 0…15), `hi` the high nibbles (elements 16…31). Written lane by lane so
     /// LLVM emits one zero-extending load (the stdlib's generic SIMD conversions are calls).
