@@ -173,17 +173,32 @@ public enum Machine {
     /// × 2 pipes, so the FMA units, not the dependency chains, set the rate).
     public static func peakGflops(threads: Int) -> Double {
         let iterations = 4_000_000
-        var best = 0.0
-        for _ in 0..<5 {
-            let t0 = now()
+        let dt = fastest(runs: 5) {
             Parallel.forEach(threads, threads: threads) { _ in
                 let s = fmaProbe(iterations)
                 if s == 42 { print("") } // keeps the result alive
             }
-            let dt = now() - t0
-            best = max(best, Double(threads) * Double(iterations) * 12 * 16 * 2 / dt / 1e9)
+        }
+        return Double(threads) * Double(iterations) * 12 * 16 * 2 / dt / 1e9
+    }
+
+    /// The shortest of `runs` timings of `body`, seconds (the probes report the best rate).
+    static func fastest(runs: Int, _ body: () -> Void) -> Double {
+        var best = Double.infinity
+        for _ in 0..<runs {
+            let t0 = now()
+            body()
+            best = min(best, now() - t0)
         }
         return best
+    }
+
+    /// A 64 MiB array (≫ L3) for the bandwidth probes, `probeCount` floats.
+    static let probeCount = 16 << 20
+    static func probeSource() -> AlignedBuffer {
+        let src = AlignedBuffer(count: probeCount)
+        for i in 0..<probeCount { src.pointer[i] = Float(i & 1023) }
+        return src
     }
 
     @inline(never)
@@ -204,12 +219,9 @@ public enum Machine {
     /// GB/s counts bytes read plus bytes written, as STREAM's copy. `streamingStores` writes
     /// with non-temporal stores (`CacheControl`) instead of ordinary ones.
     public static func copyBandwidth(threads: Int, streamingStores: Bool = false) -> Double {
-        let count = 16 << 20
-        let src = AlignedBuffer(count: count), dst = AlignedBuffer(count: count)
-        for i in 0..<count { src.pointer[i] = Float(i & 1023) }
-        var best = 0.0
-        for _ in 0..<6 {
-            let t0 = now()
+        let count = probeCount
+        let src = probeSource(), dst = AlignedBuffer(count: count)
+        let dt = fastest(runs: 6) {
             Parallel.forEach(count, threads: threads, granule: 4096) { r in
                 var i = r.lowerBound
                 let s = UnsafeRawPointer(src.pointer), d = UnsafeMutableRawPointer(dst.pointer)
@@ -227,21 +239,16 @@ public enum Machine {
                     i += 16
                 }
             }
-            let dt = now() - t0
-            best = max(best, 2 * Double(count) * 4 / dt / 1e9)
         }
-        return best
+        return 2 * Double(count) * 4 / dt / 1e9
     }
 
     /// Best of 6 sums of a 64 MiB array (≫ L3), split over threads, four SIMD16
     /// accumulators per thread; GB/s counts bytes read.
     public static func readBandwidth(threads: Int) -> Double {
-        let count = 16 << 20
-        let src = AlignedBuffer(count: count)
-        for i in 0..<count { src.pointer[i] = Float(i & 1023) }
-        var best = 0.0
-        for _ in 0..<6 {
-            let t0 = now()
+        let count = probeCount
+        let src = probeSource()
+        let dt = fastest(runs: 6) {
             Parallel.forEach(count, threads: threads, granule: 4096) { r in
                 let s = UnsafeRawPointer(src.pointer)
                 var a0 = Vec(), a1 = Vec(), a2 = Vec(), a3 = Vec()
@@ -255,10 +262,8 @@ public enum Machine {
                 }
                 if VectorMath.sum((a0 + a1) + (a2 + a3)) == 42 { print("") } // keeps the sums alive
             }
-            let dt = now() - t0
-            best = max(best, Double(count) * 4 / dt / 1e9)
         }
-        return best
+        return Double(count) * 4 / dt / 1e9
     }
 
     /// Monotonic clock, seconds.
