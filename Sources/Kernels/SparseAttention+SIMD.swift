@@ -169,10 +169,9 @@ extension SparseAttention {
             let gV = SIMD16<Int32>(repeating: Int32(clamping: pattern.global - j0))
             // The causal bound holds for the global keys too (a global query before them).
             let cV = SIMD16<Int32>(repeating: Int32(clamping: (pattern.causal ? i : Int.max / 2) - j0))
-            let iota = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             var t = 0
             while t < cols {
-                let jv = iota &+ Int32(t)
+                let jv = VectorMath.laneIndex &+ Int32(t)
                 let outside = (jv .< loV) .| (jv .> hiV)
                 let hidden = (outside .& (jv .>= gV)) .| (jv .> cV)
                 let p = UnsafeMutableRawPointer(sr + t)
@@ -240,8 +239,7 @@ extension SparseAttention {
                 if c1Key < g1 * 16 {
                     // Keys past the tile's end in its last group: −inf (one blend).
                     let lastGroup = UnsafeMutableRawPointer(sr + (g1 - 1) * 16)
-                    let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-                    let past = lane .>= SIMD16<Int32>(repeating: Int32(c1Key - (g1 - 1) * 16))
+                    let past = VectorMath.laneIndex .>= SIMD16<Int32>(repeating: Int32(c1Key - (g1 - 1) * 16))
                     lastGroup.storeBytes(of: lastGroup.loadUnaligned(as: Vec.self).replacing(with: -.infinity, where: past), as: Vec.self)
                 }
                 let raw = UnsafeRawPointer(sr)

@@ -160,6 +160,10 @@ public enum VectorMath {
         return v
     }
 
+    /// Each lane's index, 0…15: for lane-position compares (masking by key position, the
+    /// lanes past a row's end).
+    public static let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+
     /// Stores the low `count < 16` lanes of `v` to `p`.
     @inlinable @inline(__always)
     public static func storePartial(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
