@@ -1,9 +1,10 @@
 // Instructions Swift cannot spell: streaming stores, software prefetch, a 16-lane
-// fp16 → fp32 conversion and two-source lane shuffles. The functions are static inline, so
+// fp16 → fp32 conversion, two-source lane shuffles, the byte dot product of AVX-512 VNNI
+// and int32 → fp32 conversion. The functions are static inline, so
 // the Swift compiler inlines them into the kernels, where each becomes one instruction (or,
 // for the shuffles, a short sequence) on x86-64 with AVX-512 (`vmovntps`,
-// `prefetcht0`/`prefetcht1`, `vcvtph2ps`, `vshuff64x2`/`vpermt2ps`); other targets get the
-// portable forms.
+// `prefetcht0`/`prefetcht1`, `vcvtph2ps`, `vshuff64x2`/`vpermt2ps`, `vpdpbusd`,
+// `vcvtdq2ps`); other targets get the portable forms.
 #ifndef OPBENCH_INTRINSICS_H
 #define OPBENCH_INTRINSICS_H
 
@@ -64,6 +65,46 @@ static inline __attribute__((always_inline)) opbench_f32x4 opbench_sums4(opbench
     // Lanes 2i, 2i+1.
     opbench_f32x8 h = __builtin_shufflevector(q, q, 0, 1, 4, 5, 8, 9, 12, 13) + __builtin_shufflevector(q, q, 2, 3, 6, 7, 10, 11, 14, 15);
     return __builtin_shufflevector(h, h, 0, 2, 4, 6) + __builtin_shufflevector(h, h, 1, 3, 5, 7);
+}
+
+typedef int opbench_i32x16 __attribute__((ext_vector_type(16)));
+
+/// 1 when `opbench_dot_u8s8` is one instruction (`vpdpbusd`, AVX-512 VNNI) on the target the
+/// package is compiled for; 0 when it is the portable loop below.
+static inline __attribute__((always_inline)) int opbench_has_dot_u8s8(void) {
+#if defined(__AVX512VNNI__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/// acc + Σ_k a.u8[4i+k]·b.s8[k] in each 32-bit lane i, k = 0…3, with the four signed bytes
+/// of `b` the same for every lane (a broadcast). The products and sums are exact int32 while
+/// |acc| stays below 2³¹ − 4·255·128.
+static inline __attribute__((always_inline)) opbench_i32x16 opbench_dot_u8s8(opbench_i32x16 acc, opbench_i32x16 a, int b) {
+#if defined(__AVX512VNNI__)
+    return __builtin_ia32_vpdpbusd512(acc, a, (opbench_i32x16)(b));
+#else
+    for (int i = 0; i < 16; i++) {
+        unsigned int ai = (unsigned int)a[i];
+        for (int k = 0; k < 4; k++) {
+            acc[i] += (int)((ai >> (8 * k)) & 255) * (int)(signed char)((unsigned int)b >> (8 * k));
+        }
+    }
+    return acc;
+#endif
+}
+
+/// The 16 int32 lanes as floats (`vcvtdq2ps`; exact below 2²⁴ in magnitude).
+static inline __attribute__((always_inline)) opbench_f32x16 opbench_i32_to_f32(opbench_i32x16 v) {
+    return __builtin_convertvector(v, opbench_f32x16);
+}
+
+/// The 16 fp32 lanes as int32, truncated toward zero (`vcvttps2dq`); for lanes that hold
+/// integers below 2³¹ in magnitude, exact.
+static inline __attribute__((always_inline)) opbench_i32x16 opbench_f32_to_i32(opbench_f32x16 v) {
+    return __builtin_convertvector(v, opbench_i32x16);
 }
 
 #endif

@@ -152,6 +152,14 @@ public enum VectorMath {
     @inlinable @inline(__always)
     public static func halves(_ p: UnsafeRawPointer) -> Vec { opbench_halves_to_floats(p) }
 
+    /// |v| lane-wise (the sign bit cleared).
+    @inlinable @inline(__always)
+    public static func magnitude(_ v: Vec) -> Vec { unsafeBitCast(magnitudeBits(v), to: Vec.self) }
+
+    /// The bits of |v|: for non-negative floats, integer order is value order (NaNs above +∞).
+    @inlinable @inline(__always)
+    public static func magnitudeBits(_ v: Vec) -> SIMD16<UInt32> { unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF }
+
     /// Loads `count < 16` floats from `p` into the low lanes; the other lanes are `fill`.
     @inlinable @inline(__always)
     public static func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float) -> Vec {

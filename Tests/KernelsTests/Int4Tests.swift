@@ -88,6 +88,88 @@ import Testing
         }
     }
 
+    /// x with blocks the integer path must hand to the fp32 path, in row 1 of a 3×1024 x:
+    /// block 2 holds an element 2⁻⁴⁰ times the largest (its rounding to the block's 30-bit
+    /// grid would change it completely), block 3 is all zero (exact as integers), block 4
+    /// holds a NaN, block 5 values near 2⁻⁸⁰ (below the exponent range kept exact), block 6
+    /// a largest element 1 and an element 2⁻¹⁷ + 2⁻³⁰, which the grid 2⁻²⁹ rounds to 2⁻¹⁷:
+    /// a relative change of 2⁻¹³, over ε = 1024·2⁻²⁶ = 2⁻¹⁶.
+    static func plantedX() -> Matrix {
+        var x = randomMatrix(3, 1024, seed: 900)
+        x[1, 2 * 32 + 7] = x[1, 2 * 32] * 0x1p-40
+        for t in 0..<32 { x[1, 3 * 32 + t] = 0 }
+        x[1, 4 * 32 + 9] = .nan
+        for t in 0..<32 { x[1, 5 * 32 + t] *= 0x1p-80 }
+        x[1, 6 * 32] = 1; x[1, 6 * 32 + 3] = 0x1p-17 + 0x1p-30
+        return x
+    }
+
+    /// The integer path's x, checked against an fp64 re-derivation: a block is on the
+    /// integer path exactly when it is finite, not tiny, and every element rounds to the
+    /// block's grid (2^(⌊log2 max|x|⌋ − 29)) within ε = K·u/4 of itself, or all zero. Then
+    /// the digits rebuild X_t, X_t·2^e is that rounding, and the corrections are −8·Σ digits.
+    @Test func integerBlocksRepresentX() throws {
+        let x = Self.plantedX()
+        let blocks = x.withView { Int4.Planes.integerBlocks($0) }
+        #expect(blocks.count == 3 * 32)
+        let eps = Double(Int4.Planes.tolerance(k: 1024))
+        var integer = 0
+        for (slot, block) in blocks.enumerated() {
+            let (i, b) = (slot / 32, slot % 32)
+            let xs = (0..<32).map { Double(x[i, 32 * b + $0]) }
+            let amax = xs.map(abs).max()!
+            var expected: Int? = nil
+            if amax == 0 {
+                expected = 0
+            } else if amax.isFinite && amax >= 0x1p-73 {
+                let e = Int(amax.exponent) - 29
+                if xs.allSatisfy({ abs(($0 * pow(2, Double(-e))).rounded(.toNearestOrEven) * pow(2, Double(e)) - $0) <= eps * abs($0) }) { expected = e }
+            }
+            if [32 + 2, 32 + 4, 32 + 5, 32 + 6].contains(slot) { #expect(block == nil, "planted block \(slot) must take the fp32 path") }
+            guard let block else { #expect(expected == nil, "block \(slot) fell back"); continue }
+            integer += 1
+            if amax != 0 { #expect(block.exponent == expected, "block \(slot) exponent") }
+            for l in 0..<4 { #expect(block.corrections[l] == -8 * block.digits[l].reduce(0) { $0 + Int32($1) }, "block \(slot) limb \(l)") }
+            for t in 0..<32 {
+                let xi = (0..<4).reduce(0.0) { $0 + Double(block.digits[$1][t]) * pow(256, Double($1)) }
+                #expect(abs(xi) < 0x1p30 && xi == xi.rounded())
+                let xhat = xi * pow(2, Double(block.exponent))
+                #expect(xhat == (xs[t] * pow(2, Double(-block.exponent))).rounded(.toNearestOrEven) * pow(2, Double(block.exponent)), "block \(slot) element \(t)")
+                #expect(abs(xhat - xs[t]) <= eps * abs(xs[t]), "block \(slot) element \(t)")
+            }
+        }
+        // The rest of this uniform x: on the integer path.
+        #expect(integer >= 3 * 32 - 5)
+    }
+
+    /// With the planted blocks in x, int4.simd's GEMV (integer blocks and fp32 blocks in
+    /// one row) stays within the matmul bound on the finite rows, and the NaN row is NaN
+    /// where the reference is.
+    @Test func integerPathWithFallbackBlocks() throws {
+        let x = Self.plantedX()
+        let w = try randomMatrix(40, 1024, lo: -2, hi: 2, seed: 901).withView { try Int4.quantize($0, format: .q4_0) }
+        for threads in [1, 2] {
+            var y = Matrix(rows: 3, cols: 40)
+            try x.withView { xv in try y.withMutableView { try Int4.SIMD().run(xv, w, bias: nil, $0, threads: threads) } }
+            let ref = x.withView { Reference.int4Linear($0, w, bias: nil) }
+            let scale = x.withView { xv in Int4.dequantize(w).withView { Reference.matmulAbs(xv, $0, layout: .nk) } }
+            for j in 0..<40 {
+                #expect(y[1, j].isNaN && ref[40 + j].isNaN, "row 1 (NaN in x) column \(j)")
+                for i in [0, 2] {
+                    let bound = gammaBound(1024 + 2) * scale[i * 40 + j]
+                    #expect(abs(Double(y[i, j]) - ref[i * 40 + j]) <= bound, "[\(i), \(j)] t=\(threads)")
+                }
+            }
+        }
+        // Without the NaN, row 1 (integer, zero, tiny and fallback blocks) within the bound.
+        var finite = x; finite[1, 4 * 32 + 9] = 1
+        var y = Matrix(rows: 3, cols: 40)
+        try finite.withView { xv in try y.withMutableView { try Int4.SIMD().run(xv, w, bias: nil, $0, threads: 1) } }
+        let ref = finite.withView { Reference.int4Linear($0, w, bias: nil) }
+        let scale = finite.withView { xv in Int4.dequantize(w).withView { Reference.matmulAbs(xv, $0, layout: .nk) } }
+        expectClose(y, ref, tol: { gammaBound(1024 + 2) * scale[$0] }, "int4.simd with planted blocks")
+    }
+
     @Test func badInput() throws {
         let x = Matrix(rows: 2, cols: 64)
         expectKernelError(["int4", "K", "40", "multiple of 32"]) { _ = try Matrix(rows: 2, cols: 40).withView { try Int4.quantize($0, format: .q4_0) } }
