@@ -37,16 +37,18 @@ extension Int4 {
             if m <= Matmul.SIMD.directMaxRows {
                 let nb = w.blocksPerRow, copies = m * 5 * nb * 32 + m * nb
                 Workspace.with(copies + Planes.Digits.floats(rows: m, blocks: nb)) { xs in
-                    Planes.scaledCopies(x, into: xs)
-                    // Block sums of x: only Q4_1's minimum term uses them.
-                    if w.format == .q4_1 { Planes.blockSums(x, into: xs + m * 5 * nb * 32) }
                     let digits = Planes.Digits(xs + copies, rows: m, blocks: nb)
                     // The integer path needs the byte dot product in hardware (else the fp32 path is faster).
+                    var floatBlocks = nb * m
                     if w.format == .q4_0 && integerDot && opbench_has_dot_u8s8() != 0 {
-                        Planes.digits(x, into: digits)
+                        floatBlocks = Planes.digits(x, into: digits)
                     } else {
                         digits.useFloatPath()
                     }
+                    // The fp32 path's inputs, when some block takes it: x's scaled copies and,
+                    // for Q4_1's minimum term, its block sums.
+                    if floatBlocks > 0 { Planes.scaledCopies(x, into: xs) }
+                    if w.format == .q4_1 { Planes.blockSums(x, into: xs + m * 5 * nb * 32) }
                     let xsp = SendablePointer(UnsafePointer(xs))
                     // Chunks of 256 rows (590 KB of Q4_0 at K = 4096) from a shared counter.
                     Parallel.forEachChunk(n, threads: threads, chunk: 256, granule: 16) { cols in
@@ -109,7 +111,9 @@ extension Int4 {
                         // 2^e_b of x's block as integers, or 0: this block takes the fp32 path.
                         let e = digits.scale[slot]
                         if e != 0 {
-                            acc = acc.addingProduct(blockDotDigits(unit, digits.digits + 32 * slot, digits.corrections + 4 * slot), d * Vec(repeating: e))
+                            let (dg, cr) = (digits.digits + 32 * slot, digits.corrections + 4 * slot)
+                            let t = digits.limbs[slot] == 3 ? blockDotDigits(unit, dg, cr, limbs: 3) : blockDotDigits(unit, dg, cr, limbs: 4)
+                            acc = acc.addingProduct(t, d * Vec(repeating: e))
                         } else {
                             acc = acc.addingProduct(blockDot16(unit, x0 + 32 * b, len, c0, c1, c2, c3, c4), d)
                             if !q40 { acc = acc.addingProduct(Vec(repeating: sums[b]), VectorMath.halves(mins + (g * nb + b) * 16)) }
@@ -164,9 +168,10 @@ extension Int4 {
         /// 32·15·128 + 8·32·128 < 2¹⁷ in magnitude, so its conversion to fp32 is exact; the
         /// limbs are combined by three FMAs (Horner in 256), the only roundings.
         @inline(__always)
-        static func blockDotDigits(_ unit: UnsafeRawPointer, _ digits: UnsafePointer<Int32>, _ corrections: UnsafePointer<Int32>) -> Vec {
+        static func blockDotDigits(_ unit: UnsafeRawPointer, _ digits: UnsafePointer<Int32>, _ corrections: UnsafePointer<Int32>,
+                                   limbs: Int) -> Vec {
             typealias I = SIMD16<Int32>
-            // Two sums per limb (low and high nibbles): 8 independent chains of 4.
+            // Two sums per limb (low and high nibbles): independent chains of 4.
             var a0 = I(repeating: corrections[0]), a1 = I(repeating: corrections[1])
             var a2 = I(repeating: corrections[2]), a3 = I(repeating: corrections[3])
             var b0 = I(), b1 = I(), b2 = I(), b3 = I()
@@ -179,10 +184,11 @@ extension Int4 {
                 a0 = opbench_dot_u8s8(a0, lo, digits[v]); b0 = opbench_dot_u8s8(b0, hi, digits[4 + v])
                 a1 = opbench_dot_u8s8(a1, lo, digits[8 + v]); b1 = opbench_dot_u8s8(b1, hi, digits[12 + v])
                 a2 = opbench_dot_u8s8(a2, lo, digits[16 + v]); b2 = opbench_dot_u8s8(b2, hi, digits[20 + v])
-                a3 = opbench_dot_u8s8(a3, lo, digits[24 + v]); b3 = opbench_dot_u8s8(b3, hi, digits[28 + v])
+                if limbs == 4 { a3 = opbench_dot_u8s8(a3, lo, digits[24 + v]); b3 = opbench_dot_u8s8(b3, hi, digits[28 + v]) }
             }
             let radix = Vec(repeating: 256)
-            var t = opbench_i32_to_f32(a2 &+ b2).addingProduct(opbench_i32_to_f32(a3 &+ b3), radix)
+            var t = opbench_i32_to_f32(a2 &+ b2)
+            if limbs == 4 { t = t.addingProduct(opbench_i32_to_f32(a3 &+ b3), radix) }
             t = opbench_i32_to_f32(a1 &+ b1).addingProduct(t, radix)
             return opbench_i32_to_f32(a0 &+ b0).addingProduct(t, radix)
         }
@@ -239,10 +245,12 @@ extension Int4 {
             let digits: UnsafeMutablePointer<Int32>
             let corrections: UnsafeMutablePointer<Int32>
             let scale: UnsafeMutablePointer<Float>
+            /// 3 or 4 digits.
+            let limbs: UnsafeMutablePointer<Int32>
             let slots: Int
 
             /// Floats of workspace for M rows of K/32 blocks.
-            static func floats(rows: Int, blocks: Int) -> Int { rows * blocks * (32 + 4 + 1) }
+            static func floats(rows: Int, blocks: Int) -> Int { rows * blocks * (32 + 4 + 1 + 1) }
 
             init(_ base: UnsafeMutablePointer<Float>, rows: Int, blocks: Int) {
                 slots = rows * blocks
@@ -250,6 +258,7 @@ extension Int4 {
                 digits = raw.bindMemory(to: Int32.self, capacity: 36 * slots)
                 corrections = digits + 32 * slots
                 scale = (raw + 4 * 36 * slots).bindMemory(to: Float.self, capacity: slots)
+                limbs = (raw + 4 * 37 * slots).bindMemory(to: Int32.self, capacity: slots)
             }
 
             /// Every block to the fp32 path.
@@ -298,40 +307,55 @@ extension Int4 {
                         // All zero: zero digits give the exact 0.
                         (out.digits + 32 * slot).update(repeating: 0, count: 32)
                         (out.corrections + 4 * slot).update(repeating: 0, count: 4)
+                        out.limbs[slot] = 3
                         out.scale[slot] = 1
                         continue
                     }
                     let exponent = Int(top >> 23) - 127
                     guard top < 0x7F80_0000, exponent >= -73 else { out.scale[slot] = 0; fallbacks += 1; continue }
-                    let e = exponent - 29
-                    let up = Vec(repeating: Float(sign: .plus, exponent: -e, significand: 1))
-                    var ok = true
-                    var sums = SIMD4<Int32>()
-                    for h in 0..<2 {
-                        let v = (h == 0 ? lo : hi) * up
-                        let r = v.rounded(.toNearestOrEven)
-                        if any(VectorMath.magnitude(r - v) .> eps * VectorMath.magnitude(v)) { ok = false; break }
-                        var xi = opbench_f32_to_i32(r)
-                        for l in 0..<4 {
-                            let d = l == 3 ? xi : ((xi &+ 128) & 255) &- 128
-                            sums[l] &+= d.wrappedSum()
-                            let bytes = SIMD16<Int8>(truncatingIfNeeded: d)
-                            UnsafeMutableRawPointer(out.digits + 32 * slot + 8 * l).storeBytes(of: bytes, toByteOffset: 16 * h, as: SIMD16<Int8>.self)
-                            xi = (xi &- d) &>> 8
-                        }
-                    }
-                    guard ok else { out.scale[slot] = 0; fallbacks += 1; continue }
-                    for l in 0..<4 { out.corrections[4 * slot + l] = -8 &* sums[l] }
-                    out.scale[slot] = Float(sign: .plus, exponent: e, significand: 1)
+                    // Three digits when the block fits them within ε, else four, else fp32.
+                    if encode(lo, hi, limbs: 3, exponent: exponent, eps: eps, into: out, slot: slot) { continue }
+                    if encode(lo, hi, limbs: 4, exponent: exponent, eps: eps, into: out, slot: slot) { continue }
+                    out.scale[slot] = 0
+                    fallbacks += 1
                 }
             }
             return fallbacks
+        }
+
+        /// Writes the block (lo, hi) as `limbs` digits on the grid 2^e, e = exponent − (8·limbs − 3)
+        /// (so |X_t| < 2^(8·limbs − 2)), if every element rounds to it within ε; else false.
+        @inline(__always)
+        static func encode(_ lo: Vec, _ hi: Vec, limbs: Int, exponent: Int, eps: Vec, into out: Digits, slot: Int) -> Bool {
+            let e = exponent - (8 * limbs - 3)
+            let up = Vec(repeating: Float(sign: .plus, exponent: -e, significand: 1))
+            var sums = SIMD4<Int32>()
+            for h in 0..<2 {
+                let v = (h == 0 ? lo : hi) * up
+                let r = v.rounded(.toNearestOrEven)
+                if any(VectorMath.magnitude(r - v) .> eps * VectorMath.magnitude(v)) { return false }
+                var xi = opbench_f32_to_i32(r)
+                for l in 0..<limbs {
+                    let d = l == limbs - 1 ? xi : ((xi &+ 128) & 255) &- 128
+                    sums[l] &+= d.wrappedSum()
+                    let bytes = SIMD16<Int8>(truncatingIfNeeded: d)
+                    UnsafeMutableRawPointer(out.digits + 32 * slot + 8 * l).storeBytes(of: bytes, toByteOffset: 16 * h, as: SIMD16<Int8>.self)
+                    xi = (xi &- d) &>> 8
+                }
+            }
+            for l in 0..<4 { out.corrections[4 * slot + l] = l < limbs ? -8 &* sums[l] : 0 }
+            if limbs < 4 { (out.digits + 32 * slot + 8 * limbs).update(repeating: 0, count: 8 * (4 - limbs)) }
+            out.limbs[slot] = Int32(limbs)
+            out.scale[slot] = Float(sign: .plus, exponent: e, significand: 1)
+            return true
         }
 
         /// One block of x as `int4.simd`'s Q4_0 GEMV holds it on the integer path:
         /// x̂_t = X_t·2^exponent with X_t = Σ_l 256^l·digits[l][t].
         public struct IntegerBlock: Sendable, Equatable {
             public let exponent: Int
+            /// 3 or 4: the digits the kernel multiplies (the rest are 0).
+            public let limbs: Int
             /// 4 limbs × 32 signed digits.
             public let digits: [[Int8]]
             /// −8·Σ_t digits[l][t] per limb.
@@ -349,7 +373,7 @@ extension Int4 {
                     let s = d.scale[slot]
                     guard s != 0 else { return nil }
                     let bytes = UnsafeRawPointer(d.digits + 32 * slot).assumingMemoryBound(to: Int8.self)
-                    return IntegerBlock(exponent: Int(s.exponent),
+                    return IntegerBlock(exponent: Int(s.exponent), limbs: Int(d.limbs[slot]),
                                         digits: (0..<4).map { l in (0..<32).map { bytes[32 * l + $0] } },
                                         corrections: (0..<4).map { d.corrections[4 * slot + $0] })
                 }

@@ -106,33 +106,43 @@ import Testing
 
     /// The integer path's x, checked against an fp64 re-derivation: a block is on the
     /// integer path exactly when it is finite, not tiny, and every element rounds to the
-    /// block's grid (2^(⌊log2 max|x|⌋ − 29)) within ε = K·u/4 of itself, or all zero. Then
+    /// block's grid within ε = K·u/4 of itself (or all zero): three digits on the grid
+    /// 2^(⌊log2 max|x|⌋ − 21) when they suffice, else four on 2^(⌊log2 max|x|⌋ − 29). Then
     /// the digits rebuild X_t, X_t·2^e is that rounding, and the corrections are −8·Σ digits.
     @Test func integerBlocksRepresentX() throws {
         let x = Self.plantedX()
         let blocks = x.withView { Int4.Planes.integerBlocks($0) }
         #expect(blocks.count == 3 * 32)
         let eps = Double(Int4.Planes.tolerance(k: 1024))
-        var integer = 0
+        var integer = 0, limbCounts: [Int: Int] = [:]
         for (slot, block) in blocks.enumerated() {
             let (i, b) = (slot / 32, slot % 32)
             let xs = (0..<32).map { Double(x[i, 32 * b + $0]) }
             let amax = xs.map(abs).max()!
-            var expected: Int? = nil
+            var expected: (exponent: Int, limbs: Int)? = nil
             if amax == 0 {
-                expected = 0
+                expected = (0, 3)
             } else if amax.isFinite && amax >= 0x1p-73 {
-                let e = Int(amax.exponent) - 29
-                if xs.allSatisfy({ abs(($0 * pow(2, Double(-e))).rounded(.toNearestOrEven) * pow(2, Double(e)) - $0) <= eps * abs($0) }) { expected = e }
+                // The fewest digits (3, else 4) whose grid holds every element within ε.
+                for limbs in [3, 4] {
+                    let e = Int(amax.exponent) - (8 * limbs - 3)
+                    if xs.allSatisfy({ abs(($0 * pow(2, Double(-e))).rounded(.toNearestOrEven) * pow(2, Double(e)) - $0) <= eps * abs($0) }) {
+                        expected = (e, limbs)
+                        break
+                    }
+                }
             }
             if [32 + 2, 32 + 4, 32 + 5, 32 + 6].contains(slot) { #expect(block == nil, "planted block \(slot) must take the fp32 path") }
             guard let block else { #expect(expected == nil, "block \(slot) fell back"); continue }
             integer += 1
-            if amax != 0 { #expect(block.exponent == expected, "block \(slot) exponent") }
+            limbCounts[block.limbs, default: 0] += 1
+            #expect(block.limbs == expected?.limbs, "block \(slot) digits")
+            if amax != 0 { #expect(block.exponent == expected?.exponent, "block \(slot) exponent") }
+            for l in block.limbs..<4 { #expect(block.digits[l].allSatisfy { $0 == 0 }) }
             for l in 0..<4 { #expect(block.corrections[l] == -8 * block.digits[l].reduce(0) { $0 + Int32($1) }, "block \(slot) limb \(l)") }
             for t in 0..<32 {
                 let xi = (0..<4).reduce(0.0) { $0 + Double(block.digits[$1][t]) * pow(256, Double($1)) }
-                #expect(abs(xi) < 0x1p30 && xi == xi.rounded())
+                #expect(abs(xi) < pow(2, Double(8 * block.limbs - 2)) && xi == xi.rounded())
                 let xhat = xi * pow(2, Double(block.exponent))
                 #expect(xhat == (xs[t] * pow(2, Double(-block.exponent))).rounded(.toNearestOrEven) * pow(2, Double(block.exponent)), "block \(slot) element \(t)")
                 #expect(abs(xhat - xs[t]) <= eps * abs(xs[t]), "block \(slot) element \(t)")
@@ -140,6 +150,8 @@ import Testing
         }
         // The rest of this uniform x: on the integer path.
         #expect(integer >= 3 * 32 - 5)
+        // Both encodings occur in this x (each element below max/90 or so needs the fourth digit).
+        #expect(limbCounts[3, default: 0] > 10 && limbCounts[4, default: 0] > 2, "\(limbCounts)")
     }
 
     /// With the planted blocks in x, int4.simd's GEMV (integer blocks and fp32 blocks in
