@@ -69,7 +69,7 @@ public enum Ablation {
                 Step(variant: "ablate-generic", change: "fused unpack + FMA, nibbles widened with the stdlib's generic SIMD conversions", threads: 1),
                 Step(variant: "ablate-gguf", change: "one zero-extending load per 16 bytes, q to float by the 2^23 bit trick, two blocks per step", threads: 1),
                 Step(variant: "ablate-planes", change: "planes with 16 rows in the lanes: 8 nibble fields per 32-bit lane by OR + subtract (no shuffles), x broadcast, one FMA for 16 rows' scales, no horizontal sums", threads: 1),
-                Step(variant: "simd", change: "integer dot products (vpdpbusd): x's blocks as exact 4-digit integers, nibbles as bytes, 64 multiply-adds per instruction = int4.simd", threads: 1),
+                Step(variant: "simd", change: "integer dot products (vpdpbusd): x's blocks as 3- or 4-digit base-256 integers, nibbles as bytes, 64 multiply-adds per instruction = int4.simd", threads: 1),
                 Step(variant: "simd", change: "2 threads (N split)", threads: 2),
             ]
         }

@@ -6,12 +6,13 @@ extension Int4 {
     /// - M ≤ 4 (decode), from the matrix's planes (`Int4.Planes`), 16 rows at a time, one per
     ///   lane, with no fp32 copy of W and no horizontal sums. Threads take 256-row chunks of N
     ///   from a shared counter.
-    ///   - Q4_0 with AVX-512 VNNI: integer dot products. x's blocks become exact integers of
-    ///     four signed base-256 digits (`Planes.digits`, once per call); each block's nibbles
-    ///     become bytes by one AND (low) or a shift and an AND (high), and `vpdpbusd` adds
-    ///     four byte products per lane, 64 per instruction, exactly in int32. Per block: 32 of
-    ///     them, four conversions, three FMAs to join the digits' sums, one FMA by the 16
-    ///     rows' scales. Within the matmul bound by the derivation on `Planes.tolerance`.
+    ///   - Q4_0 with AVX-512 VNNI: integer dot products. x's blocks become integers of three
+    ///     signed base-256 digits, or four when three would move an element by more than
+    ///     K·u/4 (`Planes.digits`, once per call); each block's nibbles become bytes by one
+    ///     AND (low) or a shift and an AND (high), and `vpdpbusd` adds four byte products per
+    ///     lane, 64 per instruction, exactly in int32. Per block: 8 of them per digit, one
+    ///     conversion per digit and FMAs to join the digits' sums, one FMA by the 16 rows'
+    ///     scales. Within the matmul bound by the derivation on `Planes.tolerance`.
     ///   - Q4_1, blocks of x the integers cannot hold within that bound, and CPUs without
     ///     VNNI: fp32, each block's 256 bytes → 32 SIMD16 of weights in registers by OR and
     ///     subtract, FMA with x broadcast, one FMA by 16 rows' block scales.
@@ -26,7 +27,7 @@ extension Int4 {
         public var name: String { integerDot ? "simd" : "ablate-planes" }
         public var summary: String {
             integerDot
-                ? "GEMV with 16 rows in the lanes of nibble planes: Q4_0 by exact int8 dot products (vpdpbusd) against x as 4-digit integers, Q4_1 by fp32 FMA (M<=4), threads take 256-row chunks; dequantize-into-packed-panel GEMM (M>4); threads split N or rows"
+                ? "GEMV with 16 rows in the lanes of nibble planes: Q4_0 by exact int8 dot products (vpdpbusd) against x as 3- or 4-digit base-256 integers, Q4_1 by fp32 FMA (M<=4), threads take 256-row chunks; dequantize-into-packed-panel GEMM (M>4); threads split N or rows"
                 : "ablation: int4.simd with every GEMV block on the fp32 path"
         }
 
@@ -160,13 +161,13 @@ extension Int4 {
             unsafeBitCast((v & SIMD16(repeating: mask)) | 0x4B00_0000, to: Vec.self) - c
         }
         /// Σ_t q_t·X_t − 8·Σ_t X_t of one block for 16 rows at once (lane = row), exact in int32:
-        /// X_t = Σ_l 256^l·D_{t,l} are x's block as integers in four signed base-256 digits
+        /// X_t = Σ_l 256^l·D_{t,l} are x's block as integers in `limbs` (3 or 4) signed base-256 digits
         /// (`Planes.digits`), q_t the nibbles as unsigned bytes. One `vpdpbusd` multiplies, in each
         /// 32-bit lane (row), four weights' bytes by the same limb's digits of those four x
         /// (broadcast) and adds the four products to the lane: 8 per limb cover the block.
         /// The −8·Σ X_t of Q4_0 starts each limb's sum (`corrections`). Each limb's sum is below
         /// 32·15·128 + 8·32·128 < 2¹⁷ in magnitude, so its conversion to fp32 is exact; the
-        /// limbs are combined by three FMAs (Horner in 256), the only roundings.
+        /// limbs are combined by limbs − 1 FMAs (Horner in 256), the only roundings.
         @inline(__always)
         static func blockDotDigits(_ unit: UnsafeRawPointer, _ digits: UnsafePointer<Int32>, _ corrections: UnsafePointer<Int32>,
                                    limbs: Int) -> Vec {
@@ -237,10 +238,10 @@ extension Int4 {
         }
 
         /// x as integers for the Q4_0 GEMV's integer dot products, per row i and block b
-        /// (slot i·K/32 + b): four base-256 digits of each X_t as signed bytes (32 Int32 per
-        /// slot: limb l's 32 digits at 8l…8l+7, element t in byte t), −8·Σ_t D_{t,l} per limb
-        /// (4 Int32), and the block's power of two 2^e (x̂_t = X_t·2^e), or 0 when the block
-        /// takes the fp32 path instead.
+        /// (slot i·K/32 + b): three or four base-256 digits of each X_t as signed bytes (32
+        /// Int32 per slot: limb l's 32 digits at 8l…8l+7, element t in byte t; unused limbs 0),
+        /// −8·Σ_t D_{t,l} per limb (4 Int32), the block's power of two 2^e (x̂_t = X_t·2^e), or
+        /// 0 when the block takes the fp32 path instead, and the number of digits.
         struct Digits: @unchecked Sendable {
             let digits: UnsafeMutablePointer<Int32>
             let corrections: UnsafeMutablePointer<Int32>
@@ -269,26 +270,27 @@ extension Int4 {
         ///
         /// Error bound of the integer path, per output y = Σ_b d_b·Σ_t (q_t − 8)·x_t + bias,
         /// w_t = d_b(q_t − 8). x̂_t = X_t·2^{e_b} with |x̂_t − x_t| ≤ ε|x_t|, ε = K·u/4. The
-        /// block sum S_b = Σ_t (q_t − 8)X_t is exact in four int32 limb sums S_{b,l}, each
-        /// exact in fp32 (< 2²⁴). Horner in 256 rounds three times; the partial value before
-        /// step j is Σ_t (q_t − 8)·H_j(X_t), where H_j(X) = X minus its j low signed digits
-        /// is 0 or at most 2.01|X| in magnitude (balanced digits: the low part is below
+        /// block sum S_b = Σ_t (q_t − 8)X_t is exact in L = 3 or 4 int32 limb sums S_{b,l},
+        /// each exact in fp32 (< 2²⁴). Horner in 256 rounds L − 1 ≤ 3 times; the partial value
+        /// before step j is Σ_t (q_t − 8)·H_j(X_t), where H_j(X) = X minus its j low signed
+        /// digits is 0 or at most 2.01|X| in magnitude (balanced digits: the low part is below
         /// 0.502·256^j, and it is all of X when |X| < 0.498·256^j), so the fp32 block sum T_b
-        /// is S_b within 3·2.01·u·Σ_t |q_t − 8||X_t|. d_b·2^{e_b} is exact (e_b is kept in
-        /// [−102, 98], so it is a normal float for every fp16 d), and the nb block terms and
+        /// is S_b within 3·2.01·u·Σ_t |q_t − 8||X_t|. d_b·2^{e_b} is exact (e_b stays in
+        /// [−102, 106], so it is a normal float for every fp16 d), and the nb block terms and
         /// the bias are added by nb + 1 roundings (γ_{nb+1}). So
         /// |ŷ − y| ≤ ε·Σ|w||x| + (6.03u + γ_{nb+1})(1 + ε)(1 + 6.03u)·(Σ|w||x| + |bias|),
         /// and with nb = K/32, K ≥ 32 and K·u < 1/16 the factor is below
         /// K/4 + K/32 + 8 < K + 2 units of u: inside the matmul bound γ_{K+2}·(Σ|w||x| + |bias|)
-        /// that every int4 variant is checked against. Blocks that cannot meet ε (an element
-        /// far smaller than the block's largest, more than 30 − log2(1/ε) binades down), are
-        /// all zero … or hold a non-finite or tiny (< 2⁻⁷³) value take the fp32 path.
+        /// that every int4 variant is checked against. Blocks that cannot meet ε with four
+        /// digits (an element more than 30 − log2(1/ε) binades below the block's largest), or
+        /// that hold a non-finite or tiny (< 2⁻⁷³) value, take the fp32 path.
         public static func tolerance(k: Int) -> Float { Float(Double(k) * 0x1p-26) }
 
         /// Fills `out` from x's rows (see `Digits`); returns how many blocks take the fp32 path.
-        /// Per block: e_b = ⌊log2 max|x_t|⌋ − 29, X_t = round(x_t·2^{−e_b}) (|X_t| < 2³⁰, the
-        /// scaling exact), the check |X_t − x_t·2^{−e_b}| ≤ ε·|x_t·2^{−e_b}|, then balanced
-        /// digits D_l = ((X + 128) mod 256) − 128, X ← (X − D_l)/256 (the last, |D_3| ≤ 65).
+        /// Per block, with L = 3 digits if that passes, else 4: e_b = ⌊log2 max|x_t|⌋ − (8L − 3),
+        /// X_t = round(x_t·2^{−e_b}) (|X_t| < 2^{8L−2}, the scaling exact), the check
+        /// |X_t − x_t·2^{−e_b}| ≤ ε·|x_t·2^{−e_b}|, then balanced digits
+        /// D_l = ((X + 128) mod 256) − 128, X ← (X − D_l)/256 (the last, |D_{L−1}| ≤ 65).
         @discardableResult
         static func digits(_ x: MatrixView, into out: Digits) -> Int {
             let nb = x.cols / 32
