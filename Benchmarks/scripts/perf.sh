@@ -19,9 +19,10 @@ $bin bench --op matmul --variant simd,blas --threads 2 "${common[@]}" --output "
   --shape 1024x1024x1024 --shape 2048x2048x2048 >/dev/null
 # softmax and layernorm on 4096x4096 (arrays far larger than L3), 1 and 2 threads
 $bin bench --op softmax,layernorm --threads 1,2 "${common[@]}" --output "$tmp/3.json" --shape 4096x4096 >/dev/null
-# int4 decode GEMV (weights larger than L3) against fp32 BLAS on the same shape; prefill
+# int4 decode GEMV against fp32 BLAS on the same shape: 14336x4096 (33 MB of Q4_0, about the
+# 32 MiB L3, so part of it stays cached between repetitions) and 28672x4096 (66 MB); prefill
 $bin bench --op int4,matmul --variant int4.simd,int4.blas,matmul.blas --threads 1,2 "${common[@]}" --output "$tmp/4.json" \
-  --shape 1x4096x14336 >/dev/null
+  --shape 1x4096x14336 --shape 1x4096x28672 >/dev/null
 $bin bench --op int4,matmul --variant int4.simd,matmul.blas "${common[@]}" --output "$tmp/5.json" --shape 512x4096x4096 >/dev/null
 # attention: dense causal vs window+global at T=4096, and window+global growth with T
 $bin bench --op attention --variant simd,blas "${common[@]}" --output "$tmp/6.json" \
