@@ -337,9 +337,12 @@ extension Int4 {
             let up = Vec(repeating: Float(sign: .plus, exponent: -e, significand: 1))
             var sums = SIMD4<Int32>()
             for h in 0..<2 {
-                let v = (h == 0 ? lo : hi) * up
+                let x = h == 0 ? lo : hi, v = x * up
                 let r = v.rounded(.toNearestOrEven)
                 if any(VectorMath.magnitude(r - v) .> eps * VectorMath.magnitude(v)) { return false }
+                // An element so far below the block's largest that x·2^−e underflowed to 0
+                // passed the check with v, not with x.
+                if any((v .== 0) .& (x .!= 0)) { return false }
                 var xi = opbench_f32_to_i32(r)
                 for l in 0..<limbs {
                     let d = l == limbs - 1 ? xi : ((xi &+ 128) & 255) &- 128

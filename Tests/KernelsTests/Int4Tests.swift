@@ -93,7 +93,8 @@ import Testing
     /// grid would change it completely), block 3 is all zero (exact as integers), block 4
     /// holds a NaN, block 5 values near 2⁻⁸⁰ (below the exponent range kept exact), block 6
     /// a largest element 1 and an element 2⁻¹⁷ + 2⁻³⁰, which the grid 2⁻²⁹ rounds to 2⁻¹⁷:
-    /// a relative change of 2⁻¹³, over ε = 1024·2⁻²⁶ = 2⁻¹⁶.
+    /// a relative change of 2⁻¹³, over ε = 1024·2⁻²⁶ = 2⁻¹⁶; block 7 a largest element 2¹⁰⁰
+    /// and the others near 2⁻⁸⁰, which scaled to the grid underflow to 0.
     static func plantedX() -> Matrix {
         var x = randomMatrix(3, 1024, seed: 900)
         x[1, 2 * 32 + 7] = x[1, 2 * 32] * 0x1p-40
@@ -101,6 +102,8 @@ import Testing
         x[1, 4 * 32 + 9] = .nan
         for t in 0..<32 { x[1, 5 * 32 + t] *= 0x1p-80 }
         x[1, 6 * 32] = 1; x[1, 6 * 32 + 3] = 0x1p-17 + 0x1p-30
+        for t in 1..<32 { x[1, 7 * 32 + t] *= 0x1p-80 }
+        x[1, 7 * 32] = 0x1p100
         return x
     }
 
@@ -132,7 +135,7 @@ import Testing
                     }
                 }
             }
-            if [32 + 2, 32 + 4, 32 + 5, 32 + 6].contains(slot) { #expect(block == nil, "planted block \(slot) must take the fp32 path") }
+            if [32 + 2, 32 + 4, 32 + 5, 32 + 6, 32 + 7].contains(slot) { #expect(block == nil, "planted block \(slot) must take the fp32 path") }
             guard let block else { #expect(expected == nil, "block \(slot) fell back"); continue }
             integer += 1
             limbCounts[block.limbs, default: 0] += 1
@@ -149,7 +152,7 @@ import Testing
             }
         }
         // The rest of this uniform x: on the integer path.
-        #expect(integer >= 3 * 32 - 5)
+        #expect(integer >= 3 * 32 - 6)
         // Both encodings occur in this x (each element below max/90 or so needs the fourth digit).
         #expect(limbCounts[3, default: 0] > 10 && limbCounts[4, default: 0] > 2, "\(limbCounts)")
     }
