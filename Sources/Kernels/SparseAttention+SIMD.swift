@@ -30,6 +30,25 @@ extension SparseAttention {
             SparseAttention.SIMD.tiles(q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads)
         }
 
+        /// Decode (at most `decodeRows` queries) against K and V stored as fp16, the way a model
+        /// keeps a half-precision KV cache: the decode path reading each row's halves and
+        /// widening them exactly (`vcvtph2ps`), so a step streams half the cache bytes. The
+        /// result is the fp32 decode on the K and V those halves hold.
+        public static func decode(q: MatrixView, k: HalfMatrixView, v: HalfMatrixView, heads: Int, pattern: AttentionPattern,
+                                  _ out: MutableMatrixView, threads: Int) throws {
+            // The shape checks of the fp32 entry, on views of K's and V's shapes.
+            let d = try validate(q: q, k: MatrixView(base: q.base, rows: k.rows, cols: k.cols, stride: k.stride),
+                                 v: MatrixView(base: q.base, rows: v.rows, cols: v.cols, stride: v.stride),
+                                 heads: heads, pattern: pattern, out, threads: threads)
+            guard q.rows <= decodeRows else {
+                throw KernelError.shapeMismatch(op: "attention", argument: "Q", expected: "at most \(decodeRows) rows with fp16 K and V",
+                                                got: "\(q.rows)x\(q.cols)")
+            }
+            Parallel.forEach(heads, threads: threads) { headRange in
+                SparseAttention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+            }
+        }
+
         /// The tile path over all (head, query tile) units. `vectorMask` and `skipUnreachable`
         /// switch off two optimizations for the ablation (`Ablation.steps(.attention)`):
         /// masking partial tiles 16 keys at a time, and visiting only the span of keys a
@@ -60,14 +79,13 @@ extension SparseAttention {
         /// (64-key blocks classified, empty ones skipped). Pass 2: per head, max, polynomial exp
         /// and sum, vectorized over keys. Pass 3: O_h = Σ p_hj·v_j,h as 16-lane axpys, then one
         /// division by the sum. No packing.
-        static func decode(_ headRange: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
-                           pattern: AttentionPattern, _ out: MutableMatrixView) {
+        static func decode<Rows: DecodeRows>(_ headRange: Range<Int>, q: MatrixView, k: Rows, v: Rows, heads: Int, d: Int,
+                                             pattern: AttentionPattern, _ out: MutableMatrixView) {
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let nh = headRange.count
             let ldS = (tk + 15) / 16 * 16 + 16
             let dv = (d + 15) / 16 * 16
             let scale = 1 / Float(d).squareRoot()
-            let dFull = d & ~15
             Workspace.with(nh * ldS + nh * dv + nh + 16) { ws in
                 let scores = ws, acc = ws + nh * ldS, inv = acc + nh * dv
                 for r in 0..<tq {
@@ -82,11 +100,9 @@ extension SparseAttention {
                                 for h in 0..<nh { scores[h * ldS + j] = -.infinity }
                                 continue
                             }
-                            let krow = k.row(j)
                             for h in 0..<nh {
                                 let qh = q.row(r) + (headRange.lowerBound + h) * d
-                                let kh = krow + (headRange.lowerBound + h) * d
-                                scores[h * ldS + j] = VectorMath.dot(qh, kh, count: d) * scale
+                                scores[h * ldS + j] = k.dot(qh, row: j, col: (headRange.lowerBound + h) * d, count: d) * scale
                             }
                         }
                         j0 = j1
@@ -127,21 +143,10 @@ extension SparseAttention {
                     // Pass 3: O = Σ p·v, key by key over all heads of the range.
                     for t in Swift.stride(from: 0, to: nh * dv, by: 16) { UnsafeMutableRawPointer(acc + t).storeBytes(of: Vec(), as: Vec.self) }
                     for j in 0..<tk {
-                        let vrow = v.row(j)
                         for h in 0..<nh {
                             let p = scores[h * ldS + j]
                             if p == 0 { continue }
-                            let pv = Vec(repeating: p)
-                            let vh = vrow + (headRange.lowerBound + h) * d
-                            let ah = acc + h * dv
-                            var t = 0
-                            while t < dFull {
-                                let a = UnsafeRawPointer(ah + t).loadUnaligned(as: Vec.self)
-                                    .addingProduct(pv, UnsafeRawPointer(vh + t).loadUnaligned(as: Vec.self))
-                                UnsafeMutableRawPointer(ah + t).storeBytes(of: a, as: Vec.self)
-                                t += 16
-                            }
-                            while t < d { ah[t] += p * vh[t]; t += 1 }
+                            v.axpy(p, row: j, col: (headRange.lowerBound + h) * d, into: acc + h * dv, count: d)
                         }
                     }
                     for h in 0..<nh {
@@ -458,5 +463,80 @@ extension SparseAttention {
                 }
             }
         }
+    }
+}
+
+/// Rows of K or V as the decode path reads them: one head's stretch of a row at a time.
+public protocol DecodeRows: Sendable {
+    var rows: Int { get }
+    /// Σ_t a[t]·row[col + t] for t < count (one 16-lane accumulator, then its lane sum).
+    func dot(_ a: UnsafePointer<Float>, row: Int, col: Int, count: Int) -> Float
+    /// acc[t] += p·row[col + t] for t < count (16 lanes at a time).
+    func axpy(_ p: Float, row: Int, col: Int, into acc: UnsafeMutablePointer<Float>, count: Int)
+}
+
+extension MatrixView: DecodeRows {
+    @inline(__always)
+    public func dot(_ a: UnsafePointer<Float>, row: Int, col: Int, count: Int) -> Float {
+        VectorMath.dot(a, self.row(row) + col, count: count)
+    }
+
+    @inline(__always)
+    public func axpy(_ p: Float, row: Int, col: Int, into acc: UnsafeMutablePointer<Float>, count: Int) {
+        let src = self.row(row) + col, pv = Vec(repeating: p)
+        var t = 0
+        while t + 16 <= count {
+            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self).addingProduct(pv, UnsafeRawPointer(src + t).loadUnaligned(as: Vec.self))
+            UnsafeMutableRawPointer(acc + t).storeBytes(of: a, as: Vec.self)
+            t += 16
+        }
+        while t < count { acc[t] += p * src[t]; t += 1 }
+    }
+}
+
+/// A row-major matrix of IEEE half-precision values (bits), e.g. a half-precision KV cache.
+public struct HalfMatrixView: DecodeRows, @unchecked Sendable {
+    public let base: UnsafePointer<UInt16>
+    public let rows: Int
+    public let cols: Int
+    /// Distance in elements between the starts of consecutive rows (≥ cols).
+    public let stride: Int
+
+    public init(base: UnsafePointer<UInt16>, rows: Int, cols: Int, stride: Int) {
+        self.base = base; self.rows = rows; self.cols = cols; self.stride = stride
+    }
+
+    /// 16 halves from `p` as floats, the lanes from `count` on 0.
+    @inline(__always)
+    static func load(_ p: UnsafePointer<UInt16>, _ count: Int) -> Vec {
+        if count >= 16 { return VectorMath.halves(p) }
+        var tmp = SIMD16<UInt16>()
+        for t in 0..<count { tmp[t] = p[t] }
+        return withUnsafeBytes(of: tmp) { VectorMath.halves($0.baseAddress!) }
+    }
+
+    @inline(__always)
+    public func dot(_ a: UnsafePointer<Float>, row: Int, col: Int, count: Int) -> Float {
+        let src = base + row * stride + col
+        var acc = Vec()
+        var t = 0
+        while t + 16 <= count {
+            acc = acc.addingProduct(UnsafeRawPointer(a + t).loadUnaligned(as: Vec.self), VectorMath.halves(src + t))
+            t += 16
+        }
+        if t < count { acc = acc.addingProduct(VectorMath.loadPartial(a + t, count - t, fill: 0), Self.load(src + t, count - t)) }
+        return VectorMath.sum(acc)
+    }
+
+    @inline(__always)
+    public func axpy(_ p: Float, row: Int, col: Int, into acc: UnsafeMutablePointer<Float>, count: Int) {
+        let src = base + row * stride + col, pv = Vec(repeating: p)
+        var t = 0
+        while t + 16 <= count {
+            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self).addingProduct(pv, VectorMath.halves(src + t))
+            UnsafeMutableRawPointer(acc + t).storeBytes(of: a, as: Vec.self)
+            t += 16
+        }
+        while t < count { acc[t] += p * Half.float(src[t]); t += 1 }
     }
 }

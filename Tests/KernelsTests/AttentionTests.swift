@@ -28,18 +28,34 @@ import Testing
     ///  - o_t = Σ p_j v_jt: γ_L·Σ p_j|v_jt| more, plus the online-softmax rescales (≤ L/64
     ///    of them, each an exp and a multiply).
     /// So |ô − o| ≤ Σ_j p_j|v_jt| · (2·max|Δs| + 2·e_exp + 2γ_L + (L/64 + 1)·(e_exp + u) + 2u).
+    /// `halfKV`: K and V rounded to fp16 and passed as halves to attention.simd's fp16 decode
+    /// entry (a half-precision KV cache); the reference and the bound use the same rounded
+    /// values, which fp32 holds exactly.
     static func check(_ variant: String, t: Int, tq: Int? = nil, heads: Int, d: Int, pattern: AttentionPattern,
-                      threads: Int, seed: UInt64) throws {
+                      threads: Int, seed: UInt64, halfKV: Bool = false) throws {
         let kernel = try SparseAttention.variant(variant)
         let tq = tq ?? t
         let c = heads * d
         let q = randomMatrix(tq, c, pad: 3, lo: -2, hi: 2, seed: seed)
-        let k = randomMatrix(t, c, pad: 1, lo: -2, hi: 2, seed: seed + 1)
-        let v = randomMatrix(t, c, pad: 2, seed: seed + 2)
+        var k = randomMatrix(t, c, pad: 1, lo: -2, hi: 2, seed: seed + 1)
+        var v = randomMatrix(t, c, pad: 2, seed: seed + 2)
         var out = Matrix(rows: tq, cols: c, stride: c + 5)
-        try q.withView { qv in try k.withView { kv in try v.withView { vv in try out.withMutableView { ov in
-            try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
-        } } } }
+        if halfKV {
+            k = Matrix(rows: t, cols: c, stride: c + 1) { r, x in Half.float(Half.bits(k[r, x])) }
+            v = Matrix(rows: t, cols: c, stride: c + 2) { r, x in Half.float(Half.bits(v[r, x])) }
+            // Halves with strides of their own (c + 3, c + 1), so row addressing is exercised.
+            let kh = (0..<t).flatMap { r in (0..<(c + 3)).map { x in x < c ? Half.bits(k[r, x]) : 0x7E00 } }
+            let vh = (0..<t).flatMap { r in (0..<(c + 1)).map { x in x < c ? Half.bits(v[r, x]) : 0x7E00 } }
+            try q.withView { qv in try out.withMutableView { ov in try kh.withUnsafeBufferPointer { kp in try vh.withUnsafeBufferPointer { vp in
+                try SparseAttention.SIMD.decode(q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: c, stride: c + 3),
+                                                v: HalfMatrixView(base: vp.baseAddress!, rows: t, cols: c, stride: c + 1),
+                                                heads: heads, pattern: pattern, ov, threads: threads)
+            } } } }
+        } else {
+            try q.withView { qv in try k.withView { kv in try v.withView { vv in try out.withMutableView { ov in
+                try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
+            } } } }
+        }
         let (ref, absScale) = q.withView { qv in k.withView { kv in v.withView { vv in
             Reference.attention(q: qv, k: kv, v: vv, heads: heads, pattern: pattern)
         } } }
@@ -66,7 +82,7 @@ import Testing
                 for x in 0..<d { tol[r * c + h * d + x] = absScale[r * c + h * d + x] * rel }
             }
         }
-        expectClose(out, ref, tol: { tol[$0] }, "attention.\(variant) T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
+        expectClose(out, ref, tol: { tol[$0] }, "attention.\(variant)\(halfKV ? " fp16 K/V" : "") T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
@@ -93,6 +109,29 @@ import Testing
                 try Self.check(variant, t: t, tq: tq, heads: 2, d: 24, pattern: pattern, threads: 2, seed: UInt64(tq * 1000 + t))
             }
         }
+    }
+
+    /// attention.simd's decode from fp16 K and V (a half-precision KV cache), against the
+    /// reference on the same values, with the same bound; D = 24 and 70 leave tails of 8
+    /// and 6 halves after the 16-lane loads.
+    @Test func decodeFromHalves() throws {
+        for (tq, t, heads, d) in [(1, 1, 1, 16), (1, 33, 2, 24), (2, 200, 3, 64), (4, 130, 1, 70)] {
+            for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 1)] {
+                for threads in [1, 2] {
+                    try Self.check("simd", t: t, tq: tq, heads: heads, d: d, pattern: pattern, threads: threads,
+                                   seed: UInt64(tq * 1000 + t + d), halfKV: true)
+                }
+            }
+        }
+        // More queries than the decode path takes: a typed error.
+        let q = Matrix(rows: 5, cols: 16), halves = [UInt16](repeating: 0, count: 5 * 16)
+        var out = Matrix(rows: 5, cols: 16)
+        try q.withView { qv in try out.withMutableView { ov in try halves.withUnsafeBufferPointer { hp in
+            let kv = HalfMatrixView(base: hp.baseAddress!, rows: 5, cols: 16, stride: 16)
+            expectKernelError(["attention", "Q", "at most 4 rows"]) {
+                try SparseAttention.SIMD.decode(q: qv, k: kv, v: kv, heads: 1, pattern: .all, ov, threads: 1)
+            }
+        } } }
     }
 
     /// The reference itself: with `all`, it equals softmax(QKᵀ/√D)·V composed from the fp64
