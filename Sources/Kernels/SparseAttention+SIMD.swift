@@ -70,6 +70,8 @@ extension SparseAttention {
         /// Up to this many queries (decode steps) take the unpacked path: packing K and V for
         /// a tile of 6 queries costs more than it saves when only 1–4 rows use it.
         static let decodeRows = 4
+        /// The most queries the fp16 decode entry takes (`decodeRows`).
+        public static var decodeQueries: Int { decodeRows }
 
         /// Decode path. Threads take ranges of heads; for each query the keys are visited in
         /// order and, for every key, all the range's heads at once, so each K and V row is read

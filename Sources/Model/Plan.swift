@@ -6,9 +6,12 @@ import Kernels
 /// Keys (each optional, defaults in brackets): `matmul` [simd], `softmax` [simd] (the LM
 /// head's next-token distribution; attention variants carry their own softmax), `layernorm`
 /// [simd], `attention` [simd], `int4` [= matmul] (the int4 linear used when weights are
-/// quantized), `weights` f32|q4_0|q4_1 [f32], `threads` [the --threads option].
+/// quantized), `weights` f32|q4_0|q4_1 [f32], `kv` f32|f16 [f32] (the KV cache's storage: f16
+/// rounds K and V to half precision as they are stored, and attention.simd's decode path
+/// reads the halves, half the bytes per step), `threads` [the --threads option].
 public struct Plan: Sendable, Equatable, CustomStringConvertible {
     public enum Weights: String, Sendable, CaseIterable { case f32, q4_0, q4_1 }
+    public enum KVCache: String, Sendable, CaseIterable { case f32, f16 }
 
     public var matmul = "simd"
     public var softmax = "simd"
@@ -16,6 +19,7 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
     public var attention = "simd"
     public var int4: String?
     public var weights = Weights.f32
+    public var kv = KVCache.f32
     public var threads: Int?
 
     public init() {}
@@ -59,6 +63,12 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                                                    reason: "weights=\(value): expected one of \(Weights.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 plan.weights = w
+            case "kv":
+                guard let c = KVCache(rawValue: value) else {
+                    throw ModelError.invalidOption(option: "--plan", value: text,
+                                                   reason: "kv=\(value): expected one of \(KVCache.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                plan.kv = c
             case "threads":
                 guard let t = Int(value), (1...Check.maxThreads).contains(t) else {
                     throw ModelError.invalidOption(option: "--plan", value: text, reason: "threads=\(value): must be from 1 to \(Check.maxThreads)")
@@ -66,7 +76,7 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                 plan.threads = t
             default:
                 throw ModelError.invalidOption(option: "--plan", value: text,
-                                               reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, threads)")
+                                               reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, kv, threads)")
             }
         }
         if plan.int4 != nil && plan.weights == .f32 {
@@ -80,6 +90,7 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
         var terms = ["matmul=\(matmul)", "softmax=\(softmax)", "layernorm=\(layernorm)", "attention=\(attention)"]
         if weights != .f32 { terms.append("int4=\(int4Variant)") }
         terms.append("weights=\(weights.rawValue)")
+        if kv != .f32 { terms.append("kv=\(kv.rawValue)") }
         if let threads { terms.append("threads=\(threads)") }
         return terms.joined(separator: ",")
     }

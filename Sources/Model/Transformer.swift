@@ -7,7 +7,10 @@ import Kernels
 /// The KV cache is a K and a V buffer [capacity × C] per layer: the K and V projections of
 /// token t are written straight into row t, and attention reads all rows so far, so nothing is
 /// copied between the projections and attention, and a decode step streams each cache
-/// contiguously.
+/// contiguously. With `kv=f16` each new K and V row is rounded to half precision as it is
+/// written: the fp32 rows keep the rounded values (prefill attention and the other variants
+/// read them), and a copy as halves is what attention.simd's decode path reads — the same
+/// values, so both give the same result, from half the bytes.
 public final class ModelRunner {
     public let weights: ModelWeights
     public let plan: Plan
@@ -31,6 +34,8 @@ public final class ModelRunner {
     // Scratch, capacity rows each.
     let kCaches: [AlignedBuffer]  // per layer [capacity × C]
     let vCaches: [AlignedBuffer]  // per layer [capacity × C]
+    let kHalves: [AlignedBuffer]  // kv=f16: per layer [capacity × C] halves
+    let vHalves: [AlignedBuffer]
     let qs: AlignedBuffer         // queries [capacity × C]
     let x: AlignedBuffer       // residual stream [capacity × C]
     let y: AlignedBuffer       // LN / attention output [capacity × C]
@@ -70,6 +75,9 @@ public final class ModelRunner {
         let c = cfg.hidden
         kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
         vCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
+        let halves = plan.kv == .f16 ? cfg.layers : 0
+        kHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * c + 1) / 2) }
+        vHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * c + 1) / 2) }
         qs = AlignedBuffer(count: capacity * c)
         x = AlignedBuffer(count: capacity * c)
         y = AlignedBuffer(count: capacity * c)
@@ -178,7 +186,26 @@ public final class ModelRunner {
             try linear(input, l.q, q)
             try linear(input, l.k, k.rows(p0, t))
             try linear(input, l.v, v.rows(p0, t))
+            if plan.kv == .f16 {
+                timed("kv-f16") {
+                    storeHalves(k.rows(p0, t), into: halves(kHalves[i]) + p0 * c)
+                    storeHalves(v.rows(p0, t), into: halves(vHalves[i]) + p0 * c)
+                }
+            }
             return (k.readOnly, v.readOnly)
+        }
+        // Attention of these tokens: from the halves when the cache holds them and the decode
+        // path takes the step, else from the fp32 rows.
+        func attend(_ i: Int, _ k: MatrixView, _ v: MatrixView, _ out: MutableMatrixView) throws {
+            try timed("attention") {
+                if plan.kv == .f16 && plan.attention == "simd" && t <= SparseAttention.SIMD.decodeQueries {
+                    let kh = HalfMatrixView(base: UnsafePointer(halves(kHalves[i])), rows: p0 + t, cols: c, stride: c)
+                    let vh = HalfMatrixView(base: UnsafePointer(halves(vHalves[i])), rows: p0 + t, cols: c, stride: c)
+                    try SparseAttention.SIMD.decode(q: q.readOnly, k: kh, v: vh, heads: cfg.heads, pattern: pattern, out, threads: threads)
+                } else {
+                    try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, out, threads: threads)
+                }
+            }
         }
         timed("embed") { embed(tokens, types: types, at: p0, into: xs) }
         switch cfg.architecture {
@@ -186,7 +213,7 @@ public final class ModelRunner {
             if let n = weights.embeddingNorm { try norm(xs.readOnly, n, xs) }
             for (i, l) in weights.layers.enumerated() {
                 let (k, v) = try project(xs.readOnly, l, i)
-                try timed("attention") { try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
+                try attend(i, k, v, ys)
                 try linear(ys.readOnly, l.proj, zs)
                 try add(xs.readOnly, into: zs)
                 try norm(zs.readOnly, l.norm1, xs)
@@ -202,7 +229,7 @@ public final class ModelRunner {
             for (i, l) in weights.layers.enumerated() {
                 try norm(xs.readOnly, l.norm1, ys)
                 let (k, v) = try project(ys.readOnly, l, i)
-                try timed("attention") { try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, ys, threads: threads) }
+                try attend(i, k, v, ys)
                 try linear(ys.readOnly, l.proj, zs)
                 try add(zs.readOnly, into: xs)
                 try norm(xs.readOnly, l.norm2, ys)
@@ -214,6 +241,23 @@ public final class ModelRunner {
             if let n = weights.finalNorm { try norm(xs.readOnly, n, ys) }
             position = p0 + t
             return ys.readOnly
+        }
+    }
+
+    func halves(_ b: AlignedBuffer) -> UnsafeMutablePointer<UInt16> {
+        UnsafeMutableRawPointer(b.pointer).assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// Rounds the rows of `rows` to half precision in place and writes their halves to `dst`
+    /// (row-major, `rows.cols` per row).
+    func storeHalves(_ rows: MutableMatrixView, into dst: UnsafeMutablePointer<UInt16>) {
+        for r in 0..<rows.rows {
+            let src = rows.row(r), out = dst + r * rows.cols
+            for j in 0..<rows.cols {
+                let h = Half.bits(src[j])
+                out[j] = h
+                src[j] = Half.float(h)
+            }
         }
     }
 

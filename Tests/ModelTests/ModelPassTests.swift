@@ -77,10 +77,16 @@ import Testing
 
     /// Decode with the KV cache gives the same hidden states as one prefill of the whole
     /// sequence (the causal mask makes them the same function).
-    @Test func kvCacheDecodeEqualsFullPrefill() throws {
+    /// Prefill of the whole sequence against prefill then one decode step per token, for an
+    /// fp32 and a half-precision cache. With kv=f16 the prefill's attention reads the fp32
+    /// rows (rounded to half precision as they were stored) through the tile path, and the
+    /// decode steps read the halves through attention.simd's fp16 decode entry.
+    @Test(arguments: Plan.KVCache.allCases)
+    func kvCacheDecodeEqualsFullPrefill(kv: Plan.KVCache) throws {
         let cfg = try ModelConfig.preset("tiny")
         let w = ModelWeights.synthetic(cfg, seed: 3)
-        let runner = try ModelRunner(weights: w, plan: Plan(), threads: 1, pattern: .all, capacity: 40)
+        var plan = Plan(); plan.kv = kv
+        let runner = try ModelRunner(weights: w, plan: plan, threads: 1, pattern: .all, capacity: 40)
         let seq = Self.prompt + [5, 6, 7, 8, 9]
         let full = try runner.forward(seq)
         let fullRows = (0..<seq.count).map { Array(UnsafeBufferPointer(start: full.row($0), count: cfg.hidden)) }
@@ -95,7 +101,13 @@ import Testing
         let tol = passTolerance(cfg, rms: rms(fullRows.flatMap { $0 }), bothRound: true)
         let err = zip(rows.flatMap { $0 }, fullRows.flatMap { $0 }).map { Double(abs($0 - $1)) }.max()!
         let perRow = (0..<seq.count).map { r in zip(rows[r], fullRows[r]).map { Double(abs($0 - $1)) }.max()! }
-        #expect(err <= tol, "decode vs prefill: \(err) > \(tol); per row \(perRow)")
+        #expect(err <= tol, "decode vs prefill (kv=\(kv)): \(err) > \(tol); per row \(perRow)")
+        // The cache format is in effect: rounding K and V to halves moves the hidden states.
+        if kv == .f16 {
+            let exact = try ModelRunner(weights: w, plan: Plan(), threads: 1, pattern: .all, capacity: 40).forward(seq)
+            let moved = (0..<seq.count).contains { r in (0..<cfg.hidden).contains { exact.row(r)[$0] != fullRows[r][$0] } }
+            #expect(moved, "kv=f16 gave the fp32 cache's hidden states bit for bit")
+        }
     }
 
     @Test func badInputIsATypedErrorNamingTheValues() throws {

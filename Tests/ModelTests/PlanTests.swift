@@ -10,6 +10,9 @@ import Testing
         #expect(p.description == "matmul=blas,softmax=naive,layernorm=blas,attention=simd,int4=blas,weights=q4_0,threads=2")
         #expect(try Plan.parse(p.description) == p.with(int4: "blas"))
         #expect(try Plan.parse("").description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,weights=f32")
+        let half = try Plan.parse("kv=f16,weights=q4_0")
+        #expect(half.kv == .f16 && half.description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,int4=simd,weights=q4_0,kv=f16")
+        #expect(try Plan.parse(half.description) == half.with(int4: "simd"))
     }
 
     @Test func rejectsBadPlans() {
@@ -19,6 +22,7 @@ import Testing
         expectError(["key 'softmax' is given twice"]) { _ = try Plan.parse("softmax=simd,softmax=blas") }
         expectError(["int4=simd needs weights=q4_0 or weights=q4_1"]) { _ = try Plan.parse("int4=simd") }
         expectError(["threads=0"]) { _ = try Plan.parse("threads=0") }
+        expectError(["kv=f8", "f32, f16"]) { _ = try Plan.parse("kv=f8") }
         expectError(["term 'simd' must be key=value"]) { _ = try Plan.parse("simd") }
     }
 
