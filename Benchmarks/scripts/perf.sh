@@ -28,9 +28,10 @@ $bin bench --op int4,matmul --variant int4.simd,matmul.blas "${common[@]}" --out
 $bin bench --op attention --variant simd,blas "${common[@]}" --output "$tmp/6.json" \
   --shape T=4096,H=12,D=64,causal --shape T=4096,H=12,D=64,causal,window=256,global=4 \
   --shape T=1024,H=12,D=64,causal,window=256,global=4 --shape T=16384,H=12,D=64,causal,window=256,global=4 >/dev/null
-# model targets (gpt2-small, 1 thread): decode with q4_0 vs the f32 blas plan; prefill of 512 tokens
+# model targets (gpt2-small, 1 thread): decode with q4_0 (fp32 and fp16 KV cache) vs the f32 blas plan;
+# prefill of 512 tokens
 $bin model --preset gpt2-small --prompt 512 --generate 64 --repetitions 3 \
-  --plan matmul=blas,softmax=blas,layernorm=blas,attention=blas --plan matmul=simd --plan weights=q4_0 \
+  --plan matmul=blas,softmax=blas,layernorm=blas,attention=blas --plan matmul=simd --plan weights=q4_0 --plan weights=q4_0,kv=f16 \
   --output "$tmp/7.json" >/dev/null
 # decode where the weights are the traffic the bound counts: an 8-token prompt (at 512 tokens
 # each step also reads ~40 MB of fp32 KV cache)

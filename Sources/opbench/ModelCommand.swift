@@ -11,7 +11,7 @@ struct ModelCommand: ParsableCommand {
         discussion: """
         Presets: \(ModelConfig.presets.map(\.name).joined(separator: ", ")). A plan names a variant per operator, e.g. \
         matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2 (keys: matmul, softmax, layernorm, \
-        attention, int4, weights=f32|q4_0|q4_1, threads; omitted keys are simd / f32). Several --plan options give one comparison.
+        attention, int4, weights=f32|q4_0|q4_1, kv=f32|f16 (the KV cache), threads; omitted keys are simd / f32). Several --plan options give one comparison.
         """)
 
     @Option(help: "Model shape: \(ModelConfig.presets.map(\.name).joined(separator: ", ")).") var preset: String
