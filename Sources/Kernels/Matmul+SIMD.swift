@@ -60,11 +60,45 @@ extension Matmul {
             }
         }
 
-        /// C[i, j] = bias[j] + A[i,:]·W[j,:] for j in `cols`, four W rows at a time.
+        /// C[i, j] = bias[j] + A[i,:]·W[j,:] for j in `cols`, four W rows at a time; a single
+        /// A row (decode) takes eight per pass, so eight W streams are in flight (1×3072×768:
+        /// 127.2 → 121.2 µs, 1×768×3072: 115.4 → 109.9, 4 interleaved rounds). Each dot
+        /// product is the same single-accumulator sum with the same reduction tree either way.
         static func dotRows(_ a: MatrixView, _ w: MatrixView, bias: UnsafePointer<Float>?, _ c: MutableMatrixView, cols: Range<Int>) {
             let k = a.cols
             let kv = k & ~15
             var j = cols.lowerBound
+            // One x row: 8 W rows per pass (8 streams in flight).
+            if a.rows == 1 && k >= 16 {
+                let x = a.row(0)
+                while j + 8 <= cols.upperBound {
+                    var s = (Vec(), Vec(), Vec(), Vec(), Vec(), Vec(), Vec(), Vec())
+                    let w0 = w.row(j), w1 = w.row(j + 1), w2 = w.row(j + 2), w3 = w.row(j + 3)
+                    let w4 = w.row(j + 4), w5 = w.row(j + 5), w6 = w.row(j + 6), w7 = w.row(j + 7)
+                    @inline(__always) func ld(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+                    var p = 0
+                    while p < kv {
+                        let xv = ld(x + p)
+                        s.0 = s.0.addingProduct(xv, ld(w0 + p)); s.1 = s.1.addingProduct(xv, ld(w1 + p))
+                        s.2 = s.2.addingProduct(xv, ld(w2 + p)); s.3 = s.3.addingProduct(xv, ld(w3 + p))
+                        s.4 = s.4.addingProduct(xv, ld(w4 + p)); s.5 = s.5.addingProduct(xv, ld(w5 + p))
+                        s.6 = s.6.addingProduct(xv, ld(w6 + p)); s.7 = s.7.addingProduct(xv, ld(w7 + p))
+                        p += 16
+                    }
+                    if p < k {
+                        let r = k - p
+                        let xv = VectorMath.loadPartial(x + p, r, fill: 0)
+                        s.0 = s.0.addingProduct(xv, VectorMath.loadPartial(w0 + p, r, fill: 0)); s.1 = s.1.addingProduct(xv, VectorMath.loadPartial(w1 + p, r, fill: 0))
+                        s.2 = s.2.addingProduct(xv, VectorMath.loadPartial(w2 + p, r, fill: 0)); s.3 = s.3.addingProduct(xv, VectorMath.loadPartial(w3 + p, r, fill: 0))
+                        s.4 = s.4.addingProduct(xv, VectorMath.loadPartial(w4 + p, r, fill: 0)); s.5 = s.5.addingProduct(xv, VectorMath.loadPartial(w5 + p, r, fill: 0))
+                        s.6 = s.6.addingProduct(xv, VectorMath.loadPartial(w6 + p, r, fill: 0)); s.7 = s.7.addingProduct(xv, VectorMath.loadPartial(w7 + p, r, fill: 0))
+                    }
+                    let lo = VectorMath.sums(s.0, s.1, s.2, s.3), hi = VectorMath.sums(s.4, s.5, s.6, s.7)
+                    let c0 = c.row(0) + j
+                    for t in 0..<4 { c0[t] = lo[t] + (bias?[j + t] ?? 0); c0[4 + t] = hi[t] + (bias?[j + 4 + t] ?? 0) }
+                    j += 8
+                }
+            }
             while j < cols.upperBound {
                 let g = min(4, cols.upperBound - j)
                 let w0 = w.row(j), w1 = w.row(j + min(1, g - 1)), w2 = w.row(j + min(2, g - 1)), w3 = w.row(j + min(3, g - 1))
