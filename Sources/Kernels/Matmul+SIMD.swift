@@ -1,4 +1,3 @@
-import CIntrinsics
 extension Matmul {
     /// Pure-Swift SIMD matmul.
     ///
@@ -108,26 +107,7 @@ extension Matmul {
                     i0 += 3
                 }
                 for i in i0..<a.rows {
-                    let x = a.row(i)
-                    var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
-                    var p = 0
-                    while p < kv {
-                        let xv = UnsafeRawPointer(x + p).loadUnaligned(as: Vec.self)
-                        s0 = s0.addingProduct(xv, UnsafeRawPointer(w0 + p).loadUnaligned(as: Vec.self))
-                        s1 = s1.addingProduct(xv, UnsafeRawPointer(w1 + p).loadUnaligned(as: Vec.self))
-                        s2 = s2.addingProduct(xv, UnsafeRawPointer(w2 + p).loadUnaligned(as: Vec.self))
-                        s3 = s3.addingProduct(xv, UnsafeRawPointer(w3 + p).loadUnaligned(as: Vec.self))
-                        p += 16
-                    }
-                    if p < k {
-                        let r = k - p
-                        let xv = VectorMath.loadPartial(x + p, r, fill: 0)
-                        s0 = s0.addingProduct(xv, VectorMath.loadPartial(w0 + p, r, fill: 0))
-                        s1 = s1.addingProduct(xv, VectorMath.loadPartial(w1 + p, r, fill: 0))
-                        s2 = s2.addingProduct(xv, VectorMath.loadPartial(w2 + p, r, fill: 0))
-                        s3 = s3.addingProduct(xv, VectorMath.loadPartial(w3 + p, r, fill: 0))
-                    }
-                    let sums = VectorMath.sums(s0, s1, s2, s3)
+                    let sums = VectorMath.dots(a.row(i), w0, w1, w2, w3, count: k)
                     let ci = c.row(i) + j
                     ci[0] = sums[0] + (bias?[j] ?? 0)
                     if g > 1 { ci[1] = sums[1] + (bias?[j + 1] ?? 0) }

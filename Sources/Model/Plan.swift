@@ -51,24 +51,21 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                 }
                 return value
             }
+            func choice<E: RawRepresentable & CaseIterable>(_: E.Type) throws -> E where E.RawValue == String {
+                guard let e = E(rawValue: value) else {
+                    throw ModelError.invalidOption(option: "--plan", value: text,
+                                                   reason: "\(key)=\(value): expected one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return e
+            }
             switch key {
             case "matmul": plan.matmul = try variant(.matmul)
             case "softmax": plan.softmax = try variant(.softmax)
             case "layernorm": plan.layernorm = try variant(.layernorm)
             case "attention": plan.attention = try variant(.attention)
             case "int4": plan.int4 = try variant(.int4)
-            case "weights":
-                guard let w = Weights(rawValue: value) else {
-                    throw ModelError.invalidOption(option: "--plan", value: text,
-                                                   reason: "weights=\(value): expected one of \(Weights.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                plan.weights = w
-            case "kv":
-                guard let c = KVCache(rawValue: value) else {
-                    throw ModelError.invalidOption(option: "--plan", value: text,
-                                                   reason: "kv=\(value): expected one of \(KVCache.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                plan.kv = c
+            case "weights": plan.weights = try choice(Weights.self)
+            case "kv": plan.kv = try choice(KVCache.self)
             case "threads":
                 guard let t = Int(value), (1...Check.maxThreads).contains(t) else {
                     throw ModelError.invalidOption(option: "--plan", value: text, reason: "threads=\(value): must be from 1 to \(Check.maxThreads)")
