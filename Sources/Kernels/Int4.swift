@@ -140,14 +140,13 @@ public protocol Int4Kernel: Kernel {
 /// Linear accuracy vs the fp64 product of the dequantized weights: the same γ_K·Σ|x||w|
 /// bound as matmul, plus one rounding when the per-block scale is applied after the sum
 /// ((K + 2)·u in all).
-public enum Int4 {
+public enum Int4: OperatorFamily {
+    /// The operator name in ids, results and plans.
+    public static let op = Op.int4
+
     /// Registered variants, in the order tools list them.
     public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS()]
 
-    /// The variant registered as `name`.
-    public static func variant(_ name: String) throws -> any Int4Kernel {
-        try Registry.lookup(variants, hidden: Ablation.int4Steps, op: .int4, name: name, nameOf: { $0.name })
-    }
 
     /// Throws unless K is a positive multiple of 32.
     public static func checkK(_ k: Int) throws {
@@ -387,4 +386,9 @@ public enum Int4 {
             }
         }
     }
+}
+
+extension Op {
+    /// The 4-bit quantized linear layer.
+    public static let int4 = Op(rawValue: "int4")
 }

@@ -17,7 +17,10 @@ public protocol MatmulKernel: Kernel {
 /// Accuracy: each output is a K-term fp32 dot product; whatever the summation order,
 /// |ĉ − c| ≤ γ_K · Σ_k |a_ik||b_kj| with γ_K = K·u/(1 − K·u), u = 2⁻²⁴ (Higham, Thm 3.5),
 /// plus one rounding of the bias add. Tests use this bound.
-public enum Matmul {
+public enum Matmul: OperatorFamily {
+    /// The operator name in ids, results and plans.
+    public static let op = Op.matmul
+
     /// How the second operand is stored.
     public enum BLayout: String, Sendable, Codable {
         /// `B[K×N]`: C = A·B.
@@ -29,10 +32,6 @@ public enum Matmul {
     /// Registered variants, in the order tools list them.
     public static let variants: [any MatmulKernel] = [Naive(), SIMD(), BLAS()]
 
-    /// The variant registered as `name`.
-    public static func variant(_ name: String) throws -> any MatmulKernel {
-        try Registry.lookup(variants, hidden: Ablation.matmulSteps, op: .matmul, name: name, nameOf: { $0.name })
-    }
 
     /// Checks every argument; returns (M, K, N).
     @discardableResult
@@ -128,9 +127,7 @@ public enum Matmul {
     }
 }
 
-/// Wraps a pointer for capture by concurrently running closures (the caller guarantees
-/// that concurrent writes go to disjoint elements).
-public struct SendablePointer<T>: @unchecked Sendable {
-    public let pointer: T?
-    @inlinable public init(_ pointer: T?) { self.pointer = pointer }
+extension Op {
+    /// Dense fp32 matrix multiplication.
+    public static let matmul = Op(rawValue: "matmul")
 }

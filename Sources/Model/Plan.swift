@@ -44,10 +44,11 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             guard seen.insert(key).inserted else {
                 throw ModelError.invalidOption(option: "--plan", value: text, reason: "key '\(key)' is given twice")
             }
-            func variant(_ op: Op) throws -> String {
-                guard Registry.kernels(for: op).contains(where: { $0.name == value }) else {
+            func variant<F: OperatorFamily>(_: F.Type) throws -> String {
+                let names = F.kernels.map(\.name)
+                guard names.contains(value) else {
                     throw ModelError.invalidOption(option: "--plan", value: text,
-                                                   reason: "\(key)=\(value): unknown variant (known: \(Registry.kernels(for: op).map(\.name).joined(separator: ", ")))")
+                                                   reason: "\(key)=\(value): unknown variant (known: \(names.joined(separator: ", ")))")
                 }
                 return value
             }
@@ -59,11 +60,11 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                 return e
             }
             switch key {
-            case "matmul": plan.matmul = try variant(.matmul)
-            case "softmax": plan.softmax = try variant(.softmax)
-            case "layernorm": plan.layernorm = try variant(.layernorm)
-            case "attention": plan.attention = try variant(.attention)
-            case "int4": plan.int4 = try variant(.int4)
+            case "matmul": plan.matmul = try variant(Matmul.self)
+            case "softmax": plan.softmax = try variant(Softmax.self)
+            case "layernorm": plan.layernorm = try variant(LayerNorm.self)
+            case "attention": plan.attention = try variant(Attention.self)
+            case "int4": plan.int4 = try variant(Int4.self)
             case "weights": plan.weights = try choice(Weights.self)
             case "kv": plan.kv = try choice(KVCache.self)
             case "threads":

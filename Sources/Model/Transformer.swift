@@ -70,7 +70,7 @@ public final class ModelRunner {
         int4 = try Int4.variant(plan.int4Variant)
         layerNorm = try LayerNorm.variant(plan.layernorm)
         softmax = try Softmax.variant(plan.softmax)
-        attention = try SparseAttention.variant(plan.attention)
+        attention = try Attention.variant(plan.attention)
         linearName = plan.weights == .f32 ? "matmul" : "int4"
         let c = cfg.hidden
         kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
@@ -198,10 +198,10 @@ public final class ModelRunner {
         // path takes the step, else from the fp32 rows.
         func attend(_ i: Int, _ k: MatrixView, _ v: MatrixView, _ out: MutableMatrixView) throws {
             try timed("attention") {
-                if plan.kv == .f16 && plan.attention == "simd" && t <= SparseAttention.SIMD.decodeQueries {
+                if plan.kv == .f16 && plan.attention == "simd" && t <= Attention.SIMD.decodeQueries {
                     let kh = HalfMatrixView(base: UnsafePointer(halves(kHalves[i])), rows: p0 + t, cols: c, stride: c)
                     let vh = HalfMatrixView(base: UnsafePointer(halves(vHalves[i])), rows: p0 + t, cols: c, stride: c)
-                    try SparseAttention.SIMD.decode(q: q.readOnly, k: kh, v: vh, heads: cfg.heads, pattern: pattern, out, threads: threads)
+                    try Attention.SIMD.decode(q: q.readOnly, k: kh, v: vh, heads: cfg.heads, pattern: pattern, out, threads: threads)
                 } else {
                     try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, out, threads: threads)
                 }

@@ -7,40 +7,44 @@ struct AblationCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ablation",
         abstract: "Rebuild an optimized variant one optimization at a time and measure every step side by side in one run.",
-        discussion: "Operators with a chain: \(Ablation.ops.map(\.rawValue).joined(separator: ", ")). Each step is checked against fp64 like a variant.")
+        discussion: """
+        Operators with a chain: \(chained.map(\.op.rawValue).joined(separator: ", ")). Each step is checked against fp64 like a \
+        variant. Default shapes: \(chained.map { "\($0.op.rawValue) \($0.shapes.ablation)" }.joined(separator: ", ")).
+        """)
+
+    /// The operators with an ablation chain, in registry order.
+    static var chained: [any OperatorSpec] { Operators.all.filter { !$0.ablation.isEmpty } }
 
     @Option(name: .customLong("op"), help: "Operators, comma-separated (default: all with a chain).") var ops: [String] = []
-    @Option(name: .customLong("shape"), help: "Shape for the single --op given (default: matmul 512x512x512, softmax and layernorm 4096x4096, attention T=4096,H=12,D=64,causal,window=256,global=4, int4 1x4096x4096).")
+    @Option(name: .customLong("shape"), help: "Shape for the single --op given (default: the operator's ablation shape, below).")
     var shape: String?
     @Option(name: .customLong("min-time"), help: "Measuring time per step, seconds.") var minTime: Double = 0.5
     @Option(help: "Samples per step.") var repetitions: Int = 7
     @Option(help: "table or md.") var format: String = "table"
     @Option(help: "Also write the results document (JSON) here, atomically.") var output: String?
 
-    static let defaultShapes: [Op: String] = [.matmul: "512x512x512", .softmax: "4096x4096", .layernorm: "4096x4096",
-                                          .attention: "T=4096,H=12,D=64,causal,window=256,global=4", .int4: "1x4096x4096"]
-
     func run() throws {
         guard ["table", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table or md") }
         guard minTime > 0 && minTime <= 600 else { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         guard (1...1000).contains(repetitions) else { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
         let names = ops.flatMap { $0.split(separator: ",").map(String.init) }
-        let selected: [Op] = try names.isEmpty ? Ablation.ops : names.map { n in
-            guard let op = Op(rawValue: n), Ablation.ops.contains(op) else {
-                throw CLIError("--op '\(n)' has no ablation chain (operators with one: \(Ablation.ops.map(\.rawValue).joined(separator: ", ")))")
+        let selected: [any OperatorSpec] = try names.isEmpty ? Self.chained : names.map { n in
+            let spec = try Operators.named(n)
+            guard !spec.ablation.isEmpty else {
+                throw CLIError("--op '\(n)' has no ablation chain (operators with one: \(Self.chained.map(\.op.rawValue).joined(separator: ", ")))")
             }
-            return op
+            return spec
         }
         if shape != nil && selected.count != 1 { throw CLIError("--shape needs exactly one --op") }
         if let output { try checkOutputDirectory(output) }
         var cases: [BenchCase] = []
         var steps: [Ablation.Step] = []
-        for op in selected {
-            let s = try CaseShape(op: op, shape ?? Self.defaultShapes[op]!)
-            if op == .matmul && s.layout != .kn { throw CLIError("--shape '\(s.text)': the matmul chain takes B[K×N] shapes (no ,nk)") }
+        for spec in selected {
+            let s = try spec.shape(shape ?? spec.shapes.ablation)
+            if let refusal = s.ablationRefusal { throw CLIError("--shape '\(s.text)': \(refusal)") }
             try Workloads.checkMemory(s)
-            for step in Ablation.steps(op) {
-                cases.append(BenchCase(variant: VariantID(op: op, variant: step.variant), shape: s, threads: step.threads))
+            for step in spec.ablation {
+                cases.append(BenchCase(variant: VariantID(op: spec.op, variant: step.variant), shape: s, threads: step.threads))
                 steps.append(step)
             }
         }

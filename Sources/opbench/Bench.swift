@@ -8,8 +8,9 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure variants side by side: time, GFLOP/s, GB/s, roofline, speed-ups and accuracy.",
         discussion: """
-        Shapes: matmul and int4 MxKxN (int4 weights are N×K; add ,q4_1 for Q4_1), softmax and layernorm ROWSxCOLS, \
-        attention T=…,H=…,D=… plus causal, window=W, global=G, block=B,density=F. Without --shape the suite's shapes are used.
+        Shapes (one grammar per operator; 'opbench list --ops' prints them): \
+        \(Operators.all.map { "\($0.op.rawValue) \($0.grammar)" }.joined(separator: "; ")). \
+        Without --shape the suite's shapes are used.
         """)
 
     @OptionGroup var selection: Selection
@@ -101,26 +102,25 @@ struct BenchCommand: ParsableCommand {
         let threads = try selection.threadCounts()
         var out: [BenchCase] = []
         var accepted = Set<String>()
-        for op in ops {
+        for spec in ops {
             var opShapes: [CaseShape] = []
             if shapes.isEmpty {
-                opShapes = try Suites.shapes(suite, op: op).map { try CaseShape(op: op, $0) }
+                opShapes = try Suites.shapes(suite, spec: spec).map { try spec.shape($0) }
             } else {
                 for s in shapes {
-                    if let shape = try? CaseShape(op: op, s) { opShapes.append(shape); accepted.insert(s) }
+                    if let shape = try? spec.shape(s) { opShapes.append(shape); accepted.insert(s) }
                 }
             }
             for shape in opShapes {
-                let workloadFlops = (try? Workloads.estimateFlops(shape)) ?? 0
-                for id in Registry.all where id.op == op && filter(id) {
-                    if id.variant == "naive" && shapes.isEmpty && workloadFlops > Suites.naiveFlopLimit { continue }
+                for id in Operators.variantIDs where id.op == spec.op && filter(id) {
+                    if id.variant == "naive" && shapes.isEmpty && shape.flops > Suites.naiveFlopLimit { continue }
                     for t in threads { out.append(BenchCase(variant: id, shape: shape, threads: t)) }
                 }
             }
         }
         for s in shapes where !accepted.contains(s) {
             // Report the parse error of the first selected operator.
-            _ = try CaseShape(op: ops[0], s)
+            _ = try ops[0].shape(s)
             throw CLIError("--shape '\(s)' fits none of the selected operators")
         }
         for s in Set(out.map(\.shape)) { try Workloads.checkMemory(s) }

@@ -4,7 +4,7 @@ import Kernels
 
 /// Options shared by `bench` and `verify` to pick operators, variants and threads.
 struct Selection: ParsableArguments {
-    @Option(name: .customLong("op"), help: "Operators, comma-separated (default: all): matmul,softmax,layernorm,attention,int4.")
+    @Option(name: .customLong("op"), help: ArgumentHelp("Operators, comma-separated (default: all; 'opbench list --ops' names them)."))
     var ops: [String] = []
 
     @Option(name: .customLong("variant"), help: "Variants, comma-separated: naive,simd,blas, or full ids like matmul.simd (default: all).")
@@ -13,22 +13,18 @@ struct Selection: ParsableArguments {
     @Option(name: .customLong("threads"), help: "Thread counts, comma-separated (default: 1).")
     var threads: [String] = []
 
-    func selectedOps() throws -> [Op] {
+    /// The specs of the operators named by --op, in the order given (all when none is).
+    func selectedOps() throws -> [any OperatorSpec] {
         let names = ops.flatMap { $0.split(separator: ",").map(String.init) }
-        if names.isEmpty { return Op.allCases }
-        return try names.map { n in
-            guard let op = Op(rawValue: n) else {
-                throw CLIError("unknown operator '\(n)' (known: \(Op.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            return op
-        }
+        if names.isEmpty { return Operators.all }
+        return try names.map { try Operators.named($0) }
     }
 
     /// Whether `id` is selected by --variant.
     func variantFilter() throws -> (VariantID) -> Bool {
         let names = variants.flatMap { $0.split(separator: ",").map(String.init) }
         if names.isEmpty { return { _ in true } }
-        let known = Set(Registry.all.map(\.variant))
+        let known = Set(Operators.variantNames)
         for n in names where !n.contains(".") && !known.contains(n) {
             throw CLIError("unknown variant '\(n)' (known: \(known.sorted().joined(separator: ", ")), or an id like matmul.simd)")
         }

@@ -4,13 +4,16 @@ import Kernels
 import Testing
 
 @Suite struct ListAndQuantTests {
-    @Test func listsAllFifteenVariants() throws {
+    /// `opbench list` prints every registered variant, operator by operator in registry order.
+    @Test func listsEveryRegisteredVariant() throws {
         let r = try CLI.run(["list"])
         #expect(r.status == 0)
         let ids = r.stdout.split(separator: "\n").map(String.init)
-        var expected: [String] = []
-        for op in ["matmul", "softmax", "layernorm", "attention", "int4"] { for v in ["naive", "simd", "blas"] { expected.append("\(op).\(v)") } }
+        let expected = Operators.all.flatMap { spec in spec.kernels.map { "\(spec.op.rawValue).\($0.name)" } }
         #expect(ids == expected)
+        #expect(Set(ids).count == ids.count, "ids are unique")
+        let ops = try CLI.run(["list", "--ops"])
+        #expect(ops.stdout.split(separator: "\n").map { String($0.split(separator: " ")[0]) } == Operators.names)
     }
 
     @Test(arguments: ["q4_0", "q4_1"])

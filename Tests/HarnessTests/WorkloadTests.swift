@@ -32,11 +32,14 @@ import Testing
         #expect(w.flops == wFlops)
     }
 
-    @Test func everyVariantVerifiesOnASmallShape() throws {
-        for op in Op.allCases {
-            let text = ["matmul": "5x33x17", "softmax": "3x40", "layernorm": "3x40", "attention": "T=40,H=2,D=8,causal,window=5,global=1", "int4": "3x64x9"][op.rawValue]!
-            let w = try Workloads.make(try CaseShape(op: op, text))
-            for k in Registry.kernels(for: op) {
+    /// Every registered variant of every registered operator on its spec's verify shapes.
+    @Test(arguments: Operators.names)
+    func everyVariantVerifies(op: String) throws {
+        let spec = try Operators.named(op)
+        #expect(!spec.kernels.isEmpty && !spec.shapes.verify.isEmpty)
+        for text in spec.shapes.verify {
+            let w = try Workloads.make(try spec.shape(text))
+            for k in spec.kernels {
                 for threads in [1, 2] {
                     try w.runner(variant: k.name, threads: threads)()
                     let v = w.verify()
@@ -47,8 +50,26 @@ import Testing
         }
     }
 
+    /// Each spec's shape sets parse, and its canonical spelling parses back to itself.
+    @Test(arguments: Operators.names)
+    func shapeSetsParseAndPrintCanonically(op: String) throws {
+        let spec = try Operators.named(op)
+        let sets = spec.shapes
+        for text in sets.verify + sets.quick + sets.full + [sets.representative, sets.ablation] {
+            let shape = try spec.shape(text)
+            #expect(shape.canonical == text, "\(op) '\(text)' prints as '\(shape.canonical)'")
+            #expect(try spec.shape(shape.canonical).canonical == shape.canonical)
+            #expect(shape.flops > 0 && shape.bytes > 0 && shape.memoryBytes >= shape.bytes / 2)
+        }
+        if !spec.ablation.isEmpty { #expect(try spec.shape(sets.ablation).ablationRefusal == nil) }
+    }
+
     @Test func shapesAreParsedStrictly() {
         let bad: [(Op, String, String)] = [
+            (.attention, "", "unknown term ''"), (.attention, ",", "unknown term ''"), (.attention, "=", "unknown term '='"),
+            (.attention, "T=8,H=1,D=4,", "unknown term ''"), (.attention, "T=8,,H=1,D=4", "unknown term ''"),
+            (.matmul, ",64x64x64", "MxKxN"), (.matmul, "64x64x64,", "MxKxN"),
+            (.attention, "T=1048576,H=1,D=1,block=1,density=0.5", "block mask is larger"),
             (.matmul, "12x", "must have the form D1xD2xD3"), (.softmax, "12x", "'' is not a positive integer"), (.matmul, "0x5x5", "'0'"), (.matmul, "-3", "D1xD2xD3"),
             (.softmax, "4x4x4", "D1xD2"), (.int4, "1x33x4", "multiple of 32"), (.int4, "1x64x4,q8_0", "MxKxN"),
             (.attention, "T=4,H=2", "T=, H= and D="), (.attention, "T=4,H=2,D=4,window=0", "window=0"),

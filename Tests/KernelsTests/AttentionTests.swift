@@ -18,22 +18,13 @@ import Testing
         ]
     }
 
-    /// Runs one case and checks it against the fp64 reference.
-    ///
-    /// Bound, per output (r, h, t), from the three steps in fp32 (u = 2⁻²⁴):
-    ///  - score s_j = fl(q·k_j)/√D: |Δs_j| ≤ (γ_D·Σ|q||k_j| + u|q·k_j|)/√D, plus u(|s_j| + |m|)
-    ///    when s_j − m is formed;
-    ///  - p_j = exp(s_j − m)/l: relative error ≤ 2·max|Δs| + 2·e_exp + γ_L + 2u
-    ///    (numerator and the L-term denominator, L allowed keys, e_exp ≤ 1.2e-7);
-    ///  - o_t = Σ p_j v_jt: γ_L·Σ p_j|v_jt| more, plus the online-softmax rescales (≤ L/64
-    ///    of them, each an exp and a multiply).
-    /// So |ô − o| ≤ Σ_j p_j|v_jt| · (2·max|Δs| + 2·e_exp + 2γ_L + (L/64 + 1)·(e_exp + u) + 2u).
+    /// Runs one case and checks it against the fp64 reference and its derived bound.
     /// `halfKV`: K and V rounded to fp16 and passed as halves to attention.simd's fp16 decode
     /// entry (a half-precision KV cache); the reference and the bound use the same rounded
     /// values, which fp32 holds exactly.
     static func check(_ variant: String, t: Int, tq: Int? = nil, heads: Int, d: Int, pattern: AttentionPattern,
                       threads: Int, seed: UInt64, halfKV: Bool = false) throws {
-        let kernel = try SparseAttention.variant(variant)
+        let kernel = try Attention.variant(variant)
         let tq = tq ?? t
         let c = heads * d
         let q = randomMatrix(tq, c, pad: 3, lo: -2, hi: 2, seed: seed)
@@ -47,7 +38,7 @@ import Testing
             let kh = (0..<t).flatMap { r in (0..<(c + 3)).map { x in x < c ? Half.bits(k[r, x]) : 0x7E00 } }
             let vh = (0..<t).flatMap { r in (0..<(c + 1)).map { x in x < c ? Half.bits(v[r, x]) : 0x7E00 } }
             try q.withView { qv in try out.withMutableView { ov in try kh.withUnsafeBufferPointer { kp in try vh.withUnsafeBufferPointer { vp in
-                try SparseAttention.SIMD.decode(q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: c, stride: c + 3),
+                try Attention.SIMD.decode(q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: c, stride: c + 3),
                                                 v: HalfMatrixView(base: vp.baseAddress!, rows: t, cols: c, stride: c + 1),
                                                 heads: heads, pattern: pattern, ov, threads: threads)
             } } } }
@@ -59,34 +50,19 @@ import Testing
         let (ref, absScale) = q.withView { qv in k.withView { kv in v.withView { vv in
             Reference.attention(q: qv, k: kv, v: vv, heads: heads, pattern: pattern)
         } } }
-        let eExp = 1.2e-7
-        var tol = [Double](repeating: 0, count: ref.count)
-        let sd = Double(d).squareRoot()
-        for r in 0..<tq {
-            let i = r + t - tq
-            for h in 0..<heads {
-                var allowed = 0, maxDs = 0.0, m = -Double.infinity
-                var scores: [(Double, Double)] = []
-                for j in 0..<t where pattern.allows(i, j) {
-                    allowed += 1
-                    var dot = 0.0, abs = 0.0
-                    for x in 0..<d {
-                        let p = Double(q[r, h * d + x]) * Double(k[j, h * d + x])
-                        dot += p; abs += Swift.abs(p)
-                    }
-                    scores.append((dot / sd, (gammaBound(d) * abs + u * Swift.abs(dot)) / sd))
-                    m = max(m, dot / sd)
-                }
-                for (s, ds) in scores { maxDs = max(maxDs, ds + u * (Swift.abs(s) + Swift.abs(m))) }
-                let rel = 2 * maxDs + 2 * eExp + 2 * gammaBound(allowed) + Double(allowed / 64 + 1) * (eExp + u) + 2 * u
-                for x in 0..<d { tol[r * c + h * d + x] = absScale[r * c + h * d + x] * rel }
+        // The bound is the library's (`Tolerance.attentionRow`, derivation there).
+        var tol: [Double] = []
+        q.withView { qv in k.withView { kv in
+            for r in 0..<tq {
+                tol += Tolerance.attentionRow(q: qv, k: kv, heads: heads, pattern: pattern, row: r + t - tq, queryRow: r,
+                                              absScale: absScale[(r * c)..<(r * c + c)])
             }
-        }
+        } }
         expectClose(out, ref, tol: { tol[$0] }, "attention.\(variant)\(halfKV ? " fp16 K/V" : "") T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
-    static let kernelNames = SparseAttention.variants.map(\.name) + Ablation.steps(.attention).map(\.variant).filter { $0.hasPrefix("ablate-") }
+    static let kernelNames = Attention.checkedNames
 
     @Test(arguments: kernelNames)
     func matchesReference(variant: String) throws {
@@ -102,7 +78,7 @@ import Testing
     }
 
     /// Decode shape: fewer queries than keys (the newest tokens attend to a KV cache).
-    @Test(arguments: SparseAttention.variants.map(\.name))
+    @Test(arguments: Attention.variants.map(\.name))
     func queriesShorterThanKeys(variant: String) throws {
         for (tq, t) in [(1, 33), (2, 200), (4, 130), (5, 130), (64, 65)] {
             for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 1)] {
@@ -129,7 +105,7 @@ import Testing
         try q.withView { qv in try out.withMutableView { ov in try halves.withUnsafeBufferPointer { hp in
             let kv = HalfMatrixView(base: hp.baseAddress!, rows: 5, cols: 16, stride: 16)
             expectKernelError(["attention", "Q", "at most 4 rows"]) {
-                try SparseAttention.SIMD.decode(q: qv, k: kv, v: kv, heads: 1, pattern: .all, ov, threads: 1)
+                try Attention.SIMD.decode(q: qv, k: kv, v: kv, heads: 1, pattern: .all, ov, threads: 1)
             }
         } } }
     }
@@ -195,7 +171,7 @@ import Testing
     @Test func badInput() throws {
         let q = Matrix(rows: 4, cols: 12), k = Matrix(rows: 4, cols: 12), kShort = Matrix(rows: 3, cols: 12), kWide = Matrix(rows: 4, cols: 10)
         var out = Matrix(rows: 4, cols: 12)
-        for kernel in SparseAttention.variants {
+        for kernel in Attention.variants {
             try q.withView { qv in try k.withView { kv in try out.withMutableView { ov in
                 expectKernelError(["attention", "window", "0"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .init(window: 0), ov, threads: 1) }
                 expectKernelError(["attention", "heads", "0"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 0, pattern: .all, ov, threads: 1) }

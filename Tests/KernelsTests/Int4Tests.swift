@@ -55,7 +55,7 @@ import Testing
     /// matmul bound: a K-term dot product plus the per-block scale multiply and the bias,
     /// |ŷ − y| ≤ γ_{K+2}·(Σ|x||w| + |bias|) — applying d per block after a 32-term sum
     /// adds at most one rounding per term's path.
-    @Test(arguments: Int4.variants.map(\.name) + Ablation.steps(.int4).map(\.variant).filter { $0.hasPrefix("ablate-") },
+    @Test(arguments: Int4.checkedNames,
           QuantFormat.allCases)
     func linearMatchesReference(variant: String, format: QuantFormat) throws {
         let kernel = try Int4.variant(variant)
@@ -81,7 +81,7 @@ import Testing
                     let wd = Int4.dequantize(w)
                     let ref = x.withView { Reference.int4Linear($0, w, bias: bias) }
                     let scale = x.withView { xv in wd.withView { Reference.matmulAbs(xv, $0, layout: .nk) } }
-                    expectClose(y, ref, tol: { i in gammaBound(k + 2) * (scale[i] + abs(Double(bias?[i % n] ?? 0))) },
+                    expectClose(y, ref, tol: { i in Tolerance.int4Linear(k: k, absScale: scale[i], bias: Double(bias?[i % n] ?? 0)) },
                                 "int4.\(variant) \(format) \(m)x\(k)x\(n) t=\(threads) bias=\(withBias)")
                 }
             }
@@ -171,7 +171,7 @@ import Testing
             for j in 0..<40 {
                 #expect(y[1, j].isNaN && ref[40 + j].isNaN, "row 1 (NaN in x) column \(j)")
                 for i in [0, 2] {
-                    let bound = gammaBound(1024 + 2) * scale[i * 40 + j]
+                    let bound = Tolerance.int4Linear(k: 1024, absScale: scale[i * 40 + j])
                     #expect(abs(Double(y[i, j]) - ref[i * 40 + j]) <= bound, "[\(i), \(j)] t=\(threads)")
                 }
             }
@@ -182,7 +182,7 @@ import Testing
         try finite.withView { xv in try y.withMutableView { try Int4.SIMD().run(xv, w, bias: nil, $0, threads: 1) } }
         let ref = finite.withView { Reference.int4Linear($0, w, bias: nil) }
         let scale = finite.withView { xv in Int4.dequantize(w).withView { Reference.matmulAbs(xv, $0, layout: .nk) } }
-        expectClose(y, ref, tol: { gammaBound(1024 + 2) * scale[$0] }, "int4.simd with planted blocks")
+        expectClose(y, ref, tol: { Tolerance.int4Linear(k: 1024, absScale: scale[$0]) }, "int4.simd with planted blocks")
     }
 
     @Test func badInput() throws {

@@ -4,14 +4,7 @@ import Testing
 @Suite struct LayerNormTests {
     static let shapes = [(1, 1), (3, 17), (17, 33), (5, 129), (2, 1000), (3, 4096), (9, 384)]
 
-    /// Bound per element for the corrected two-pass algorithm (see `LayerNorm`), with
-    /// μ, σ² the exact row statistics, r = 1/√(σ² + eps), n = C:
-    ///  - corrected mean: δμ ≤ γ_{n+2}·(mean|x − μ| + γ_n·mean|x|) + 2u|μ|
-    ///    (the deviations are taken from a first mean that is off by ≤ γ_n·mean|x|);
-    ///  - variance: relative γ_{n+4} plus the (s1/n)² cancellation, so r is off by a relative
-    ///    ½γ_{n+4} + 2u (sqrt and division);
-    ///  - output: y = (x − μ')·r·γ + β rounds 4 times.
-    /// |ŷ − y| ≤ |γ|·r·(δμ + u|x − μ| + |x − μ|·(½γ_{n+4} + 2u)) + 4u·(|y| + |β|).
+    /// Runs one case against the fp64 reference and the library's bound (`Tolerance.layernormRow`).
     static func check(_ variant: String, _ x: Matrix, threads: Int, eps: Float, seed: UInt64, label: String,
                       yStride: Int? = nil, inPlace: Bool = false, expectStreaming: Bool = false) throws {
         let kernel = try LayerNorm.variant(variant)
@@ -25,29 +18,18 @@ import Testing
             } }
         } }
         let ref = x.withView { Reference.layernorm($0, gamma: gamma, beta: beta, eps: eps) }
-        let n = x.cols
-        var tol = [Double](repeating: 0, count: ref.count)
-        for i in 0..<x.rows {
-            var mu = 0.0, absMean = 0.0
-            for j in 0..<n { mu += Double(x[i, j]); absMean += abs(Double(x[i, j])) }
-            mu /= Double(n); absMean /= Double(n)
-            var v = 0.0, dev = 0.0
-            for j in 0..<n { let d = Double(x[i, j]) - mu; v += d * d; dev += abs(d) }
-            v /= Double(n); dev /= Double(n)
-            let r = 1 / (v + Double(eps)).squareRoot()
-            let dmu = gammaBound(n + 2) * (dev + gammaBound(n) * absMean) + 2 * u * abs(mu)
-            for j in 0..<n {
-                let k = i * n + j
-                let d = abs(Double(x[i, j]) - mu)
-                tol[k] = abs(Double(gamma[j])) * r * (dmu + u * d + d * (0.5 * gammaBound(n + 4) + 2 * u))
-                    + 4 * u * (abs(ref[k]) + abs(Double(beta[j])))
+        var tol: [Double] = []
+        x.withView { xv in
+            for i in 0..<x.rows {
+                tol += Tolerance.layernormRow(x: xv.row(i), n: x.cols, gamma: gamma, beta: beta, eps: eps,
+                                              ref: ref[(i * x.cols)..<(i * x.cols + x.cols)])
             }
         }
         expectClose(y, ref, tol: { tol[$0] }, label)
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
-    static let kernelNames = LayerNorm.variants.map(\.name) + Ablation.steps(.layernorm).map(\.variant).filter { $0.hasPrefix("ablate-") }
+    static let kernelNames = LayerNorm.checkedNames
 
     @Test(arguments: kernelNames)
     func matchesReference(variant: String) throws {

@@ -21,7 +21,7 @@ import Testing
 
     /// The registered variants and the ablation steps (`opbench ablation`), which take B[K×N]
     /// only and must say so for W[N×K].
-    @Test(arguments: Matmul.variants.map(\.name) + Ablation.steps(.matmul).map(\.variant).filter { $0.hasPrefix("ablate-") },
+    @Test(arguments: Matmul.checkedNames,
           [Matmul.BLayout.kn, .nk])
     func matchesReference(variant: String, layout: Matmul.BLayout) throws {
         let kernel = try Matmul.variant(variant)
@@ -56,9 +56,7 @@ import Testing
                     let (ref, scale) = a.withView { av in b.withView { bv in
                         (Reference.matmul(av, bv, layout: layout, bias: bias), Reference.matmulAbs(av, bv, layout: layout))
                     } }
-                    // C is a (K+1)-term sum (K products and the bias) in any order, with or
-                    // without FMA: |ĉ − c| ≤ γ_{K+1}·(Σ|a||b| + |bias|).
-                    expectClose(c, ref, tol: { i in gammaBound(s.k + 1) * (scale[i] + abs(Double(bias?[i % s.n] ?? 0))) },
+                    expectClose(c, ref, tol: { i in Tolerance.matmul(k: s.k, absScale: scale[i], bias: bias.map { Double($0[i % s.n]) }) },
                                 "matmul.\(variant) \(layout) \(s) threads=\(threads) bias=\(withBias)")
                 }
             }
@@ -92,7 +90,7 @@ import Testing
                     for j in 0..<n { ct += Double(c[i, j]) * t[j] }
                     for p in 0..<k { abt += Double(a[i, p]) * bt[p]; bound += abs(Double(a[i, p])) * babs[p] }
                     // Plus the fp64 evaluation of the residual itself (n + k terms, 2⁻⁵³ each).
-                    if abs(ct - abt) > gammaBound(k) * bound + Double(n + k) * 0x1p-52 * bound { failures += 1 }
+                    if abs(ct - abt) > Tolerance.matmul(k: k, absScale: bound) + Double(n + k) * 0x1p-52 * bound { failures += 1 }
                 }
                 #expect(failures == 0, "matmul.\(variant) \(m)x\(k)x\(n) \(layout) threads=\(threads): \(failures) rows over the bound")
             }

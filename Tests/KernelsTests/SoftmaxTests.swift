@@ -2,19 +2,9 @@ import Kernels
 import Testing
 
 @Suite struct SoftmaxTests {
-    /// Relative error bound of the exp each variant uses: libm expf ≤ 1 ulp (2⁻²³ relative);
-    /// the SIMD polynomial < 1.2e-7 (VectorMathTests fails above it).
-    static func expError(_ variant: String) -> Double { variant == "simd" ? 1.2e-7 : 0x1p-23 }
-
     static let shapes = [(1, 1), (3, 17), (17, 33), (5, 129), (2, 1000), (3, 4096), (40, 31)]
 
-    /// Bound per element, derived from the steps in fp32:
-    /// the exponent argument a_j = fl(fl(s·x_j) − m) is off by ≤ u·(2|s·x_j| + |m|) (two
-    /// roundings), so e_j = exp(a_j) has relative error ≤ e_exp + u·(2|s x_j| + |m|) (+ the
-    /// second-order term); the n-term sum of positive e_j adds γ_n; the division and the
-    /// final rescale 2u. So |ŷ_j − y_j| ≤ y_j·(ε_j + max_k ε_k + γ_n + 2u) with
-    /// ε_j = e_exp + u(2|s x_j| + |m|) + u, plus 2⁻¹²⁶ because results below the smallest
-    /// normal float may be flushed to 0.
+    /// Runs one case against the fp64 reference and the library's bound (`Tolerance.softmaxRow`).
     static func check(_ variant: String, _ x: Matrix, _ options: Softmax.Options, threads: Int, label: String,
                       yStride: Int? = nil, expectStreaming: Bool = false) throws {
         let kernel = try Softmax.variant(variant)
@@ -22,18 +12,13 @@ import Testing
         y.withMutableView { #expect(CacheControl.streams($0) == expectStreaming, "\(label): streaming stores \(expectStreaming ? "off" : "on")") }
         try x.withView { xv in try y.withMutableView { yv in try kernel.run(xv, yv, options: options, threads: threads) } }
         let ref = x.withView { Reference.softmax($0, options: options) }
-        var tol = [Double](repeating: 0, count: ref.count)
-        let s = Double(options.scale)
-        for i in 0..<x.rows {
-            let n = Softmax.allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
-            var m = -Double.infinity
-            for j in 0..<n { m = max(m, s * Double(x[i, j])) }
-            var eps = [Double](repeating: 0, count: n), worst = 0.0
-            for j in 0..<n where x[i, j] > -.infinity {
-                eps[j] = expError(variant) + u * (2 * abs(s * Double(x[i, j])) + abs(m)) + u
-                worst = max(worst, eps[j])
+        var tol: [Double] = []
+        x.withView { xv in
+            for i in 0..<x.rows {
+                let n = Softmax.allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
+                tol += Tolerance.softmaxRow(x: xv.row(i), n: n, cols: x.cols, scale: options.scale,
+                                            ref: ref[(i * x.cols)..<(i * x.cols + x.cols)])
             }
-            for j in 0..<n { tol[i * x.cols + j] = ref[i * x.cols + j] * (eps[j] + worst + gammaBound(n) + 2 * u) + 0x1p-126 }
         }
         expectClose(y, ref, tol: { tol[$0] }, label)
         // Masked entries and fully masked rows are exactly 0.
@@ -43,7 +28,7 @@ import Testing
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
-    static let kernelNames = Softmax.variants.map(\.name) + Ablation.steps(.softmax).map(\.variant).filter { $0.hasPrefix("ablate-") }
+    static let kernelNames = Softmax.checkedNames
 
     @Test(arguments: kernelNames)
     func matchesReference(variant: String) throws {

@@ -2,12 +2,6 @@ import Foundation
 import Kernels
 import Testing
 
-/// Unit roundoff of fp32 (round to nearest): u = 2⁻²⁴.
-let u = 0x1p-24
-
-/// γ_n = n·u / (1 − n·u), Higham's bound factor for an n-term fp32 sum or dot product.
-func gammaBound(_ n: Int) -> Double { Double(n) * u / (1 - Double(n) * u) }
-
 /// A matrix of seeded uniform values in [lo, hi), with row stride `cols + pad`.
 func randomMatrix(_ rows: Int, _ cols: Int, pad: Int = 0, lo: Float = -1, hi: Float = 1, seed: UInt64) -> Matrix {
     var rng = SplitMix64(seed: seed)

@@ -2,20 +2,8 @@ import Benchmark
 import Harness
 import Kernels
 
-/// Every registered variant at one representative shape per operator, discovered from the
-/// registry (a new variant appears here with no edit).
-enum Representative {
-    static func shape(_ op: Op) -> String {
-        switch op {
-        case .matmul: return "256x256x256"
-        case .softmax: return "1024x1024"
-        case .layernorm: return "1024x1024"
-        case .attention: return "T=512,H=4,D=64,causal"
-        case .int4: return "1x4096x4096"
-        }
-    }
-}
-
+/// Every registered variant of every registered operator at its spec's representative shape,
+/// discovered from the registry (a new variant or operator appears here with no edit).
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .instructions, .mallocCountTotal],
@@ -23,14 +11,14 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(1),
         maxIterations: 1000
     )
-    for op in Op.allCases {
-        let text = Representative.shape(op)
-        guard let shape = try? CaseShape(op: op, text), let workload = try? Workloads.make(shape) else {
-            fatalError("bad representative shape \(text) for \(op)")
+    for spec in Operators.all {
+        let text = spec.shapes.representative
+        guard let shape = try? spec.shape(text), let workload = try? Workloads.make(shape) else {
+            fatalError("bad representative shape \(text) for \(spec.op)")
         }
-        for kernel in Registry.kernels(for: op) {
+        for kernel in spec.kernels {
             guard let run = try? workload.runner(variant: kernel.name, threads: 1) else { continue }
-            Benchmark("\(op.rawValue).\(kernel.name) \(text)") { benchmark in
+            Benchmark("\(spec.op.rawValue).\(kernel.name) \(text)") { benchmark in
                 for _ in benchmark.scaledIterations { try run() }
             }
         }

@@ -7,6 +7,15 @@ public enum Report {
     /// A case tagged with the run it came from (machine and threads told apart in charts).
     struct Tagged { let c: CaseResult; let source: String; let machine: MachineInfo }
 
+    /// The operators present in `cases`: registered ones in registry order, then any other
+    /// (from a results file of another build) in order of appearance.
+    static func operators(_ cases: [Tagged]) -> [String] {
+        let present = cases.map(\.c.op)
+        var order = Operators.names.filter { present.contains($0) }
+        for op in present where !order.contains(op) { order.append(op) }
+        return order
+    }
+
     static func tagged(_ docs: [(String, ResultDocument)]) -> [Tagged] {
         docs.flatMap { name, d in d.cases.map { Tagged(c: $0, source: name, machine: d.machine) } }
     }
@@ -25,10 +34,9 @@ public enum Report {
     public static func markdown(_ docs: [(String, ResultDocument)]) -> String {
         var md = "# OpBench report\n\n" + machineTable(docs).markdown + "\n"
         let all = tagged(docs)
-        for op in Op.allCases {
-            let cases = all.filter { $0.c.op == op.rawValue }
-            guard !cases.isEmpty else { continue }
-            md += "## \(op.rawValue)\n\n"
+        for op in operators(all) {
+            let cases = all.filter { $0.c.op == op }
+            md += "## \(op)\n\n"
             var t = CaseTables.bench(cases.map(\.c))
             if docs.count > 1 {
                 t.headers.insert("run", at: 0)
@@ -48,9 +56,8 @@ public enum Report {
         let multi = docs.count > 1
         func series(_ t: Tagged) -> String { multi ? "\(t.c.variant) (\(t.source))" : t.c.variant }
         var charts: [String] = []
-        for op in Op.allCases {
-            let cases = all.filter { $0.c.op == op.rawValue }
-            guard !cases.isEmpty else { continue }
+        for op in operators(all) {
+            let cases = all.filter { $0.c.op == op }
             let memory = cases.filter { $0.c.bound == "memory" }.count * 2 > cases.count
             var groups: [(label: String, values: [(key: String, value: Double)])] = []
             for t in cases {
@@ -58,7 +65,7 @@ public enum Report {
                 let v = memory ? t.c.gbps : t.c.gflops
                 if let i = groups.firstIndex(where: { $0.label == label }) { groups[i].values.append((t.c.variant, v)) } else { groups.append((label, [(t.c.variant, v)])) }
             }
-            charts.append(SVG.bars(title: "\(op.rawValue): \(memory ? "GB/s" : "GFLOP/s") by variant", yTitle: memory ? "GB/s" : "GFLOP/s", groups: groups))
+            charts.append(SVG.bars(title: "\(op): \(memory ? "GB/s" : "GFLOP/s") by variant", yTitle: memory ? "GB/s" : "GFLOP/s", groups: groups))
         }
         if !all.isEmpty {
             var roofs: [SVG.Roof] = []
@@ -116,12 +123,11 @@ public enum Report {
     }
 
     static func tablesHTML(_ all: [Tagged], multi: Bool) -> String {
-        Op.allCases.compactMap { op -> String? in
-            let cases = all.filter { $0.c.op == op.rawValue }
-            guard !cases.isEmpty else { return nil }
+        operators(all).map { op -> String in
+            let cases = all.filter { $0.c.op == op }
             var t = CaseTables.bench(cases.map(\.c))
             if multi { t.headers.insert("run", at: 0); t.rows = zip(t.rows, cases).map { [$1.source] + $0 } }
-            return "<h2>\(op.rawValue)</h2>" + tableHTML(t)
+            return "<h2>\(op)</h2>" + tableHTML(t)
         }.joined(separator: "\n")
     }
 

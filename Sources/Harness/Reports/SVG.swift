@@ -2,15 +2,13 @@ import Foundation
 
 /// Minimal inline-SVG charts for the HTML report: no scripts, no external resources.
 public enum SVG {
-    /// Colours per variant (and a cycle for anything else).
-    static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+    /// Colours in the registry's variant order (naive, simd, blas, …), then cycling.
+    static let palette = ["#bab0ac", "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
+
+    /// A registered variant's colour follows its rank; any other series its place in `keys`.
     static func color(_ key: String, among keys: [String]) -> String {
-        switch key {
-        case "naive": return "#bab0ac"
-        case "simd": return "#4e79a7"
-        case "blas": return "#f28e2b"
-        default: return palette[(keys.firstIndex(of: key) ?? 0) % palette.count]
-        }
+        let rank = Operators.rank(ofVariant: key), registered = Operators.variantNames.count
+        return palette[(rank < registered ? rank : registered + (keys.firstIndex(of: key) ?? 0)) % palette.count]
     }
 
     static func esc(_ s: String) -> String {
@@ -183,7 +181,14 @@ public enum SVG {
         return wrap(w, h, s)
     }
 
-    static func orderKey(_ k: String) -> String {
-        switch k { case "naive": return "0"; case "simd": return "1"; case "blas": return "2"; default: return "3" + k }
+    /// Series order: registered variant names by rank (a series "simd (run)" by its first
+    /// word), then by name.
+    static func orderKey(_ k: String) -> OrderKey {
+        OrderKey(rank: Operators.rank(ofVariant: String(k.split(separator: " ").first ?? "")), name: k)
+    }
+
+    struct OrderKey: Comparable {
+        let rank: Int, name: String
+        static func < (l: OrderKey, r: OrderKey) -> Bool { (l.rank, l.name) < (r.rank, r.name) }
     }
 }

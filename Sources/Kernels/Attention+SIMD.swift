@@ -1,4 +1,4 @@
-extension SparseAttention {
+extension Attention {
     /// Flash-attention-style SIMD attention.
     ///
     /// Per head, K is packed once as Kᵀ panels of 64 keys (the GEMM packing of `GEMM.swift`);
@@ -23,11 +23,11 @@ extension SparseAttention {
             let tq = q.rows
             if tq <= Self.decodeRows {
                 Parallel.forEach(heads, threads: threads) { headRange in
-                    SparseAttention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+                    Attention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
                 }
                 return
             }
-            SparseAttention.SIMD.tiles(q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads)
+            Attention.SIMD.tiles(q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads)
         }
 
         /// Decode (at most `decodeRows` queries) against K and V stored as fp16, the way a model
@@ -45,7 +45,7 @@ extension SparseAttention {
                                                 got: "\(q.rows)x\(q.cols)")
             }
             Parallel.forEach(heads, threads: threads) { headRange in
-                SparseAttention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+                Attention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
             }
         }
 
@@ -57,7 +57,7 @@ extension SparseAttention {
                           _ out: MutableMatrixView, threads: Int, vectorMask: Bool = true, skipUnreachable: Bool = true) {
             let nqt = (q.rows + Blocking.mr - 1) / Blocking.mr
             Parallel.forEach(heads * nqt, threads: threads) { units in
-                SparseAttention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out,
+                Attention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out,
                                           vectorMask: vectorMask, skipUnreachable: skipUnreachable)
             }
         }
@@ -381,7 +381,7 @@ extension SparseAttention {
                         var g0 = 0, g1 = (tileCols + 15) / 16
                         if cls == .empty { (g0, g1) = (0, 0) }
                         if cls == .partial {
-                            (g0, g1) = SparseAttention.SIMD.groups(rows: qi, j0: tileStart, cols: tileCols, pattern)
+                            (g0, g1) = Attention.SIMD.groups(rows: qi, j0: tileStart, cols: tileCols, pattern)
                             if g0 >= g1 && !withGlobal { continue }
                         }
                         let c0Key = g0 * 16, c1Key = Swift.min(tileCols, g1 * 16)
@@ -417,7 +417,7 @@ extension SparseAttention {
                                     for r in 0..<rows {
                                         let sr = s + r * ls
                                         if vectorMask {
-                                            SparseAttention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: tileStart + ja, cols: jb - ja, pattern)
+                                            Attention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: tileStart + ja, cols: jb - ja, pattern)
                                         } else {
                                             for j in ja..<jb where !pattern.allows(qi.lowerBound + r, tileStart + j) { sr[j] = -.infinity }
                                         }
@@ -426,7 +426,7 @@ extension SparseAttention {
                             }
                             sub += 1
                         }
-                        SparseAttention.SIMD.onlineSoftmax(s: s, p: pBuf, ls: ls, rows: rows, g0: g0, g1: g1, extra: withGlobal ? wt / 16 : nil,
+                        Attention.SIMD.onlineSoftmax(s: s, p: pBuf, ls: ls, rows: rows, g0: g0, g1: g1, extra: withGlobal ? wt / 16 : nil,
                                                            c1Key: c1Key, scale: scale, mrow: mrow, tileMax: tileMax, lrow: lrow, o: o, dp: dp)
                         // O += P·V. P's rows are read in place (row r at pBuf + r·ls; rows past
                         // `rows` repeat the last one, their results discarded): no transpose
@@ -435,7 +435,7 @@ extension SparseAttention {
                         // PV runs over [c0, c1) only, the groups from the first to the last
                         // with a nonzero P. The global keys' P goes with V's first G rows.
                         if withGlobal {
-                            SparseAttention.SIMD.pv(pBuf + wt, keys: 0, count: g, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp, vInPlace: vInPlace,
+                            Attention.SIMD.pv(pBuf + wt, keys: 0, count: g, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp, vInPlace: vInPlace,
                                                     o: o, dp: dp, tile: tile)
                         }
                         var c0 = c0Key, c1 = c1Key
@@ -451,7 +451,7 @@ extension SparseAttention {
                             c1 = Swift.min(tileCols, (last + 1) * 16)
                         }
                         if c0 < c1 {
-                            SparseAttention.SIMD.pv(pBuf + c0, keys: tileStart + c0, count: c1 - c0, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp,
+                            Attention.SIMD.pv(pBuf + c0, keys: tileStart + c0, count: c1 - c0, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp,
                                                     vInPlace: vInPlace, o: o, dp: dp, tile: tile)
                         }
                     }
@@ -465,80 +465,5 @@ extension SparseAttention {
                 }
             }
         }
-    }
-}
-
-/// Rows of K or V as the decode path reads them: one head's stretch of a row at a time.
-public protocol DecodeRows: Sendable {
-    var rows: Int { get }
-    /// Σ_t a[t]·row[col + t] for t < count (one 16-lane accumulator, then its lane sum).
-    func dot(_ a: UnsafePointer<Float>, row: Int, col: Int, count: Int) -> Float
-    /// acc[t] += p·row[col + t] for t < count (16 lanes at a time).
-    func axpy(_ p: Float, row: Int, col: Int, into acc: UnsafeMutablePointer<Float>, count: Int)
-}
-
-extension MatrixView: DecodeRows {
-    @inline(__always)
-    public func dot(_ a: UnsafePointer<Float>, row: Int, col: Int, count: Int) -> Float {
-        VectorMath.dot(a, self.row(row) + col, count: count)
-    }
-
-    @inline(__always)
-    public func axpy(_ p: Float, row: Int, col: Int, into acc: UnsafeMutablePointer<Float>, count: Int) {
-        let src = self.row(row) + col, pv = Vec(repeating: p)
-        var t = 0
-        while t + 16 <= count {
-            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self).addingProduct(pv, UnsafeRawPointer(src + t).loadUnaligned(as: Vec.self))
-            UnsafeMutableRawPointer(acc + t).storeBytes(of: a, as: Vec.self)
-            t += 16
-        }
-        while t < count { acc[t] += p * src[t]; t += 1 }
-    }
-}
-
-/// A row-major matrix of IEEE half-precision values (bits), e.g. a half-precision KV cache.
-public struct HalfMatrixView: DecodeRows, @unchecked Sendable {
-    public let base: UnsafePointer<UInt16>
-    public let rows: Int
-    public let cols: Int
-    /// Distance in elements between the starts of consecutive rows (≥ cols).
-    public let stride: Int
-
-    public init(base: UnsafePointer<UInt16>, rows: Int, cols: Int, stride: Int) {
-        self.base = base; self.rows = rows; self.cols = cols; self.stride = stride
-    }
-
-    /// 16 halves from `p` as floats, the lanes from `count` on 0.
-    @inline(__always)
-    static func load(_ p: UnsafePointer<UInt16>, _ count: Int) -> Vec {
-        if count >= 16 { return VectorMath.halves(p) }
-        var tmp = SIMD16<UInt16>()
-        for t in 0..<count { tmp[t] = p[t] }
-        return withUnsafeBytes(of: tmp) { VectorMath.halves($0.baseAddress!) }
-    }
-
-    @inline(__always)
-    public func dot(_ a: UnsafePointer<Float>, row: Int, col: Int, count: Int) -> Float {
-        let src = base + row * stride + col
-        var acc = Vec()
-        var t = 0
-        while t + 16 <= count {
-            acc = acc.addingProduct(UnsafeRawPointer(a + t).loadUnaligned(as: Vec.self), VectorMath.halves(src + t))
-            t += 16
-        }
-        if t < count { acc = acc.addingProduct(VectorMath.loadPartial(a + t, count - t, fill: 0), Self.load(src + t, count - t)) }
-        return VectorMath.sum(acc)
-    }
-
-    @inline(__always)
-    public func axpy(_ p: Float, row: Int, col: Int, into acc: UnsafeMutablePointer<Float>, count: Int) {
-        let src = base + row * stride + col, pv = Vec(repeating: p)
-        var t = 0
-        while t + 16 <= count {
-            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self).addingProduct(pv, VectorMath.halves(src + t))
-            UnsafeMutableRawPointer(acc + t).storeBytes(of: a, as: Vec.self)
-            t += 16
-        }
-        while t < count { acc[t] += p * Half.float(src[t]); t += 1 }
     }
 }

@@ -1,0 +1,111 @@
+import Kernels
+
+/// int4: `MxKxN`, y[M×N] = x[M×K]·dequant(W)ᵀ with W[N×K] (`[out, in]`) in GGUF Q4_0 blocks,
+/// or Q4_1 with `,q4_1`; `1x4096x14336` is a decode GEMV against a 14336×4096 weight.
+public struct Int4Spec: OperatorSpec {
+    public typealias Family = Int4
+
+    /// M, K (a multiple of the 32-weight block), N and the block format.
+    public struct Dims: Sendable, Equatable {
+        public let m: Int, k: Int, n: Int
+        public let format: QuantFormat
+    }
+
+    public init() {}
+
+    public var grammar: String { "MxKxN (x[M×K]·Wᵀ, W[N×K] in Q4_0 blocks); MxKxN,q4_1 for Q4_1" }
+
+    public var shapes: ShapeSets {
+        ShapeSets(verify: ["1x1056x129", "17x1024x65", "70x160x200,q4_1"],
+                  quick: ["1x4096x4096", "64x1024x1024"],
+                  full: ["1x4096x14336", "1x768x3072", "512x4096x4096", "512x768x3072"],
+                  representative: "1x4096x4096", ablation: "1x4096x4096")
+    }
+
+    public func parse(_ text: String) throws -> Dims {
+        var parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var format = QuantFormat.q4_0
+        if parts.count == 2, let f = QuantFormat(rawValue: parts[1]) { format = f; parts.removeLast() }
+        guard parts.count == 1 else { throw ShapeError("int4 shape '\(text)' must be MxKxN or MxKxN,q4_1") }
+        let d = try Shapes.dims(parts[0], count: 3, what: "int4 shape")
+        guard d[1] % QuantFormat.blockSize == 0 else {
+            throw ShapeError("int4 shape '\(text)': K=\(d[1]) must be a multiple of \(QuantFormat.blockSize)")
+        }
+        return Dims(m: d[0], k: d[1], n: d[2], format: format)
+    }
+
+    public func canonical(_ d: Dims) -> String { "\(d.m)x\(d.k)x\(d.n)" + (d.format == .q4_0 ? "" : ",\(d.format.rawValue)") }
+
+    /// 2·M·N·K, as for the fp32 product it replaces (dequantization not counted).
+    public func flops(_ d: Dims) -> Double { 2 * Double(d.m) * Double(d.n) * Double(d.k) }
+
+    /// The weight blocks, x and y once each.
+    public func bytes(_ d: Dims) -> Double {
+        weightBytes(d) + 4 * (Double(d.m) * Double(d.k) + Double(d.m) * Double(d.n))
+    }
+
+    /// The fp32 weights the blocks are quantized from, the blocks and the GEMV's planes
+    /// (as large again), x and y.
+    public func memoryBytes(_ d: Dims) -> Double {
+        Double(d.n) * Double(d.k) * 4 + 2 * weightBytes(d) + 4 * (Double(d.m) * Double(d.k) + Double(d.m) * Double(d.n))
+    }
+
+    func weightBytes(_ d: Dims) -> Double {
+        Double(d.n) * Double(d.k / QuantFormat.blockSize) * Double(d.format.blockBytes)
+    }
+
+    public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
+        try Int4Workload(shape, dims, seed: seed)
+    }
+}
+
+/// y[M×N] = x[M×K]·dequant(W[N×K])ᵀ with W quantized from uniform [−1, 1).
+final class Int4Workload: Workload {
+    let shape: CaseShape
+    let x: Matrix            // [M×K]
+    let w: QuantizedMatrix   // W [N×K] in GGUF blocks
+    var y: Matrix            // [M×N]
+    let m: Int, k: Int, n: Int
+
+    init(_ shape: CaseShape, _ dims: Int4Spec.Dims, seed: UInt64) throws {
+        let (m, k, n, format) = (dims.m, dims.k, dims.n, dims.format)
+        self.shape = shape; self.m = m; self.k = k; self.n = n
+        x = Workloads.random(m, k, seed: seed)
+        // Quantize W in slabs of rows so the fp32 copy never exists whole.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(n * (k / 32) * format.blockBytes)
+        var row = 0
+        while row < n {
+            let count = min(1024, n - row)
+            let slab = Workloads.random(count, k, seed: seed &+ 1 &+ UInt64(row))
+            bytes += try slab.withView { try Int4.quantize($0, format: format) }.bytes
+            row += count
+        }
+        w = try QuantizedMatrix(format: format, rows: n, cols: k, bytes: bytes)
+        y = Matrix(rows: m, cols: n)
+    }
+
+
+    func runner(variant: String, threads: Int) throws -> () throws -> Void {
+        let kernel = try Int4.variant(variant)
+        return { [self] in
+            try self.x.withView { xv in try self.y.withMutableView { yv in try kernel.run(xv, self.w, bias: nil, yv, threads: threads) } }
+        }
+    }
+
+    func verify() -> Verification {
+        let rows = Workloads.sampleRows(m, limit: 4)
+        var ref = [Double](repeating: 0, count: rows.count * n), scale = ref
+        for j in 0..<n {
+            let wj = Int4.dequantize(w, row: j)
+            for (ri, i) in rows.enumerated() {
+                var s = 0.0, a = 0.0
+                for p in 0..<k { let t = Double(x[i, p]) * Double(wj[p]); s += t; a += abs(t) }
+                ref[ri * n + j] = s; scale[ri * n + j] = a
+            }
+        }
+        var got: [Float] = []
+        for i in rows { for j in 0..<n { got.append(y[i, j]) } }
+        return Workloads.verification(got: got, ref: ref, tol: scale.map { Tolerance.int4Linear(k: k, absScale: $0) }, rows: rows.count, total: m)
+    }
+}

@@ -1,0 +1,93 @@
+import Kernels
+
+/// matmul: `MxKxN` (A is M×K, B is K×N), or `MxKxN,nk` (B stored as a weight W[N×K],
+/// `[out, in]`, as a model's linear layers hold it: C = A·Wᵀ).
+public struct MatmulSpec: OperatorSpec {
+    public typealias Family = Matmul
+
+    /// M, K, N and how B is stored.
+    public struct Dims: Sendable, Equatable {
+        public let m: Int, k: Int, n: Int
+        public let layout: Matmul.BLayout
+    }
+
+    public init() {}
+
+    public var grammar: String { "MxKxN (A[M×K]·B[K×N]); MxKxN,nk for A·Wᵀ with W[N×K]" }
+
+    public var shapes: ShapeSets {
+        ShapeSets(
+            verify: ["1x1000x17", "17x33x129", "129x257x65", "7x1030x300"],
+            quick: ["1x4096x4096", "64x64x64", "256x256x256"],
+            full: ["64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048",
+                   "4096x4096x4096", "1x768x3072", "1x3072x768", "512x768x768", "512x768x3072", "512x3072x768"],
+            representative: "256x256x256",
+            ablation: "512x512x512")
+    }
+
+    public func parse(_ text: String) throws -> Dims {
+        var parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var layout = Matmul.BLayout.kn
+        if parts.count == 2, let l = Matmul.BLayout(rawValue: parts[1]) { layout = l; parts.removeLast() }
+        guard parts.count == 1 else { throw ShapeError("matmul shape '\(text)' must be MxKxN or MxKxN,nk") }
+        let d = try Shapes.dims(parts[0], count: 3, what: "matmul shape")
+        return Dims(m: d[0], k: d[1], n: d[2], layout: layout)
+    }
+
+    public func canonical(_ d: Dims) -> String { "\(d.m)x\(d.k)x\(d.n)" + (d.layout == .nk ? ",nk" : "") }
+
+    /// 2·M·N·K: one multiply and one add per term of every output.
+    public func flops(_ d: Dims) -> Double { 2 * Double(d.m) * Double(d.n) * Double(d.k) }
+
+    /// A, B and C once each, fp32.
+    public func bytes(_ d: Dims) -> Double { 4 * (Double(d.m) * Double(d.k) + Double(d.k) * Double(d.n) + Double(d.m) * Double(d.n)) }
+
+    public func memoryBytes(_ d: Dims) -> Double { bytes(d) }
+
+    public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
+        MatmulWorkload(shape, dims, seed: seed)
+    }
+
+    public func ablationRefusal(_ d: Dims) -> String? {
+        d.layout == .kn ? nil : "the matmul chain takes B[K×N] shapes (no ,nk)"
+    }
+}
+
+/// C[M×N] = A[M×K]·B[K×N], or A·Wᵀ with W[N×K] for `,nk` shapes; no bias.
+final class MatmulWorkload: Workload {
+    let shape: CaseShape
+    let a: Matrix, b: Matrix  // A [M×K]; B [K×N], or W [N×K] for `,nk`
+    var c: Matrix             // C [M×N]
+    let m: Int, k: Int, n: Int
+    let layout: Matmul.BLayout
+
+    init(_ shape: CaseShape, _ dims: MatmulSpec.Dims, seed: UInt64) {
+        self.shape = shape; m = dims.m; k = dims.k; n = dims.n; layout = dims.layout
+        a = Workloads.random(m, k, seed: seed)
+        b = layout == .kn ? Workloads.random(k, n, seed: seed + 1) : Workloads.random(n, k, seed: seed + 1)
+        c = Matrix(rows: m, cols: n)
+    }
+
+    func runner(variant: String, threads: Int) throws -> () throws -> Void {
+        let kernel = try Matmul.variant(variant)
+        return { [self] in
+            try self.a.withView { av in try self.b.withView { bv in try self.c.withMutableView { cv in
+                try kernel.run(av, bv, layout: self.layout, bias: nil, cv, threads: threads)
+            } } }
+        }
+    }
+
+    func verify() -> Verification {
+        let rows = Workloads.sampleRows(m, limit: 8)
+        var got: [Float] = [], ref: [Double] = [], tol: [Double] = []
+        a.withView { av in b.withView { bv in
+            for i in rows {
+                let ai = av.rows(i, 1)
+                ref += Reference.matmul(ai, bv, layout: layout)
+                tol += Reference.matmulAbs(ai, bv, layout: layout).map { Tolerance.matmul(k: k, absScale: $0) }
+                for j in 0..<n { got.append(c[i, j]) }
+            }
+        } }
+        return Workloads.verification(got: got, ref: ref, tol: tol, rows: rows.count, total: m)
+    }
+}

@@ -1,0 +1,15 @@
+import Kernels
+
+/// The dimensions of a row-wise operator: `ROWSxCOLS`, the operation applied to each row.
+public struct RowsDims: Sendable, Equatable {
+    public let rows: Int, cols: Int
+
+    /// Parses `ROWSxCOLS` for `op`.
+    static func parse(_ text: String, op: Op) throws -> RowsDims {
+        let d = try Shapes.dims(text, count: 2, what: "\(op.rawValue) shape")
+        return RowsDims(rows: d[0], cols: d[1])
+    }
+
+    var canonical: String { "\(rows)x\(cols)" }
+    var elements: Double { Double(rows) * Double(cols) }
+}

@@ -1,0 +1,123 @@
+/// Per-element error bounds, derived from the operators' documented error analysis
+/// (u = 2⁻²⁴, γ_n = n·u/(1 − n·u)). The one home of every bound: `opbench verify`, `bench`
+/// and the tests all check against these functions, never against a restated copy. The
+/// derivations are on each operator's doc comment and in docs/correctness.md.
+public enum Tolerance {
+    public static let u = 0x1p-24
+    /// γ_n, Higham's bound for an n-term fp32 sum or dot product.
+    public static func gamma(_ n: Int) -> Double { Double(n) * u / (1 - Double(n) * u) }
+    /// Relative error of the exp implementations: libm `expf` ≤ 1 ulp (2⁻²³ ≈ 1.19e-7), the
+    /// SIMD polynomial < 1.2e-7 (its test fails above it); one bound covers both.
+    public static let expError = 1.2e-7
+
+    /// matmul: an output is a sum of K rounded products (and the bias), K terms (K + 1) in
+    /// any order, with or without FMA, so |ĉ − c| ≤ γ_K·Σ|a||b| (γ_{K+1}·(Σ|a||b| + |bias|))
+    /// (Higham, Thm 3.5). `absScale` is Σ_k |a_ik||b_kj| (`Reference.matmulAbs`).
+    public static func matmul(k: Int, absScale: Double, bias: Double? = nil) -> Double {
+        guard let bias else { return gamma(k) * absScale }
+        return gamma(k + 1) * (absScale + abs(bias))
+    }
+
+    /// int4 linear against the fp64 product of the dequantized weights: the matmul sum plus
+    /// one rounding where a block's scale is applied after its partial sum, γ_{K+2}·(Σ|w||x| +
+    /// |bias|); `Int4.Planes.tolerance` shows the integer path stays inside it.
+    public static func int4Linear(k: Int, absScale: Double, bias: Double = 0) -> Double {
+        gamma(k + 2) * (absScale + abs(bias))
+    }
+
+    /// Softmax row bound: for row x (allowed prefix n of `cols`), scale s, reference y.
+    ///
+    /// The exponent argument a_j = fl(fl(s·x_j) − m) is off by ≤ u·(2|s·x_j| + |m|) (two
+    /// roundings), so e_j = exp(a_j) has relative error ≤ e_exp + u·(2|s x_j| + |m|) (+ the
+    /// second-order term); the n-term sum of positive e_j adds γ_n; the division and the
+    /// final rescale 2u. So |ŷ_j − y_j| ≤ y_j·(ε_j + max_k ε_k + γ_n + 2u) with
+    /// ε_j = e_exp + u(2|s x_j| + |m|) + u, plus 2⁻¹²⁶ because results below the smallest
+    /// normal float may be flushed to 0. Masked entries (j ≥ n) get 0: they must be exactly 0.
+    public static func softmaxRow(x: UnsafePointer<Float>, n: Int, cols: Int, scale: Float, ref: ArraySlice<Double>) -> [Double] {
+        let s = Double(scale)
+        var m = -Double.infinity
+        for j in 0..<n { m = max(m, s * Double(x[j])) }
+        var eps = [Double](repeating: 0, count: n), worst = 0.0
+        for j in 0..<n where x[j] > -.infinity {
+            eps[j] = expError + u * (2 * abs(s * Double(x[j])) + abs(m)) + u
+            worst = max(worst, eps[j])
+        }
+        var tol = [Double](repeating: 0, count: cols)
+        let base = ref.startIndex
+        for j in 0..<n { tol[j] = ref[base + j] * (eps[j] + worst + gamma(n) + 2 * u) + 0x1p-126 }
+        return tol
+    }
+
+    /// Layernorm row bound for the corrected two-pass algorithm (see `LayerNorm`), with
+    /// μ, σ² the exact row statistics, r = 1/√(σ² + eps), n = C:
+    ///  - corrected mean: δμ ≤ γ_{n+2}·(mean|x − μ| + γ_n·mean|x|) + 2u|μ|
+    ///    (the deviations are taken from a first mean that is off by ≤ γ_n·mean|x|);
+    ///  - variance: relative γ_{n+4} plus the (s1/n)² cancellation, so r is off by a relative
+    ///    ½γ_{n+4} + 2u (sqrt and division);
+    ///  - output: y = (x − μ')·r·γ + β rounds 4 times.
+    /// |ŷ − y| ≤ |γ|·r·(δμ + u|x − μ| + |x − μ|·(½γ_{n+4} + 2u)) + 4u·(|y| + |β|).
+    public static func layernormRow(x: UnsafePointer<Float>, n: Int, gamma g: [Float], beta: [Float], eps: Float,
+                                    ref: ArraySlice<Double>) -> [Double] {
+        var mu = 0.0, absMean = 0.0
+        for j in 0..<n { mu += Double(x[j]); absMean += abs(Double(x[j])) }
+        mu /= Double(n); absMean /= Double(n)
+        var v = 0.0, dev = 0.0
+        for j in 0..<n { let d = Double(x[j]) - mu; v += d * d; dev += abs(d) }
+        v /= Double(n); dev /= Double(n)
+        let r = 1 / (v + Double(eps)).squareRoot()
+        let dmu = gamma(n + 2) * (dev + gamma(n) * absMean) + 2 * u * abs(mu)
+        let base = ref.startIndex
+        return (0..<n).map { j in
+            let d = abs(Double(x[j]) - mu)
+            return abs(Double(g[j])) * r * (dmu + u * d + d * (0.5 * gamma(n + 4) + 2 * u)) + 4 * u * (abs(ref[base + j]) + abs(Double(beta[j])))
+        }
+    }
+
+    /// Attention bound for one query row and head: `dots` are (q·k_j, Σ|q||k_j|) over the
+    /// allowed keys, `absScale` is Σ p_j|v_jt| per output t.
+    ///
+    /// Per output (r, h, t), from the three steps in fp32:
+    ///  - score s_j = fl(q·k_j)/√D: |Δs_j| ≤ (γ_D·Σ|q||k_j| + u|q·k_j|)/√D, plus u(|s_j| + |m|)
+    ///    when s_j − m is formed;
+    ///  - p_j = exp(s_j − m)/l: relative error ≤ 2·max|Δs| + 2·e_exp + γ_L + 2u
+    ///    (numerator and the L-term denominator, L allowed keys);
+    ///  - o_t = Σ p_j v_jt: γ_L·Σ p_j|v_jt| more, plus the online-softmax rescales (≤ L/64
+    ///    of them, each an exp and a multiply).
+    /// So |ô − o| ≤ Σ_j p_j|v_jt| · (2·max|Δs| + 2·e_exp + 2γ_L + (L/64 + 1)·(e_exp + u) + 2u).
+    public static func attentionRow(d: Int, dots: [(Double, Double)], absScale: ArraySlice<Double>) -> [Double] {
+        let sd = Double(d).squareRoot()
+        var m = -Double.infinity
+        for (dot, _) in dots { m = max(m, dot / sd) }
+        var maxDs = 0.0
+        for (dot, abs) in dots {
+            let s = dot / sd
+            maxDs = max(maxDs, (gamma(d) * abs + u * Swift.abs(dot)) / sd + u * (Swift.abs(s) + Swift.abs(m)))
+        }
+        let l = dots.count
+        let rel = 2 * maxDs + 2 * expError + 2 * gamma(l) + Double(l / 64 + 1) * (expError + u) + 2 * u
+        return absScale.map { $0 * rel }
+    }
+
+    /// The attention bound of every head of query row `row` (token `row` of the pattern):
+    /// the score dot products and their absolute sums are recomputed here in fp64, and
+    /// `absScale` is `Reference.attention`'s Σ p_j|v_jt| for that row ([H·D]).
+    public static func attentionRow(q: MatrixView, k: MatrixView, heads: Int, pattern: AttentionPattern, row: Int,
+                                    queryRow: Int, absScale: ArraySlice<Double>) -> [Double] {
+        let d = q.cols / heads, base = absScale.startIndex
+        var tol: [Double] = []
+        tol.reserveCapacity(q.cols)
+        for head in 0..<heads {
+            var dots: [(Double, Double)] = []
+            for j in 0..<k.rows where pattern.allows(row, j) {
+                var dot = 0.0, sum = 0.0
+                for x in 0..<d {
+                    let p = Double(q[queryRow, head * d + x]) * Double(k[j, head * d + x])
+                    dot += p; sum += Swift.abs(p)
+                }
+                dots.append((dot, sum))
+            }
+            tol += attentionRow(d: d, dots: dots, absScale: absScale[(base + head * d)..<(base + head * d + d)])
+        }
+        return tol
+    }
+}
