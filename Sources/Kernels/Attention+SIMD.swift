@@ -3,7 +3,7 @@ extension Attention {
     ///
     /// Per head, K is packed once as Kᵀ panels of 64 keys (the GEMM packing of `GEMM.swift`);
     /// V is read in place when D is a multiple of 64, else packed as 64-column panels.
-    /// Queries go 6 at a time against key tiles of up to 256 keys (`keyTile`): tiles and 64-key
+    /// Queries go 6 at a time against key tiles of up to 256 keys (`Attention.tuning.keyTile`): tiles and 64-key
     /// panels the pattern leaves empty are skipped, full ones skip masking, and partial ones
     /// compute only the 16-key groups some row can see (6×16/32/48 kernels). With a window
     /// only the span the rows' windows reach is visited, and up to 16 global keys join its
@@ -62,15 +62,9 @@ extension Attention {
             }
         }
 
-        /// Keys per tile of the online softmax: several 64-key K panels, so the per-tile
-        /// work (new maxima, corrections, the PV call's read-modify-write of O) is shared by
-        /// more keys; the 16-key groups keep partial tiles from computing what is masked.
-        static let keyTile = 256
-
-        /// Up to this many queries (decode steps) take the unpacked path: packing K and V for
-        /// a tile of 6 queries costs more than it saves when only 1–4 rows use it.
-        static let decodeRows = 4
-        /// The most queries the fp16 decode entry takes (`decodeRows`).
+        /// The most queries the decode path (and the fp16 decode entry) takes.
+        static var decodeRows: Int { Attention.tuning.decodeRows }
+        /// The most queries the fp16 decode entry takes (`Attention.tuning.decodeRows`).
         public static var decodeQueries: Int { decodeRows }
 
         /// Decode path. Threads take ranges of heads; for each query the keys are visited in
@@ -301,9 +295,9 @@ extension Attention {
             let mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
-            // Key tiles of up to `keyTile` keys (whole K panels); S and P rows are ls floats
+            // Key tiles of up to `tuning.keyTile` keys (whole K panels); S and P rows are ls floats
             // apart: the tile's columns and one extra group (the global keys' scores).
-            let wt = Self.keyTile, ls = wt + 16
+            let wt = Attention.tuning.keyTile, ls = wt + 16
             let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
             // With d a multiple of NR a head's V rows are whole 64-column panels already: PV
@@ -354,7 +348,7 @@ extension Attention {
                     // at all. At most 16 global keys before the span join its last tile as one
                     // extra group of scores (G dot products per query) instead of a tile of
                     // their own; more get a tile [0, G) first. Otherwise all keys, in tiles of
-                    // `keyTile` from 0.
+                    // `tuning.keyTile` from 0.
                     let g = pattern.global
                     var spanLo = 0, spanHi = tk, globalTile = 0, appendGlobal = false
                     if skipUnreachable, pattern.window != nil, qi.lowerBound >= g,

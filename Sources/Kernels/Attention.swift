@@ -113,14 +113,12 @@ public enum Attention: OperatorFamily {
         public var name: String { "blas" }
         public var summary: String { "sgemm QK^T per non-empty 64x64 block, masked softmax, sgemm PV; threads split heads x query blocks" }
 
-        static let bq = 64, bk = 64
-
         public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
                         _ out: MutableMatrixView, threads: Int) throws {
             let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             openblas_set_num_threads(1)
             let tq = q.rows, tk = k.rows, offset = tk - tq
-            let bq = Self.bq, bk = Self.bk
+            let bq = Attention.tuning.blasBlock, bk = Attention.tuning.blasBlock
             let nqb = (tq + bq - 1) / bq, nkb = (tk + bk - 1) / bk
             let scale = 1 / Float(d).squareRoot()
             Parallel.forEach(heads * nqb, threads: threads) { units in

@@ -10,10 +10,8 @@ import CIntrinsics
 /// measured with ordinary stores (the STREAM convention), so a streaming kernel can exceed
 /// 100 % of it; `opbench machine` shows both copies so the headroom is visible.
 public enum CacheControl {
-    /// Arrays of at least this many bytes are prefetched and streamed: half of this machine's 32 MiB L3.
-    /// An output that large evicts most of the cache whatever the stores are; a smaller one
-    /// (every activation of the model passes) is left in cache for the next kernel.
-    public static let streamingThresholdBytes = 16 << 20
+    /// Arrays of at least this many bytes are prefetched and streamed (`CacheControl.tuning`).
+    public static var streamingThresholdBytes: Int { tuning.streamingThresholdBytes }
 
     /// Whether `x` is larger than the cache, so its rows come from memory and are worth
     /// prefetching a row ahead. (On a cache-resident input the prefetched row only evicts

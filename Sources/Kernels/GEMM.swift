@@ -9,9 +9,9 @@
 //         for jr in NC by NR
 //           for ir in MC by MR   micro-kernel: C[MR×NR] (+)= Apanel · Bpanel
 
-/// Block sizes of the packed GEMM, as a table (see ../docs and MEASUREMENTS: MR×NR = 6×64
-/// fills 24 of Zen 4's 32 zmm registers with accumulators; MC·KC of A sits in L2; KC·NC
-/// of B in L3).
+/// Block sizes of the packed GEMM. MR×NR = 6×64 fills 24 of Zen 4's 32 zmm registers with
+/// accumulators; MC·KC of A sits in L2, KC·NC of B in L3 (the values are in the families'
+/// tuning tables, `Matmul.tuning` and `Int4.tuning`).
 public struct Blocking: Sendable, Equatable, CustomStringConvertible {
     /// Rows of the register tile (accumulator rows).
     public static let mr = 6
@@ -21,11 +21,7 @@ public struct Blocking: Sendable, Equatable, CustomStringConvertible {
     public var kc: Int
     public var nc: Int
 
-    /// The sizes matmul.simd uses.
-    public static let matmul = Blocking(mc: 144, kc: 1024, nc: 4096)
-    /// The sizes int4.simd uses for batch > 1: a narrow B block, so the dequantized panel
-    /// stays L2-sized (KC·NC·4 B = 1 MiB) instead of becoming a copy of W.
-    public static let int4 = Blocking(mc: 144, kc: 1024, nc: 256)
+    public init(mc: Int, kc: Int, nc: Int) { self.mc = mc; self.kc = kc; self.nc = nc }
 
     public var description: String { "MR=\(Blocking.mr) NR=\(Blocking.nr) MC=\(mc) KC=\(kc) NC=\(nc)" }
 }
@@ -375,14 +371,10 @@ enum GEMM {
         }
     }
 
-    /// Below this many multiply-adds a second thread costs more (wake-up, duplicated packing)
-    /// than it saves: 64³ ran 2.2× slower on 2 threads than on 1.
-    static let minParallelWork = 1 << 21
-
     /// Splits C over threads — by rows (MR granule) when there are enough, else by
     /// columns (NR granule) — and runs `body(rows, cols)` on each part.
     static func splitC(m: Int, n: Int, k: Int, threads: Int, _ body: @Sendable (Range<Int>, Range<Int>) -> Void) {
-        if threads == 1 || m * n * k < minParallelWork { body(0..<m, 0..<n); return }
+        if threads == 1 || m * n * k < Matmul.tuning.minParallelWork { body(0..<m, 0..<n); return }
         if m >= Blocking.mr * 4 * threads || n < Blocking.nr * threads {
             Parallel.forEach(m, threads: threads, granule: Blocking.mr) { rows in body(rows, 0..<n) }
         } else {

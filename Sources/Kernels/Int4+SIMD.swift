@@ -17,7 +17,7 @@ extension Int4 {
     ///     VNNI: fp32, each block's 256 bytes → 32 SIMD16 of weights in registers by OR and
     ///     subtract, FMA with x broadcast, one FMA by 16 rows' block scales.
     /// - M > 4 (prefill): the packed GEMM of `GEMM.swift`, its B panels filled by
-    ///   dequantizing blocks straight into the packing buffer (`Blocking.int4`: a KC×256
+    ///   dequantizing blocks straight into the packing buffer (`Int4.tuning.blocking`: a KC×256
     ///   panel, 1 MiB) — the weights exist in fp32 only as that cache-sized panel.
     public struct SIMD: Int4Kernel {
         /// false: every block takes the fp32 path (the ablation step before the integer dot).
@@ -35,7 +35,7 @@ extension Int4 {
                         _ y: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            if m <= Matmul.SIMD.directMaxRows {
+            if m <= Int4.tuning.gemvMaxRows {
                 let nb = w.blocksPerRow, copies = m * 5 * nb * 32 + m * nb
                 Workspace.with(copies + Planes.Digits.floats(rows: m, blocks: nb)) { xs in
                     let digits = Planes.Digits(xs + copies, rows: m, blocks: nb)
@@ -51,8 +51,8 @@ extension Int4 {
                     if floatBlocks > 0 { Planes.scaledCopies(x, into: xs) }
                     if w.format == .q4_1 { Planes.blockSums(x, into: xs + m * 5 * nb * 32) }
                     let xsp = SendablePointer(UnsafePointer(xs))
-                    // Chunks of 256 rows (590 KB of Q4_0 at K = 4096) from a shared counter.
-                    Parallel.forEachChunk(n, threads: threads, chunk: 256, granule: 16) { cols in
+                    // Chunks of W rows from a shared counter.
+                    Parallel.forEachChunk(n, threads: threads, chunk: Int4.tuning.gemvChunkRows, granule: 16) { cols in
                         Int4.SIMD.gemv(w, xs: xsp.pointer!, digits: digits, rows: m, bias: bp.pointer, y, cols: cols)
                     }
                 }
@@ -65,7 +65,7 @@ extension Int4 {
                     let yPart = MutableMatrixView(base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
                                                   cols: cols.count, stride: y.stride)
                     GEMM.packed(x.rows(rows.lowerBound, rows.count), src, n: cols.count,
-                                bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: .int4)
+                                bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: Int4.tuning.blocking)
                 }
             }
         }

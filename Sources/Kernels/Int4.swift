@@ -351,9 +351,6 @@ public enum Int4: OperatorFamily {
         public var name: String { "blas" }
         public var summary: String { "dequantize a 64-row panel to fp32, then sgemm/sgemv on it; threads split N" }
 
-        /// W rows per dequantized panel.
-        public static let panelRows = 64
-
         public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
                         _ y: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
@@ -361,11 +358,12 @@ public enum Int4: OperatorFamily {
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
-                Parallel.forEach(n, threads: threads, granule: Self.panelRows) { cols in
-                    Workspace.with(Self.panelRows * k) { panel in
+                let panelRows = Int4.tuning.blasPanelRows
+                Parallel.forEach(n, threads: threads, granule: panelRows) { cols in
+                    Workspace.with(panelRows * k) { panel in
                         var j0 = cols.lowerBound
                         while j0 < cols.upperBound {
-                            let rows = min(Self.panelRows, cols.upperBound - j0)
+                            let rows = min(panelRows, cols.upperBound - j0)
                             for r in 0..<rows { dequantizeRow(base.pointer!, w, row: j0 + r, k0: 0, count: k, into: panel + r * k) }
                             var beta: Float = 0
                             if let b = bp.pointer {

@@ -49,6 +49,11 @@ public protocol OperatorFamily {
 }
 
 extension OperatorFamily {
+    /// No ablation steps unless the family declares some.
+    public static var ablationKernels: [Variant] { [] }
+    /// No ablation chain unless the family declares one.
+    public static var ablation: [Ablation.Step] { [] }
+
     /// The variant or ablation step registered as `name`; a `KernelError` names the choices.
     public static func variant(_ name: String) throws -> Variant {
         try Variants.find(variants, hidden: ablationKernels, op: op, name: name)

@@ -7,30 +7,21 @@ extension Matmul {
     /// - `B[K×N]` with N a multiple of 64 and fewer than 2²¹ multiply-adds: the 6×64 register
     ///   tile reading A and B in place (`GEMM.inPlace`), one thread.
     /// - otherwise: the packed GEMM of `GEMM.swift` (6×64 register tile, A and B packed,
-    ///   `Blocking.matmul` cache blocks); threads split C by rows, or by columns when M
+    ///   `Matmul.tuning` cache blocks); threads split C by rows, or by columns when M
     ///   is small, each thread packing its own panels.
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
         public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if K<=1024), axpy path for M<=4, small B[KxN] in place; threads split C" }
 
-        /// Largest M served by the unpacked path.
-        public static let directMaxRows = 4
-        /// Largest M served by the unpacked dot path for `W[N×K]` (`dot4x3`: 4 W rows × 3 A
-        /// rows per register block, the 4 W rows reused from L1 across all of A's rows). Up to
-        /// here it beats packing W, which is a transpose: measured 1.2–1.8× blas at M = 8…32
-        /// and on par at 48–64 (README, Performance); above, the packed GEMM wins.
-        public static let directMaxRowsNK = 64
-        /// … and up to this M when K ≤ `directMaxKNK` (4 W rows of ≤ 16 KiB stay in L1):
-        /// measured 0.95–1.10× blas at M = 96…128, K = 768…1024, against 0.91–0.92× packed.
-        public static let directMaxRowsNKShortK = 128
-        public static let directMaxKNK = 1024
-
         public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
                         _ c: MutableMatrixView, threads: Int) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            if m <= Self.directMaxRows || (layout == .nk && (m <= Self.directMaxRowsNK || (m <= Self.directMaxRowsNKShortK && k <= Self.directMaxKNK))) {
+            let tuning = Matmul.tuning
+            let direct = m <= tuning.directMaxRows
+                || (layout == .nk && (m <= tuning.directMaxRowsNK || (m <= tuning.directMaxRowsNKShortK && k <= tuning.directMaxKNK)))
+            if direct {
                 Parallel.forEach(n, threads: threads, granule: 16) { cols in
                     switch layout {
                     case .nk: Matmul.SIMD.dotRows(a, b, bias: bias.pointer, c, cols: cols)
@@ -39,7 +30,7 @@ extension Matmul {
                 }
                 return
             }
-            if layout == .kn && n % Blocking.nr == 0 && m * n * k < GEMM.minParallelWork {
+            if layout == .kn && n % Blocking.nr == 0 && m * n * k < tuning.minParallelWork {
                 GEMM.inPlace(a, b, bias: bias.pointer, c)
                 return
             }
@@ -51,10 +42,10 @@ extension Matmul {
                 switch layout {
                 case .kn:
                     let bPart = MatrixView(base: b.base + cols.lowerBound, rows: b.rows, cols: cols.count, stride: b.stride)
-                    GEMM.packed(aPart, KNPanels(b: bPart), n: cols.count, bias: biasPart, cPart, blocking: .matmul)
+                    GEMM.packed(aPart, KNPanels(b: bPart), n: cols.count, bias: biasPart, cPart, blocking: tuning.blocking)
                 case .nk:
                     GEMM.packed(aPart, NKPanels(w: b.rows(cols.lowerBound, cols.count)), n: cols.count,
-                                bias: biasPart, cPart, blocking: .matmul)
+                                bias: biasPart, cPart, blocking: tuning.blocking)
                 }
             }
         }

@@ -79,16 +79,13 @@ final class ChunkCounter: Sendable {
 /// Protocol: the submitter (holding `busy`) publishes the job, sets `pending`, and gives each
 /// participating worker a new `ticket`; worker w runs range w once per ticket and decrements
 /// `pending`; the submitter runs range 0 and spins until `pending` is 0. Workers that take no
-/// part in a job are not touched by it. A worker that saw no new ticket for `spinLimit`
+/// part in a job are not touched by it. A worker that saw no new ticket for `Parallel.tuning.spinLimit`
 /// iterations stores `sleeping`, re-checks its ticket, and only then waits on its semaphore;
 /// the submitter stores the ticket before it swaps `sleeping` back and signals, so with
 /// sequentially consistent atomics one of the two always sees the other (no lost wake-up). A
 /// stale signal only makes a worker re-check its ticket.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
-
-    /// Iterations a worker spins on its ticket before it sleeps (tens of µs here).
-    static let spinLimit = 20_000
 
     private let busy = Mutex<Bool>(false)
     private let pending = Atomic<Int>(0)
@@ -160,7 +157,7 @@ final class WorkerPool: @unchecked Sendable {
             var now = w.ticket.load(ordering: .sequentiallyConsistent)
             while now == seen {
                 spins += 1
-                if spins >= Self.spinLimit {
+                if spins >= Parallel.tuning.spinLimit {
                     w.sleeping.store(true, ordering: .sequentiallyConsistent)
                     if w.ticket.load(ordering: .sequentiallyConsistent) == seen { w.wake.wait() }
                     spins = 0

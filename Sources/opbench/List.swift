@@ -11,7 +11,21 @@ struct List: ParsableCommand {
     @Flag(name: .long, help: "List the operators and their shape grammars instead.")
     var ops = false
 
+    @Flag(name: .long, help: "List every kernel family's tuning table (constant, value, legal range) instead.")
+    var tuning = false
+
     func run() throws {
+        if tuning {
+            var table = TextTable(headers: ["family", "parameter", "value", "legal values", "controls"], rightAligned: [2])
+            for (family, t) in Tuning.tables {
+                for p in t.parameters {
+                    let legal = "\(p.range.lowerBound)…\(p.range.upperBound)" + (p.multiple > 1 ? ", multiple of \(p.multiple)" : "")
+                    table.rows.append([family, p.name, "\(p.value)", legal, p.controls])
+                }
+            }
+            print(table.terminal, terminator: "")
+            return
+        }
         if ops {
             let width = Operators.names.map(\.count).max() ?? 0
             for spec in Operators.all {

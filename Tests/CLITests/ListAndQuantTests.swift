@@ -16,6 +16,20 @@ import Testing
         #expect(ops.stdout.split(separator: "\n").map { String($0.split(separator: " ")[0]) } == Operators.names)
     }
 
+    /// Every tuning constant the kernels run with is inside its own declared legal range, and
+    /// `opbench list --tuning` shows each.
+    @Test func tuningTablesHoldLegalValues() throws {
+        let r = try CLI.run(["list", "--tuning"])
+        #expect(r.status == 0)
+        for (family, table) in Tuning.tables {
+            #expect(!table.parameters.isEmpty, "\(family)")
+            for p in table.parameters {
+                #expect(p.allows(p.value), "\(family) \(p.name) = \(p.value) outside \(p.range) / \(p.multiple)")
+                #expect(r.stdout.contains(p.name), "list --tuning shows \(family) \(p.name)")
+            }
+        }
+    }
+
     @Test(arguments: ["q4_0", "q4_1"])
     func quantDequantRoundTrip(format: String) throws {
         let dir = try CLI.tempDir()

@@ -1,0 +1,156 @@
+// Every blocking, tiling and threshold constant of the kernels, one table per kernel family
+// (as BLIS sets its block sizes in one `bli_blksz_init_easy` line each): what a tuner may set,
+// with its legal range, and where a reader finds it. `opbench list --tuning` prints them.
+// The register tile (MR×NR = 6×64, `Blocking.mr`/`.nr`) is not here: the micro-kernels are
+// written for it.
+
+/// One tunable constant: its name, current value, the values a tuner may try, what it controls.
+public struct TuningParameter: Sendable, Equatable {
+    public let name: String
+    public let value: Int
+    /// Legal values: `range`, in multiples of `multiple`.
+    public let range: ClosedRange<Int>
+    public let multiple: Int
+    public let controls: String
+
+    public init(_ name: String, _ value: Int, _ range: ClosedRange<Int>, multiple: Int = 1, controls: String) {
+        self.name = name; self.value = value; self.range = range; self.multiple = multiple; self.controls = controls
+    }
+
+    /// Whether `value` is legal for this parameter.
+    public func allows(_ value: Int) -> Bool { range.contains(value) && value % multiple == 0 }
+}
+
+/// A kernel family's table of tunable constants.
+public protocol TuningTable: Sendable {
+    /// The constants, with their legal ranges.
+    var parameters: [TuningParameter] { get }
+}
+
+/// The tables, by kernel family.
+public enum Tuning {
+    /// Every family's table, for listing.
+    public static var tables: [(family: String, table: any TuningTable)] {
+        [("matmul", Matmul.tuning), ("int4", Int4.tuning), ("attention", Attention.tuning),
+         ("streaming (softmax, layernorm)", CacheControl.tuning), ("parallel", Parallel.tuning)]
+    }
+}
+
+extension Matmul {
+    /// matmul.simd and the packed GEMM framework (`GEMM.swift`).
+    public struct Tuning: TuningTable {
+        /// Packed-GEMM cache blocks: MC·KC floats of A in L2, KC·NC of B in L3.
+        public var blocking = Blocking(mc: 144, kc: 1024, nc: 4096)
+        /// Largest M served by the unpacked paths (dot products or axpy streams).
+        public var directMaxRows = 4
+        /// Largest M served by the unpacked dot path for `W[N×K]` (4 W rows × 3 A rows per
+        /// register block, the W rows reused from L1 across all of A's rows): packing W is a
+        /// transpose, which costs more than it saves up to here.
+        public var directMaxRowsNK = 64
+        /// … and up to this M when K ≤ `directMaxKNK` (4 W rows of ≤ 16 KiB stay in L1).
+        public var directMaxRowsNKShortK = 128
+        public var directMaxKNK = 1024
+        /// Below this many multiply-adds one thread does the whole product (a second thread's
+        /// wake-up and duplicated packing cost more), and a small `B[K×N]` is read in place.
+        public var minParallelWork = 1 << 21
+
+        public var parameters: [TuningParameter] {
+            [TuningParameter("MC", blocking.mc, 6...4096, multiple: Blocking.mr, controls: "rows of A per packed block (L2)"),
+             TuningParameter("KC", blocking.kc, 16...8192, controls: "depth per packed block"),
+             TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "columns of B per packed block (L3)"),
+             TuningParameter("directMaxRows", directMaxRows, 0...64, controls: "largest M on the unpacked path"),
+             TuningParameter("directMaxRowsNK", directMaxRowsNK, 0...512, controls: "largest M on the W[N×K] dot path"),
+             TuningParameter("directMaxRowsNKShortK", directMaxRowsNKShortK, 0...512, controls: "… when K ≤ directMaxKNK"),
+             TuningParameter("directMaxKNK", directMaxKNK, 0...16384, controls: "K limit of the short-K dot path"),
+             TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs")]
+        }
+    }
+
+    /// The table matmul.simd runs with.
+    public static let tuning = Tuning()
+}
+
+extension Int4 {
+    /// int4.simd (GEMV and the dequantize-into-panel GEMM) and int4.blas.
+    public struct Tuning: TuningTable {
+        /// GEMM blocks for batch > 1: a narrow B block, so the dequantized panel stays
+        /// L2-sized (KC·NC·4 B = 1 MiB) instead of becoming a copy of W.
+        public var blocking = Blocking(mc: 144, kc: 1024, nc: 256)
+        /// Largest M served by the GEMV (x's rows against the nibble planes).
+        public var gemvMaxRows = 4
+        /// W rows per work item of the GEMV; threads take chunks from a shared counter.
+        public var gemvChunkRows = 256
+        /// W rows per dequantized fp32 panel of int4.blas.
+        public var blasPanelRows = 64
+
+        public var parameters: [TuningParameter] {
+            [TuningParameter("MC", blocking.mc, 6...4096, multiple: Blocking.mr, controls: "rows of x per packed block"),
+             TuningParameter("KC", blocking.kc, 32...8192, multiple: 32, controls: "depth per packed block (whole Q4 blocks)"),
+             TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "W rows per dequantized panel block"),
+             TuningParameter("gemvMaxRows", gemvMaxRows, 1...16, controls: "largest M on the GEMV path"),
+             TuningParameter("gemvChunkRows", gemvChunkRows, 16...65536, multiple: 16, controls: "W rows per GEMV work item"),
+             TuningParameter("blasPanelRows", blasPanelRows, 1...4096, controls: "W rows per int4.blas fp32 panel")]
+        }
+    }
+
+    /// The table int4's variants run with.
+    public static let tuning = Tuning()
+}
+
+extension Attention {
+    /// attention.simd's tiles and attention.blas's blocks.
+    public struct Tuning: TuningTable {
+        /// Keys per tile of the online softmax: several 64-key K panels, so the per-tile work
+        /// (new maxima, corrections, the P·V call's read-modify-write of O) is shared by more
+        /// keys; the 16-key groups keep partial tiles from computing what is masked.
+        public var keyTile = 256
+        /// Up to this many queries (decode steps) take the unpacked path: packing K and V for
+        /// a tile of 6 queries costs more than it saves when only 1–4 rows use it.
+        public var decodeRows = 4
+        /// Queries and keys per block of attention.blas's sgemm calls.
+        public var blasBlock = 64
+
+        public var parameters: [TuningParameter] {
+            [TuningParameter("keyTile", keyTile, 64...4096, multiple: 64, controls: "keys per online-softmax tile"),
+             TuningParameter("decodeRows", decodeRows, 1...16, controls: "largest query count on the decode path"),
+             TuningParameter("blasBlock", blasBlock, 1...1024, controls: "block edge of attention.blas")]
+        }
+    }
+
+    /// The table attention's variants run with.
+    public static let tuning = Tuning()
+}
+
+extension CacheControl {
+    /// When the row kernels (softmax.simd, layernorm.simd) prefetch and stream.
+    public struct Tuning: TuningTable {
+        /// Arrays of at least this many bytes are prefetched and streamed: half of this
+        /// machine's 32 MiB L3. An output that large evicts most of the cache whatever the
+        /// stores are; a smaller one (every activation of the model passes) is left in cache
+        /// for the next kernel.
+        public var streamingThresholdBytes = 16 << 20
+
+        public var parameters: [TuningParameter] {
+            [TuningParameter("streamingThresholdBytes", streamingThresholdBytes, 0...(1 << 34),
+                             controls: "array size from which rows are prefetched and stored streaming")]
+        }
+    }
+
+    /// The table the row kernels run with.
+    public static let tuning = Tuning()
+}
+
+extension Parallel {
+    /// The worker pool.
+    public struct Tuning: TuningTable {
+        /// Iterations a worker spins on its ticket before it sleeps (tens of µs here).
+        public var spinLimit = 20_000
+
+        public var parameters: [TuningParameter] {
+            [TuningParameter("spinLimit", spinLimit, 0...10_000_000, controls: "spins before a worker sleeps")]
+        }
+    }
+
+    /// The table the worker pool runs with.
+    public static let tuning = Tuning()
+}
