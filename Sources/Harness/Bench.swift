@@ -57,8 +57,10 @@ public enum Bench {
     /// measured interleaved — sample r of every variant and thread count is taken in the
     /// same round — so slow drift of a shared machine hits them alike and their ratios
     /// (speed-ups, the gate's normalized figures) stay stable.
-    public static func run(_ cases: [BenchCase], options: BenchOptions, machine: MachineInfo,
-                           progress: ((Int, Int, String) -> Void)? = nil) throws -> [CaseResult] {
+    public static func run(
+        _ cases: [BenchCase], options: BenchOptions, machine: MachineInfo,
+        progress: ((Int, Int, String) -> Void)? = nil
+    ) throws -> [CaseResult] {
         var groups: [(CaseShape, [BenchCase])] = []
         for c in cases {
             if let i = groups.firstIndex(where: { $0.0 == c.shape }) { groups[i].1.append(c) } else { groups.append((c.shape, [c])) }
@@ -88,7 +90,10 @@ public enum Bench {
         for i in results.indices {
             let r = results[i]
             let peerName = r.variant == "blas" ? "simd" : "blas"
-            guard let j = results.firstIndex(where: { $0.op == r.op && $0.shape == r.shape && $0.threads == r.threads && $0.variant == peerName })
+            guard
+                let j = results.firstIndex(where: {
+                    $0.op == r.op && $0.shape == r.shape && $0.threads == r.threads && $0.variant == peerName
+                })
             else { continue }
             let peer = results[j]
             results[i].peer = peer.id
@@ -137,8 +142,10 @@ public enum Bench {
 
     /// Warms up, verifies and calibrates every case of one op × shape, then takes the
     /// samples round-robin. Returns samples, iterations per sample and verifications.
-    static func measureGroup(_ group: [BenchCase], workload: any Workload, options: BenchOptions,
-                             progress: (String) -> Void) throws -> ([[Double]], [Int], [Verification]) {
+    static func measureGroup(
+        _ group: [BenchCase], workload: any Workload, options: BenchOptions,
+        progress: (String) -> Void
+    ) throws -> ([[Double]], [Int], [Verification]) {
         struct Prepared { let c: BenchCase; let run: () throws -> Void; let iters: Int; let reps: Int; let check: Verification }
         var prepared: [Prepared] = []
         for c in group {
@@ -184,8 +191,10 @@ public enum Bench {
     }
 
     /// Statistics, throughput and roofline position of one case.
-    static func result(_ c: BenchCase, workload: any Workload, samples: [Double], iters: Int, check: Verification,
-                       machine: MachineInfo) -> CaseResult {
+    static func result(
+        _ c: BenchCase, workload: any Workload, samples: [Double], iters: Int, check: Verification,
+        machine: MachineInfo
+    ) -> CaseResult {
         let ceiling = machine.ceiling(threads: c.threads)
         let ai = workload.flops / workload.bytes
         let memoryRoof = ai * ceiling.bandwidthGBps

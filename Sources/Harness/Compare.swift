@@ -31,18 +31,24 @@ public enum Compare {
     /// 95% bootstrap CI of that ratio lies beyond 1 on the same side, and the U test gives
     /// p < `alpha`. `normalized` compares each case's samples divided by its peer's samples
     /// of the same round (see `Bench.run`) instead of raw times.
-    public static func cases(_ a: ResultDocument, _ b: ResultDocument, threshold: Double, alpha: Double,
-                             normalized: Bool) -> [CaseComparison] {
+    public static func cases(
+        _ a: ResultDocument, _ b: ResultDocument, threshold: Double, alpha: Double,
+        normalized: Bool
+    ) -> [CaseComparison] {
         var out: [CaseComparison] = []
         let bByKey = Dictionary(b.cases.map { ($0.key, $0) }, uniquingKeysWith: { x, _ in x })
         let aKeys = Set(a.cases.map(\.key))
         for ca in a.cases {
             guard let cb = bByKey[ca.key] else {
-                out.append(CaseComparison(key: ca.key, a: ca, b: nil, ratio: .nan, ciLow: .nan, ciHigh: .nan, p: .nan,
-                                          verdict: .onlyInA, normalized: false, accuracyFailed: false))
+                out.append(
+                    CaseComparison(
+                        key: ca.key, a: ca, b: nil, ratio: .nan, ciLow: .nan, ciHigh: .nan, p: .nan,
+                        verdict: .onlyInA, normalized: false, accuracyFailed: false))
                 continue
             }
-            let useNorm = normalized && ca.normalizedSamples != nil && cb.normalizedSamples != nil && !(ca.normalizedSamples!.isEmpty) && !(cb.normalizedSamples!.isEmpty)
+            let useNorm =
+                normalized && ca.normalizedSamples != nil && cb.normalizedSamples != nil && !(ca.normalizedSamples!.isEmpty)
+                && !(cb.normalizedSamples!.isEmpty)
             let sa = useNorm ? ca.normalizedSamples! : ca.samplesSeconds
             let sb = useNorm ? cb.normalizedSamples! : cb.samplesSeconds
             let ratio = Statistics.median(sb) / Statistics.median(sa)
@@ -53,12 +59,16 @@ public enum Compare {
                 if ratio > 1 + threshold && ci.low > 1 { verdict = .slower }
                 if ratio < 1 / (1 + threshold) && ci.high < 1 { verdict = .faster }
             }
-            out.append(CaseComparison(key: ca.key, a: ca, b: cb, ratio: ratio, ciLow: ci.low, ciHigh: ci.high, p: p,
-                                      verdict: verdict, normalized: useNorm, accuracyFailed: !cb.accuracyPass))
+            out.append(
+                CaseComparison(
+                    key: ca.key, a: ca, b: cb, ratio: ratio, ciLow: ci.low, ciHigh: ci.high, p: p,
+                    verdict: verdict, normalized: useNorm, accuracyFailed: !cb.accuracyPass))
         }
         for cb in b.cases where !aKeys.contains(cb.key) {
-            out.append(CaseComparison(key: cb.key, a: nil, b: cb, ratio: .nan, ciLow: .nan, ciHigh: .nan, p: .nan,
-                                      verdict: .onlyInB, normalized: false, accuracyFailed: !cb.accuracyPass))
+            out.append(
+                CaseComparison(
+                    key: cb.key, a: nil, b: cb, ratio: .nan, ciLow: .nan, ciHigh: .nan, p: .nan,
+                    verdict: .onlyInB, normalized: false, accuracyFailed: !cb.accuracyPass))
         }
         return out
     }
@@ -87,7 +97,8 @@ public enum Compare {
             var fa = ra, fb = rb, na = a.samplesSeconds, nb = b.samplesSeconds
             rows[i].normalized = false
             if let peer, let pa = peer.roundMinSeconds, let pc = find(cand, peer.id, like: a), let pb = pc.roundMinSeconds,
-               pa.count == ra.count, pb.count == rb.count {
+                pa.count == ra.count, pb.count == rb.count
+            {
                 fa = zip(ra, pa).map { $0 / $1 }
                 fb = zip(rb, pb).map { $0 / $1 }
                 na = zip(a.samplesSeconds, peer.samplesSeconds).map { $0 / $1 }
@@ -103,7 +114,7 @@ public enum Compare {
             if p < alpha && ratio > 1 + band { verdict = .slower }
             if p < alpha && ratio < 1 / (1 + band) { verdict = .faster }
             rows[i].ratio = ratio
-            (rows[i].ciLow, rows[i].ciHigh) = (.nan, .nan)   // the gate's figure has no bootstrap CI
+            (rows[i].ciLow, rows[i].ciHigh) = (.nan, .nan)  // the gate's figure has no bootstrap CI
             rows[i].p = p
             rows[i].verdict = verdict
             rows[i].band = band
@@ -120,9 +131,9 @@ public enum Compare {
             judge(i, a, b, ra, rb, peer: peers(a).first)
         }
         // Pass 2: a peer that itself moved the other way cannot be a yardstick (a faster
-        // int4.simd made int4.blas look 21 % slower against it while int4.blas's own time was
-        // unchanged). Such cases are judged again against the closest peer that did not move,
-        // or on their raw round minima when every peer moved.
+        // int4.simd makes an unchanged int4.blas look slower against it). Such cases are
+        // judged again against the closest peer that did not move, or on their raw round
+        // minima when every peer moved.
         let first = rows
         func verdict(of id: String, like c: CaseResult) -> CaseComparison.Verdict? {
             first.first { r in (r.a ?? r.b).map { $0.id == id && $0.shape == c.shape && $0.threads == c.threads } ?? false }?.verdict
@@ -131,7 +142,8 @@ public enum Compare {
             guard let (a, b, ra, rb) = inputs(i), let peerID = first[i].gatePeer else { continue }
             let mine = first[i].verdict
             guard mine == .slower || mine == .faster, let theirs = verdict(of: peerID, like: a),
-                  (theirs == .slower || theirs == .faster), theirs != mine else { continue }
+                (theirs == .slower || theirs == .faster), theirs != mine
+            else { continue }
             let stable = peers(a).first { verdict(of: $0.id, like: a) == .noChange }
             judge(i, a, b, ra, rb, peer: stable)
         }
@@ -172,15 +184,20 @@ public enum Compare {
     /// The comparison as a table.
     public static func table(_ rows: [CaseComparison]) -> TextTable {
         TextTable(
-            headers: ["case", "shape", "threads", "A median", "B median", "B/A", "95% CI", "p (U test)", "verdict", "max abs err A → B", "accuracy B"],
+            headers: [
+                "case", "shape", "threads", "A median", "B median", "B/A", "95% CI", "p (U test)", "verdict", "max abs err A → B",
+                "accuracy B"
+            ],
             rows: rows.map { r in
                 let c = r.b ?? r.a!
-                return [c.id, c.shape, "\(c.threads)", r.a.map { Format.seconds($0.medianSeconds) } ?? "–",
-                        r.b.map { Format.seconds($0.medianSeconds) } ?? "–", Format.number(r.ratio, 3) + (r.normalized ? " (norm.)" : ""),
-                        r.ciLow.isFinite ? "\(Format.number(r.ciLow, 3))–\(Format.number(r.ciHigh, 3))" : "–",
-                        r.p.isFinite ? String(format: "%.3g", r.p) : "–", r.verdict.rawValue,
-                        "\(r.a.map { Format.error($0.maxAbsError) } ?? "–") → \(r.b.map { Format.error($0.maxAbsError) } ?? "–")",
-                        r.b.map { $0.accuracyPass ? "ok" : "FAIL" } ?? "–"]
+                return [
+                    c.id, c.shape, "\(c.threads)", r.a.map { Format.seconds($0.medianSeconds) } ?? "–",
+                    r.b.map { Format.seconds($0.medianSeconds) } ?? "–", Format.number(r.ratio, 3) + (r.normalized ? " (norm.)" : ""),
+                    r.ciLow.isFinite ? "\(Format.number(r.ciLow, 3))–\(Format.number(r.ciHigh, 3))" : "–",
+                    r.p.isFinite ? String(format: "%.3g", r.p) : "–", r.verdict.rawValue,
+                    "\(r.a.map { Format.error($0.maxAbsError) } ?? "–") → \(r.b.map { Format.error($0.maxAbsError) } ?? "–")",
+                    r.b.map { $0.accuracyPass ? "ok" : "FAIL" } ?? "–"
+                ]
             },
             rightAligned: [2, 3, 4, 5, 6, 7])
     }
@@ -193,18 +210,29 @@ public enum Compare {
         let missing = rows.filter { $0.verdict == .onlyInA }
         let pass = slower.isEmpty && inaccurate.isEmpty && missing.isEmpty
         var md = "## OpBench gate: \(pass ? "PASS ✅" : "FAIL ❌")\n\n"
-        md += "\(rows.count) cases; a regression is a peer-normalized ratio of round minima above 1 + band (band = max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha), in every candidate run (naive variants: accuracy only, unless --gate-naive). "
-        md += "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, \(missing.count) missing.\n\n"
+        md +=
+            "\(rows.count) cases; a regression is a peer-normalized ratio of round minima above 1 + band (band = "
+            + "max(\(Format.percent(threshold)), 3 × the baseline's round-to-round deviation)) with U-test p < \(alpha), in "
+            + "every candidate run (naive variants: accuracy only, unless --gate-naive). "
+        md +=
+            "\(slower.count) slower, \(rows.filter { $0.verdict == .faster }.count) faster, \(inaccurate.count) accuracy failures, "
+            + "\(missing.count) missing.\n\n"
         if !slower.isEmpty || !inaccurate.isEmpty || !missing.isEmpty {
             md += "### Findings\n\n"
-            for r in slower { md += "- **slower** `\(r.key)`: ×\(Format.number(r.ratio, 3)) (band \(Format.percent(r.band ?? threshold)), p = \(String(format: "%.2g", r.p)))\n" }
+            for r in slower {
+                md +=
+                    "- **slower** `\(r.key)`: ×\(Format.number(r.ratio, 3)) (band \(Format.percent(r.band ?? threshold)), p = "
+                    + "\(String(format: "%.2g", r.p)))\n"
+            }
             for r in inaccurate { md += "- **accuracy** `\(r.key)`: error/tolerance \(Format.number(r.b?.errorToTolerance, 3)) > 1\n" }
             for r in missing { md += "- **missing** `\(r.key)`: in the baseline but not measured\n" }
             md += "\n"
         }
         var t = table(rows)
         t.headers.insert(contentsOf: ["band", "gate peer"], at: 6)
-        t.rows = zip(t.rows, rows).map { var r = $0; r.insert(contentsOf: [$1.band.map { Format.percent($0) } ?? "–", $1.gatePeer ?? "–"], at: 6); return r }
+        t.rows = zip(t.rows, rows).map {
+            var r = $0; r.insert(contentsOf: [$1.band.map { Format.percent($0) } ?? "–", $1.gatePeer ?? "–"], at: 6); return r
+        }
         md += "<details><summary>All cases</summary>\n\n" + t.markdown + "\n</details>\n"
         return (pass, md)
     }

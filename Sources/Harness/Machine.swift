@@ -51,9 +51,11 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     public var ceilings: [Ceiling]
 
     /// Memberwise.
-    public init(cpuModel: String, cores: Int, simdFeatures: [String], caches: [String: String], os: String,
-                kernel: String, hostname: String, swiftVersion: String, openblasConfig: String,
-                openblasCore: String, opbenchCommit: String, ceilings: [Ceiling]) {
+    public init(
+        cpuModel: String, cores: Int, simdFeatures: [String], caches: [String: String], os: String,
+        kernel: String, hostname: String, swiftVersion: String, openblasConfig: String,
+        openblasCore: String, opbenchCommit: String, ceilings: [Ceiling]
+    ) {
         self.cpuModel = cpuModel
         self.cores = cores
         self.simdFeatures = simdFeatures
@@ -95,20 +97,23 @@ public enum Machine {
                 .map { $0.trimmingCharacters(in: .whitespaces) }
         }
         let flags = Set((field("flags") ?? "").split(separator: " ").map(String.init))
-        let simd = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16"].filter(flags.contains)
+        let simd = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16"]
+            .filter(flags.contains)
         var caches: [String: String] = [:]
         for i in 0..<8 {
             let dir = "/sys/devices/system/cpu/cpu0/cache/index\(i)"
             guard let level = try? String(contentsOfFile: dir + "/level", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                  let type = try? String(contentsOfFile: dir + "/type", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                  let size = try? String(contentsOfFile: dir + "/size", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                let type = try? String(contentsOfFile: dir + "/type", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                let size = try? String(contentsOfFile: dir + "/size", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             else { continue }
             if type == "Instruction" { continue }
             caches["L\(level)\(type == "Data" ? "d" : "")"] = size
         }
         let osRelease = (try? String(contentsOfFile: "/etc/os-release", encoding: .utf8)) ?? ""
-        let os = osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
-            .map { String($0.dropFirst(12)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) } ?? ProcessInfo.processInfo.operatingSystemVersionString
+        let os =
+            osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
+            .map { String($0.dropFirst(12)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            ?? ProcessInfo.processInfo.operatingSystemVersionString
         var uts = utsname()
         uname(&uts)
         let release = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -124,21 +129,26 @@ public enum Machine {
 
     /// `swift --version`'s first line, or the compiler this binary was built with.
     static func swiftVersion() -> String {
-        if let out = run("/usr/bin/env", ["swift", "--version"]), let line = out.split(separator: "\n").first(where: { $0.contains("Swift version") }) {
+        if let out = run("/usr/bin/env", ["swift", "--version"]),
+            let line = out.split(separator: "\n").first(where: { $0.contains("Swift version") })
+        {
             return line.trimmingCharacters(in: .whitespaces)
         }
         #if compiler(>=6.3)
-        return "Swift 6.3 or later (compile time)"
+            return "Swift 6.3 or later (compile time)"
         #else
-        return "Swift before 6.3 (compile time)"
+            return "Swift before 6.3 (compile time)"
         #endif
     }
 
     /// The OpBench source tree's commit (`-dirty` with uncommitted changes), or "unknown".
     static func gitCommit() -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        guard let head = run("/usr/bin/env", ["git", "-C", root, "rev-parse", "--short=12", "HEAD"])?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !head.isEmpty else { return "unknown" }
+        guard
+            let head = run("/usr/bin/env", ["git", "-C", root, "rev-parse", "--short=12", "HEAD"])?.trimmingCharacters(
+                in: .whitespacesAndNewlines),
+            !head.isEmpty
+        else { return "unknown" }
         let dirty = run("/usr/bin/env", ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
         return head + (dirty ? "-dirty" : "")
     }
@@ -163,8 +173,9 @@ public enum Machine {
         var info = info
         let counts = Array(Set([1, info.cores])).sorted()
         info.ceilings = counts.map { t in
-            Ceiling(threads: t, peakGflops: peakGflops(threads: t), bandwidthGBps: copyBandwidth(threads: t),
-                    streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true), readGBps: readBandwidth(threads: t))
+            Ceiling(
+                threads: t, peakGflops: peakGflops(threads: t), bandwidthGBps: copyBandwidth(threads: t),
+                streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true), readGBps: readBandwidth(threads: t))
         }
         return info
     }
@@ -176,7 +187,7 @@ public enum Machine {
         let dt = fastest(runs: 5) {
             Parallel.forEach(threads, threads: threads) { _ in
                 let s = fmaProbe(iterations)
-                if s == 42 { print("") } // keeps the result alive
+                if s == 42 { print("") }  // keeps the result alive
             }
         }
         return Double(threads) * Double(iterations) * 12 * 16 * 2 / dt / 1e9
@@ -260,7 +271,7 @@ public enum Machine {
                     a3 += s.load(fromByteOffset: i * 4 + 192, as: Vec.self)
                     i += 64
                 }
-                if VectorMath.sum((a0 + a1) + (a2 + a3)) == 42 { print("") } // keeps the sums alive
+                if VectorMath.sum((a0 + a1) + (a2 + a3)) == 42 { print("") }  // keeps the sums alive
             }
         }
         return Double(count) * 4 / dt / 1e9
@@ -289,8 +300,9 @@ public enum Machine {
         let fresh = fingerprint()
         let path = cacheFile
         if !recalibrate, let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
-           var cached = try? JSONDecoder().decode(MachineInfo.self, from: data), cached.sameFingerprint(fresh), !cached.ceilings.isEmpty,
-           cached.ceilings.allSatisfy({ $0.streamingCopyGBps != nil && $0.readGBps != nil }) {
+            var cached = try? JSONDecoder().decode(MachineInfo.self, from: data), cached.sameFingerprint(fresh), !cached.ceilings.isEmpty,
+            cached.ceilings.allSatisfy({ $0.streamingCopyGBps != nil && $0.readGBps != nil })
+        {
             cached.opbenchCommit = fresh.opbenchCommit
             cached.swiftVersion = fresh.swiftVersion
             return cached

@@ -6,7 +6,7 @@ import Kernels
 /// or truncated header, a data size that disagrees with the shape — is refused with a
 /// `FileError` naming the problem.
 public enum NPY {
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] // "\x93NUMPY"
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
     /// Parses `.npy` bytes; `path` is only used in error messages.
     public static func decode(_ data: Data, path: String) throws -> Matrix {
@@ -31,7 +31,9 @@ public enum NPY {
         guard order == "False" else { throw FileError(path, "fortran_order=\(order); only C order is supported") }
         let shapeText = try field(header, "shape", path)
         guard shapeText.hasPrefix("("), shapeText.hasSuffix(")") else { throw FileError(path, "malformed shape \(shapeText)") }
-        let dims = shapeText.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let dims = shapeText.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
         let shape = try dims.map { d -> Int in
             guard let v = Int(d), v >= 0 else { throw FileError(path, "malformed shape \(shapeText)") }
             return v
@@ -46,7 +48,9 @@ public enum NPY {
         let dataStart = start + headerLen
         let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
         guard !overflow, count <= (bytes.count - dataStart) / 4, bytes.count - dataStart == count * 4 else {
-            throw FileError(path, "shape \(shapeText) needs \(overflow ? "too many" : String(count * 4)) data bytes, file has \(bytes.count - dataStart)")
+            throw FileError(
+                path,
+                "shape \(shapeText) needs \(overflow ? "too many" : String(count * 4)) data bytes, file has \(bytes.count - dataStart)")
         }
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in

@@ -32,7 +32,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
         guard schemaVersion == Self.currentSchema else {
-            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .schemaVersion, in: c,
                 debugDescription: "schema_version \(schemaVersion) is not supported (this opbench reads \(Self.currentSchema))")
         }
         tool = try c.decode(String.self, forKey: .tool)
@@ -90,7 +91,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command }
 
     public init(suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String) {
-        self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.rounds = rounds; self.command = command
+        self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.rounds = rounds;
+        self.command = command
     }
 }
 
@@ -140,14 +142,16 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var rowsChecked: Int
 
     /// Memberwise.
-    public init(id: String, op: String, variant: String, shape: String, threads: Int, samplesSeconds: [Double],
-                iterationsPerSample: Int, medianSeconds: Double, p10Seconds: Double, p90Seconds: Double,
-                madSeconds: Double, minSeconds: Double, flops: Double, bytes: Double, gflops: Double, gbps: Double,
-                arithmeticIntensity: Double, rooflineGflops: Double, rooflineFraction: Double, bound: String,
-                speedupVsNaive: Double? = nil, speedupVsBlas: Double? = nil, peer: String? = nil,
-                normalizedSamples: [Double]? = nil, roundMinSeconds: [Double]? = nil, maxAbsError: Double,
-                maxRelError: Double, nmse: Double, tolerance: Double, errorToTolerance: Double, accuracyPass: Bool,
-                rowsChecked: Int) {
+    public init(
+        id: String, op: String, variant: String, shape: String, threads: Int, samplesSeconds: [Double],
+        iterationsPerSample: Int, medianSeconds: Double, p10Seconds: Double, p90Seconds: Double,
+        madSeconds: Double, minSeconds: Double, flops: Double, bytes: Double, gflops: Double, gbps: Double,
+        arithmeticIntensity: Double, rooflineGflops: Double, rooflineFraction: Double, bound: String,
+        speedupVsNaive: Double? = nil, speedupVsBlas: Double? = nil, peer: String? = nil,
+        normalizedSamples: [Double]? = nil, roundMinSeconds: [Double]? = nil, maxAbsError: Double,
+        maxRelError: Double, nmse: Double, tolerance: Double, errorToTolerance: Double, accuracyPass: Bool,
+        rowsChecked: Int
+    ) {
         self.id = id
         self.op = op
         self.variant = variant
@@ -244,10 +248,12 @@ public struct ModelResult: Codable, Equatable, Sendable {
     /// Decoders: share of next-token predictions equal to the reference's.
     public var top1Agreement: Double?
 
-    public init(preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
-                promptTokens: Int, generatedTokens: Int, prefillTokensPerSecond: [Double], decodeTokensPerSecond: [Double],
-                opSeconds: [String: Double], prefillLinearFlops: Double, weightBytesPerToken: Double, maxAbsError: Double,
-                cosine: Double, minTokenCosine: Double, pooledCosine: Double?, top1Agreement: Double?) {
+    public init(
+        preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
+        promptTokens: Int, generatedTokens: Int, prefillTokensPerSecond: [Double], decodeTokensPerSecond: [Double],
+        opSeconds: [String: Double], prefillLinearFlops: Double, weightBytesPerToken: Double, maxAbsError: Double,
+        cosine: Double, minTokenCosine: Double, pooledCosine: Double?, top1Agreement: Double?
+    ) {
         self.preset = preset; self.architecture = architecture; self.plan = plan; self.pattern = pattern; self.weights = weights
         self.threads = threads; self.promptTokens = promptTokens; self.generatedTokens = generatedTokens
         self.prefillTokensPerSecond = prefillTokensPerSecond; self.decodeTokensPerSecond = decodeTokensPerSecond
@@ -268,7 +274,9 @@ public struct ModelResult: Codable, Equatable, Sendable {
         var parts: [String] = []
         let ops = ["matmul", "softmax", "layernorm", "attention"]
         let values = Set(ops.compactMap { keys[$0] })
-        if values.count == 1, let v = values.first, v != "simd" { parts.append("all \(v)") } else {
+        if values.count == 1, let v = values.first, v != "simd" {
+            parts.append("all \(v)")
+        } else {
             parts += ops.compactMap { op in keys[op].flatMap { $0 == "simd" ? nil : "\(op)=\($0)" } }
         }
         if let w = keys["weights"], w != "f32" {

@@ -52,14 +52,16 @@ public enum Statistics {
         let sigma = (n1 * n2 / 12 * ((n + 1) - tieTerm / (n * (n - 1)))).squareRoot()
         guard sigma > 0 else { return (u1, 1) }
         let z = (max(u1, u2) - mu - 0.5) / sigma
-        let p = min(1, erfc(z / 2.squareRoot()))   // 2·(1 − Φ(z))
+        let p = min(1, erfc(z / 2.squareRoot()))  // 2·(1 − Φ(z))
         return (u1, p)
     }
 
     /// Percentile-bootstrap confidence interval for median(b)/median(a): `resamples`
     /// resamples of each sample with replacement, seeded so the same data give the same CI.
-    public static func bootstrapRatioCI(_ a: [Double], _ b: [Double], confidence: Double = 0.95,
-                                        resamples: Int = 2000, seed: UInt64 = 0x5EED) -> (low: Double, high: Double) {
+    public static func bootstrapRatioCI(
+        _ a: [Double], _ b: [Double], confidence: Double = 0.95,
+        resamples: Int = 2000, seed: UInt64 = 0x5EED
+    ) -> (low: Double, high: Double) {
         guard !a.isEmpty, !b.isEmpty else { return (.nan, .nan) }
         var rng = SplitMix64(seed: seed)
         var ratios = [Double]()

@@ -55,11 +55,12 @@ public enum Workloads {
     public static func checkMemory(_ shape: CaseShape) throws {
         let physical = Double(ProcessInfo.processInfo.physicalMemory)
         guard shape.memoryBytes <= physical * memoryFraction else {
-            throw ShapeError(String(format: "%@ shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
-                                    shape.op.rawValue, shape.text, shape.memoryBytes / 1_073_741_824, memoryFraction * 100, physical / 1_073_741_824))
+            throw ShapeError(
+                String(
+                    format: "%@ shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
+                    shape.op.rawValue, shape.text, shape.memoryBytes / 1_073_741_824, memoryFraction * 100, physical / 1_073_741_824))
         }
     }
-
 
     /// Up to `limit` row indices spread evenly over `0 ..< count`, first and last included.
     public static func sampleRows(_ count: Int, limit: Int) -> [Int] {
@@ -82,7 +83,8 @@ public enum Workloads {
             if !(ratio <= worst) { worst = ratio.isNaN ? .infinity : ratio; tolAtWorst = tol[i] }
         }
         if tolAtWorst == 0 { tolAtWorst = tol.max() ?? 0 }
-        return Verification(accuracy: Accuracy(got: got, ref: ref), worstRatio: worst, tolerance: tolAtWorst,
-                            rowsChecked: rows, rowsTotal: total)
+        return Verification(
+            accuracy: Accuracy(got: got, ref: ref), worstRatio: worst, tolerance: tolAtWorst,
+            rowsChecked: rows, rowsTotal: total)
     }
 }

@@ -15,10 +15,15 @@ extension Attention {
     public struct SIMD: AttentionKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "flash-style: 6 queries x 256-key tiles of 64-key panels, 16-key groups on partial tiles, window spans + global group, online softmax, micro-kernel for QK^T and PV; threads split heads x query tiles; <=4 queries: unpacked decode path" }
+        public var summary: String {
+            "flash-style: 6 queries x 256-key tiles of 64-key panels, 16-key groups on partial tiles, window spans + global group, "
+                + "online softmax, micro-kernel for QK^T and PV; threads split heads x query tiles; <=4 queries: unpacked decode path"
+        }
 
-        public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
-                        _ out: MutableMatrixView, threads: Int) throws {
+        public func run(
+            q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+            _ out: MutableMatrixView, threads: Int
+        ) throws {
             let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             let tq = q.rows
             if tq <= Self.decodeRows {
@@ -34,15 +39,19 @@ extension Attention {
         /// keeps a half-precision KV cache: the decode path reading each row's halves and
         /// widening them exactly (`vcvtph2ps`), so a step streams half the cache bytes. The
         /// result is the fp32 decode on the K and V those halves hold.
-        public static func decode(q: MatrixView, k: HalfMatrixView, v: HalfMatrixView, heads: Int, pattern: AttentionPattern,
-                                  _ out: MutableMatrixView, threads: Int) throws {
+        public static func decode(
+            q: MatrixView, k: HalfMatrixView, v: HalfMatrixView, heads: Int, pattern: AttentionPattern,
+            _ out: MutableMatrixView, threads: Int
+        ) throws {
             // The shape checks of the fp32 entry, on views of K's and V's shapes.
-            let d = try validate(q: q, k: MatrixView(base: q.base, rows: k.rows, cols: k.cols, stride: k.stride),
-                                 v: MatrixView(base: q.base, rows: v.rows, cols: v.cols, stride: v.stride),
-                                 heads: heads, pattern: pattern, out, threads: threads)
+            let d = try validate(
+                q: q, k: MatrixView(base: q.base, rows: k.rows, cols: k.cols, stride: k.stride),
+                v: MatrixView(base: q.base, rows: v.rows, cols: v.cols, stride: v.stride),
+                heads: heads, pattern: pattern, out, threads: threads)
             guard q.rows <= decodeRows else {
-                throw KernelError.shapeMismatch(op: "attention", argument: "Q", expected: "at most \(decodeRows) rows with fp16 K and V",
-                                                got: "\(q.rows)x\(q.cols)")
+                throw KernelError.shapeMismatch(
+                    op: "attention", argument: "Q", expected: "at most \(decodeRows) rows with fp16 K and V",
+                    got: "\(q.rows)x\(q.cols)")
             }
             Parallel.forEach(heads, threads: threads) { headRange in
                 Attention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
@@ -53,12 +62,15 @@ extension Attention {
         /// switch off two optimizations for the ablation (`Ablation.steps(.attention)`):
         /// masking partial tiles 16 keys at a time, and visiting only the span of keys a
         /// window reaches (with the global keys as an extra group).
-        static func tiles(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int, pattern: AttentionPattern,
-                          _ out: MutableMatrixView, threads: Int, vectorMask: Bool = true, skipUnreachable: Bool = true) {
+        static func tiles(
+            q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int, pattern: AttentionPattern,
+            _ out: MutableMatrixView, threads: Int, vectorMask: Bool = true, skipUnreachable: Bool = true
+        ) {
             let nqt = (q.rows + Blocking.mr - 1) / Blocking.mr
             Parallel.forEach(heads * nqt, threads: threads) { units in
-                Attention.SIMD.work(units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out,
-                                          vectorMask: vectorMask, skipUnreachable: skipUnreachable)
+                Attention.SIMD.work(
+                    units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out,
+                    vectorMask: vectorMask, skipUnreachable: skipUnreachable)
             }
         }
 
@@ -70,13 +82,15 @@ extension Attention {
         /// Decode path. Threads take ranges of heads; for each query the keys are visited in
         /// order and, for every key, all the range's heads at once, so each K and V row is read
         /// as one contiguous stretch (a KV cache row holds every head side by side; visiting
-        /// head by head strode through it 256 bytes at a time and ran at ~4 GFLOP/s).
+        /// head by head strides through it one head's stretch at a time).
         /// Pass 1: scores q_h·k_j,h (16-lane dot products) for the keys the pattern allows
         /// (64-key blocks classified, empty ones skipped). Pass 2: per head, max, polynomial exp
         /// and sum, vectorized over keys. Pass 3: O_h = Σ p_hj·v_j,h as 16-lane axpys, then one
         /// division by the sum. No packing.
-        static func decode<Rows: DecodeRows>(_ headRange: Range<Int>, q: MatrixView, k: Rows, v: Rows, heads: Int, d: Int,
-                                             pattern: AttentionPattern, _ out: MutableMatrixView) {
+        static func decode<Rows: DecodeRows>(
+            _ headRange: Range<Int>, q: MatrixView, k: Rows, v: Rows, heads: Int, d: Int,
+            pattern: AttentionPattern, _ out: MutableMatrixView
+        ) {
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let nh = headRange.count
             let ldS = (tk + 15) / 16 * 16 + 16
@@ -137,7 +151,9 @@ extension Attention {
                         inv[h] = 1 / VectorMath.sum(sum)
                     }
                     // Pass 3: O = Σ p·v, key by key over all heads of the range.
-                    for t in Swift.stride(from: 0, to: nh * dv, by: 16) { UnsafeMutableRawPointer(acc + t).storeBytes(of: Vec(), as: Vec.self) }
+                    for t in Swift.stride(from: 0, to: nh * dv, by: 16) {
+                        UnsafeMutableRawPointer(acc + t).storeBytes(of: Vec(), as: Vec.self)
+                    }
                     for j in 0..<tk {
                         for h in 0..<nh {
                             let p = scores[h * ldS + j]
@@ -157,8 +173,8 @@ extension Attention {
         /// Sets the scores of the keys j0 ..< j0 + cols that query `row` may not see to −inf.
         /// Without a block mask the allowed keys are one interval and the global keys
         /// (`AttentionPattern.keyInterval`), so 16 lanes at a time compare key positions
-        /// against them; with one, `allows` decides key by key. (Scalar `allows` on every
-        /// entry of a partial tile was 17 % of a window-256 pass at T = 4096.)
+        /// against them; with one, `allows` decides key by key (a scalar `allows` on every
+        /// entry of a partial tile is a large part of a window pass).
         @inline(__always)
         static func mask(_ sr: UnsafeMutablePointer<Float>, row i: Int, j0: Int, cols: Int, _ pattern: AttentionPattern) {
             guard let (lo, hi) = pattern.keyInterval(i) else {
@@ -207,16 +223,21 @@ extension Attention {
         /// place (row r at p + r·ls; rows past `rows` repeat the last one, their results
         /// discarded), V in place (B stride = V's row stride) or from its packed panels.
         @inline(__always)
-        static func pv(_ p: UnsafeMutablePointer<Float>, keys: Int, count: Int, rows: Int, ls: Int, v: MatrixView, h: Int, d: Int,
-                       vp: UnsafeMutablePointer<Float>, vInPlace: Bool, o: UnsafeMutablePointer<Float>, dp: Int,
-                       tile: UnsafeMutablePointer<Float>) {
+        static func pv(
+            _ p: UnsafeMutablePointer<Float>, keys: Int, count: Int, rows: Int, ls: Int, v: MatrixView, h: Int, d: Int,
+            vp: UnsafeMutablePointer<Float>, vInPlace: Bool, o: UnsafeMutablePointer<Float>, dp: Int,
+            tile: UnsafeMutablePointer<Float>
+        ) {
             let nr = Blocking.nr, tk = v.rows
             for panel in 0..<(dp / nr) {
                 let width = min(nr, d - panel * nr)
-                let vPanel = vInPlace ? UnsafePointer(v.base + h * d + panel * nr + keys * v.stride)
-                                      : UnsafePointer(vp + panel * nr * tk + keys * nr)
-                GEMM.microKernel(count, UnsafePointer(p), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
-                                 aRows: GEMM.rowOffsets(rows, stride: ls), aStep: 1, bStride: vInPlace ? v.stride : nr)
+                let vPanel =
+                    vInPlace
+                    ? UnsafePointer(v.base + h * d + panel * nr + keys * v.stride)
+                    : UnsafePointer(vp + panel * nr * tk + keys * nr)
+                GEMM.microKernel(
+                    count, UnsafePointer(p), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
+                    aRows: GEMM.rowOffsets(rows, stride: ls), aStep: 1, bStride: vInPlace ? v.stride : nr)
             }
         }
 
@@ -229,10 +250,12 @@ extension Attention {
         /// places in p. A function of its own: inside `work` the compiler stopped inlining the
         /// vector loads and stores of these loops.
         @inline(never)
-        static func onlineSoftmax(s: UnsafeMutablePointer<Float>, p pBuf: UnsafeMutablePointer<Float>, ls: Int, rows: Int, g0: Int, g1: Int,
-                                  extra: Int?, c1Key: Int, scale: Vec, mrow: UnsafeMutablePointer<Float>,
-                                  tileMax: UnsafeMutablePointer<Float>, lrow: UnsafeMutablePointer<Float>,
-                                  o: UnsafeMutablePointer<Float>, dp: Int) {
+        static func onlineSoftmax(
+            s: UnsafeMutablePointer<Float>, p pBuf: UnsafeMutablePointer<Float>, ls: Int, rows: Int, g0: Int, g1: Int,
+            extra: Int?, c1Key: Int, scale: Vec, mrow: UnsafeMutablePointer<Float>,
+            tileMax: UnsafeMutablePointer<Float>, lrow: UnsafeMutablePointer<Float>,
+            o: UnsafeMutablePointer<Float>, dp: Int
+        ) {
             let gEnd = extra == nil ? g1 : g1 + 1, extraGroup = extra ?? 0
             @inline(__always) func group(_ i: Int) -> Int { i < g1 ? i : extraGroup }
             for r in 0..<rows {
@@ -290,172 +313,265 @@ extension Attention {
             }
         }
 
-        static func work(_ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
-                         pattern: AttentionPattern, _ out: MutableMatrixView, vectorMask: Bool, skipUnreachable: Bool) {
+        /// One thread's scratch for its (head, query tile) units: the current head's packed K
+        /// (and V when it is not read in place), the packed Q tile, the S and P rows (`stride`
+        /// floats apart: a key tile's columns plus one extra group for the global keys), the
+        /// output accumulator O [MR × paddedD] and the online softmax's state.
+        struct UnitScratch {
+            let packedK: UnsafeMutablePointer<Float>  // [⌈Tk/NR⌉ panels × NR × D]
+            let packedV: UnsafeMutablePointer<Float>  // [D panels × NR × Tk], unless V is read in place
+            let packedQ: UnsafeMutablePointer<Float>  // [MR × D]
+            let scores: UnsafeMutablePointer<Float>  // S [MR × stride]
+            let tile: UnsafeMutablePointer<Float>  // the micro-kernel's edge tile [MR × NR]
+            let probs: UnsafeMutablePointer<Float>  // P [MR × stride]
+            let acc: UnsafeMutablePointer<Float>  // O [MR × paddedD]
+            let rowMax: UnsafeMutablePointer<Float>  // running max, lane r per row [16]
+            let tileMax: UnsafeMutablePointer<Float>  // this tile's max [16]
+            let rowSum: UnsafeMutablePointer<Float>  // running sum, 16 lanes per row [MR × 16]
+            let stride: Int, keyTile: Int, paddedD: Int
+
+            /// Floats the scratch needs.
+            static func count(tk: Int, d: Int, vInPlace: Bool, keyTile: Int) -> Int {
+                let mr = Blocking.mr, nr = Blocking.nr
+                let kCount = (tk + nr - 1) / nr * nr * d, vCount = vInPlace ? 0 : (d + nr - 1) / nr * nr * tk
+                let stride = keyTile + 16, paddedD = (d + nr - 1) / nr * nr
+                return kCount + vCount + mr * d + 2 * mr * stride + mr * nr + mr * paddedD + 32 + 16 * mr + 64
+            }
+
+            init(_ buffer: UnsafeMutablePointer<Float>, tk: Int, d: Int, vInPlace: Bool, keyTile: Int) {
+                let mr = Blocking.mr, nr = Blocking.nr
+                self.keyTile = keyTile
+                stride = keyTile + 16
+                paddedD = (d + nr - 1) / nr * nr
+                packedK = buffer
+                packedV = packedK + (tk + nr - 1) / nr * nr * d
+                packedQ = packedV + (vInPlace ? 0 : paddedD * tk)
+                scores = packedQ + mr * d
+                tile = scores + mr * stride
+                probs = tile + mr * nr
+                acc = probs + mr * stride
+                rowMax = acc + mr * paddedD
+                tileMax = rowMax + 16
+                rowSum = tileMax + 16
+            }
+
+            /// Empties O and the softmax state before a unit's first tile.
+            func reset() {
+                for r in 0..<16 { rowMax[r] = -.infinity; tileMax[r] = -.infinity }
+                for i in 0..<(16 * Blocking.mr) { rowSum[i] = 0 }
+                for i in 0..<(Blocking.mr * paddedD) { acc[i] = 0 }
+            }
+        }
+
+        /// The keys one query tile visits. With a window (and no block mask) only the span
+        /// the queries' windows reach, [first.lo, last.hi] from the first panel it touches,
+        /// and the global keys can be non-empty: the rest is not classified at all. At most 16
+        /// global keys before the span join its last tile as one extra group of scores
+        /// (`appendGlobal`: G dot products per query) instead of a tile of their own; more get
+        /// a tile [0, G) first (`globalTile`). Otherwise all keys, in tiles from 0.
+        struct KeySpan {
+            var lo = 0, hi: Int, globalTile = 0, appendGlobal = false
+
+            init(queries qi: Range<Int>, keys tk: Int, pattern: AttentionPattern, skipUnreachable: Bool) {
+                hi = tk
+                let g = pattern.global, nr = Blocking.nr
+                guard skipUnreachable, pattern.window != nil, qi.lowerBound >= g,
+                    let first = pattern.keyInterval(qi.lowerBound), let last = pattern.keyInterval(qi.upperBound - 1)
+                else { return }
+                // Both bounds grow with the query, so the rows' union is first.lo … last.hi.
+                lo = Swift.max(0, first.lo) / nr * nr
+                hi = Swift.min(tk, last.hi + 1)
+                if g > 0 {
+                    if g >= lo { lo = 0 } else if g <= 16 { appendGlobal = true } else { globalTile = g }
+                }
+            }
+        }
+
+        /// The scores of the `g` global keys for query rows r0 ..< r0 + rows of head h, into
+        /// the extra group at column `column` of each S row (lanes past G −inf).
+        @inline(__always)
+        static func globalScores(
+            q: MatrixView, k: MatrixView, h: Int, d: Int, r0: Int, rows: Int, g: Int, _ scratch: UnitScratch, column: Int
+        ) {
+            for r in 0..<rows {
+                let qr = q.row(r0 + r) + h * d, sr = scratch.scores + r * scratch.stride
+                UnsafeMutableRawPointer(sr + column).storeBytes(of: Vec(repeating: -.infinity), as: Vec.self)
+                var j = 0
+                while j < g {
+                    let k0 = k.row(j) + h * d, k1 = k.row(Swift.min(j + 1, g - 1)) + h * d
+                    let k2 = k.row(Swift.min(j + 2, g - 1)) + h * d, k3 = k.row(Swift.min(j + 3, g - 1)) + h * d
+                    let dots = VectorMath.dots(qr, k0, k1, k2, k3, count: d)
+                    for t in 0..<Swift.min(4, g - j) { sr[column + j + t] = dots[t] }
+                    j += 4
+                }
+            }
+        }
+
+        /// S = Q·Kᵀ over the 16-key groups [groupLo, groupHi) of the key tile at `tileStart`
+        /// (`tileCols` keys), one K panel (64 keys) at a time: a panel the pattern leaves empty
+        /// gets −inf, a partial one is masked.
+        @inline(__always)
+        static func scoreTile(
+            queries qi: Range<Int>, rows: Int, tileStart: Int, tileCols: Int, groupLo: Int, groupHi: Int,
+            tileClass: AttentionPattern.TileClass, keys tk: Int, d: Int, pattern: AttentionPattern, vectorMask: Bool,
+            _ scratch: UnitScratch
+        ) {
+            let nr = Blocking.nr, stride = scratch.stride, s = scratch.scores
+            var panel = groupLo / 4
+            while panel * 4 < groupHi {
+                let ga = Swift.max(groupLo, panel * 4), gb = Swift.min(groupHi, panel * 4 + 4)
+                let kj0 = tileStart + panel * nr
+                let panelClass = tileClass == .full ? .full : pattern.classify(qi, kj0..<Swift.min(kj0 + nr, tk))
+                let ja = ga * 16, jb = Swift.min(tileCols, gb * 16)
+                if panelClass == .empty {
+                    for r in 0..<rows { for j in ja..<(gb * 16) { s[r * stride + j] = -.infinity } }
+                } else {
+                    let kPanel = UnsafePointer(scratch.packedK + (kj0 / nr) * nr * d + (ga - panel * 4) * 16)
+                    GEMM.kernel(
+                        vectors: gb - ga, d, UnsafePointer(scratch.packedQ), kPanel, s + ja, stride, bStride: nr, tile: scratch.tile)
+                    if panelClass == .partial {
+                        for r in 0..<rows {
+                            let sr = s + r * stride
+                            if vectorMask {
+                                Attention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: tileStart + ja, cols: jb - ja, pattern)
+                            } else {
+                                for j in ja..<jb where !pattern.allows(qi.lowerBound + r, tileStart + j) { sr[j] = -.infinity }
+                            }
+                        }
+                    }
+                }
+                panel += 1
+            }
+        }
+
+        /// The keys [lo, hi) of a partial tile from the first to the last 16-key group in which
+        /// some row has a nonzero P (a window's edges and the causal diagonal often leave whole
+        /// groups at 0), or nil when every P of the tile is 0.
+        @inline(__always)
+        static func nonzeroKeys(rows: Int, groupLo: Int, groupHi: Int, tileCols: Int, _ scratch: UnitScratch) -> Range<Int>? {
+            var first = groupHi, last = -1
+            for i in groupLo..<groupHi {
+                var any = Vec()
+                for r in 0..<rows {
+                    any = any + UnsafeRawPointer(scratch.probs + r * scratch.stride + 16 * i).loadUnaligned(as: Vec.self)
+                }
+                if VectorMath.max(any) > 0 { first = Swift.min(first, i); last = i }
+            }
+            if last < 0 { return nil }
+            return (first * 16)..<Swift.min(tileCols, (last + 1) * 16)
+        }
+
+        /// Writes O / l for rows r0 ..< r0 + rows of head h (0 for a row that saw no key).
+        @inline(__always)
+        static func finishRows(_ out: MutableMatrixView, r0: Int, rows: Int, h: Int, d: Int, _ scratch: UnitScratch) {
+            for r in 0..<rows {
+                let dst = out.row(r0 + r) + h * d
+                let l = VectorMath.sum(UnsafeRawPointer(scratch.rowSum + 16 * r).loadUnaligned(as: Vec.self))
+                let inv: Float = l > 0 ? 1 / l : 0
+                let orow = scratch.acc + r * scratch.paddedD
+                for t in 0..<d { dst[t] = orow[t] * inv }
+            }
+        }
+
+        /// Prefetches the next unit's Q rows and output rows: a head's slice of rows a whole
+        /// row apart, which the hardware prefetchers do not follow; with few tiles per unit (a
+        /// window) their misses were the largest stall of a unit.
+        @inline(__always)
+        static func prefetchUnit(_ unit: Int, tilesPerHead nqt: Int, q: MatrixView, _ out: MutableMatrixView, d: Int) {
+            let h = unit / nqt, r0 = (unit % nqt) * Blocking.mr
+            for r in r0..<Swift.min(r0 + Blocking.mr, q.rows) {
+                var t = 0
+                while t < d {
+                    CacheControl.prefetch(q.row(r) + h * d + t)
+                    CacheControl.prefetch(out.row(r) + h * d + t)
+                    t += 16
+                }
+            }
+        }
+
+        /// The (head, query tile) units `units` (unit = head · ⌈Tq/MR⌉ + query tile): per unit,
+        /// the keys of its span tile by tile — scores, online softmax, O += P·V — then O / l.
+        static func work(
+            _ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
+            pattern: AttentionPattern, _ out: MutableMatrixView, vectorMask: Bool, skipUnreachable: Bool
+        ) {
             let mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
-            let nqt = (tq + mr - 1) / mr, nkt = (tk + nr - 1) / nr
-            // Key tiles of up to `tuning.keyTile` keys (whole K panels); S and P rows are ls floats
-            // apart: the tile's columns and one extra group (the global keys' scores).
-            let wt = Attention.tuning.keyTile, ls = wt + 16
-            let dPanels = (d + nr - 1) / nr, dp = dPanels * nr
+            let tilesPerHead = (tq + mr - 1) / mr
+            let keyTile = Attention.tuning.keyTile
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
             // With d a multiple of NR a head's V rows are whole 64-column panels already: PV
             // reads them in place (B stride = V's row stride) and V is not packed.
             let vInPlace = d % nr == 0
-            let kCount = nkt * nr * d, vCount = vInPlace ? 0 : dPanels * nr * tk
-            let total = kCount + vCount + mr * d + 2 * mr * ls + mr * nr + mr * dp + 32 + 16 * mr + 64
-            Workspace.with(total) { buffer in
-                let kp = buffer, vp = kp + kCount, qp = vp + vCount
-                let s = qp + mr * d, tile = s + mr * ls, pBuf = tile + mr * nr
-                let o = pBuf + mr * ls
-                // Per row: running max (lane r of mrow), this tile's max, a 16-lane running sum.
-                let mrow = o + mr * dp, tileMax = mrow + 16, lrow = tileMax + 16
+            Workspace.with(UnitScratch.count(tk: tk, d: d, vInPlace: vInPlace, keyTile: keyTile)) { buffer in
+                let scratch = UnitScratch(buffer, tk: tk, d: d, vInPlace: vInPlace, keyTile: keyTile)
+                let stride = scratch.stride
                 var packedHead = -1
                 for unit in units {
-                    let h = unit / nqt, qt = unit % nqt
+                    let h = unit / tilesPerHead, r0 = (unit % tilesPerHead) * mr, rows = min(mr, tq - r0)
                     if h != packedHead {
                         let kh = MatrixView(base: k.base + h * d, rows: tk, cols: d, stride: k.stride)
                         let vh = MatrixView(base: v.base + h * d, rows: tk, cols: d, stride: v.stride)
-                        NKPanels(w: kh).pack(k0: 0, kc: d, j0: 0, nc: tk, into: kp)
-                        if !vInPlace { KNPanels(b: vh).pack(k0: 0, kc: tk, j0: 0, nc: d, into: vp) }
+                        NKPanels(w: kh).pack(k0: 0, kc: d, j0: 0, nc: tk, into: scratch.packedK)
+                        if !vInPlace { KNPanels(b: vh).pack(k0: 0, kc: tk, j0: 0, nc: d, into: scratch.packedV) }
                         packedHead = h
                     }
-                    let r0 = qt * mr, rows = min(mr, tq - r0)
+                    if unit + 1 < units.upperBound { prefetchUnit(unit + 1, tilesPerHead: tilesPerHead, q: q, out, d: d) }
                     let qh = MatrixView(base: q.base + h * d, rows: tq, cols: d, stride: q.stride)
-                    // The next unit's Q rows and output rows, a head's slice of rows 3 KB apart
-                    // (at 12 heads × 64) that the hardware prefetchers do not follow: with few
-                    // tiles per unit (a window) their misses were the largest stall of a unit.
-                    if unit + 1 < units.upperBound {
-                        let hn = (unit + 1) / nqt, rn = ((unit + 1) % nqt) * mr
-                        for r in rn..<Swift.min(rn + mr, tq) {
-                            var t = 0
-                            while t < d {
-                                CacheControl.prefetch(q.row(r) + hn * d + t)
-                                CacheControl.prefetch(out.row(r) + hn * d + t)
-                                t += 16
-                            }
-                        }
-                    }
-                    GEMM.packPanelsA(qh, i0: r0, mc: rows, k0: 0, kc: d, into: qp)
-                    for r in 0..<16 { mrow[r] = -.infinity; tileMax[r] = -.infinity }
-                    for t in 0..<(16 * mr) { lrow[t] = 0 }
-                    for t in 0..<(mr * dp) { o[t] = 0 }
+                    GEMM.packPanelsA(qh, i0: r0, mc: rows, k0: 0, kc: d, into: scratch.packedQ)
+                    scratch.reset()
                     let qi = (r0 + offset)..<(r0 + offset + rows)
-                    // The keys to visit. With a window (and no block mask) only the span the
-                    // queries' windows reach, [first.lo, last.hi] from the first panel it
-                    // touches, and the global keys can be non-empty: the rest is not classified
-                    // at all. At most 16 global keys before the span join its last tile as one
-                    // extra group of scores (G dot products per query) instead of a tile of
-                    // their own; more get a tile [0, G) first. Otherwise all keys, in tiles of
-                    // `tuning.keyTile` from 0.
+                    let span = KeySpan(queries: qi, keys: tk, pattern: pattern, skipUnreachable: skipUnreachable)
                     let g = pattern.global
-                    var spanLo = 0, spanHi = tk, globalTile = 0, appendGlobal = false
-                    if skipUnreachable, pattern.window != nil, qi.lowerBound >= g,
-                       let first = pattern.keyInterval(qi.lowerBound), let last = pattern.keyInterval(qi.upperBound - 1) {
-                        // Both bounds grow with the query, so the rows' union is first.lo … last.hi.
-                        spanLo = Swift.max(0, first.lo) / nr * nr
-                        spanHi = Swift.min(tk, last.hi + 1)
-                        if g > 0 {
-                            if g >= spanLo { spanLo = 0 } else if g <= 16 { appendGlobal = true } else { globalTile = g }
-                        }
-                    }
-                    var j0 = globalTile > 0 ? 0 : spanLo
-                    var inGlobalTile = globalTile > 0
-                    while inGlobalTile || j0 < spanHi {
-                        let tileCols = inGlobalTile ? globalTile : Swift.min(wt, spanHi - j0)
+                    var j0 = span.globalTile > 0 ? 0 : span.lo
+                    var inGlobalTile = span.globalTile > 0
+                    while inGlobalTile || j0 < span.hi {
+                        let tileCols = inGlobalTile ? span.globalTile : Swift.min(keyTile, span.hi - j0)
                         let tileStart = j0
-                        if inGlobalTile { inGlobalTile = false; j0 = spanLo } else { j0 += tileCols }
-                        let withGlobal = appendGlobal && j0 >= spanHi
-                        let cls = pattern.classify(qi, tileStart..<(tileStart + tileCols))
-                        if cls == .empty && !withGlobal { continue }
-                        // The 16-key groups [g0, g1) of the tile that any of the rows may see;
-                        // the others get no scores, no exponentials and no P (a window's edge
-                        // needs 2.5 of a 64-key panel's 4 groups on average).
-                        var g0 = 0, g1 = (tileCols + 15) / 16
-                        if cls == .empty { (g0, g1) = (0, 0) }
-                        if cls == .partial {
-                            (g0, g1) = Attention.SIMD.groups(rows: qi, j0: tileStart, cols: tileCols, pattern)
-                            if g0 >= g1 && !withGlobal { continue }
+                        if inGlobalTile { inGlobalTile = false; j0 = span.lo } else { j0 += tileCols }
+                        let withGlobal = span.appendGlobal && j0 >= span.hi
+                        let tileClass = pattern.classify(qi, tileStart..<(tileStart + tileCols))
+                        if tileClass == .empty && !withGlobal { continue }
+                        // The 16-key groups [groupLo, groupHi) of the tile that any of the rows
+                        // may see; the others get no scores, no exponentials and no P.
+                        var groupLo = 0, groupHi = (tileCols + 15) / 16
+                        if tileClass == .empty { (groupLo, groupHi) = (0, 0) }
+                        if tileClass == .partial {
+                            (groupLo, groupHi) = Attention.SIMD.groups(rows: qi, j0: tileStart, cols: tileCols, pattern)
+                            if groupLo >= groupHi && !withGlobal { continue }
                         }
-                        let c0Key = g0 * 16, c1Key = Swift.min(tileCols, g1 * 16)
-                        // The extra group of global scores at column wt (lanes past G −inf).
+                        if withGlobal { globalScores(q: q, k: k, h: h, d: d, r0: r0, rows: rows, g: g, scratch, column: keyTile) }
+                        scoreTile(
+                            queries: qi, rows: rows, tileStart: tileStart, tileCols: tileCols, groupLo: groupLo, groupHi: groupHi,
+                            tileClass: tileClass, keys: tk, d: d, pattern: pattern, vectorMask: vectorMask, scratch)
+                        let keyHi = Swift.min(tileCols, groupHi * 16)
+                        Attention.SIMD.onlineSoftmax(
+                            s: scratch.scores, p: scratch.probs, ls: stride, rows: rows, g0: groupLo, g1: groupHi,
+                            extra: withGlobal ? keyTile / 16 : nil, c1Key: keyHi, scale: scale, mrow: scratch.rowMax,
+                            tileMax: scratch.tileMax, lrow: scratch.rowSum, o: scratch.acc, dp: scratch.paddedD)
+                        // O += P·V. P's rows are read in place (row r at probs + r·stride; rows
+                        // past `rows` repeat the last one, their results discarded): no
+                        // transpose into a packed panel. The global keys' P goes with V's first
+                        // G rows; a partial tile's P only over its nonzero keys.
                         if withGlobal {
-                            for r in 0..<rows {
-                                let qr = q.row(r0 + r) + h * d, sr = s + r * ls
-                                UnsafeMutableRawPointer(sr + wt).storeBytes(of: Vec(repeating: -.infinity), as: Vec.self)
-                                var j = 0
-                                while j < g {
-                                    let k0 = k.row(j) + h * d, k1 = k.row(Swift.min(j + 1, g - 1)) + h * d
-                                    let k2 = k.row(Swift.min(j + 2, g - 1)) + h * d, k3 = k.row(Swift.min(j + 3, g - 1)) + h * d
-                                    let dots = VectorMath.dots(qr, k0, k1, k2, k3, count: d)
-                                    for t in 0..<Swift.min(4, g - j) { sr[wt + j + t] = dots[t] }
-                                    j += 4
-                                }
-                            }
+                            Attention.SIMD.pv(
+                                scratch.probs + keyTile, keys: 0, count: g, rows: rows, ls: stride, v: v, h: h, d: d,
+                                vp: scratch.packedV, vInPlace: vInPlace, o: scratch.acc, dp: scratch.paddedD, tile: scratch.tile)
                         }
-                        // S over the groups, one K panel (64 keys) at a time: a panel the
-                        // pattern leaves empty gets −inf, a partial one is masked.
-                        var sub = g0 / 4
-                        while sub * 4 < g1 {
-                            let ga = Swift.max(g0, sub * 4), gb = Swift.min(g1, sub * 4 + 4)
-                            let kj0 = tileStart + sub * nr
-                            let subCls = cls == .full ? .full : pattern.classify(qi, kj0..<Swift.min(kj0 + nr, tk))
-                            let ja = ga * 16, jb = Swift.min(tileCols, gb * 16)
-                            if subCls == .empty {
-                                for r in 0..<rows { for j in ja..<(gb * 16) { s[r * ls + j] = -.infinity } }
-                            } else {
-                                GEMM.kernel(vectors: gb - ga, d, UnsafePointer(qp), UnsafePointer(kp + (kj0 / nr) * nr * d + (ga - sub * 4) * 16),
-                                            s + ja, ls, bStride: nr, tile: tile)
-                                if subCls == .partial {
-                                    for r in 0..<rows {
-                                        let sr = s + r * ls
-                                        if vectorMask {
-                                            Attention.SIMD.mask(sr + ja, row: qi.lowerBound + r, j0: tileStart + ja, cols: jb - ja, pattern)
-                                        } else {
-                                            for j in ja..<jb where !pattern.allows(qi.lowerBound + r, tileStart + j) { sr[j] = -.infinity }
-                                        }
-                                    }
-                                }
-                            }
-                            sub += 1
+                        var keys = Swift.min(groupLo * 16, keyHi)..<keyHi
+                        if tileClass == .partial {
+                            guard let nonzero = nonzeroKeys(rows: rows, groupLo: groupLo, groupHi: groupHi, tileCols: tileCols, scratch)
+                            else { continue }
+                            keys = nonzero
                         }
-                        Attention.SIMD.onlineSoftmax(s: s, p: pBuf, ls: ls, rows: rows, g0: g0, g1: g1, extra: withGlobal ? wt / 16 : nil,
-                                                           c1Key: c1Key, scale: scale, mrow: mrow, tileMax: tileMax, lrow: lrow, o: o, dp: dp)
-                        // O += P·V. P's rows are read in place (row r at pBuf + r·ls; rows past
-                        // `rows` repeat the last one, their results discarded): no transpose
-                        // into a packed panel. Partial tiles (a window's edges, the causal
-                        // diagonal) often leave whole 16-key groups with P = 0 in every row:
-                        // PV runs over [c0, c1) only, the groups from the first to the last
-                        // with a nonzero P. The global keys' P goes with V's first G rows.
-                        if withGlobal {
-                            Attention.SIMD.pv(pBuf + wt, keys: 0, count: g, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp, vInPlace: vInPlace,
-                                                    o: o, dp: dp, tile: tile)
-                        }
-                        var c0 = c0Key, c1 = c1Key
-                        if cls == .partial {
-                            var first = g1, last = -1
-                            for i in g0..<g1 {
-                                var any = Vec()
-                                for r in 0..<rows { any = any + UnsafeRawPointer(pBuf + r * ls + 16 * i).loadUnaligned(as: Vec.self) }
-                                if VectorMath.max(any) > 0 { first = Swift.min(first, i); last = i }
-                            }
-                            if last < 0 { continue }
-                            c0 = first * 16
-                            c1 = Swift.min(tileCols, (last + 1) * 16)
-                        }
-                        if c0 < c1 {
-                            Attention.SIMD.pv(pBuf + c0, keys: tileStart + c0, count: c1 - c0, rows: rows, ls: ls, v: v, h: h, d: d, vp: vp,
-                                                    vInPlace: vInPlace, o: o, dp: dp, tile: tile)
+                        if !keys.isEmpty {
+                            Attention.SIMD.pv(
+                                scratch.probs + keys.lowerBound, keys: tileStart + keys.lowerBound, count: keys.count, rows: rows,
+                                ls: stride, v: v, h: h, d: d, vp: scratch.packedV, vInPlace: vInPlace, o: scratch.acc,
+                                dp: scratch.paddedD, tile: scratch.tile)
                         }
                     }
-                    for r in 0..<rows {
-                        let dst = out.row(r0 + r) + h * d
-                        let l = VectorMath.sum(UnsafeRawPointer(lrow + 16 * r).loadUnaligned(as: Vec.self))
-                        let inv: Float = l > 0 ? 1 / l : 0
-                        let orow = o + r * dp
-                        for t in 0..<d { dst[t] = orow[t] * inv }
-                    }
+                    finishRows(out, r0: r0, rows: rows, h: h, d: d, scratch)
                 }
             }
         }

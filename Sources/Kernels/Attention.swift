@@ -1,16 +1,17 @@
 import COpenBLAS
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An attention variant.
 public protocol AttentionKernel: Kernel {
     /// out = softmax(Q·Kᵀ/√D, masked by `pattern`)·V per head. Q is [Tq, H·D]; K and V are
     /// [Tk, H·D] with Tk ≥ Tq; query row r is token Tk − Tq + r (the newest tokens).
-    func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
-             _ out: MutableMatrixView, threads: Int) throws
+    func run(
+        q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+        _ out: MutableMatrixView, threads: Int) throws
 }
 
 /// Multi-head scaled dot-product attention restricted by an `AttentionPattern`.
@@ -25,11 +26,12 @@ public enum Attention: OperatorFamily {
     /// Registered variants, in the order tools list them.
     public static let variants: [any AttentionKernel] = [Naive(), SIMD(), BLAS()]
 
-
     /// Checks every argument; returns the head dimension D.
     @discardableResult
-    public static func validate(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
-                                _ out: MutableMatrixView, threads: Int) throws -> Int {
+    public static func validate(
+        q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+        _ out: MutableMatrixView, threads: Int
+    ) throws -> Int {
         let op = "attention"
         try Check.threads(threads, op: op)
         try Check.positive(heads, "heads", op: op)
@@ -41,8 +43,9 @@ public enum Attention: OperatorFamily {
             throw KernelError.shapeMismatch(op: op, argument: "Q", expected: "columns a multiple of H=\(heads)", got: "\(q.rows)x\(q.cols)")
         }
         guard k.cols == q.cols, v.cols == q.cols, v.rows == k.rows else {
-            throw KernelError.shapeMismatch(op: op, argument: k.cols != q.cols ? "K" : "V", expected: "\(k.rows)x\(q.cols) (Tk×H·D)",
-                                            got: k.cols != q.cols ? "\(k.rows)x\(k.cols)" : "\(v.rows)x\(v.cols)")
+            throw KernelError.shapeMismatch(
+                op: op, argument: k.cols != q.cols ? "K" : "V", expected: "\(k.rows)x\(q.cols) (Tk×H·D)",
+                got: k.cols != q.cols ? "\(k.rows)x\(k.cols)" : "\(v.rows)x\(v.cols)")
         }
         guard k.rows >= q.rows else {
             throw KernelError.shapeMismatch(op: op, argument: "K", expected: "at least Tq=\(q.rows) rows", got: "\(k.rows) rows")
@@ -63,42 +66,44 @@ public enum Attention: OperatorFamily {
         public var name: String { "naive" }
         public var summary: String { "scalar loops over allowed keys only, libm expf; threads split queries" }
 
-        public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
-                        _ out: MutableMatrixView, threads: Int) throws {
+        public func run(
+            q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+            _ out: MutableMatrixView, threads: Int
+        ) throws {
             let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             let tk = k.rows, offset = k.rows - q.rows
             let scale = 1 / Float(d).squareRoot()
             Parallel.forEach(q.rows, threads: threads) { rows in
-              Workspace.with(tk + d + 16) { ws in
-                let scores = ws, acc = ws + tk
-                for r in rows {
-                    let i = r + offset
-                    for h in 0..<heads {
-                        let qi = q.row(r) + h * d
-                        var m = -Float.infinity
-                        for j in 0..<tk where pattern.allows(i, j) {
-                            let kj = k.row(j) + h * d
-                            var s: Float = 0
-                            for t in 0..<d { s += qi[t] * kj[t] }
-                            scores[j] = s * scale
-                            m = Swift.max(m, scores[j])
-                        }
-                        for t in 0..<d { acc[t] = 0 }
-                        var sum: Float = 0
-                        if m > -.infinity {
+                Workspace.with(tk + d + 16) { ws in
+                    let scores = ws, acc = ws + tk
+                    for r in rows {
+                        let i = r + offset
+                        for h in 0..<heads {
+                            let qi = q.row(r) + h * d
+                            var m = -Float.infinity
                             for j in 0..<tk where pattern.allows(i, j) {
-                                let p = expf(scores[j] - m)
-                                sum += p
-                                let vj = v.row(j) + h * d
-                                for t in 0..<d { acc[t] += p * vj[t] }
+                                let kj = k.row(j) + h * d
+                                var s: Float = 0
+                                for t in 0..<d { s += qi[t] * kj[t] }
+                                scores[j] = s * scale
+                                m = Swift.max(m, scores[j])
                             }
+                            for t in 0..<d { acc[t] = 0 }
+                            var sum: Float = 0
+                            if m > -.infinity {
+                                for j in 0..<tk where pattern.allows(i, j) {
+                                    let p = expf(scores[j] - m)
+                                    sum += p
+                                    let vj = v.row(j) + h * d
+                                    for t in 0..<d { acc[t] += p * vj[t] }
+                                }
+                            }
+                            let o = out.row(r) + h * d
+                            let inv: Float = sum > 0 ? 1 / sum : 0
+                            for t in 0..<d { o[t] = acc[t] * inv }
                         }
-                        let o = out.row(r) + h * d
-                        let inv: Float = sum > 0 ? 1 / sum : 0
-                        for t in 0..<d { o[t] = acc[t] * inv }
                     }
                 }
-              }
             }
         }
     }
@@ -113,8 +118,10 @@ public enum Attention: OperatorFamily {
         public var name: String { "blas" }
         public var summary: String { "sgemm QK^T per non-empty 64x64 block, masked softmax, sgemm PV; threads split heads x query blocks" }
 
-        public func run(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
-                        _ out: MutableMatrixView, threads: Int) throws {
+        public func run(
+            q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
+            _ out: MutableMatrixView, threads: Int
+        ) throws {
             let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             openblas_set_num_threads(1)
             let tq = q.rows, tk = k.rows, offset = tk - tq
@@ -139,9 +146,10 @@ public enum Attention: OperatorFamily {
                         if selected.isEmpty { continue }
                         for (c, (kb, cls)) in selected.enumerated() {
                             let cols = min(bk, tk - kb * bk)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
-                                        q.row(r0) + h * d, Int32(q.stride), k.row(kb * bk) + h * d, Int32(k.stride),
-                                        0, s + c * bk, Int32(ld))
+                            cblas_sgemm(
+                                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
+                                q.row(r0) + h * d, Int32(q.stride), k.row(kb * bk) + h * d, Int32(k.stride),
+                                0, s + c * bk, Int32(ld))
                             for r in 0..<rows {
                                 let sr = s + r * ld + c * bk
                                 for j in cols..<bk { sr[j] = -.infinity }
@@ -162,9 +170,10 @@ public enum Attention: OperatorFamily {
                         }
                         for (c, (kb, _)) in selected.enumerated() {
                             let cols = min(bk, tk - kb * bk)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
-                                        s + c * bk, Int32(ld), v.row(kb * bk) + h * d, Int32(v.stride),
-                                        1, o, Int32(out.stride))
+                            cblas_sgemm(
+                                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
+                                s + c * bk, Int32(ld), v.row(kb * bk) + h * d, Int32(v.stride),
+                                1, o, Int32(out.stride))
                         }
                     }
                 }

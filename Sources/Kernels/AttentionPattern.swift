@@ -124,8 +124,9 @@ public struct AttentionPattern: Sendable, Hashable, Codable, CustomStringConvert
             }
             let n = (tokens + b.size - 1) / b.size
             guard b.count == n, b.mask.count == n * n else {
-                throw KernelError.shapeMismatch(op: op, argument: "block mask", expected: "\(n)x\(n) blocks (T=\(tokens), block=\(b.size))",
-                                                got: "\(b.count)x\(b.count) with \(b.mask.count) entries")
+                throw KernelError.shapeMismatch(
+                    op: op, argument: "block mask", expected: "\(n)x\(n) blocks (T=\(tokens), block=\(b.size))",
+                    got: "\(b.count)x\(b.count) with \(b.mask.count) entries")
             }
         }
     }

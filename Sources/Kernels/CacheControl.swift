@@ -15,7 +15,7 @@ public enum CacheControl {
 
     /// Whether `x` is larger than the cache, so its rows come from memory and are worth
     /// prefetching a row ahead. (On a cache-resident input the prefetched row only evicts
-    /// the current one from L1: layernorm on 32×4096 took 43 µs with it, 30 µs without.)
+    /// the current one from L1, which makes a small layernorm slower.)
     @inlinable
     public static func exceedsCache(_ x: MatrixView) -> Bool { x.rows &* x.cols &* 4 >= streamingThresholdBytes }
 
@@ -46,9 +46,8 @@ public enum CacheControl {
 
     /// Like `prefetch`, into L2 but not L1: for a kernel whose L1 is already full with the
     /// current row's working set (softmax: the row and its 16 KiB scratch row at 4096
-    /// columns), where a prefetch into L1 evicts what the current row still reads. Softmax
-    /// 4096² ran 5.5–7.1 ms with it against 6.4–8.1 ms with `prefetch` (8 interleaved rounds);
-    /// layernorm, whose next row is read soon after the prefetch, was no faster with it.
+    /// columns), where a prefetch into L1 evicts what the current row still reads (softmax gains
+    /// from it; layernorm, whose next row is read soon after the prefetch, does not).
     @inlinable @inline(__always)
     public static func prefetchL2(_ p: UnsafeRawPointer) { opbench_prefetch_l2(p) }
 }

@@ -18,7 +18,8 @@ extension MatrixView: DecodeRows {
         let src = self.row(row) + col, pv = Vec(repeating: p)
         var t = 0
         while t + 16 <= count {
-            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self).addingProduct(pv, UnsafeRawPointer(src + t).loadUnaligned(as: Vec.self))
+            let a = UnsafeRawPointer(acc + t).loadUnaligned(as: Vec.self).addingProduct(
+                pv, UnsafeRawPointer(src + t).loadUnaligned(as: Vec.self))
             UnsafeMutableRawPointer(acc + t).storeBytes(of: a, as: Vec.self)
             t += 16
         }

@@ -46,7 +46,8 @@ struct KNPanels: PanelSource {
                 let src = b.row(k0 + p) + j0 + jr
                 if w == nr {
                     for v in 0..<4 {
-                        UnsafeMutableRawPointer(d + 16 * v).storeBytes(of: UnsafeRawPointer(src + 16 * v).loadUnaligned(as: Vec.self), as: Vec.self)
+                        UnsafeMutableRawPointer(d + 16 * v).storeBytes(
+                            of: UnsafeRawPointer(src + 16 * v).loadUnaligned(as: Vec.self), as: Vec.self)
                     }
                 } else {
                     for j in 0..<w { d[j] = src[j] }
@@ -72,10 +73,9 @@ struct NKPanels: PanelSource {
 /// while the rest of that row's NR-row panel is requested (so a source may dequantize into a
 /// per-panel buffer). The transpose goes 16 k-values at a time: each source row gives one
 /// 64-byte line, and the 16 × NR destination block (4 KiB) stays in L1 while it is written
-/// with stride NR. (A row-at-a-time transpose strode over the whole kc × NR panel, 192 KiB at
-/// kc = 768, and ran 0.80× blas on 128x768x2304,nk; this runs 0.90×. An in-register 16 × 16
-/// transpose written with the stdlib's evenHalf/oddHalf compiled to scalar lane moves and
-/// ran 0.31×.)
+/// with stride NR. (A row-at-a-time transpose strides over the whole kc × NR panel, far
+/// beyond L1; an in-register 16 × 16 transpose written with the stdlib's evenHalf/oddHalf
+/// compiles to scalar lane moves. docs/optimization-log.md has both measured.)
 @inline(__always)
 func packTransposed(kc: Int, nc: Int, into dst: UnsafeMutablePointer<Float>, row: (Int) -> UnsafePointer<Float>) {
     let nr = Blocking.nr
@@ -119,8 +119,10 @@ enum GEMM {
     }
 
     /// C[M×N] = A·B (+ bias) for the B that `source` packs, single-threaded.
-    static func packed<S: PanelSource>(_ a: MatrixView, _ source: S, n: Int, bias: UnsafePointer<Float>?,
-                                       _ c: MutableMatrixView, blocking full: Blocking) {
+    static func packed<S: PanelSource>(
+        _ a: MatrixView, _ source: S, n: Int, bias: UnsafePointer<Float>?,
+        _ c: MutableMatrixView, blocking full: Blocking
+    ) {
         let m = a.rows, k = a.cols
         let mr = Blocking.mr, nr = Blocking.nr
         // Blocks no larger than the problem, so a small GEMM packs into a small, cache-resident
@@ -150,9 +152,10 @@ enum GEMM {
                             var ir = 0
                             while ir < mcb {
                                 let mrb = min(mr, mcb - ir)
-                                microKernel(kcb, UnsafePointer(packA + ir * kcb), bPanel,
-                                            c.row(ic + ir) + jc + jr, c.stride, mrb, nrb,
-                                            pc == 0, biasJ, tile)
+                                microKernel(
+                                    kcb, UnsafePointer(packA + ir * kcb), bPanel,
+                                    c.row(ic + ir) + jc + jr, c.stride, mrb, nrb,
+                                    pc == 0, biasJ, tile)
                                 ir += mr
                             }
                             jr += nr
@@ -195,11 +198,13 @@ enum GEMM {
     /// The 6×64 register tile: C[mr×nr] = (first ? bias : C) + Apanel[kc×6]ᵀ·Bpanel[kc×64].
     /// 24 SIMD16 accumulators + 4 B vectors + 1 broadcast = 29 of 32 zmm registers.
     @inline(never)
-    static func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ mr: Int, _ nr: Int,
-                            _ first: Bool, _ bias: UnsafePointer<Float>?, _ tile: UnsafeMutablePointer<Float>,
-                            aRows: (Int, Int, Int, Int, Int, Int) = (0, 1, 2, 3, 4, 5), aStep: Int = Blocking.mr,
-                            bStride: Int = Blocking.nr) {
+    static func microKernel(
+        _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ mr: Int, _ nr: Int,
+        _ first: Bool, _ bias: UnsafePointer<Float>?, _ tile: UnsafeMutablePointer<Float>,
+        aRows: (Int, Int, Int, Int, Int, Int) = (0, 1, 2, 3, 4, 5), aStep: Int = Blocking.mr,
+        bStride: Int = Blocking.nr
+    ) {
         var c00 = Vec(), c01 = Vec(), c02 = Vec(), c03 = Vec()
         var c10 = Vec(), c11 = Vec(), c12 = Vec(), c13 = Vec()
         var c20 = Vec(), c21 = Vec(), c22 = Vec(), c23 = Vec()
@@ -259,8 +264,10 @@ enum GEMM {
     /// to c (row stride ldc), overwriting. For tiles whose useful columns are a few 16-lane
     /// groups — attention's window edges — where the 6×64 tile would compute masked columns.
     @inline(__always)
-    static func narrowBody<W: NarrowWidth>(_: W.Type, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int) {
+    static func narrowBody<W: NarrowWidth>(
+        _: W.Type, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int
+    ) {
         let n = W.vectors
         var c00 = Vec(), c01 = Vec(), c02 = Vec(), c10 = Vec(), c11 = Vec(), c12 = Vec()
         var c20 = Vec(), c21 = Vec(), c22 = Vec(), c30 = Vec(), c31 = Vec(), c32 = Vec()
@@ -296,22 +303,30 @@ enum GEMM {
     }
 
     @inline(never)
-    static func narrowKernel1(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int) {
+    static func narrowKernel1(
+        _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int
+    ) {
         narrowBody(NarrowWidth1.self, kc, a, b, c, ldc, bStride: bStride)
     }
     @inline(never)
-    static func narrowKernel2(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int) {
+    static func narrowKernel2(
+        _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int
+    ) {
         narrowBody(NarrowWidth2.self, kc, a, b, c, ldc, bStride: bStride)
     }
     @inline(never)
-    static func narrowKernel3(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int) {
+    static func narrowKernel3(
+        _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ bStride: Int
+    ) {
         narrowBody(NarrowWidth3.self, kc, a, b, c, ldc, bStride: bStride)
     }
 
     /// C[6 × 16·vectors] = Apanelᵀ·B for vectors = 1…4 (4: the full `microKernel`).
     @inline(__always)
-    static func kernel(vectors: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int, tile: UnsafeMutablePointer<Float>) {
+    static func kernel(
+        vectors: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int, tile: UnsafeMutablePointer<Float>
+    ) {
         switch vectors {
         case 1: narrowKernel1(kc, a, b, c, ldc, bStride)
         case 2: narrowKernel2(kc, a, b, c, ldc, bStride)
@@ -321,8 +336,10 @@ enum GEMM {
     }
 
     @inline(__always)
-    static func storeRow(_ p: UnsafeMutablePointer<Float>, _ add: Bool, _ bias: UnsafePointer<Float>?,
-                         _ x0: Vec, _ x1: Vec, _ x2: Vec, _ x3: Vec) {
+    static func storeRow(
+        _ p: UnsafeMutablePointer<Float>, _ add: Bool, _ bias: UnsafePointer<Float>?,
+        _ x0: Vec, _ x1: Vec, _ x2: Vec, _ x3: Vec
+    ) {
         var v0 = x0, v1 = x1, v2 = x2, v3 = x3
         let raw = UnsafeMutableRawPointer(p)
         if add {
@@ -353,7 +370,8 @@ enum GEMM {
 
     /// C = A·B (+ bias) for B[K×N] with N a multiple of NR, read in place: A's rows by
     /// their offsets, B's rows by its stride, no packing and no blocking. For problems below
-    /// `minParallelWork`, where everything fits in L2 and packing was 13 % of a 64³ product.
+    /// `Matmul.tuning.minParallelWork`, where everything fits in L2 and packing would be a
+    /// large part of the work.
     static func inPlace(_ a: MatrixView, _ b: MatrixView, bias: UnsafePointer<Float>?, _ c: MutableMatrixView) {
         let m = a.rows, k = a.cols, n = b.cols, mr = Blocking.mr, nr = Blocking.nr, lda = a.stride
         Workspace.with(mr * nr) { tile in
@@ -362,8 +380,9 @@ enum GEMM {
                 var ir = 0
                 while ir < m {
                     let rows = min(mr, m - ir)
-                    microKernel(k, a.row(ir), b.base + jr, c.row(ir) + jr, c.stride, rows, nr, true, bias.map { $0 + jr }, tile,
-                                aRows: rowOffsets(rows, stride: lda), aStep: 1, bStride: b.stride)
+                    microKernel(
+                        k, a.row(ir), b.base + jr, c.row(ir) + jr, c.stride, rows, nr, true, bias.map { $0 + jr }, tile,
+                        aRows: rowOffsets(rows, stride: lda), aStep: 1, bStride: b.stride)
                     ir += mr
                 }
                 jr += nr

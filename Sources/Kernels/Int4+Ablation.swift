@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The steps of `opbench ablation --op int4` (see `Ablation`).
@@ -10,19 +10,36 @@ extension Int4 {
     public static let ablation: [Ablation.Step] = [
         Ablation.Step(variant: "naive", change: "plain loops, each weight dequantized inside the dot product", threads: 1),
         Ablation.Step(variant: "ablate-deqdot", change: "dequantize a row into an fp32 buffer, then a SIMD16 dot product", threads: 1),
-        Ablation.Step(variant: "ablate-generic", change: "fused unpack + FMA, nibbles widened with the stdlib's generic SIMD conversions", threads: 1),
-        Ablation.Step(variant: "ablate-gguf", change: "one zero-extending load per 16 bytes, q to float by the 2^23 bit trick, two blocks per step", threads: 1),
-        Ablation.Step(variant: "ablate-planes", change: "planes with 16 rows in the lanes: 8 nibble fields per 32-bit lane by OR + subtract (no shuffles), x broadcast, one FMA for 16 rows' scales, no horizontal sums", threads: 1),
-        Ablation.Step(variant: "simd", change: "integer dot products (vpdpbusd): x's blocks as 3- or 4-digit base-256 integers, nibbles as bytes, 64 multiply-adds per instruction = int4.simd", threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (N split)", threads: 2),
+        Ablation.Step(
+            variant: "ablate-generic",
+            change: "fused unpack + FMA, nibbles widened with the stdlib's generic SIMD "
+                + "conversions", threads: 1),
+        Ablation.Step(
+            variant: "ablate-gguf", change: "one zero-extending load per 16 bytes, q to float by the 2^23 bit trick, two blocks per step",
+            threads: 1),
+        Ablation.Step(
+            variant: "ablate-planes",
+            change:
+                "planes with 16 rows in the lanes: 8 nibble fields per 32-bit lane by OR + subtract (no shuffles), x broadcast, one "
+                + "FMA for 16 rows' scales, no horizontal sums",
+            threads: 1),
+        Ablation.Step(
+            variant: "simd",
+            change:
+                "integer dot products (vpdpbusd): x's blocks as 3- or 4-digit base-256 integers, nibbles as bytes, 64 multiply-adds "
+                + "per instruction = int4.simd",
+            threads: 1),
+        Ablation.Step(variant: "simd", change: "2 threads (N split)", threads: 2)
     ]
 
     /// Each weight row dequantized into an fp32 buffer, then a SIMD16 dot product with each x row.
     struct AblateDequantDot: Int4Kernel {
         var name: String { "ablate-deqdot" }
         var summary: String { "ablation: dequantize row, then dot" }
-        func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                 _ y: MutableMatrixView, threads: Int) throws {
+        func run(
+            _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+            _ y: MutableMatrixView, threads: Int
+        ) throws {
             let (_, k, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.withUnsafeBytes { buf in
@@ -46,8 +63,10 @@ extension Int4 {
     struct AblateGeneric: Int4Kernel {
         var name: String { "ablate-generic" }
         var summary: String { "ablation: fused unpack with generic conversions" }
-        func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                 _ y: MutableMatrixView, threads: Int) throws {
+        func run(
+            _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+            _ y: MutableMatrixView, threads: Int
+        ) throws {
             let (_, _, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             let nb = w.blocksPerRow, bb = w.format.blockBytes, off = w.format.nibbleOffset, q40 = w.format == .q4_0
@@ -62,7 +81,8 @@ extension Int4 {
                             for b in 0..<nb {
                                 let blk = row + b * bb
                                 let bytes = UnsafeRawPointer(blk + off).loadUnaligned(as: SIMD16<UInt8>.self)
-                                let lo = SIMD16<Int32>(truncatingIfNeeded: bytes & 0x0F), hi = SIMD16<Int32>(truncatingIfNeeded: bytes &>> 4)
+                                let lo = SIMD16<Int32>(truncatingIfNeeded: bytes & 0x0F),
+                                    hi = SIMD16<Int32>(truncatingIfNeeded: bytes &>> 4)
                                 var q0 = Vec(lo), q1 = Vec(hi)
                                 if q40 { q0 -= 8; q1 -= 8 }
                                 let x0 = xi.loadUnaligned(fromByteOffset: b * 128, as: Vec.self)
@@ -84,8 +104,10 @@ extension Int4 {
     struct AblateGGUF: Int4Kernel {
         var name: String { "ablate-gguf" }
         var summary: String { "ablation: fused unpack from GGUF blocks, bit-trick conversion" }
-        func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                 _ y: MutableMatrixView, threads: Int) throws {
+        func run(
+            _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+            _ y: MutableMatrixView, threads: Int
+        ) throws {
             let (_, _, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.withUnsafeBytes { buf in
@@ -98,8 +120,10 @@ extension Int4 {
 
         /// y[i, j] = bias[j] + Σ_b d_b·Σ_t (q_t − 8)·x[i, 32b + t] (Q4_0), or
         /// Σ_b (d_b·Σ q_t x_t + m_b·Σ x_t) (Q4_1), for j in `cols`.
-        static func gemv(_ x: MatrixView, _ bytes: UnsafePointer<UInt8>, _ w: QuantizedMatrix, bias: UnsafePointer<Float>?,
-                         _ y: MutableMatrixView, cols: Range<Int>) {
+        static func gemv(
+            _ x: MatrixView, _ bytes: UnsafePointer<UInt8>, _ w: QuantizedMatrix, bias: UnsafePointer<Float>?,
+            _ y: MutableMatrixView, cols: Range<Int>
+        ) {
             // One loop per format, so the format is a constant inside it.
             if w.format == .q4_0 {
                 gemvRows(x, bytes, w, bias: bias, y, cols: cols, q40: true)
@@ -109,8 +133,10 @@ extension Int4 {
         }
 
         @inline(__always)
-        static func gemvRows(_ x: MatrixView, _ bytes: UnsafePointer<UInt8>, _ w: QuantizedMatrix, bias: UnsafePointer<Float>?,
-                             _ y: MutableMatrixView, cols: Range<Int>, q40: Bool) {
+        static func gemvRows(
+            _ x: MatrixView, _ bytes: UnsafePointer<UInt8>, _ w: QuantizedMatrix, bias: UnsafePointer<Float>?,
+            _ y: MutableMatrixView, cols: Range<Int>, q40: Bool
+        ) {
             let nb = w.blocksPerRow, bb = w.format.blockBytes
             for j in cols {
                 let row = bytes + j * w.rowBytes

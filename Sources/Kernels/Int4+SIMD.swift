@@ -27,12 +27,16 @@ extension Int4 {
         public var name: String { integerDot ? "simd" : "ablate-planes" }
         public var summary: String {
             integerDot
-                ? "GEMV with 16 rows in the lanes of nibble planes: Q4_0 by byte dot products (vpdpbusd, exact in int32) against x as 3- or 4-digit base-256 integers per block (each element within K*u/4), Q4_1 by fp32 FMA (M<=4), threads take 256-row chunks; dequantize-into-packed-panel GEMM (M>4); threads split N or rows"
+                ? "GEMV with 16 rows in the lanes of nibble planes: Q4_0 by byte dot products (vpdpbusd, exact in int32) against x "
+                    + "as 3- or 4-digit base-256 integers per block (each element within K*u/4), Q4_1 by fp32 FMA (M<=4), threads "
+                    + "take 256-row chunks; dequantize-into-packed-panel GEMM (M>4); threads split N or rows"
                 : "ablation: int4.simd with every GEMV block on the fp32 path"
         }
 
-        public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                        _ y: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+            _ y: MutableMatrixView, threads: Int
+        ) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             if m <= Int4.tuning.gemvMaxRows {
@@ -62,10 +66,12 @@ extension Int4 {
                 let base = SendablePointer(buf.baseAddress!)
                 GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
                     let src = Q4Panels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
-                    let yPart = MutableMatrixView(base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
-                                                  cols: cols.count, stride: y.stride)
-                    GEMM.packed(x.rows(rows.lowerBound, rows.count), src, n: cols.count,
-                                bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: Int4.tuning.blocking)
+                    let yPart = MutableMatrixView(
+                        base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
+                        cols: cols.count, stride: y.stride)
+                    GEMM.packed(
+                        x.rows(rows.lowerBound, rows.count), src, n: cols.count,
+                        bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: Int4.tuning.blocking)
                 }
             }
         }
@@ -73,8 +79,10 @@ extension Int4 {
         /// y[i, j] = bias[j] + Σ_b d_b·Σ_t (q_t − 8)·x[i, 32b + t] (Q4_0), or
         /// Σ_b (d_b·Σ q_t x_t + m_b·Σ x_t) (Q4_1), for j in `cols` (16 rows at a time, one per
         /// lane), from the matrix's planes, x's five scaled copies and its block sums.
-        static func gemv(_ w: QuantizedMatrix, xs: UnsafePointer<Float>, digits: Planes.Digits, rows m: Int, bias: UnsafePointer<Float>?,
-                         _ y: MutableMatrixView, cols: Range<Int>) {
+        static func gemv(
+            _ w: QuantizedMatrix, xs: UnsafePointer<Float>, digits: Planes.Digits, rows m: Int, bias: UnsafePointer<Float>?,
+            _ y: MutableMatrixView, cols: Range<Int>
+        ) {
             w.withPlanes { scales, mins, nibbles in
                 // One loop per format, so the format is a constant inside it.
                 if w.format == .q4_0 {
@@ -86,9 +94,12 @@ extension Int4 {
         }
 
         @inline(__always)
-        static func gemvRows(_ xs: UnsafePointer<Float>, _ digits: Planes.Digits, rows m: Int, _ scales: UnsafePointer<UInt16>, _ mins: UnsafePointer<UInt16>,
-                             _ nibbles: UnsafePointer<UInt8>, nb: Int, bias: UnsafePointer<Float>?,
-                             _ y: MutableMatrixView, cols: Range<Int>, q40: Bool) {
+        static func gemvRows(
+            _ xs: UnsafePointer<Float>, _ digits: Planes.Digits, rows m: Int, _ scales: UnsafePointer<UInt16>,
+            _ mins: UnsafePointer<UInt16>,
+            _ nibbles: UnsafePointer<UInt8>, nb: Int, bias: UnsafePointer<Float>?,
+            _ y: MutableMatrixView, cols: Range<Int>, q40: Bool
+        ) {
             let len = nb * 32
             // c_k = 2²³ + o·16^k for the nibble at bit 4k, o = 8 (Q4_0) or 0 (Q4_1).
             let o: Float = q40 ? 8 : 0
@@ -102,10 +113,9 @@ extension Int4 {
                     let sums = xs + m * 5 * len + i * nb
                     var acc = Vec()
                     for b in 0..<nb {
-                        // The nibbles 16 blocks ahead into L1 and 64 ahead into L2: the hardware
-                        // prefetchers alone left this stream at 8.8 GB/s from DRAM; the L1
-                        // prefetch alone, at 23 GB/s once the integer dot made the loop fast
-                        // (1×4096×28672, 66 MB: 2.95 ms; 2.09 ms with both).
+                        // The nibbles 16 blocks ahead into L1 and 64 ahead into L2: neither the
+                        // hardware prefetchers nor the L1 prefetch alone keep this stream at the
+                        // memory's bandwidth once the integer dot makes the loop fast.
                         let unit = UnsafeRawPointer(nibbles + (g * nb + b) * 256)
                         let ahead = unit + 4096, far = unit + 16384
                         CacheControl.prefetch(ahead); CacheControl.prefetch(ahead + 64)
@@ -117,7 +127,8 @@ extension Int4 {
                         let e = digits.scale[slot]
                         if e != 0 {
                             let (dg, cr) = (digits.digits + 32 * slot, digits.corrections + 4 * slot)
-                            let t = digits.limbs[slot] == 3 ? blockDotDigits(unit, dg, cr, limbs: 3) : blockDotDigits(unit, dg, cr, limbs: 4)
+                            let t =
+                                digits.limbs[slot] == 3 ? blockDotDigits(unit, dg, cr, limbs: 3) : blockDotDigits(unit, dg, cr, limbs: 4)
                             acc = acc.addingProduct(t, d * Vec(repeating: e))
                         } else {
                             acc = acc.addingProduct(blockDot16(unit, x0 + 32 * b, len, c0, c1, c2, c3, c4), d)
@@ -126,7 +137,11 @@ extension Int4 {
                     }
                     let dst = y.row(i) + g * 16
                     if let bias { acc += VectorMath.loadPartial(bias + g * 16, lanes, fill: 0) }
-                    if lanes == 16 { UnsafeMutableRawPointer(dst).storeBytes(of: acc, as: Vec.self) } else { VectorMath.storePartial(acc, dst, lanes) }
+                    if lanes == 16 {
+                        UnsafeMutableRawPointer(dst).storeBytes(of: acc, as: Vec.self)
+                    } else {
+                        VectorMath.storePartial(acc, dst, lanes)
+                    }
                 }
                 g += 1
             }
@@ -137,10 +152,12 @@ extension Int4 {
         /// (field 2s + 1), s = 0…3; fields 5…7 after a 12-bit shift. Each field's product with
         /// x scaled by its 16^−k (copy k at x + k·len, broadcast) is (q − o)·x rounded once.
         /// Not inlined: inside the block loop LLVM vectorized that loop with gathers of x
-        /// across blocks (3× slower).
+        /// across blocks, which is slower.
         @inline(never)
-        static func blockDot16(_ unit: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ len: Int,
-                               _ c0: Vec, _ c1: Vec, _ c2: Vec, _ c3: Vec, _ c4: Vec) -> Vec {
+        static func blockDot16(
+            _ unit: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ len: Int,
+            _ c0: Vec, _ c1: Vec, _ c2: Vec, _ c3: Vec, _ c4: Vec
+        ) -> Vec {
             let x0 = x, x1 = x + len, x2 = x1 + len, x3 = x2 + len, x4 = x3 + len
             @inline(__always) func part(_ v: Int) -> Vec {
                 let w = unit.load(fromByteOffset: 64 * v, as: SIMD16<UInt32>.self), u = w &>> 12
@@ -173,8 +190,10 @@ extension Int4 {
         /// 32·15·128 + 8·32·128 < 2¹⁷ in magnitude, so its conversion to fp32 is exact; the
         /// limbs are combined by limbs − 1 FMAs (Horner in 256), the only roundings.
         @inline(__always)
-        static func blockDotDigits(_ unit: UnsafeRawPointer, _ digits: UnsafePointer<Int32>, _ corrections: UnsafePointer<Int32>,
-                                   limbs: Int) -> Vec {
+        static func blockDotDigits(
+            _ unit: UnsafeRawPointer, _ digits: UnsafePointer<Int32>, _ corrections: UnsafePointer<Int32>,
+            limbs: Int
+        ) -> Vec {
             typealias I = SIMD16<Int32>
             // Two sums per limb (low and high nibbles): independent chains of 4.
             var a0 = I(repeating: corrections[0]), a1 = I(repeating: corrections[1])
@@ -307,8 +326,10 @@ extension Int4 {
                     let p = UnsafeRawPointer(x.row(i) + 32 * b)
                     let lo = p.loadUnaligned(as: Vec.self), hi = p.loadUnaligned(fromByteOffset: 64, as: Vec.self)
                     // The largest |x_t| as bits: ordered like the values for non-negative floats.
-                    let top = VectorMath.magnitudeBits(lo).replacing(with: VectorMath.magnitudeBits(hi),
-                                                                     where: VectorMath.magnitudeBits(hi) .> VectorMath.magnitudeBits(lo)).max()
+                    let top = VectorMath.magnitudeBits(lo).replacing(
+                        with: VectorMath.magnitudeBits(hi),
+                        where: VectorMath.magnitudeBits(hi) .> VectorMath.magnitudeBits(lo)
+                    ).max()
                     if top == 0 {
                         // All zero: zero digits give the exact 0.
                         (out.digits + 32 * slot).update(repeating: 0, count: 32)
@@ -348,7 +369,8 @@ extension Int4 {
                     let d = l == limbs - 1 ? xi : ((xi &+ 128) & 255) &- 128
                     sums[l] &+= d.wrappedSum()
                     let bytes = SIMD16<Int8>(truncatingIfNeeded: d)
-                    UnsafeMutableRawPointer(out.digits + 32 * slot + 8 * l).storeBytes(of: bytes, toByteOffset: 16 * h, as: SIMD16<Int8>.self)
+                    UnsafeMutableRawPointer(out.digits + 32 * slot + 8 * l).storeBytes(
+                        of: bytes, toByteOffset: 16 * h, as: SIMD16<Int8>.self)
                     xi = (xi &- d) &>> 8
                 }
             }
@@ -382,9 +404,10 @@ extension Int4 {
                     let s = d.scale[slot]
                     guard s != 0 else { return nil }
                     let bytes = UnsafeRawPointer(d.digits + 32 * slot).assumingMemoryBound(to: Int8.self)
-                    return IntegerBlock(exponent: Int(s.exponent), limbs: Int(d.limbs[slot]),
-                                        digits: (0..<4).map { l in (0..<32).map { bytes[32 * l + $0] } },
-                                        corrections: (0..<4).map { d.corrections[4 * slot + $0] })
+                    return IntegerBlock(
+                        exponent: Int(s.exponent), limbs: Int(d.limbs[slot]),
+                        digits: (0..<4).map { l in (0..<32).map { bytes[32 * l + $0] } },
+                        corrections: (0..<4).map { d.corrections[4 * slot + $0] })
                 }
             }
         }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import COpenBLAS
 
@@ -32,7 +32,7 @@ public enum QuantFormat: String, CaseIterable, Sendable, Codable {
 ///
 /// The blocks live in an `AlignedBuffer` (2 MiB pages from 256 KiB up), not in a Swift array:
 /// with 4 KiB pages the hardware prefetchers stop at every page boundary, and the decode GEMV
-/// read weights that came from DRAM at 5.8 GB/s against 10 from L3 (README, development log).
+/// read weights from DRAM at about half its speed from L3 (docs/optimization-log.md).
 public struct QuantizedMatrix: Sendable, Equatable {
     public let format: QuantFormat
     /// N: output features (rows).
@@ -53,8 +53,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
         try Int4.checkK(cols)
         let expected = rows * (cols / QuantFormat.blockSize) * format.blockBytes
         guard bytes.count == expected else {
-            throw KernelError.invalidArgument(op: "int4", argument: "bytes", value: "\(bytes.count) bytes",
-                                              reason: "\(format.rawValue) \(rows)x\(cols) needs \(expected) bytes (\(format.blockBytes) per 32 weights)")
+            throw KernelError.invalidArgument(
+                op: "int4", argument: "bytes", value: "\(bytes.count) bytes",
+                reason: "\(format.rawValue) \(rows)x\(cols) needs \(expected) bytes (\(format.blockBytes) per 32 weights)")
         }
         self.format = format; self.rows = rows; self.cols = cols; self.byteCount = expected
         let storage = AlignedBuffer(count: (expected + 3) / 4)
@@ -75,13 +76,16 @@ public struct QuantizedMatrix: Sendable, Equatable {
                 let blk = src + (r * nb + b) * bb, slot = (rg * nb + b) * 16 + lane
                 dst.storeBytes(of: blk.loadUnaligned(as: UInt16.self), toByteOffset: 2 * slot, as: UInt16.self)
                 if format == .q4_1 {
-                    dst.storeBytes(of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (minsAt + slot), as: UInt16.self)
+                    dst.storeBytes(
+                        of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (minsAt + slot), as: UInt16.self)
                 }
                 // Block (rg, b) is 256 bytes, four 64-byte vectors; bytes 4v…4v+3 of row
                 // r's block are the 32-bit lane r mod 16 of vector v.
                 let unit = dst + nibblePlaneOffset + (rg * nb + b) * 256
                 for v in 0..<4 {
-                    unit.storeBytes(of: blk.loadUnaligned(fromByteOffset: off + 4 * v, as: UInt32.self), toByteOffset: 64 * v + 4 * lane, as: UInt32.self)
+                    unit.storeBytes(
+                        of: blk.loadUnaligned(fromByteOffset: off + 4 * v, as: UInt32.self), toByteOffset: 64 * v + 4 * lane,
+                        as: UInt32.self)
                 }
             }
         }
@@ -91,13 +95,18 @@ public struct QuantizedMatrix: Sendable, Equatable {
     /// row r at ((r/16)·(K/32) + b)·16 + r mod 16 (`mins` is `scales` for Q4_0, which has
     /// none); `nibbles` holds rows 16·g … 16·g + 15, block b, as 256 bytes at (g·(K/32) + b)·256.
     @inlinable
-    public func withPlanes<R>(_ body: (_ scales: UnsafePointer<UInt16>, _ mins: UnsafePointer<UInt16>,
-                                       _ nibbles: UnsafePointer<UInt8>) throws -> R) rethrows -> R {
+    public func withPlanes<R>(
+        _ body: (
+            _ scales: UnsafePointer<UInt16>, _ mins: UnsafePointer<UInt16>,
+            _ nibbles: UnsafePointer<UInt8>
+        ) throws -> R
+    ) rethrows -> R {
         try withExtendedLifetime(planes) {
             let raw = UnsafeRawPointer(planes.pointer)
             let scales = raw.assumingMemoryBound(to: UInt16.self)
-            return try body(scales, format == .q4_0 ? scales : scales + Int4.Planes.rowGroups(rows) * blocksPerRow * 16,
-                            (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
+            return try body(
+                scales, format == .q4_0 ? scales : scales + Int4.Planes.rowGroups(rows) * blocksPerRow * 16,
+                (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
         }
     }
 
@@ -125,8 +134,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
 
 /// An int4 weight-only quantized linear variant: y[M×N] = x[M×K]·dequant(W[N×K])ᵀ (+ bias).
 public protocol Int4Kernel: Kernel {
-    func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-             _ y: MutableMatrixView, threads: Int) throws
+    func run(
+        _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+        _ y: MutableMatrixView, threads: Int) throws
 }
 
 /// Int4 quantization (GGUF Q4_0 / Q4_1): quantize, dequantize, and the quantized linear.
@@ -147,7 +157,6 @@ public enum Int4: OperatorFamily {
     /// Registered variants, in the order tools list them.
     public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS()]
 
-
     /// Throws unless K is a positive multiple of 32.
     public static func checkK(_ k: Int) throws {
         guard k > 0, k % QuantFormat.blockSize == 0 else {
@@ -167,7 +176,8 @@ public enum Int4: OperatorFamily {
             for r in 0..<w.rows {
                 let row = w.row(r)
                 for j in 0..<w.cols where !row[j].isFinite {
-                    throw KernelError.invalidArgument(op: "int4", argument: "W[\(r), \(j)]", value: "\(row[j])", reason: "weights must be finite to quantize")
+                    throw KernelError.invalidArgument(
+                        op: "int4", argument: "W[\(r), \(j)]", value: "\(row[j])", reason: "weights must be finite to quantize")
                 }
                 for b in 0..<nb {
                     quantizeBlock(row + b * 32, format: format, into: out.baseAddress! + (r * nb + b) * format.blockBytes)
@@ -184,8 +194,10 @@ public enum Int4: OperatorFamily {
         }
     }
 
-    static func quantizeBlock(_ x: UnsafePointer<Float>, format: QuantFormat, into dst: UnsafeMutablePointer<UInt8>,
-                              scratch q: UnsafeMutablePointer<UInt8>) {
+    static func quantizeBlock(
+        _ x: UnsafePointer<Float>, format: QuantFormat, into dst: UnsafeMutablePointer<UInt8>,
+        scratch q: UnsafeMutablePointer<UInt8>
+    ) {
         switch format {
         case .q4_0:
             var amax: Float = 0, maxv: Float = 0
@@ -280,8 +292,10 @@ public enum Int4: OperatorFamily {
 
     /// Dequantizes W[row, k0 ..< k0+count] (k0 and count multiples of 32).
     @inline(__always)
-    static func dequantizeRow(_ base: UnsafePointer<UInt8>, _ w: QuantizedMatrix, row: Int, k0: Int, count: Int,
-                              into y: UnsafeMutablePointer<Float>) {
+    static func dequantizeRow(
+        _ base: UnsafePointer<UInt8>, _ w: QuantizedMatrix, row: Int, k0: Int, count: Int,
+        into y: UnsafeMutablePointer<Float>
+    ) {
         let bb = w.format.blockBytes
         let src = base + row * w.rowBytes + (k0 / 32) * bb
         for b in 0..<(count / 32) { dequantizeBlock(src + b * bb, format: w.format, into: y + b * 32) }
@@ -289,14 +303,17 @@ public enum Int4: OperatorFamily {
 
     /// Checks the arguments of the quantized linear; returns (M, K, N).
     @discardableResult
-    public static func validate(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                                _ y: MutableMatrixView, threads: Int) throws -> (m: Int, k: Int, n: Int) {
+    public static func validate(
+        _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+        _ y: MutableMatrixView, threads: Int
+    ) throws -> (m: Int, k: Int, n: Int) {
         let op = "int4"
         try Check.threads(threads, op: op)
         try x.validate(op: op, argument: "x")
         try y.validate(op: op, argument: "y")
         guard x.cols == w.cols else {
-            throw KernelError.shapeMismatch(op: op, argument: "W", expected: "Nx\(x.cols) (K=\(x.cols) columns)", got: "\(w.rows)x\(w.cols)")
+            throw KernelError.shapeMismatch(
+                op: op, argument: "W", expected: "Nx\(x.cols) (K=\(x.cols) columns)", got: "\(w.rows)x\(w.cols)")
         }
         guard y.rows == x.rows, y.cols == w.rows else {
             throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(w.rows)", got: "\(y.rows)x\(y.cols)")
@@ -313,8 +330,10 @@ public enum Int4: OperatorFamily {
         public var name: String { "naive" }
         public var summary: String { "plain loops, each weight dequantized inside the dot product; threads split rows" }
 
-        public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                        _ y: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+            _ y: MutableMatrixView, threads: Int
+        ) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.withUnsafeBytes { buf in
@@ -351,8 +370,10 @@ public enum Int4: OperatorFamily {
         public var name: String { "blas" }
         public var summary: String { "dequantize a 64-row panel to fp32, then sgemm/sgemv on it; threads split N" }
 
-        public func run(_ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
-                        _ y: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
+            _ y: MutableMatrixView, threads: Int
+        ) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             openblas_set_num_threads(1)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
@@ -371,11 +392,13 @@ public enum Int4: OperatorFamily {
                                 beta = 1
                             }
                             if m == 1 {
-                                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(k), 1, panel, Int32(k),
-                                            x.base, 1, beta, y.base + j0, 1)
+                                cblas_sgemv(
+                                    CblasRowMajor, CblasNoTrans, Int32(rows), Int32(k), 1, panel, Int32(k),
+                                    x.base, 1, beta, y.base + j0, 1)
                             } else {
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
-                                            x.base, Int32(x.stride), panel, Int32(k), beta, y.base + j0, Int32(y.stride))
+                                cblas_sgemm(
+                                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1,
+                                    x.base, Int32(x.stride), panel, Int32(k), beta, y.base + j0, Int32(y.stride))
                             }
                             j0 += rows
                         }

@@ -26,8 +26,9 @@ public enum Variants {
     public static func find<K>(_ family: [K], hidden: [K] = [], op: Op, name: String) throws -> K {
         guard let k = (family + hidden).first(where: { ($0 as? any Kernel)?.name == name }) else {
             let known = family.compactMap { ($0 as? any Kernel)?.name }.joined(separator: ", ")
-            throw KernelError.invalidArgument(op: op.rawValue, argument: "variant", value: "'\(name)'",
-                                              reason: "known variants: " + known)
+            throw KernelError.invalidArgument(
+                op: op.rawValue, argument: "variant", value: "'\(name)'",
+                reason: "known variants: " + known)
         }
         return k
     }

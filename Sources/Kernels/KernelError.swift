@@ -38,8 +38,9 @@ public enum Check {
     @inlinable
     public static func threads(_ threads: Int, op: String) throws {
         guard threads >= 1, threads <= maxThreads else {
-            throw KernelError.invalidArgument(op: op, argument: "threads", value: "\(threads)",
-                                              reason: "must be between 1 and \(maxThreads)")
+            throw KernelError.invalidArgument(
+                op: op, argument: "threads", value: "\(threads)",
+                reason: "must be between 1 and \(maxThreads)")
         }
     }
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The steps of `opbench ablation --op layernorm` (see `Ablation`).
@@ -12,7 +12,7 @@ extension LayerNorm {
         Ablation.Step(variant: "ablate-passes", change: "SIMD16 passes, two accumulators per sum, ordinary stores", threads: 1),
         Ablation.Step(variant: "ablate-prefetch", change: "next row prefetched during the statistics pass", threads: 1),
         Ablation.Step(variant: "simd", change: "streaming stores: no write-allocate reads of y = layernorm.simd", threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
+        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2)
     ]
 
     /// layernorm.simd's row loop with ordinary stores, with and without the prefetch.
@@ -20,8 +20,10 @@ extension LayerNorm {
         let name: String
         let prefetch: Bool
         var summary: String { "ablation: SIMD16 passes" + (prefetch ? ", next row prefetched" : "") }
-        func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-                 eps: Float, _ y: MutableMatrixView, threads: Int) throws {
+        func run(
+            _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+            eps: Float, _ y: MutableMatrixView, threads: Int
+        ) throws {
             try LayerNorm.validate(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads)
             LayerNorm.SIMD.rows(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads, prefetch: prefetch, stream: false)
         }
@@ -29,6 +31,6 @@ extension LayerNorm {
 
     public static let ablationKernels: [any LayerNormKernel] = [
         AblateRows(name: "ablate-passes", prefetch: false),
-        AblateRows(name: "ablate-prefetch", prefetch: true),
+        AblateRows(name: "ablate-prefetch", prefetch: true)
     ]
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension LayerNorm {
@@ -13,20 +13,27 @@ extension LayerNorm {
     public struct SIMD: LayerNormKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 corrected two-pass over an L1-resident row, prefetch + streaming stores on large arrays; threads split rows" }
+        public var summary: String {
+            "SIMD16 corrected two-pass over an L1-resident row, prefetch + streaming stores on large arrays; threads split rows"
+        }
 
-        public func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-                        eps: Float, _ y: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+            eps: Float, _ y: MutableMatrixView, threads: Int
+        ) throws {
             try validate(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads)
-            LayerNorm.SIMD.rows(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads,
-                                prefetch: CacheControl.exceedsCache(x), stream: CacheControl.streams(y))
+            LayerNorm.SIMD.rows(
+                x, gamma: gamma, beta: beta, eps: eps, y, threads: threads,
+                prefetch: CacheControl.exceedsCache(x), stream: CacheControl.streams(y))
         }
 
         /// The row loop, with the two memory-side optimizations switchable (the ablation
         /// measures each): `prefetch` asks for row i + 1 during row i's second pass, `stream`
         /// writes `y` with streaming stores (only valid where `CacheControl.streams(y)`).
-        static func rows(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-                         eps: Float, _ y: MutableMatrixView, threads: Int, prefetch: Bool, stream: Bool) {
+        static func rows(
+            _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+            eps: Float, _ y: MutableMatrixView, threads: Int, prefetch: Bool, stream: Bool
+        ) {
             let g = SendablePointer(gamma.baseAddress!), b = SendablePointer(beta.baseAddress!)
             Parallel.forEach(x.rows, threads: threads) { rows in
                 for i in rows {
@@ -45,9 +52,11 @@ extension LayerNorm {
         /// (the next row) is requested two lines per step of the statistics pass, which then
         /// covers the whole next row (a tail of fewer than 32 floats is left to the hardware).
         @inline(__always)
-        public static func row(_ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
-                               eps: Float, _ y: UnsafeMutablePointer<Float>, n: Int, stream: Bool = false,
-                               prefetch next: UnsafePointer<Float>? = nil) {
+        public static func row(
+            _ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
+            eps: Float, _ y: UnsafeMutablePointer<Float>, n: Int, stream: Bool = false,
+            prefetch next: UnsafePointer<Float>? = nil
+        ) {
             let nv = n & ~15
             var a0 = Vec(), a1 = Vec()
             var j = 0
@@ -73,8 +82,9 @@ extension LayerNorm {
             }
             var t1: Float = 0, t2: Float = 0
             while j < n { let d = x[j] - mean0; t1 += d; t2 += d * d; j += 1 }
-            let (mean, rstd) = finishStats(n: n, mean: mean0, s1: VectorMath.sum(s1a + s1b) + t1,
-                                           s2: VectorMath.sum(s2a + s2b) + t2, eps: eps)
+            let (mean, rstd) = finishStats(
+                n: n, mean: mean0, s1: VectorMath.sum(s1a + s1b) + t1,
+                s2: VectorMath.sum(s2a + s2b) + t2, eps: eps)
             let mv = Vec(repeating: mean), rv = Vec(repeating: rstd)
             j = 0
             if stream {

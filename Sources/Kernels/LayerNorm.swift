@@ -1,16 +1,17 @@
 import COpenBLAS
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A layernorm variant (row-wise).
 public protocol LayerNormKernel: Kernel {
     /// `y = (x − mean)/√(var + eps)·gamma + beta`, row by row. `y` may be the same memory
     /// as `x` but must not partly overlap it.
-    func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-             eps: Float, _ y: MutableMatrixView, threads: Int) throws
+    func run(
+        _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+        eps: Float, _ y: MutableMatrixView, threads: Int) throws
 }
 
 /// Row-wise layer normalization over the C columns of each row (biased variance, as
@@ -30,10 +31,11 @@ public enum LayerNorm: OperatorFamily {
     /// Registered variants, in the order tools list them.
     public static let variants: [any LayerNormKernel] = [Naive(), SIMD(), BLAS()]
 
-
     /// Checks every argument.
-    public static func validate(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-                                eps: Float, _ y: MutableMatrixView, threads: Int) throws {
+    public static func validate(
+        _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+        eps: Float, _ y: MutableMatrixView, threads: Int
+    ) throws {
         let op = "layernorm"
         try Check.threads(threads, op: op)
         try x.validate(op: op, argument: "x")
@@ -65,8 +67,10 @@ public enum LayerNorm: OperatorFamily {
         public var name: String { "naive" }
         public var summary: String { "plain loops, corrected two-pass statistics; threads split rows" }
 
-        public func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-                        eps: Float, _ y: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+            eps: Float, _ y: MutableMatrixView, threads: Int
+        ) throws {
             try validate(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads)
             let g = SendablePointer(gamma.baseAddress!), b = SendablePointer(beta.baseAddress!)
             let n = x.cols
@@ -102,8 +106,10 @@ public enum LayerNorm: OperatorFamily {
         public var name: String { "blas" }
         public var summary: String { "BLAS sdot/scopy/saxpy + ssbmv(k=0) as diagonal scale; threads split rows" }
 
-        public func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
-                        eps: Float, _ y: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+            eps: Float, _ y: MutableMatrixView, threads: Int
+        ) throws {
             try validate(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads)
             openblas_set_num_threads(1)
             let g = SendablePointer(gamma.baseAddress!), b = SendablePointer(beta.baseAddress!)

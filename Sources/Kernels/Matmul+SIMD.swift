@@ -12,14 +12,20 @@ extension Matmul {
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if K<=1024), axpy path for M<=4, small B[KxN] in place; threads split C" }
+        public var summary: String {
+            "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if "
+                + "K<=1024), axpy path for M<=4, small B[KxN] in place; threads split C"
+        }
 
-        public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
-                        _ c: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
+            _ c: MutableMatrixView, threads: Int
+        ) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             let tuning = Matmul.tuning
-            let direct = m <= tuning.directMaxRows
+            let direct =
+                m <= tuning.directMaxRows
                 || (layout == .nk && (m <= tuning.directMaxRowsNK || (m <= tuning.directMaxRowsNKShortK && k <= tuning.directMaxKNK)))
             if direct {
                 Parallel.forEach(n, threads: threads, granule: 16) { cols in
@@ -36,23 +42,24 @@ extension Matmul {
             }
             GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
                 let aPart = a.rows(rows.lowerBound, rows.count)
-                let cPart = MutableMatrixView(base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
-                                              cols: cols.count, stride: c.stride)
+                let cPart = MutableMatrixView(
+                    base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
+                    cols: cols.count, stride: c.stride)
                 let biasPart = bias.pointer.map { $0 + cols.lowerBound }
                 switch layout {
                 case .kn:
                     let bPart = MatrixView(base: b.base + cols.lowerBound, rows: b.rows, cols: cols.count, stride: b.stride)
                     GEMM.packed(aPart, KNPanels(b: bPart), n: cols.count, bias: biasPart, cPart, blocking: tuning.blocking)
                 case .nk:
-                    GEMM.packed(aPart, NKPanels(w: b.rows(cols.lowerBound, cols.count)), n: cols.count,
-                                bias: biasPart, cPart, blocking: tuning.blocking)
+                    GEMM.packed(
+                        aPart, NKPanels(w: b.rows(cols.lowerBound, cols.count)), n: cols.count,
+                        bias: biasPart, cPart, blocking: tuning.blocking)
                 }
             }
         }
 
         /// C[i, j] = bias[j] + A[i,:]·W[j,:] for j in `cols`, four W rows at a time; a single
-        /// A row (decode) takes eight per pass, so eight W streams are in flight (1×3072×768:
-        /// 127.2 → 121.2 µs, 1×768×3072: 115.4 → 109.9, 4 interleaved rounds). Each dot
+        /// A row (decode) takes eight per pass, so eight W streams are in flight. Each dot
         /// product is the same single-accumulator sum with the same reduction tree either way.
         static func dotRows(_ a: MatrixView, _ w: MatrixView, bias: UnsafePointer<Float>?, _ c: MutableMatrixView, cols: Range<Int>) {
             let k = a.cols
@@ -78,10 +85,14 @@ extension Matmul {
                     if p < k {
                         let r = k - p
                         let xv = VectorMath.loadPartial(x + p, r, fill: 0)
-                        s.0 = s.0.addingProduct(xv, VectorMath.loadPartial(w0 + p, r, fill: 0)); s.1 = s.1.addingProduct(xv, VectorMath.loadPartial(w1 + p, r, fill: 0))
-                        s.2 = s.2.addingProduct(xv, VectorMath.loadPartial(w2 + p, r, fill: 0)); s.3 = s.3.addingProduct(xv, VectorMath.loadPartial(w3 + p, r, fill: 0))
-                        s.4 = s.4.addingProduct(xv, VectorMath.loadPartial(w4 + p, r, fill: 0)); s.5 = s.5.addingProduct(xv, VectorMath.loadPartial(w5 + p, r, fill: 0))
-                        s.6 = s.6.addingProduct(xv, VectorMath.loadPartial(w6 + p, r, fill: 0)); s.7 = s.7.addingProduct(xv, VectorMath.loadPartial(w7 + p, r, fill: 0))
+                        s.0 = s.0.addingProduct(xv, VectorMath.loadPartial(w0 + p, r, fill: 0));
+                        s.1 = s.1.addingProduct(xv, VectorMath.loadPartial(w1 + p, r, fill: 0))
+                        s.2 = s.2.addingProduct(xv, VectorMath.loadPartial(w2 + p, r, fill: 0));
+                        s.3 = s.3.addingProduct(xv, VectorMath.loadPartial(w3 + p, r, fill: 0))
+                        s.4 = s.4.addingProduct(xv, VectorMath.loadPartial(w4 + p, r, fill: 0));
+                        s.5 = s.5.addingProduct(xv, VectorMath.loadPartial(w5 + p, r, fill: 0))
+                        s.6 = s.6.addingProduct(xv, VectorMath.loadPartial(w6 + p, r, fill: 0));
+                        s.7 = s.7.addingProduct(xv, VectorMath.loadPartial(w7 + p, r, fill: 0))
                     }
                     let lo = VectorMath.sums(s.0, s.1, s.2, s.3), hi = VectorMath.sums(s.4, s.5, s.6, s.7)
                     let c0 = c.row(0) + j
@@ -112,17 +123,22 @@ extension Matmul {
         /// Rows i0 … i0+2 of C at columns j … j+g−1 (g ≤ 4): 12 dot products sharing each load
         /// (3 A vectors and 4 W vectors feed 12 FMAs), then one horizontal sum each.
         @inline(__always)
-        static func dot4x3(_ a: MatrixView, _ i0: Int, _ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
-                           _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int, bias: UnsafePointer<Float>?,
-                           j: Int, g: Int, _ c: MutableMatrixView) {
+        static func dot4x3(
+            _ a: MatrixView, _ i0: Int, _ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
+            _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int, bias: UnsafePointer<Float>?,
+            j: Int, g: Int, _ c: MutableMatrixView
+        ) {
             let x0 = a.row(i0), x1 = a.row(i0 + 1), x2 = a.row(i0 + 2)
             var s00 = Vec(), s01 = Vec(), s02 = Vec(), s03 = Vec()
             var s10 = Vec(), s11 = Vec(), s12 = Vec(), s13 = Vec()
             var s20 = Vec(), s21 = Vec(), s22 = Vec(), s23 = Vec()
             @inline(__always) func step(_ a0: Vec, _ a1: Vec, _ a2: Vec, _ b0: Vec, _ b1: Vec, _ b2: Vec, _ b3: Vec) {
-                s00 = s00.addingProduct(a0, b0); s01 = s01.addingProduct(a0, b1); s02 = s02.addingProduct(a0, b2); s03 = s03.addingProduct(a0, b3)
-                s10 = s10.addingProduct(a1, b0); s11 = s11.addingProduct(a1, b1); s12 = s12.addingProduct(a1, b2); s13 = s13.addingProduct(a1, b3)
-                s20 = s20.addingProduct(a2, b0); s21 = s21.addingProduct(a2, b1); s22 = s22.addingProduct(a2, b2); s23 = s23.addingProduct(a2, b3)
+                s00 = s00.addingProduct(a0, b0); s01 = s01.addingProduct(a0, b1); s02 = s02.addingProduct(a0, b2);
+                s03 = s03.addingProduct(a0, b3)
+                s10 = s10.addingProduct(a1, b0); s11 = s11.addingProduct(a1, b1); s12 = s12.addingProduct(a1, b2);
+                s13 = s13.addingProduct(a1, b3)
+                s20 = s20.addingProduct(a2, b0); s21 = s21.addingProduct(a2, b1); s22 = s22.addingProduct(a2, b2);
+                s23 = s23.addingProduct(a2, b3)
             }
             @inline(__always) func ld(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
             let kv = k & ~15

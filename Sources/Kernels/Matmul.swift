@@ -4,8 +4,9 @@ import COpenBLAS
 public protocol MatmulKernel: Kernel {
     /// Computes `c = a·b (+ bias)` with `b` laid out as `layout` says. `c` must not
     /// overlap `a` or `b`. Throws `KernelError` for mismatched shapes or thread counts.
-    func run(_ a: MatrixView, _ b: MatrixView, layout: Matmul.BLayout, bias: UnsafeBufferPointer<Float>?,
-             _ c: MutableMatrixView, threads: Int) throws
+    func run(
+        _ a: MatrixView, _ b: MatrixView, layout: Matmul.BLayout, bias: UnsafeBufferPointer<Float>?,
+        _ c: MutableMatrixView, threads: Int) throws
 }
 
 /// Dense fp32 matrix multiplication.
@@ -32,12 +33,13 @@ public enum Matmul: OperatorFamily {
     /// Registered variants, in the order tools list them.
     public static let variants: [any MatmulKernel] = [Naive(), SIMD(), BLAS()]
 
-
     /// Checks every argument; returns (M, K, N).
     @discardableResult
-    public static func validate(_ a: MatrixView, _ b: MatrixView, layout: BLayout,
-                                bias: UnsafeBufferPointer<Float>?, _ c: MutableMatrixView,
-                                threads: Int) throws -> (m: Int, k: Int, n: Int) {
+    public static func validate(
+        _ a: MatrixView, _ b: MatrixView, layout: BLayout,
+        bias: UnsafeBufferPointer<Float>?, _ c: MutableMatrixView,
+        threads: Int
+    ) throws -> (m: Int, k: Int, n: Int) {
         let op = "matmul"
         try Check.threads(threads, op: op)
         try a.validate(op: op, argument: "A")
@@ -47,9 +49,10 @@ public enum Matmul: OperatorFamily {
         let n = layout == .kn ? b.cols : b.rows
         let bk = layout == .kn ? b.rows : b.cols
         guard bk == k else {
-            throw KernelError.shapeMismatch(op: op, argument: layout == .kn ? "B" : "W",
-                                            expected: layout == .kn ? "\(k)x\(n) (K=\(k) rows)" : "\(n)x\(k) (K=\(k) columns)",
-                                            got: "\(b.rows)x\(b.cols)")
+            throw KernelError.shapeMismatch(
+                op: op, argument: layout == .kn ? "B" : "W",
+                expected: layout == .kn ? "\(k)x\(n) (K=\(k) rows)" : "\(n)x\(k) (K=\(k) columns)",
+                got: "\(b.rows)x\(b.cols)")
         }
         guard c.rows == m, c.cols == n else {
             throw KernelError.shapeMismatch(op: op, argument: "C", expected: "\(m)x\(n)", got: "\(c.rows)x\(c.cols)")
@@ -67,8 +70,10 @@ public enum Matmul: OperatorFamily {
         public var name: String { "naive" }
         public var summary: String { "plain loops (i-k-j, or row dot products for W[N×K]); threads split rows of C" }
 
-        public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
-                        _ c: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
+            _ c: MutableMatrixView, threads: Int
+        ) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let biasBase = bias?.baseAddress.map { UnsafePointer($0) }
             let bp = SendablePointer(biasBase)
@@ -104,8 +109,10 @@ public enum Matmul: OperatorFamily {
         public var name: String { "blas" }
         public var summary: String { "OpenBLAS cblas_sgemm (sgemv for M=1); OpenBLAS threads" }
 
-        public func run(_ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
-                        _ c: MutableMatrixView, threads: Int) throws {
+        public func run(
+            _ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
+            _ c: MutableMatrixView, threads: Int
+        ) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             var beta: Float = 0
             if let bias, let bb = bias.baseAddress {
@@ -115,13 +122,15 @@ public enum Matmul: OperatorFamily {
             openblas_set_num_threads(Int32(threads))
             if m == 1 {
                 // y[N] = W[N×K]·x  or  y[N] = B[K×N]ᵀ·x
-                cblas_sgemv(CblasRowMajor, layout == .nk ? CblasNoTrans : CblasTrans,
-                            Int32(b.rows), Int32(b.cols), 1, b.base, Int32(b.stride),
-                            a.base, 1, beta, c.base, 1)
+                cblas_sgemv(
+                    CblasRowMajor, layout == .nk ? CblasNoTrans : CblasTrans,
+                    Int32(b.rows), Int32(b.cols), 1, b.base, Int32(b.stride),
+                    a.base, 1, beta, c.base, 1)
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, layout == .nk ? CblasTrans : CblasNoTrans,
-                            Int32(m), Int32(n), Int32(k), 1, a.base, Int32(a.stride),
-                            b.base, Int32(b.stride), beta, c.base, Int32(c.stride))
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, layout == .nk ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, a.base, Int32(a.stride),
+                    b.base, Int32(b.stride), beta, c.base, Int32(c.stride))
             }
         }
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Synchronization
 
@@ -44,7 +44,8 @@ public struct MatrixView: @unchecked Sendable {
             throw KernelError.invalidArgument(op: op, argument: argument, value: "\(rows)x\(cols)", reason: "dimensions must be at least 1")
         }
         guard stride >= cols else {
-            throw KernelError.invalidArgument(op: op, argument: argument, value: "stride \(stride)", reason: "row stride must be at least the row length \(cols)")
+            throw KernelError.invalidArgument(
+                op: op, argument: argument, value: "stride \(stride)", reason: "row stride must be at least the row length \(cols)")
         }
     }
 }
@@ -183,8 +184,8 @@ public struct Matrix: @unchecked Sendable, Equatable {
 ///
 /// Where data land changes timings: two buffers whose addresses agree in the low 12 bits make
 /// loads wait on unrelated stores (4K aliasing), and physical pages decide cache-set
-/// conflicts. With malloc and ASLR that differs from one process to the next and moved some
-/// cases by 5–140 % between runs of the same binary. So every buffer starts at a page (2 MiB,
+/// conflicts. With malloc and ASLR that differs from one process to the next, and so did
+/// the timings of the same binary (docs/optimization-log.md). So every buffer starts at a page (2 MiB,
 /// on transparent huge pages where the kernel allows, from 256 KiB up) plus an offset that
 /// staggers successive buffers by 17 cache lines within the page: deterministic for a
 /// deterministic sequence of allocations, and never the same low 12 bits for neighbours.
@@ -210,7 +211,7 @@ public final class AlignedBuffer: @unchecked Sendable {
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, alignment, size) == 0, let raw else { fatalError("out of memory allocating \(size) bytes") }
         #if os(Linux)
-        if huge { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
+            if huge { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
         #endif
         base = raw
         pointer = (raw + stagger).bindMemory(to: Float.self, capacity: self.count)

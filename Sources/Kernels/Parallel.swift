@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Dispatch
 import Synchronization
@@ -30,12 +30,14 @@ public enum Parallel {
     /// concurrently when there is more than one; returns when all have finished.
     ///
     /// Ranges go to the persistent `WorkerPool` (the caller runs the first one): a model's
-    /// decode step is ~85 kernel calls of 10–40 µs each, and handing each to a dispatch queue
-    /// cost several µs of wake-up per call — enough to make 2-thread decode slower than one
-    /// thread. When the pool is busy (another thread is using it, or a call is nested inside
-    /// a pool range) the ranges go to `DispatchQueue.concurrentPerform` instead.
-    public static func forEach(_ count: Int, threads: Int, granule: Int = 1,
-                               _ body: @Sendable (Range<Int>) -> Void) {
+    /// decode step is dozens of short kernel calls, and handing each to a dispatch queue costs
+    /// a thread wake-up per call — enough to make 2-thread decode slower than one thread.
+    /// When the pool is busy (another thread is using it, or a call is nested inside a pool
+    /// range) the ranges go to `DispatchQueue.concurrentPerform` instead.
+    public static func forEach(
+        _ count: Int, threads: Int, granule: Int = 1,
+        _ body: @Sendable (Range<Int>) -> Void
+    ) {
         let ranges = split(count, parts: threads, granule: granule)
         if ranges.count <= 1 {
             if let r = ranges.first { body(r) }
@@ -48,8 +50,10 @@ public enum Parallel {
     /// Like `forEach`, but the threads take `chunk`-sized ranges (multiples of `granule`)
     /// from a shared counter until none is left, so a thread whose core is slowed — on a
     /// shared VM, a neighbour's load — takes fewer chunks instead of finishing last.
-    public static func forEachChunk(_ count: Int, threads: Int, chunk: Int, granule: Int = 1,
-                                    _ body: @Sendable (Range<Int>) -> Void) {
+    public static func forEachChunk(
+        _ count: Int, threads: Int, chunk: Int, granule: Int = 1,
+        _ body: @Sendable (Range<Int>) -> Void
+    ) {
         let step = Swift.max(granule, chunk / granule * granule)
         if threads <= 1 || count <= step {
             var start = 0
@@ -108,11 +112,13 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs `ranges` (at least 2) on the caller and the workers; false when the pool is in use.
     func run(_ ranges: [Range<Int>], _ body: @Sendable (Range<Int>) -> Void) -> Bool {
-        guard busy.withLock({ b -> Bool in
-            if b { return false }
-            b = true
-            return true
-        }) else { return false }
+        guard
+            busy.withLock({ b -> Bool in
+                if b { return false }
+                b = true
+                return true
+            })
+        else { return false }
         defer { busy.withLock { $0 = false } }
         let crew = ensureWorkers(ranges.count - 1)
         withoutActuallyEscaping(body) { escapable in
@@ -139,11 +145,13 @@ final class WorkerPool: @unchecked Sendable {
             workers.append(w)
             var thread = pthread_t()
             let context = Unmanaged.passRetained(w).toOpaque()
-            let created = pthread_create(&thread, nil, { raw in
-                let w = Unmanaged<WorkerPool.Worker>.fromOpaque(raw!).takeRetainedValue()
-                w.pool.loop(w)
-                return nil
-            }, context)
+            let created = pthread_create(
+                &thread, nil,
+                { raw in
+                    let w = Unmanaged<WorkerPool.Worker>.fromOpaque(raw!).takeRetainedValue()
+                    w.pool.loop(w)
+                    return nil
+                }, context)
             precondition(created == 0, "cannot start a worker thread (pthread_create: \(created))")
             pthread_detach(thread)
         }

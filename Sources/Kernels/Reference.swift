@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// fp64 references of every operator: the single oracle for tests, `opbench verify` and
@@ -71,8 +71,10 @@ public enum Reference {
     /// Masked multi-head attention; [Tq × H·D]. Also returns per output Σ_j p_ij·|v_jt|,
     /// the scale of the weighted sum's rounding error. Query row r is token
     /// `firstQuery + r` (default Tk − Tq: the newest tokens).
-    public static func attention(q: MatrixView, k: MatrixView, v: MatrixView, heads: Int,
-                                 pattern: AttentionPattern, firstQuery: Int? = nil) -> (out: [Double], absScale: [Double]) {
+    public static func attention(
+        q: MatrixView, k: MatrixView, v: MatrixView, heads: Int,
+        pattern: AttentionPattern, firstQuery: Int? = nil
+    ) -> (out: [Double], absScale: [Double]) {
         let d = q.cols / heads, tq = q.rows, tk = k.rows, offset = firstQuery ?? (tk - tq)
         let c = q.cols
         var out = [Double](repeating: 0, count: tq * c)

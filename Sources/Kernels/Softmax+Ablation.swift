@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The steps of `opbench ablation --op softmax` (see `Ablation`).
@@ -9,13 +9,17 @@ extension Softmax {
     /// The ablation chain: the optimizations of `softmax.simd` one at a time, first step first.
     public static let ablation: [Ablation.Step] = [
         Ablation.Step(variant: "naive", change: "plain loops, libm expf, three passes", threads: 1),
-        Ablation.Step(variant: "ablate-libm", change: "SIMD16 passes; max with the stdlib's pointwiseMax, exp by libm per lane", threads: 1),
+        Ablation.Step(
+            variant: "ablate-libm", change: "SIMD16 passes; max with the stdlib's pointwiseMax, exp by libm per lane", threads: 1),
         Ablation.Step(variant: "ablate-polyexp", change: "polynomial exp on 16 lanes (range-checked form)", threads: 1),
         Ablation.Step(variant: "ablate-blend", change: "running max by compare/blend instead of pointwiseMax", threads: 1),
         Ablation.Step(variant: "ablate-fused", change: "exp, sum and store fused in one pass; x <= 0 exp path", threads: 1),
-        Ablation.Step(variant: "ablate-prefetch", change: "next row prefetched into L2 during the exp pass, so its memory reads overlap compute", threads: 1),
-        Ablation.Step(variant: "simd", change: "streaming stores from an L1 scratch row: no write-allocate reads of y = softmax.simd", threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
+        Ablation.Step(
+            variant: "ablate-prefetch", change: "next row prefetched into L2 during the exp pass, so its memory reads overlap compute",
+            threads: 1),
+        Ablation.Step(
+            variant: "simd", change: "streaming stores from an L1 scratch row: no write-allocate reads of y = softmax.simd", threads: 1),
+        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2)
     ]
 
     /// Three SIMD16 passes (max, exp + sum, scale) with the chosen max and exp.
@@ -34,7 +38,8 @@ extension Softmax {
                     let n = Softmax.allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
                     let xr = x.row(i), yr = y.row(i), s = Vec(repeating: options.scale)
                     @inline(__always) func load(_ j: Int, fill: Float) -> Vec {
-                        j + 16 <= n ? UnsafeRawPointer(xr + j).loadUnaligned(as: Vec.self) * s
+                        j + 16 <= n
+                            ? UnsafeRawPointer(xr + j).loadUnaligned(as: Vec.self) * s
                             : VectorMath.loadPartial(xr + j, n - j, fill: fill) * s
                     }
                     var mv = Vec(repeating: -.infinity)
@@ -84,6 +89,6 @@ extension Softmax {
         AblateRows(name: "ablate-prefetch", prefetch: true),
         AblateSteps(name: "ablate-libm", exp: .libm, blendMax: false),
         AblateSteps(name: "ablate-polyexp", exp: .poly, blendMax: false),
-        AblateSteps(name: "ablate-blend", exp: .poly, blendMax: true),
+        AblateSteps(name: "ablate-blend", exp: .poly, blendMax: true)
     ]
 }

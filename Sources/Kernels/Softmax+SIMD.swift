@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Softmax {
@@ -13,12 +13,16 @@ extension Softmax {
     public struct SIMD: SoftmaxKernel {
         public init() {}
         public var name: String { "simd" }
-        public var summary: String { "SIMD16 blend max, polynomial exp fused with sum, L1-resident rescale, prefetch + streaming stores on large arrays; threads split rows" }
+        public var summary: String {
+            "SIMD16 blend max, polynomial exp fused with sum, L1-resident rescale, prefetch + streaming stores on large arrays; "
+                + "threads split rows"
+        }
 
         public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
             try validate(x, y, options: options, threads: threads)
-            Softmax.SIMD.rows(x, y, options: options, threads: threads,
-                              prefetch: CacheControl.exceedsCache(x), stream: CacheControl.streams(y))
+            Softmax.SIMD.rows(
+                x, y, options: options, threads: threads,
+                prefetch: CacheControl.exceedsCache(x), stream: CacheControl.streams(y))
         }
 
         /// The row loop, with the two memory-side optimizations switchable (the ablation
@@ -31,8 +35,9 @@ extension Softmax {
                     for i in rows {
                         let n = allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
                         let next = prefetch && i + 1 < rows.upperBound ? x.row(i + 1) : nil
-                        Softmax.SIMD.row(x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, prefetch: next,
-                                         streamVia: stream ? scratch : nil)
+                        Softmax.SIMD.row(
+                            x.row(i), y.row(i), n: n, cols: x.cols, scale: options.scale, prefetch: next,
+                            streamVia: stream ? scratch : nil)
                     }
                 }
                 if stream { CacheControl.streamFence() }
@@ -53,8 +58,10 @@ extension Softmax {
         /// of 16) the exponentials go to the scratch row, which stays in L1, and the rescale
         /// pass writes `y` with streaming stores, so `y`'s lines are never read from memory.
         @inline(__always)
-        public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, cols: Int, scale: Float,
-                               prefetch next: UnsafePointer<Float>? = nil, streamVia scratch: UnsafeMutablePointer<Float>? = nil) {
+        public static func row(
+            _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, cols: Int, scale: Float,
+            prefetch next: UnsafePointer<Float>? = nil, streamVia scratch: UnsafeMutablePointer<Float>? = nil
+        ) {
             let e = scratch ?? y
             let nv = n & ~15
             let s = Vec(repeating: scale)

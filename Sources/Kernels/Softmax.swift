@@ -1,8 +1,8 @@
 import COpenBLAS
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A softmax variant (row-wise).
@@ -41,7 +41,6 @@ public enum Softmax: OperatorFamily {
 
     /// Registered variants, in the order tools list them.
     public static let variants: [any SoftmaxKernel] = [Naive(), SIMD(), BLAS()]
-
 
     /// Checks every argument.
     public static func validate(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {

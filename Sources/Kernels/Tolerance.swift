@@ -56,8 +56,10 @@ public enum Tolerance {
     ///    ½γ_{n+4} + 2u (sqrt and division);
     ///  - output: y = (x − μ')·r·γ + β rounds 4 times.
     /// |ŷ − y| ≤ |γ|·r·(δμ + u|x − μ| + |x − μ|·(½γ_{n+4} + 2u)) + 4u·(|y| + |β|).
-    public static func layernormRow(x: UnsafePointer<Float>, n: Int, gamma g: [Float], beta: [Float], eps: Float,
-                                    ref: ArraySlice<Double>) -> [Double] {
+    public static func layernormRow(
+        x: UnsafePointer<Float>, n: Int, gamma g: [Float], beta: [Float], eps: Float,
+        ref: ArraySlice<Double>
+    ) -> [Double] {
         var mu = 0.0, absMean = 0.0
         for j in 0..<n { mu += Double(x[j]); absMean += abs(Double(x[j])) }
         mu /= Double(n); absMean /= Double(n)
@@ -69,7 +71,8 @@ public enum Tolerance {
         let base = ref.startIndex
         return (0..<n).map { j in
             let d = abs(Double(x[j]) - mu)
-            return abs(Double(g[j])) * r * (dmu + u * d + d * (0.5 * gamma(n + 4) + 2 * u)) + 4 * u * (abs(ref[base + j]) + abs(Double(beta[j])))
+            return abs(Double(g[j])) * r * (dmu + u * d + d * (0.5 * gamma(n + 4) + 2 * u)) + 4 * u
+                * (abs(ref[base + j]) + abs(Double(beta[j])))
         }
     }
 
@@ -101,8 +104,10 @@ public enum Tolerance {
     /// The attention bound of every head of query row `row` (token `row` of the pattern):
     /// the score dot products and their absolute sums are recomputed here in fp64, and
     /// `absScale` is `Reference.attention`'s Σ p_j|v_jt| for that row ([H·D]).
-    public static func attentionRow(q: MatrixView, k: MatrixView, heads: Int, pattern: AttentionPattern, row: Int,
-                                    queryRow: Int, absScale: ArraySlice<Double>) -> [Double] {
+    public static func attentionRow(
+        q: MatrixView, k: MatrixView, heads: Int, pattern: AttentionPattern, row: Int,
+        queryRow: Int, absScale: ArraySlice<Double>
+    ) -> [Double] {
         let d = q.cols / heads, base = absScale.startIndex
         var tol: [Double] = []
         tol.reserveCapacity(q.cols)

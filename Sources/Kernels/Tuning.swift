@@ -31,8 +31,10 @@ public protocol TuningTable: Sendable {
 public enum Tuning {
     /// Every family's table, for listing.
     public static var tables: [(family: String, table: any TuningTable)] {
-        [("matmul", Matmul.tuning), ("int4", Int4.tuning), ("attention", Attention.tuning),
-         ("streaming (softmax, layernorm)", CacheControl.tuning), ("parallel", Parallel.tuning)]
+        [
+            ("matmul", Matmul.tuning), ("int4", Int4.tuning), ("attention", Attention.tuning),
+            ("streaming (softmax, layernorm)", CacheControl.tuning), ("parallel", Parallel.tuning)
+        ]
     }
 }
 
@@ -55,14 +57,16 @@ extension Matmul {
         public var minParallelWork = 1 << 21
 
         public var parameters: [TuningParameter] {
-            [TuningParameter("MC", blocking.mc, 6...4096, multiple: Blocking.mr, controls: "rows of A per packed block (L2)"),
-             TuningParameter("KC", blocking.kc, 16...8192, controls: "depth per packed block"),
-             TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "columns of B per packed block (L3)"),
-             TuningParameter("directMaxRows", directMaxRows, 0...64, controls: "largest M on the unpacked path"),
-             TuningParameter("directMaxRowsNK", directMaxRowsNK, 0...512, controls: "largest M on the W[N×K] dot path"),
-             TuningParameter("directMaxRowsNKShortK", directMaxRowsNKShortK, 0...512, controls: "… when K ≤ directMaxKNK"),
-             TuningParameter("directMaxKNK", directMaxKNK, 0...16384, controls: "K limit of the short-K dot path"),
-             TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs")]
+            [
+                TuningParameter("MC", blocking.mc, 6...4096, multiple: Blocking.mr, controls: "rows of A per packed block (L2)"),
+                TuningParameter("KC", blocking.kc, 16...8192, controls: "depth per packed block"),
+                TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "columns of B per packed block (L3)"),
+                TuningParameter("directMaxRows", directMaxRows, 0...64, controls: "largest M on the unpacked path"),
+                TuningParameter("directMaxRowsNK", directMaxRowsNK, 0...512, controls: "largest M on the W[N×K] dot path"),
+                TuningParameter("directMaxRowsNKShortK", directMaxRowsNKShortK, 0...512, controls: "… when K ≤ directMaxKNK"),
+                TuningParameter("directMaxKNK", directMaxKNK, 0...16384, controls: "K limit of the short-K dot path"),
+                TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs")
+            ]
         }
     }
 
@@ -84,12 +88,14 @@ extension Int4 {
         public var blasPanelRows = 64
 
         public var parameters: [TuningParameter] {
-            [TuningParameter("MC", blocking.mc, 6...4096, multiple: Blocking.mr, controls: "rows of x per packed block"),
-             TuningParameter("KC", blocking.kc, 32...8192, multiple: 32, controls: "depth per packed block (whole Q4 blocks)"),
-             TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "W rows per dequantized panel block"),
-             TuningParameter("gemvMaxRows", gemvMaxRows, 1...16, controls: "largest M on the GEMV path"),
-             TuningParameter("gemvChunkRows", gemvChunkRows, 16...65536, multiple: 16, controls: "W rows per GEMV work item"),
-             TuningParameter("blasPanelRows", blasPanelRows, 1...4096, controls: "W rows per int4.blas fp32 panel")]
+            [
+                TuningParameter("MC", blocking.mc, 6...4096, multiple: Blocking.mr, controls: "rows of x per packed block"),
+                TuningParameter("KC", blocking.kc, 32...8192, multiple: 32, controls: "depth per packed block (whole Q4 blocks)"),
+                TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "W rows per dequantized panel block"),
+                TuningParameter("gemvMaxRows", gemvMaxRows, 1...16, controls: "largest M on the GEMV path"),
+                TuningParameter("gemvChunkRows", gemvChunkRows, 16...65536, multiple: 16, controls: "W rows per GEMV work item"),
+                TuningParameter("blasPanelRows", blasPanelRows, 1...4096, controls: "W rows per int4.blas fp32 panel")
+            ]
         }
     }
 
@@ -111,9 +117,11 @@ extension Attention {
         public var blasBlock = 64
 
         public var parameters: [TuningParameter] {
-            [TuningParameter("keyTile", keyTile, 64...4096, multiple: 64, controls: "keys per online-softmax tile"),
-             TuningParameter("decodeRows", decodeRows, 1...16, controls: "largest query count on the decode path"),
-             TuningParameter("blasBlock", blasBlock, 1...1024, controls: "block edge of attention.blas")]
+            [
+                TuningParameter("keyTile", keyTile, 64...4096, multiple: 64, controls: "keys per online-softmax tile"),
+                TuningParameter("decodeRows", decodeRows, 1...16, controls: "largest query count on the decode path"),
+                TuningParameter("blasBlock", blasBlock, 1...1024, controls: "block edge of attention.blas")
+            ]
         }
     }
 
@@ -131,8 +139,11 @@ extension CacheControl {
         public var streamingThresholdBytes = 16 << 20
 
         public var parameters: [TuningParameter] {
-            [TuningParameter("streamingThresholdBytes", streamingThresholdBytes, 0...(1 << 34),
-                             controls: "array size from which rows are prefetched and stored streaming")]
+            [
+                TuningParameter(
+                    "streamingThresholdBytes", streamingThresholdBytes, 0...(1 << 34),
+                    controls: "array size from which rows are prefetched and stored streaming")
+            ]
         }
     }
 

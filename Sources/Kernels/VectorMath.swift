@@ -102,7 +102,8 @@ public enum VectorMath {
         var acc = Vec()
         var t = 0
         while t + 16 <= count {
-            acc = acc.addingProduct(UnsafeRawPointer(a + t).loadUnaligned(as: Vec.self), UnsafeRawPointer(b + t).loadUnaligned(as: Vec.self))
+            acc = acc.addingProduct(
+                UnsafeRawPointer(a + t).loadUnaligned(as: Vec.self), UnsafeRawPointer(b + t).loadUnaligned(as: Vec.self))
             t += 16
         }
         if t < count { acc = acc.addingProduct(loadPartial(a + t, count - t, fill: 0), loadPartial(b + t, count - t, fill: 0)) }
@@ -112,8 +113,10 @@ public enum VectorMath {
     /// `dot(a, b_i, count)` for four b's, each bit-identical to `dot`: the four
     /// accumulators run side by side and their lane sums share one tree (`sums`).
     @inlinable @inline(__always)
-    public static func dots(_ a: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
-                            _ b2: UnsafePointer<Float>, _ b3: UnsafePointer<Float>, count: Int) -> SIMD4<Float> {
+    public static func dots(
+        _ a: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+        _ b2: UnsafePointer<Float>, _ b3: UnsafePointer<Float>, count: Int
+    ) -> SIMD4<Float> {
         var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
         @inline(__always) func ld(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
         var t = 0
@@ -143,8 +146,9 @@ public enum VectorMath {
     /// 16 bytes at `p` zero-extended to 32-bit lanes (one `vpmovzxbd`).
     @inlinable @inline(__always)
     public static func bytes(_ p: UnsafePointer<UInt8>) -> SIMD16<Int32> {
-        SIMD16<Int32>(Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(p[4]), Int32(p[5]), Int32(p[6]), Int32(p[7]),
-                      Int32(p[8]), Int32(p[9]), Int32(p[10]), Int32(p[11]), Int32(p[12]), Int32(p[13]), Int32(p[14]), Int32(p[15]))
+        SIMD16<Int32>(
+            Int32(p[0]), Int32(p[1]), Int32(p[2]), Int32(p[3]), Int32(p[4]), Int32(p[5]), Int32(p[6]), Int32(p[7]),
+            Int32(p[8]), Int32(p[9]), Int32(p[10]), Int32(p[11]), Int32(p[12]), Int32(p[13]), Int32(p[14]), Int32(p[15]))
     }
 
     /// The 16 fp16 values at `p` as floats, exactly (one `vcvtph2ps`, from `CIntrinsics`: the

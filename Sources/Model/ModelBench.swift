@@ -23,8 +23,10 @@ public enum ModelBench {
         public var generate: Int
         public var repetitions: Int
 
-        public init(weights: ModelWeights, plans: [Plan], pattern: AttentionPattern, threads: Int, prompt: [Int],
-                    types: [Int]?, generate: Int, repetitions: Int) {
+        public init(
+            weights: ModelWeights, plans: [Plan], pattern: AttentionPattern, threads: Int, prompt: [Int],
+            types: [Int]?, generate: Int, repetitions: Int
+        ) {
             self.weights = weights; self.plans = plans; self.pattern = pattern; self.threads = threads
             self.prompt = prompt; self.types = types; self.generate = generate; self.repetitions = repetitions
         }
@@ -36,13 +38,20 @@ public enum ModelBench {
             guard (1...1000).contains(repetitions) else {
                 throw ModelError.invalidOption(option: "--repetitions", value: "\(repetitions)", reason: "must be from 1 to 1000")
             }
-            guard generate >= 0 else { throw ModelError.invalidOption(option: "--generate", value: "\(generate)", reason: "must be at least 0") }
+            guard generate >= 0 else {
+                throw ModelError.invalidOption(option: "--generate", value: "\(generate)", reason: "must be at least 0")
+            }
             if cfg.architecture == .encoder && generate > 0 {
-                throw ModelError.invalidOption(option: "--generate", value: "\(generate)",
-                                               reason: "\(cfg.name) is an encoder (no decode step); use --generate 0")
+                throw ModelError.invalidOption(
+                    option: "--generate", value: "\(generate)",
+                    reason: "\(cfg.name) is an encoder (no decode step); use --generate 0")
             }
             guard prompt.count + generate <= cfg.maxPositions else {
-                throw ModelError.invalidTokens(reason: "\(prompt.count) prompt + \(generate) generated = \(prompt.count + generate) tokens exceed \(cfg.name)'s \(cfg.maxPositions) positions")
+                throw ModelError.invalidTokens(
+                    reason:
+                        "\(prompt.count) prompt + \(generate) generated = \(prompt.count + generate) tokens exceed \(cfg.name)'s "
+                        + "\(cfg.maxPositions) positions"
+                )
             }
         }
     }
@@ -54,8 +63,10 @@ public enum ModelBench {
     }
 
     /// Runs every plan; `progress` is told which plan starts.
-    public static func run(_ req: Request, reference: ReferenceModel.Output? = nil,
-                           progress: (Int, Plan) -> Void = { _, _ in }) throws -> [Run] {
+    public static func run(
+        _ req: Request, reference: ReferenceModel.Output? = nil,
+        progress: (Int, Plan) -> Void = { _, _ in }
+    ) throws -> [Run] {
         try req.validate()
         let cfg = req.weights.config
         let p = req.prompt.count, g = req.generate, c = cfg.hidden
@@ -107,11 +118,14 @@ public enum ModelBench {
             let acc = Accuracy(got: got, ref: ref.hidden)
             var minTokenCosine = 1.0
             for r in 0..<(p + g) {
-                minTokenCosine = min(minTokenCosine, Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine)
+                minTokenCosine = min(
+                    minTokenCosine, Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine)
             }
             var pooled: Double?
             if cfg.architecture == .encoder {
-                pooled = Accuracy(got: meanPool(got.map(Double.init), rows: p + g, cols: c), ref: meanPool(ref.hidden, rows: p + g, cols: c)).cosine
+                pooled =
+                    Accuracy(got: meanPool(got.map(Double.init), rows: p + g, cols: c), ref: meanPool(ref.hidden, rows: p + g, cols: c))
+                    .cosine
             }
             var top1: Double?
             if cfg.architecture == .decoder {

@@ -30,21 +30,26 @@ public struct ModelConfig: Sendable, Equatable, Codable {
 
     /// The named presets (`--preset`).
     public static let presets: [ModelConfig] = [
-        ModelConfig(name: "tiny", architecture: .decoder, layers: 2, hidden: 64, heads: 4, ff: 256, vocab: 512,
-                    maxPositions: 128, typeVocab: 0, eps: 1e-5, gelu: .tanh),
-        ModelConfig(name: "tiny-encoder", architecture: .encoder, layers: 2, hidden: 64, heads: 4, ff: 256, vocab: 512,
-                    maxPositions: 128, typeVocab: 2, eps: 1e-12, gelu: .erf),
-        ModelConfig(name: "minilm-l6", architecture: .encoder, layers: 6, hidden: 384, heads: 12, ff: 1536, vocab: 30522,
-                    maxPositions: 512, typeVocab: 2, eps: 1e-12, gelu: .erf),
-        ModelConfig(name: "gpt2-small", architecture: .decoder, layers: 12, hidden: 768, heads: 12, ff: 3072, vocab: 50257,
-                    maxPositions: 1024, typeVocab: 0, eps: 1e-5, gelu: .tanh),
+        ModelConfig(
+            name: "tiny", architecture: .decoder, layers: 2, hidden: 64, heads: 4, ff: 256, vocab: 512,
+            maxPositions: 128, typeVocab: 0, eps: 1e-5, gelu: .tanh),
+        ModelConfig(
+            name: "tiny-encoder", architecture: .encoder, layers: 2, hidden: 64, heads: 4, ff: 256, vocab: 512,
+            maxPositions: 128, typeVocab: 2, eps: 1e-12, gelu: .erf),
+        ModelConfig(
+            name: "minilm-l6", architecture: .encoder, layers: 6, hidden: 384, heads: 12, ff: 1536, vocab: 30522,
+            maxPositions: 512, typeVocab: 2, eps: 1e-12, gelu: .erf),
+        ModelConfig(
+            name: "gpt2-small", architecture: .decoder, layers: 12, hidden: 768, heads: 12, ff: 3072, vocab: 50257,
+            maxPositions: 1024, typeVocab: 0, eps: 1e-5, gelu: .tanh)
     ]
 
     /// The preset called `name`, or an error listing the presets.
     public static func preset(_ name: String) throws -> ModelConfig {
         guard let c = presets.first(where: { $0.name == name }) else {
-            throw ModelError.invalidOption(option: "--preset", value: name,
-                                           reason: "known presets: " + presets.map(\.name).joined(separator: ", "))
+            throw ModelError.invalidOption(
+                option: "--preset", value: name,
+                reason: "known presets: " + presets.map(\.name).joined(separator: ", "))
         }
         return c
     }

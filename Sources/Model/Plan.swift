@@ -47,15 +47,17 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             func variant<F: OperatorFamily>(_: F.Type) throws -> String {
                 let names = F.kernels.map(\.name)
                 guard names.contains(value) else {
-                    throw ModelError.invalidOption(option: "--plan", value: text,
-                                                   reason: "\(key)=\(value): unknown variant (known: \(names.joined(separator: ", ")))")
+                    throw ModelError.invalidOption(
+                        option: "--plan", value: text,
+                        reason: "\(key)=\(value): unknown variant (known: \(names.joined(separator: ", ")))")
                 }
                 return value
             }
             func choice<E: RawRepresentable & CaseIterable>(_: E.Type) throws -> E where E.RawValue == String {
                 guard let e = E(rawValue: value) else {
-                    throw ModelError.invalidOption(option: "--plan", value: text,
-                                                   reason: "\(key)=\(value): expected one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ModelError.invalidOption(
+                        option: "--plan", value: text,
+                        reason: "\(key)=\(value): expected one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return e
             }
@@ -69,12 +71,14 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             case "kv": plan.kv = try choice(KVCache.self)
             case "threads":
                 guard let t = Int(value), (1...Check.maxThreads).contains(t) else {
-                    throw ModelError.invalidOption(option: "--plan", value: text, reason: "threads=\(value): must be from 1 to \(Check.maxThreads)")
+                    throw ModelError.invalidOption(
+                        option: "--plan", value: text, reason: "threads=\(value): must be from 1 to \(Check.maxThreads)")
                 }
                 plan.threads = t
             default:
-                throw ModelError.invalidOption(option: "--plan", value: text,
-                                               reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, kv, threads)")
+                throw ModelError.invalidOption(
+                    option: "--plan", value: text,
+                    reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, kv, threads)")
             }
         }
         if plan.int4 != nil && plan.weights == .f32 {
@@ -103,19 +107,25 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             let kv = term.split(separator: "=", maxSplits: 1).map(String.init)
             if kv.count == 1, kv[0] == "causal" { p.causal = true; continue }
             guard kv.count == 2, let v = Int(kv[1]) else {
-                throw ModelError.invalidOption(option: "--attention-pattern", value: text,
-                                               reason: "term '\(term)' must be all, causal, window=W or global=G")
+                throw ModelError.invalidOption(
+                    option: "--attention-pattern", value: text,
+                    reason: "term '\(term)' must be all, causal, window=W or global=G")
             }
             switch kv[0] {
             case "window":
-                guard v >= 1 else { throw ModelError.invalidOption(option: "--attention-pattern", value: text, reason: "window=\(v) must be at least 1") }
+                guard v >= 1 else {
+                    throw ModelError.invalidOption(option: "--attention-pattern", value: text, reason: "window=\(v) must be at least 1")
+                }
                 p.window = v
             case "global":
-                guard v >= 0 else { throw ModelError.invalidOption(option: "--attention-pattern", value: text, reason: "global=\(v) must be at least 0") }
+                guard v >= 0 else {
+                    throw ModelError.invalidOption(option: "--attention-pattern", value: text, reason: "global=\(v) must be at least 0")
+                }
                 p.global = v
             default:
-                throw ModelError.invalidOption(option: "--attention-pattern", value: text,
-                                               reason: "unknown term '\(kv[0])' (expected all, causal, window=W, global=G)")
+                throw ModelError.invalidOption(
+                    option: "--attention-pattern", value: text,
+                    reason: "unknown term '\(kv[0])' (expected all, causal, window=W, global=G)")
             }
         }
         return p

@@ -45,11 +45,15 @@ public final class ReferenceModel {
         positionEmbedding = d(weights.positionEmbedding)
         tokenType = weights.tokenTypeEmbedding.map(d)
         func fused(_ l: LayerWeights) -> Lin {
-            Lin(w: d(l.q.weight) + d(l.k.weight) + d(l.v.weight), b: l.q.bias.map { d($0) + d(l.k.bias ?? []) + d(l.v.bias ?? []) },
+            Lin(
+                w: d(l.q.weight) + d(l.k.weight) + d(l.v.weight), b: l.q.bias.map { d($0) + d(l.k.bias ?? []) + d(l.v.bias ?? []) },
                 outF: 3 * l.q.outFeatures, inF: l.q.inFeatures)
         }
-        layers = weights.layers.map { Layer(qkv: fused($0), proj: lin($0.proj), fc1: lin($0.fc1), fc2: lin($0.fc2),
-                                            n1g: d($0.norm1.gamma), n1b: d($0.norm1.beta), n2g: d($0.norm2.gamma), n2b: d($0.norm2.beta)) }
+        layers = weights.layers.map {
+            Layer(
+                qkv: fused($0), proj: lin($0.proj), fc1: lin($0.fc1), fc2: lin($0.fc2),
+                n1g: d($0.norm1.gamma), n1b: d($0.norm1.beta), n2g: d($0.norm2.gamma), n2b: d($0.norm2.beta))
+        }
         embeddingNorm = weights.embeddingNorm.map { (d($0.gamma), d($0.beta)) }
         finalNorm = weights.finalNorm.map { (d($0.gamma), d($0.beta)) }
     }
@@ -57,7 +61,7 @@ public final class ReferenceModel {
     /// Runs `prompt` (and, for decoders, `generate` greedy steps).
     public func run(prompt: [Int], types: [Int]? = nil, generate: Int = 0) -> Output {
         let c = config.hidden
-        var cache = [[Double]](repeating: [], count: config.layers)   // per layer [tokens × 3C]
+        var cache = [[Double]](repeating: [], count: config.layers)  // per layer [tokens × 3C]
         var tokens = prompt
         var hidden: [Double] = []
         var predictions: [Int] = []
@@ -79,8 +83,9 @@ public final class ReferenceModel {
     /// fp64 logits of one final hidden row through the tied LM head; the argmax (first on ties).
     func argmaxLogits(_ h: [Double]) -> Int {
         var logits = [Double](repeating: 0, count: config.vocab)
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(config.vocab), Int32(config.hidden), 1, tokenEmbedding, Int32(config.hidden),
-                    h, 1, 0, &logits, 1)
+        cblas_dgemv(
+            CblasRowMajor, CblasNoTrans, Int32(config.vocab), Int32(config.hidden), 1, tokenEmbedding, Int32(config.hidden),
+            h, 1, 0, &logits, 1)
         var best = 0
         for j in 1..<logits.count where logits[j] > logits[best] { best = j }
         return best
@@ -124,8 +129,9 @@ public final class ReferenceModel {
     func linear(_ x: [Double], rows: Int, _ l: Lin) -> [Double] {
         var y = [Double](repeating: 0, count: rows * l.outF)
         if let b = l.b { for r in 0..<rows { for j in 0..<l.outF { y[r * l.outF + j] = b[j] } } }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(l.outF), Int32(l.inF), 1,
-                    x, Int32(l.inF), l.w, Int32(l.inF), l.b == nil ? 0 : 1, &y, Int32(l.outF))
+        cblas_dgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(l.outF), Int32(l.inF), 1,
+            x, Int32(l.inF), l.w, Int32(l.inF), l.b == nil ? 0 : 1, &y, Int32(l.outF))
         return y
     }
 

@@ -57,13 +57,15 @@ public struct SafeTensors: Sendable {
         func fail(_ tensor: String, _ problem: String) -> ModelError { .weights(path: path, tensor: tensor, problem: problem) }
         guard data.count >= 8 else { throw fail("(header)", "file is \(data.count) bytes, shorter than the 8-byte header length") }
         let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard n <= UInt64(Self.maxHeaderBytes) else { throw fail("(header)", "header length \(n) exceeds the \(Self.maxHeaderBytes)-byte limit") }
+        guard n <= UInt64(Self.maxHeaderBytes) else {
+            throw fail("(header)", "header length \(n) exceeds the \(Self.maxHeaderBytes)-byte limit")
+        }
         guard n <= UInt64(data.count - 8) else {
             throw fail("(header)", "header length \(n) runs past the end of the \(data.count)-byte file (truncated?)")
         }
         let headerEnd = 8 + Int(n)
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: data.startIndex + 8 ..< data.startIndex + headerEnd)) } catch {
+        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: data.startIndex + 8..<data.startIndex + headerEnd)) } catch {
             throw fail("(header)", "header is not valid JSON")
         }
         guard let object = json as? [String: Any] else { throw fail("(header)", "header is not a JSON object") }
@@ -100,15 +102,21 @@ public struct SafeTensors: Sendable {
                 count = p
             }
             guard off[1] - off[0] == count * dtype.size else {
-                throw fail(name, "data_offsets [\(off[0]), \(off[1])] hold \(off[1] - off[0]) bytes, but \(dt) \(shape) needs \(count * dtype.size)")
+                throw fail(
+                    name,
+                    "data_offsets [\(off[0]), \(off[1])] hold \(off[1] - off[0]) bytes, but \(dt) \(shape) needs \(count * dtype.size)")
             }
             entries[name] = Entry(name: name, dtype: dtype, shape: shape, range: off[0]..<off[1])
         }
         // Ranges must tile the data buffer exactly.
         var end = 0
         for e in entries.values.sorted(by: { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }) {
-            if e.range.lowerBound < end { throw fail(e.name, "data_offsets [\(e.range.lowerBound), \(e.range.upperBound)] overlap another tensor") }
-            if e.range.lowerBound > end { throw fail(e.name, "a hole of \(e.range.lowerBound - end) bytes precedes this tensor at offset \(end)") }
+            if e.range.lowerBound < end {
+                throw fail(e.name, "data_offsets [\(e.range.lowerBound), \(e.range.upperBound)] overlap another tensor")
+            }
+            if e.range.lowerBound > end {
+                throw fail(e.name, "a hole of \(e.range.lowerBound - end) bytes precedes this tensor at offset \(end)")
+            }
             end = e.range.upperBound
         }
         guard end == dataSize else { throw fail("(data)", "tensors cover \(end) bytes but the data buffer has \(dataSize)") }
@@ -143,11 +151,18 @@ public struct SafeTensors: Sendable {
             out.withUnsafeMutableBufferPointer { dst in
                 switch e.dtype {
                 case .F32:
-                    for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                    for i in 0..<count {
+                        dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    }
                 case .F16:
-                    for i in 0..<count { dst[i] = Float(Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                    for i in 0..<count {
+                        dst[i] = Float(Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                    }
                 case .BF16:
-                    for i in 0..<count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+                    for i in 0..<count {
+                        dst[i] = Float(
+                            bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                    }
                 default: break
                 }
             }
@@ -156,13 +171,16 @@ public struct SafeTensors: Sendable {
     }
 
     /// Encodes tensors as a safetensors file (ranges in the given order, no padding).
-    public static func encode(_ tensors: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])],
-                              metadata: [String: String] = [:]) -> Data {
+    public static func encode(
+        _ tensors: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])],
+        metadata: [String: String] = [:]
+    ) -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for t in tensors {
-            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.count]] as [String: Any]
+            header[t.name] =
+                ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.count]] as [String: Any]
             offset += t.bytes.count
         }
         var json = (try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data("{}".utf8)

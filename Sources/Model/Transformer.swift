@@ -36,14 +36,15 @@ public final class ModelRunner {
     let vCaches: [AlignedBuffer]  // per layer [capacity × C]
     let kHalves: [AlignedBuffer]  // kv=f16: per layer [capacity × C] halves
     let vHalves: [AlignedBuffer]
-    let qs: AlignedBuffer         // queries [capacity × C]
-    let x: AlignedBuffer       // residual stream [capacity × C]
-    let y: AlignedBuffer       // LN / attention output [capacity × C]
-    let z: AlignedBuffer       // projection output [capacity × C]
-    let f: AlignedBuffer       // MLP inner [capacity × F]
+    let queryBuffer: AlignedBuffer  // queries [capacity × C]
+    let residualBuffer: AlignedBuffer  // the residual stream [capacity × C]
+    let normedBuffer: AlignedBuffer  // a norm's output, the next sublayer's input [capacity × C]
+    let attnOutBuffer: AlignedBuffer  // attention's output, before the projection [capacity × C]
+    let sublayerOutBuffer: AlignedBuffer  // a sublayer's output before the residual add [capacity × C]
+    let mlpHiddenBuffer: AlignedBuffer  // the MLP's inner activations [capacity × F]
     let logits: AlignedBuffer  // [vocab]
-    let probs: AlignedBuffer   // [vocab]
-    let row: AlignedBuffer     // one dequantized embedding row [C]
+    let probs: AlignedBuffer  // [vocab]
+    let embeddingRow: AlignedBuffer  // one dequantized token-embedding row [C]
 
     /// Prepares `weights` (fp32; quantized here when the plan asks) for `plan`.
     public init(weights: ModelWeights, plan: Plan, threads: Int, pattern: AttentionPattern, capacity: Int) throws {
@@ -55,8 +56,9 @@ public final class ModelRunner {
             throw ModelError.invalidTokens(reason: "\(capacity) tokens exceed \(cfg.name)'s \(cfg.maxPositions) positions")
         }
         if cfg.architecture == .encoder && pattern.causal {
-            throw ModelError.invalidOption(option: "--attention-pattern", value: pattern.description,
-                                           reason: "\(cfg.name) is a bidirectional encoder; causal masking is for decoders")
+            throw ModelError.invalidOption(
+                option: "--attention-pattern", value: pattern.description,
+                reason: "\(cfg.name) is a bidirectional encoder; causal masking is for decoders")
         }
         self.weights = try plan.format.map { try weights.quantized($0) } ?? weights
         self.plan = plan
@@ -78,14 +80,15 @@ public final class ModelRunner {
         let halves = plan.kv == .f16 ? cfg.layers : 0
         kHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * c + 1) / 2) }
         vHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * c + 1) / 2) }
-        qs = AlignedBuffer(count: capacity * c)
-        x = AlignedBuffer(count: capacity * c)
-        y = AlignedBuffer(count: capacity * c)
-        z = AlignedBuffer(count: capacity * c)
-        f = AlignedBuffer(count: capacity * cfg.ff)
+        queryBuffer = AlignedBuffer(count: capacity * c)
+        residualBuffer = AlignedBuffer(count: capacity * c)
+        normedBuffer = AlignedBuffer(count: capacity * c)
+        attnOutBuffer = AlignedBuffer(count: capacity * c)
+        sublayerOutBuffer = AlignedBuffer(count: capacity * c)
+        mlpHiddenBuffer = AlignedBuffer(count: capacity * cfg.ff)
         logits = AlignedBuffer(count: cfg.vocab)
         probs = AlignedBuffer(count: cfg.vocab)
-        row = AlignedBuffer(count: c)
+        embeddingRow = AlignedBuffer(count: c)
     }
 
     public var config: ModelConfig { weights.config }
@@ -151,10 +154,14 @@ public final class ModelRunner {
             throw ModelError.invalidTokens(reason: "token \(i) is id \(tokens[i]), outside \(cfg.name)'s vocabulary 0..<\(cfg.vocab)")
         }
         guard position + tokens.count <= capacity else {
-            throw ModelError.invalidTokens(reason: "\(position + tokens.count) tokens exceed the capacity of \(capacity) (\(cfg.name) has \(cfg.maxPositions) positions)")
+            throw ModelError.invalidTokens(
+                reason:
+                    "\(position + tokens.count) tokens exceed the capacity of \(capacity) (\(cfg.name) has \(cfg.maxPositions) positions)")
         }
         if let types {
-            guard cfg.architecture == .encoder else { throw ModelError.invalidTokens(reason: "token types are for encoders; \(cfg.name) is a decoder") }
+            guard cfg.architecture == .encoder else {
+                throw ModelError.invalidTokens(reason: "token types are for encoders; \(cfg.name) is a decoder")
+            }
             guard types.count == tokens.count else {
                 throw ModelError.invalidTokens(reason: "\(types.count) token types for \(tokens.count) tokens")
             }
@@ -174,9 +181,12 @@ public final class ModelRunner {
             throw ModelError.invalidTokens(reason: "\(cfg.name) is an encoder: give the whole sequence in one pass (reset first)")
         }
         let t = tokens.count, c = cfg.hidden, p0 = position
-        let xs = view(x, rows: t, cols: c), ys = view(y, rows: t, cols: c), zs = view(z, rows: t, cols: c)
-        let fs = view(f, rows: t, cols: cfg.ff)
-        let q = view(qs, rows: t, cols: c)
+        let residual = view(residualBuffer, rows: t, cols: c)  // [T × C]
+        let normed = view(normedBuffer, rows: t, cols: c)  // [T × C]
+        let attnOut = view(attnOutBuffer, rows: t, cols: c)  // [T × C]
+        let sublayerOut = view(sublayerOutBuffer, rows: t, cols: c)  // [T × C]
+        let mlpHidden = view(mlpHiddenBuffer, rows: t, cols: cfg.ff)  // [T × F]
+        let q = view(queryBuffer, rows: t, cols: c)  // [T × C], H heads of D
         // Layer i's K and V caches: all rows so far, and the rows these tokens write.
         func kv(_ i: Int) -> (k: MutableMatrixView, v: MutableMatrixView) {
             (view(kCaches[i], rows: p0 + t, cols: c), view(vCaches[i], rows: p0 + t, cols: c))
@@ -207,40 +217,42 @@ public final class ModelRunner {
                 }
             }
         }
-        timed("embed") { embed(tokens, types: types, at: p0, into: xs) }
+        timed("embed") { embed(tokens, types: types, at: p0, into: residual) }  // residual is (T, C)
         switch cfg.architecture {
         case .encoder:
-            if let n = weights.embeddingNorm { try norm(xs.readOnly, n, xs) }
+            // Post-norm (BERT): each sublayer's output joins the residual stream, then a norm.
+            if let n = weights.embeddingNorm { try norm(residual.readOnly, n, residual) }
             for (i, l) in weights.layers.enumerated() {
-                let (k, v) = try project(xs.readOnly, l, i)
-                try attend(i, k, v, ys)
-                try linear(ys.readOnly, l.proj, zs)
-                try add(xs.readOnly, into: zs)
-                try norm(zs.readOnly, l.norm1, xs)
-                try linear(xs.readOnly, l.fc1, fs)
-                try timed("gelu") { try Elementwise.gelu(fs, kind: cfg.gelu, threads: threads) }
-                try linear(fs.readOnly, l.fc2, zs)
-                try add(xs.readOnly, into: zs)
-                try norm(zs.readOnly, l.norm2, xs)
+                let (k, v) = try project(residual.readOnly, l, i)  // q, k, v are (T, C) from W (C, C)
+                try attend(i, k, v, attnOut)  // attnOut is (T, C)
+                try linear(attnOut.readOnly, l.proj, sublayerOut)  // W (C, C)
+                try add(residual.readOnly, into: sublayerOut)
+                try norm(sublayerOut.readOnly, l.norm1, residual)
+                try linear(residual.readOnly, l.fc1, mlpHidden)  // mlpHidden is (T, F) from W (F, C)
+                try timed("gelu") { try Elementwise.gelu(mlpHidden, kind: cfg.gelu, threads: threads) }
+                try linear(mlpHidden.readOnly, l.fc2, sublayerOut)  // W (C, F)
+                try add(residual.readOnly, into: sublayerOut)
+                try norm(sublayerOut.readOnly, l.norm2, residual)
             }
             position = p0 + t
-            return xs.readOnly
+            return residual.readOnly
         case .decoder:
+            // Pre-norm (GPT-2): each sublayer reads a normed copy and adds into the residual stream.
             for (i, l) in weights.layers.enumerated() {
-                try norm(xs.readOnly, l.norm1, ys)
-                let (k, v) = try project(ys.readOnly, l, i)
-                try attend(i, k, v, ys)
-                try linear(ys.readOnly, l.proj, zs)
-                try add(zs.readOnly, into: xs)
-                try norm(xs.readOnly, l.norm2, ys)
-                try linear(ys.readOnly, l.fc1, fs)
-                try timed("gelu") { try Elementwise.gelu(fs, kind: cfg.gelu, threads: threads) }
-                try linear(fs.readOnly, l.fc2, zs)
-                try add(zs.readOnly, into: xs)
+                try norm(residual.readOnly, l.norm1, normed)  // normed is (T, C)
+                let (k, v) = try project(normed.readOnly, l, i)  // q, k, v are (T, C) from W (C, C)
+                try attend(i, k, v, attnOut)  // attnOut is (T, C)
+                try linear(attnOut.readOnly, l.proj, sublayerOut)  // W (C, C)
+                try add(sublayerOut.readOnly, into: residual)
+                try norm(residual.readOnly, l.norm2, normed)
+                try linear(normed.readOnly, l.fc1, mlpHidden)  // mlpHidden is (T, F) from W (F, C)
+                try timed("gelu") { try Elementwise.gelu(mlpHidden, kind: cfg.gelu, threads: threads) }
+                try linear(mlpHidden.readOnly, l.fc2, sublayerOut)  // W (C, F)
+                try add(sublayerOut.readOnly, into: residual)
             }
-            if let n = weights.finalNorm { try norm(xs.readOnly, n, ys) }
+            if let n = weights.finalNorm { try norm(residual.readOnly, n, normed) }
             position = p0 + t
-            return ys.readOnly
+            return normed.readOnly
         }
     }
 
@@ -262,20 +274,21 @@ public final class ModelRunner {
     }
 
     /// x[r] = E_token[tokens[r]] + E_pos[p0 + r] (+ E_type[types[r]]).
-    func embed(_ tokens: [Int], types: [Int]?, at p0: Int, into xs: MutableMatrixView) {
+    func embed(_ tokens: [Int], types: [Int]?, at p0: Int, into residual: MutableMatrixView) {
         let c = config.hidden
         for (r, id) in tokens.enumerated() {
-            let out = xs.row(r)
+            let out = residual.row(r)
             let tok: UnsafePointer<Float>
             if let q = weights.tokenEmbeddingQuantized {
                 let deq = Int4.dequantize(q, row: id)
-                deq.withUnsafeBufferPointer { row.pointer.update(from: $0.baseAddress!, count: c) }
-                tok = UnsafePointer(row.pointer)
+                deq.withUnsafeBufferPointer { embeddingRow.pointer.update(from: $0.baseAddress!, count: c) }
+                tok = UnsafePointer(embeddingRow.pointer)
             } else {
                 tok = weights.tokenEmbedding.unsafeView.row(id)
             }
             let pos = weights.positionEmbedding.unsafeView.row(p0 + r)
-            let type = types.flatMap { ts in weights.tokenTypeEmbedding.map { $0.unsafeView.row(ts[r]) } }
+            let type =
+                types.flatMap { ts in weights.tokenTypeEmbedding.map { $0.unsafeView.row(ts[r]) } }
                 ?? weights.tokenTypeEmbedding?.unsafeView.row(0)
             for j in 0..<c {
                 // Hugging Face's order: (token + type) + position for BERT, token + position for GPT-2.

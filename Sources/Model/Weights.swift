@@ -102,7 +102,9 @@ public struct ModelWeights: Sendable {
             return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) * 2 * a - a }
         }
         func matrix(_ r: Int, _ c: Int, std: Float) -> Matrix { Matrix(rows: r, cols: c, values: uniform(r * c, std: std)) }
-        func norm() -> Norm { Norm(gamma: uniform(config.hidden, std: 0.1 / Float(3).squareRoot()).map { 1 + $0 }, beta: uniform(config.hidden, std: 0.02)) }
+        func norm() -> Norm {
+            Norm(gamma: uniform(config.hidden, std: 0.1 / Float(3).squareRoot()).map { 1 + $0 }, beta: uniform(config.hidden, std: 0.02))
+        }
         let c = config.hidden, f = config.ff
         let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
         let tok = matrix(config.vocab, c, std: 0.02)
@@ -120,8 +122,9 @@ public struct ModelWeights: Sendable {
             layers.append(LayerWeights(q: q, k: k, v: v, proj: proj, fc1: fc1, fc2: fc2, norm1: norm(), norm2: norm()))
         }
         let final = config.architecture == .decoder ? norm() : nil
-        return ModelWeights(config: config, tokenEmbedding: tok, positionEmbedding: pos, tokenTypeEmbedding: types,
-                            embeddingNorm: embNorm, layers: layers, finalNorm: final, source: "synthetic seed \(seed)")
+        return ModelWeights(
+            config: config, tokenEmbedding: tok, positionEmbedding: pos, tokenTypeEmbedding: types,
+            embeddingNorm: embNorm, layers: layers, finalNorm: final, source: "synthetic seed \(seed)")
     }
 
     // MARK: - quantization
@@ -132,8 +135,9 @@ public struct ModelWeights: Sendable {
         var out = self
         func q(_ lin: inout Linear, _ name: String) throws {
             guard lin.inFeatures % QuantFormat.blockSize == 0 else {
-                throw ModelError.invalidOption(option: "--plan", value: "weights=\(format.rawValue)",
-                                               reason: "\(name) has \(lin.inFeatures) input features, not a multiple of 32 (the GGUF block size)")
+                throw ModelError.invalidOption(
+                    option: "--plan", value: "weights=\(format.rawValue)",
+                    reason: "\(name) has \(lin.inFeatures) input features, not a multiple of 32 (the GGUF block size)")
             }
             lin.quantized = try lin.weight.withView { try Int4.quantize($0, format: format) }
         }
@@ -142,8 +146,9 @@ public struct ModelWeights: Sendable {
         }
         if config.architecture == .decoder {
             guard config.hidden % QuantFormat.blockSize == 0 else {
-                throw ModelError.invalidOption(option: "--plan", value: "weights=\(format.rawValue)",
-                                               reason: "the LM head has \(config.hidden) input features, not a multiple of 32")
+                throw ModelError.invalidOption(
+                    option: "--plan", value: "weights=\(format.rawValue)",
+                    reason: "the LM head has \(config.hidden) input features, not a multiple of 32")
             }
             out.tokenEmbeddingQuantized = try tokenEmbedding.withView { try Int4.quantize($0, format: format) }
         }
@@ -178,7 +183,9 @@ public struct ModelWeights: Sendable {
     /// (the BERT pooler, position_ids buffers) are ignored.
     public static func load(_ config: ModelConfig, from file: SafeTensors) throws -> ModelWeights {
         let c = config.hidden, f = config.ff
-        func mat(_ name: String, _ r: Int, _ cols: Int) throws -> Matrix { Matrix(rows: r, cols: cols, values: try file.floats(name, shape: [r, cols])) }
+        func mat(_ name: String, _ r: Int, _ cols: Int) throws -> Matrix {
+            Matrix(rows: r, cols: cols, values: try file.floats(name, shape: [r, cols]))
+        }
         func vec(_ name: String, _ n: Int) throws -> [Float] { try file.floats(name, shape: [n]) }
         /// GPT-2's Conv1D stores [in, out]; transpose to [out, in].
         func conv1d(_ name: String, _ inF: Int, _ outF: Int) throws -> Matrix { try mat(name, inF, outF).transposed }
@@ -192,18 +199,25 @@ public struct ModelWeights: Sendable {
                 func attn(_ name: String) throws -> Linear {
                     Linear(weight: try mat(p + "attention.self.\(name).weight", c, c), bias: try vec(p + "attention.self.\(name).bias", c))
                 }
-                layers.append(LayerWeights(
-                    q: try attn("query"), k: try attn("key"), v: try attn("value"),
-                    proj: Linear(weight: try mat(p + "attention.output.dense.weight", c, c), bias: try vec(p + "attention.output.dense.bias", c)),
-                    fc1: Linear(weight: try mat(p + "intermediate.dense.weight", f, c), bias: try vec(p + "intermediate.dense.bias", f)),
-                    fc2: Linear(weight: try mat(p + "output.dense.weight", c, f), bias: try vec(p + "output.dense.bias", c)),
-                    norm1: Norm(gamma: try vec(p + "attention.output.LayerNorm.weight", c), beta: try vec(p + "attention.output.LayerNorm.bias", c)),
-                    norm2: Norm(gamma: try vec(p + "output.LayerNorm.weight", c), beta: try vec(p + "output.LayerNorm.bias", c))))
+                layers.append(
+                    LayerWeights(
+                        q: try attn("query"), k: try attn("key"), v: try attn("value"),
+                        proj: Linear(
+                            weight: try mat(p + "attention.output.dense.weight", c, c),
+                            bias: try vec(p + "attention.output.dense.bias", c)),
+                        fc1: Linear(
+                            weight: try mat(p + "intermediate.dense.weight", f, c), bias: try vec(p + "intermediate.dense.bias", f)),
+                        fc2: Linear(weight: try mat(p + "output.dense.weight", c, f), bias: try vec(p + "output.dense.bias", c)),
+                        norm1: Norm(
+                            gamma: try vec(p + "attention.output.LayerNorm.weight", c),
+                            beta: try vec(p + "attention.output.LayerNorm.bias", c)),
+                        norm2: Norm(gamma: try vec(p + "output.LayerNorm.weight", c), beta: try vec(p + "output.LayerNorm.bias", c))))
             }
-            return ModelWeights(config: config, tokenEmbedding: try mat(e + "word_embeddings.weight", config.vocab, c),
-                                positionEmbedding: try mat(e + "position_embeddings.weight", config.maxPositions, c),
-                                tokenTypeEmbedding: try mat(e + "token_type_embeddings.weight", config.typeVocab, c),
-                                embeddingNorm: norm, layers: layers, finalNorm: nil, source: file.path)
+            return ModelWeights(
+                config: config, tokenEmbedding: try mat(e + "word_embeddings.weight", config.vocab, c),
+                positionEmbedding: try mat(e + "position_embeddings.weight", config.maxPositions, c),
+                tokenTypeEmbedding: try mat(e + "token_type_embeddings.weight", config.typeVocab, c),
+                embeddingNorm: norm, layers: layers, finalNorm: nil, source: file.path)
         case .decoder:
             var layers: [LayerWeights] = []
             for i in 0..<config.layers {
@@ -211,20 +225,23 @@ public struct ModelWeights: Sendable {
                 // c_attn holds Q, K and V side by side: [C, 3C] (Conv1D), bias [3C].
                 let qkv = try conv1d(p + "attn.c_attn.weight", c, 3 * c), qkvBias = try vec(p + "attn.c_attn.bias", 3 * c)
                 func part(_ n: Int) -> Linear {
-                    Linear(weight: Matrix(rows: c, cols: c) { r, col in qkv[n * c + r, col] }, bias: Array(qkvBias[(n * c)..<((n + 1) * c)]))
+                    Linear(
+                        weight: Matrix(rows: c, cols: c) { r, col in qkv[n * c + r, col] }, bias: Array(qkvBias[(n * c)..<((n + 1) * c)]))
                 }
-                layers.append(LayerWeights(
-                    q: part(0), k: part(1), v: part(2),
-                    proj: Linear(weight: try conv1d(p + "attn.c_proj.weight", c, c), bias: try vec(p + "attn.c_proj.bias", c)),
-                    fc1: Linear(weight: try conv1d(p + "mlp.c_fc.weight", c, f), bias: try vec(p + "mlp.c_fc.bias", f)),
-                    fc2: Linear(weight: try conv1d(p + "mlp.c_proj.weight", f, c), bias: try vec(p + "mlp.c_proj.bias", c)),
-                    norm1: Norm(gamma: try vec(p + "ln_1.weight", c), beta: try vec(p + "ln_1.bias", c)),
-                    norm2: Norm(gamma: try vec(p + "ln_2.weight", c), beta: try vec(p + "ln_2.bias", c))))
+                layers.append(
+                    LayerWeights(
+                        q: part(0), k: part(1), v: part(2),
+                        proj: Linear(weight: try conv1d(p + "attn.c_proj.weight", c, c), bias: try vec(p + "attn.c_proj.bias", c)),
+                        fc1: Linear(weight: try conv1d(p + "mlp.c_fc.weight", c, f), bias: try vec(p + "mlp.c_fc.bias", f)),
+                        fc2: Linear(weight: try conv1d(p + "mlp.c_proj.weight", f, c), bias: try vec(p + "mlp.c_proj.bias", c)),
+                        norm1: Norm(gamma: try vec(p + "ln_1.weight", c), beta: try vec(p + "ln_1.bias", c)),
+                        norm2: Norm(gamma: try vec(p + "ln_2.weight", c), beta: try vec(p + "ln_2.bias", c))))
             }
-            return ModelWeights(config: config, tokenEmbedding: try mat("wte.weight", config.vocab, c),
-                                positionEmbedding: try mat("wpe.weight", config.maxPositions, c), tokenTypeEmbedding: nil,
-                                embeddingNorm: nil, layers: layers,
-                                finalNorm: Norm(gamma: try vec("ln_f.weight", c), beta: try vec("ln_f.bias", c)), source: file.path)
+            return ModelWeights(
+                config: config, tokenEmbedding: try mat("wte.weight", config.vocab, c),
+                positionEmbedding: try mat("wpe.weight", config.maxPositions, c), tokenTypeEmbedding: nil,
+                embeddingNorm: nil, layers: layers,
+                finalNorm: Norm(gamma: try vec("ln_f.weight", c), beta: try vec("ln_f.bias", c)), source: file.path)
         }
     }
 

@@ -8,9 +8,9 @@ struct AblationCommand: ParsableCommand {
         commandName: "ablation",
         abstract: "Rebuild an optimized variant one optimization at a time and measure every step side by side in one run.",
         discussion: """
-        Operators with a chain: \(chained.map(\.op.rawValue).joined(separator: ", ")). Each step is checked against fp64 like a \
-        variant. Default shapes: \(chained.map { "\($0.op.rawValue) \($0.shapes.ablation)" }.joined(separator: ", ")).
-        """)
+            Operators with a chain: \(chained.map(\.op.rawValue).joined(separator: ", ")). Each step is checked against fp64 like a \
+            variant. Default shapes: \(chained.map { "\($0.op.rawValue) \($0.shapes.ablation)" }.joined(separator: ", ")).
+            """)
 
     /// The operators with an ablation chain, in registry order.
     static var chained: [any OperatorSpec] { Operators.all.filter { !$0.ablation.isEmpty } }
@@ -28,13 +28,18 @@ struct AblationCommand: ParsableCommand {
         guard minTime > 0 && minTime <= 600 else { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         guard (1...1000).contains(repetitions) else { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
         let names = ops.flatMap { $0.split(separator: ",").map(String.init) }
-        let selected: [any OperatorSpec] = try names.isEmpty ? Self.chained : names.map { n in
-            let spec = try Operators.named(n)
-            guard !spec.ablation.isEmpty else {
-                throw CLIError("--op '\(n)' has no ablation chain (operators with one: \(Self.chained.map(\.op.rawValue).joined(separator: ", ")))")
+        let selected: [any OperatorSpec] =
+            try names.isEmpty
+            ? Self.chained
+            : names.map { n in
+                let spec = try Operators.named(n)
+                guard !spec.ablation.isEmpty else {
+                    throw CLIError(
+                        "--op '\(n)' has no ablation chain (operators with one: \(Self.chained.map(\.op.rawValue).joined(separator: ", ")))"
+                    )
+                }
+                return spec
             }
-            return spec
-        }
         if shape != nil && selected.count != 1 { throw CLIError("--shape needs exactly one --op") }
         if let output { try checkOutputDirectory(output) }
         var cases: [BenchCase] = []
@@ -58,10 +63,12 @@ struct AblationCommand: ParsableCommand {
         let table = AblationTables.table(zip(steps, results).map { ($0.change, $1) })
         FileHandle.standardOutput.write(Data((format == "md" ? table.markdown : table.terminal).utf8))
         if let output {
-            let doc = ResultDocument(machine: machine,
-                                     settings: RunSettings(suite: "ablation", minTimeSeconds: minTime, repetitions: repetitions,
-                                                           command: CommandLine.arguments.dropFirst().joined(separator: " ")),
-                                     cases: results)
+            let doc = ResultDocument(
+                machine: machine,
+                settings: RunSettings(
+                    suite: "ablation", minTimeSeconds: minTime, repetitions: repetitions,
+                    command: CommandLine.arguments.dropFirst().joined(separator: " ")),
+                cases: results)
             try doc.write(to: output)
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
         }

@@ -8,10 +8,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure variants side by side: time, GFLOP/s, GB/s, roofline, speed-ups and accuracy.",
         discussion: """
-        Shapes (one grammar per operator; 'opbench list --ops' prints them): \
-        \(Operators.all.map { "\($0.op.rawValue) \($0.grammar)" }.joined(separator: "; ")). \
-        Without --shape the suite's shapes are used.
-        """)
+            Shapes (one grammar per operator; 'opbench list --ops' prints them): \
+            \(Operators.all.map { "\($0.op.rawValue) \($0.grammar)" }.joined(separator: "; ")). \
+            Without --shape the suite's shapes are used.
+            """)
 
     @OptionGroup var selection: Selection
     @Option(name: .customLong("shape"), help: "A shape (repeatable); applied to every selected operator whose shape grammar accepts it.")
@@ -19,9 +19,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "quick (under 2 minutes) or full (size and thread sweeps).") var suite: String = "quick"
     @Option(name: .customLong("min-time"), help: "Measuring time per case, seconds (default: 0.4 quick, 1.0 full).") var minTime: Double?
     @Option(help: "Samples per case (default 10 quick, 15 full).") var repetitions: Int?
-    @Option(name: .customLong("cases-from"), help: "Measure exactly the cases (id, shape, threads) of this results file instead of a suite.")
+    @Option(
+        name: .customLong("cases-from"), help: "Measure exactly the cases (id, shape, threads) of this results file instead of a suite.")
     var casesFrom: String?
-    @Option(help: "Independent rounds, each a fresh process measuring every case; samples are pooled and the spread of the per-round figures is kept (a gate baseline wants several).")
+    @Option(
+        help: ArgumentHelp(
+            "Independent rounds, each a fresh process measuring every case; samples are pooled and the spread of the per-round "
+                + "figures is kept (a gate baseline wants several).")
+    )
     var rounds: Int = 1
     @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
     @Option(help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
@@ -48,10 +53,12 @@ struct BenchCommand: ParsableCommand {
             let progress = ProgressBar()
             let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0, $1, $2) }
             progress.finish()
-            doc = ResultDocument(machine: machine,
-                                 settings: RunSettings(suite: shapes.isEmpty ? suite : "custom", minTimeSeconds: options.minTime,
-                                                       repetitions: options.repetitions, command: CommandLine.arguments.dropFirst().joined(separator: " ")),
-                                 cases: results)
+            doc = ResultDocument(
+                machine: machine,
+                settings: RunSettings(
+                    suite: shapes.isEmpty ? suite : "custom", minTimeSeconds: options.minTime,
+                    repetitions: options.repetitions, command: CommandLine.arguments.dropFirst().joined(separator: " ")),
+                cases: results)
         }
         let results = doc.cases
         let rendered = try render(doc, format == "table" && output != nil ? "json" : format)
@@ -71,7 +78,9 @@ struct BenchCommand: ParsableCommand {
 
     /// Runs `rounds` child processes of this command (one round each) and merges their results.
     func runRounds(options: BenchOptions) throws -> ResultDocument {
-        var args = ["bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json"]
+        var args = [
+            "bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json"
+        ]
         for o in selection.ops { args += ["--op", o] }
         for v in selection.variants { args += ["--variant", v] }
         for t in selection.threads { args += ["--threads", t] }
@@ -162,7 +171,8 @@ func runChildren(_ args: [String], count: Int, label: String) throws -> [ResultD
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw CLIError("\(label) \(i) failed: \(message.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)")")
+            throw CLIError(
+                "\(label) \(i) failed: \(message.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)")")
         }
         docs.append(try ResultDocument.read(out))
     }

@@ -40,10 +40,11 @@ struct Gate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fail (exit 1) on a significant slowdown or an accuracy failure against a baseline.",
         discussion: """
-        Runs the baseline's cases again in --runs fresh processes (or reads --candidate) and compares each case's time normalized by its peer \
-        measured in the same rounds (same op, shape and threads: the blas variant, or simd for blas), which cancels \
-        most of a shared machine's drift. Prints a Markdown summary for a pull-request comment.
-        """)
+            Runs the baseline's cases again in --runs fresh processes (or reads --candidate) and compares each case's time \
+            normalized by its peer \
+            measured in the same rounds (same op, shape and threads: the blas variant, or simd for blas), which cancels \
+            most of a shared machine's drift. Prints a Markdown summary for a pull-request comment.
+            """)
 
     @Option(help: "Baseline results file.") var baseline: String
     @Option(help: "Candidate results file (default: run the baseline's cases now).") var candidate: String?
@@ -52,7 +53,9 @@ struct Gate: ParsableCommand {
     @Option(help: "Also write the Markdown summary to FILE.") var summary: String?
     @Option(help: "Write the candidate's results (all runs pooled) to FILE.") var output: String?
     @Option(help: "Candidate runs, each a fresh process; a case fails only when every run finds it slower.") var runs: Int = 2
-    @Flag(name: .customLong("gate-naive"), help: "Also fail on slower naive variants (by default their accuracy is gated, their speed only reported).")
+    @Flag(
+        name: .customLong("gate-naive"),
+        help: "Also fail on slower naive variants (by default their accuracy is gated, their speed only reported).")
     var gateNaive = false
 
     func run() throws {
@@ -65,8 +68,11 @@ struct Gate: ParsableCommand {
         } else {
             guard (1...10).contains(runs) else { throw CLIError("--runs \(runs) must be from 1 to 10") }
             _ = try BenchCase.list(from: base, path: baseline)
-            candidates = try runChildren(["bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
-                                          "--repetitions", "\(base.settings.repetitions)", "--format", "json"], count: runs, label: "run")
+            candidates = try runChildren(
+                [
+                    "bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
+                    "--repetitions", "\(base.settings.repetitions)", "--format", "json"
+                ], count: runs, label: "run")
             if let output { try Bench.merge(candidates).write(to: output) }
         }
         var rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) })

@@ -7,12 +7,14 @@ import Model
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Run full transformer passes with chosen variants: prefill and decode tokens/s, time per operator, accuracy vs an fp64 pass.",
+        abstract:
+            "Run full transformer passes with chosen variants: prefill and decode tokens/s, time per operator, accuracy vs an fp64 pass.",
         discussion: """
-        Presets: \(ModelConfig.presets.map(\.name).joined(separator: ", ")). A plan names a variant per operator, e.g. \
-        matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2 (keys: matmul, softmax, layernorm, \
-        attention, int4, weights=f32|q4_0|q4_1, kv=f32|f16 (the KV cache), threads; omitted keys are simd / f32). Several --plan options give one comparison.
-        """)
+            Presets: \(ModelConfig.presets.map(\.name).joined(separator: ", ")). A plan names a variant per operator, e.g. \
+            matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2 (keys: matmul, softmax, layernorm, \
+            attention, int4, weights=f32|q4_0|q4_1, kv=f32|f16 (the KV cache), threads; omitted keys are simd / f32). \
+            Several --plan options give one comparison.
+            """)
 
     @Option(help: "Model shape: \(ModelConfig.presets.map(\.name).joined(separator: ", ")).") var preset: String
     @Option(name: .customLong("plan"), help: "A plan (repeatable). Default: every operator simd, f32 weights.") var plans: [String] = []
@@ -21,7 +23,8 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Threads for plans that do not set threads=.") var threads: Int = 1
     @Option(help: "Prompt length in tokens (seeded random ids) when --tokens is not given.") var prompt: Int = 128
     @Option(help: "Comma-separated token ids to feed instead of a random prompt, e.g. 101,7592,2088,102.") var tokens: String?
-    @Option(name: .customLong("token-types"), help: "Comma-separated token-type (segment) ids for encoders; default all 0.") var tokenTypes: String?
+    @Option(name: .customLong("token-types"), help: "Comma-separated token-type (segment) ids for encoders; default all 0.") var tokenTypes:
+        String?
     @Option(help: "Decode steps after the prompt (decoders; default 32, encoders 0).") var generate: Int?
     @Option(help: "Timed passes per plan.") var repetitions: Int = 3
     @Option(help: "A safetensors checkpoint in Hugging Face naming (BertModel for encoders, GPT2Model for decoders).")
@@ -60,8 +63,9 @@ struct ModelCommand: ParsableCommand {
         } else {
             weights = ModelWeights.synthetic(config, seed: seed)
         }
-        let request = ModelBench.Request(weights: weights, plans: planList, pattern: pattern, threads: threads, prompt: promptTokens,
-                                         types: types, generate: generate, repetitions: repetitions)
+        let request = ModelBench.Request(
+            weights: weights, plans: planList, pattern: pattern, threads: threads, prompt: promptTokens,
+            types: types, generate: generate, repetitions: repetitions)
         try request.validate()
         let tty = isatty(2) == 1
         if tty { FileHandle.standardError.write(Data("fp64 reference pass…\n".utf8)) }
@@ -70,10 +74,12 @@ struct ModelCommand: ParsableCommand {
         }
         let models = runs.map(\.result)
         if let saveHidden { try NPY.write(runs[0].hidden, to: saveHidden) }
-        let doc = ResultDocument(machine: Machine.current(),
-                                 settings: RunSettings(suite: "model", minTimeSeconds: 0, repetitions: repetitions,
-                                                       command: CommandLine.arguments.dropFirst().joined(separator: " ")),
-                                 cases: [], models: models)
+        let doc = ResultDocument(
+            machine: Machine.current(),
+            settings: RunSettings(
+                suite: "model", minTimeSeconds: 0, repetitions: repetitions,
+                command: CommandLine.arguments.dropFirst().joined(separator: " ")),
+            cases: [], models: models)
         let markdown = ModelTables.table(models).markdown + "\n" + ModelTables.breakdown(models).markdown
         if let output {
             if format == "md" { try FileIO.writeAtomically(markdown, to: output) } else { try doc.write(to: output) }

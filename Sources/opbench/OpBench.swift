@@ -9,7 +9,10 @@ struct OpBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opbench",
         abstract: "Measure and verify the operators that dominate LLM inference.",
-        subcommands: [List.self, MachineCommand.self, Verify.self, BenchCommand.self, AblationCommand.self, CompareCommand.self, Gate.self, ModelCommand.self, Report.self, Quant.self, Dequant.self]
+        subcommands: [
+            List.self, MachineCommand.self, Verify.self, BenchCommand.self, AblationCommand.self, CompareCommand.self, Gate.self,
+            ModelCommand.self, Report.self, Quant.self, Dequant.self
+        ]
     )
 
     /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept
@@ -23,7 +26,8 @@ struct OpBench: ParsableCommand {
         } catch {
             // --help and --version: ArgumentParser prints them and exits 0.
             if exitCode(for: error) == .success { exit(withError: error) }
-            let message = error is KernelError || error is FileError || error is CLIError || error is ShapeError || error is ModelError
+            let message =
+                error is KernelError || error is FileError || error is CLIError || error is ShapeError || error is ModelError
                 ? "\(error)" : cleaned(fullMessage(for: error))
             FileHandle.standardError.write(Data("opbench: error: \(message)\n".utf8))
             Foundation.exit(2)

@@ -8,7 +8,10 @@ extension QuantFormat: ExpressibleByArgument {}
 struct Quant: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Quantize a float32 [rows, cols] .npy to raw GGUF Q4_0/Q4_1 block bytes.",
-        discussion: "The output holds the blocks row after row and nothing else: the bytes a GGUF file stores for the tensor. cols must be a multiple of 32.")
+        discussion:
+            "The output holds the blocks row after row and nothing else: the bytes a GGUF file stores for the tensor. cols must be "
+            + "a multiple of 32."
+    )
 
     @Option(help: "q4_0 or q4_1") var format: QuantFormat
     @Option(help: "Input .npy (float32, C order, 2-D).") var input: String
@@ -23,7 +26,10 @@ struct Quant: ParsableCommand {
         let back = Int4.dequantize(q)
         let acc = Accuracy(got: back.dense, ref: w.dense)
         try FileIO.writeAtomically(Data(q.bytes), to: output)
-        print("\(format.rawValue): \(w.rows)x\(w.cols) -> \(q.bytes.count) bytes (\(String(format: "%.4f", Double(q.bytes.count * 8) / Double(w.rows * w.cols))) bits/weight) written to \(output)")
+        print(
+            "\(format.rawValue): \(w.rows)x\(w.cols) -> \(q.bytes.count) bytes "
+                + "(\(String(format: "%.4f", Double(q.bytes.count * 8) / Double(w.rows * w.cols))) bits/weight) written to \(output)"
+        )
         print(String(format: "quantization error: max abs %.6g, RMSE %.6g, SNR %.2f dB", acc.maxAbs, acc.rmse, acc.snrDB))
     }
 }

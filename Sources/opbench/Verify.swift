@@ -11,12 +11,12 @@ struct Verify: ParsableCommand {
     @OptionGroup var selection: Selection
     @Option(help: "table, md or csv") var format: String = "table"
 
-
     func run() throws {
         guard ["table", "md", "csv"].contains(format) else { throw CLIError("--format '\(format)' must be table, md or csv") }
         let filter = try selection.variantFilter()
-        var table = TextTable(headers: ["case", "shape", "threads", "max abs", "max rel", "NMSE", "tolerance", "err/tol", "result"],
-                              rightAligned: [2, 3, 4, 5, 6, 7])
+        var table = TextTable(
+            headers: ["case", "shape", "threads", "max abs", "max rel", "NMSE", "tolerance", "err/tol", "result"],
+            rightAligned: [2, 3, 4, 5, 6, 7])
         var failures = 0
         let threadList = try selection.threads.isEmpty ? [1, 2] : selection.threadCounts()
         for spec in try selection.selectedOps() {
@@ -28,9 +28,11 @@ struct Verify: ParsableCommand {
                         try workload.runner(variant: id.variant, threads: t)()
                         let v = workload.verify()
                         if !v.passed { failures += 1 }
-                        table.rows.append([id.description, text, "\(t)", Format.error(v.accuracy.maxAbs), Format.error(v.accuracy.maxRel),
-                                           Format.error(v.accuracy.nmse), Format.error(v.tolerance), Format.number(v.worstRatio, 2),
-                                           v.passed ? "PASS" : "FAIL"])
+                        table.rows.append([
+                            id.description, text, "\(t)", Format.error(v.accuracy.maxAbs), Format.error(v.accuracy.maxRel),
+                            Format.error(v.accuracy.nmse), Format.error(v.tolerance), Format.number(v.worstRatio, 2),
+                            v.passed ? "PASS" : "FAIL"
+                        ])
                     }
                 }
             }

@@ -46,6 +46,8 @@ struct CLI {
         #expect(r.status == 2, "\(args): exit \(r.status), stderr \(r.stderr)", sourceLocation: sourceLocation)
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(args): stderr should be one line: \(r.stderr)", sourceLocation: sourceLocation)
-        for f in fragments { #expect(r.stderr.contains(f), "\(args): stderr '\(r.stderr)' should mention '\(f)'", sourceLocation: sourceLocation) }
+        for f in fragments {
+            #expect(r.stderr.contains(f), "\(args): stderr '\(r.stderr)' should mention '\(f)'", sourceLocation: sourceLocation)
+        }
     }
 }

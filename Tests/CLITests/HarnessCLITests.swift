@@ -16,7 +16,9 @@ import Testing
         #expect(doc.cases.count == 6)
         #expect(doc.cases.allSatisfy { $0.accuracyPass && $0.samplesSeconds.count == 3 && $0.gflops > 0 })
         #expect(doc.cases.first { $0.variant == "simd" }?.normalizedSamples?.count == 3)
-        for (format, marker) in [("csv", "id,op,variant,shape"), ("md", "| softmax.simd |"), ("gbench", "\"benchmarks\""), ("json", "\"schema_version\"")] {
+        for (format, marker) in [
+            ("csv", "id,op,variant,shape"), ("md", "| softmax.simd |"), ("gbench", "\"benchmarks\""), ("json", "\"schema_version\"")
+        ] {
             let out = try CLI.run(["bench", "--op", "softmax", "--variant", "simd,blas", "--shape", "3x40", "--format", format] + Self.tiny)
             #expect(out.status == 0, "\(format): \(out.stderr)")
             #expect(out.stdout.contains(marker), "\(format) output should contain \(marker)")
@@ -26,7 +28,8 @@ import Testing
         let r2 = try CLI.run(["bench", "--cases-from", json, "--output", again] + Self.tiny)
         #expect(r2.status == 0, "\(r2.stderr)")
         #expect(try ResultDocument.read(again).cases.map(\.key) == doc.cases.map(\.key))
-        let att = try CLI.run(["bench", "--op", "attention", "--variant", "attention.simd", "--shape", "T=40,H=2,D=8,causal,window=4,global=2"] + Self.tiny)
+        let att = try CLI.run(
+            ["bench", "--op", "attention", "--variant", "attention.simd", "--shape", "T=40,H=2,D=8,causal,window=4,global=2"] + Self.tiny)
         #expect(att.status == 0 && att.stdout.contains("attention.simd"), "\(att.stderr)")
     }
 
@@ -39,7 +42,7 @@ import Testing
             (["--variant", "matmul.fast"], ["matmul.fast"]),
             (["--op", "matmul", "--shape", "12x"], ["12x"]),
             (["--op", "matmul", "--shape", "0x5x5"], ["'0'"]),
-            (["--op", "matmul", "--shape", "-3"], ["--shape"]),          // parsed as an option: "missing value"
+            (["--op", "matmul", "--shape", "-3"], ["--shape"]),  // parsed as an option: "missing value"
             (["--op", "matmul", "--shape=-3"], ["'-3'"]),
             (["--op", "matmul", "--shape", "100000x100000x100000"], ["GiB"]),
             (["--op", "attention", "--shape", "T=8,H=2,D=4,window=0"], ["window=0"]),
@@ -47,7 +50,7 @@ import Testing
             (["--suite", "huge"], ["--suite 'huge'"]),
             (["--format", "xml"], ["--format 'xml'"]),
             (["--min-time", "-1"], ["--min-time"]),
-            (["--output", "/nonexistent/r.json"], ["/nonexistent"]),
+            (["--output", "/nonexistent/r.json"], ["/nonexistent"])
         ]
         for (args, fragments) in cases {
             try CLI.expectError(["bench", "--output", out] + args, fragments)
@@ -69,9 +72,18 @@ import Testing
             try doc.write(to: p)
             return p
         }
-        let base = try write(Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))), "base.json")
-        let same = try write(Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4))), "same.json")
-        let slow = try write(Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6))), "slow.json")
+        let base = try write(
+            Synthetic.doc(
+                Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))),
+            "base.json")
+        let same = try write(
+            Synthetic.doc(
+                Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4))),
+            "same.json")
+        let slow = try write(
+            Synthetic.doc(
+                Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6))),
+            "slow.json")
 
         let c = try CLI.run(["compare", base, slow, "--normalized"])
         #expect(c.status == 0 && c.stdout.contains("slower"), "\(c.stdout)\(c.stderr)")
@@ -96,8 +108,10 @@ import Testing
         let foreign = dir.appendingPathComponent("foreign.json").path
         try Data("{\"benchmarks\": []}".utf8).write(to: URL(fileURLWithPath: foreign))
         let v99 = dir.appendingPathComponent("v99.json").path
-        try Data(String(decoding: try Data(contentsOf: URL(fileURLWithPath: base)), as: UTF8.self)
-            .replacingOccurrences(of: "\"schema_version\" : 1", with: "\"schema_version\" : 99").utf8).write(to: URL(fileURLWithPath: v99))
+        try Data(
+            String(decoding: try Data(contentsOf: URL(fileURLWithPath: base)), as: UTF8.self)
+                .replacingOccurrences(of: "\"schema_version\" : 1", with: "\"schema_version\" : 99").utf8
+        ).write(to: URL(fileURLWithPath: v99))
         try CLI.expectError(["compare", base, foreign], ["foreign.json", "not an opbench results file"])
         try CLI.expectError(["compare", base, dir.appendingPathComponent("nope.json").path], ["nope.json", "no such file"])
         try CLI.expectError(["gate", "--baseline", v99, "--candidate", same], ["v99.json", "schema_version 99"])

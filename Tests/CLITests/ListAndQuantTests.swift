@@ -58,16 +58,22 @@ import Testing
         let garbage = dir.appendingPathComponent("garbage.npy").path
         try Data("hello".utf8).write(to: URL(fileURLWithPath: garbage))
         let out = dir.appendingPathComponent("out.q4").path
-        try CLI.expectError(["quant", "--format", "q4_0", "--input", dir.appendingPathComponent("missing.npy").path, "--output", out], ["missing.npy", "no such file"])
+        try CLI.expectError(
+            ["quant", "--format", "q4_0", "--input", dir.appendingPathComponent("missing.npy").path, "--output", out],
+            ["missing.npy", "no such file"])
         try CLI.expectError(["quant", "--format", "q4_0", "--input", odd, "--output", out], ["odd.npy", "multiple of 32"])
         try CLI.expectError(["quant", "--format", "q4_0", "--input", garbage, "--output", out], ["garbage.npy", "not a .npy"])
         try CLI.expectError(["quant", "--format", "q8_0", "--input", good, "--output", out], ["q8_0"])
         try CLI.expectError(["quant", "--format", "q4_0", "--input", good, "--output", "/nonexistent-dir/x.q4"], ["/nonexistent-dir"])
         #expect(!FileManager.default.fileExists(atPath: out), "nothing may be written on error")
         try CLI.run(["quant", "--format", "q4_0", "--input", good, "--output", out])
-        try CLI.expectError(["dequant", "--format", "q4_0", "--input", out, "--shape", "3x64", "--output", dir.appendingPathComponent("x.npy").path], ["108 bytes", "72 bytes"])
+        try CLI.expectError(
+            ["dequant", "--format", "q4_0", "--input", out, "--shape", "3x64", "--output", dir.appendingPathComponent("x.npy").path],
+            ["108 bytes", "72 bytes"])
         for shape in ["12x", "0x64", "-3", "2x64x1", "axb"] {
-            try CLI.expectError(["dequant", "--format", "q4_0", "--input", out, "--shape", shape, "--output", dir.appendingPathComponent("x.npy").path], ["--shape"])
+            try CLI.expectError(
+                ["dequant", "--format", "q4_0", "--input", out, "--shape", shape, "--output", dir.appendingPathComponent("x.npy").path],
+                ["--shape"])
         }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.npy").path))
         try CLI.expectError(["frobnicate"], ["frobnicate"])

@@ -8,8 +8,10 @@ import Testing
     @Test func comparesPlansAndWritesJSONAndHidden() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("m.json").path
-        let r = try CLI.run(["model", "--preset", "tiny", "--plan", "matmul=simd", "--plan", "matmul=blas,weights=q4_0",
-                             "--prompt", "16", "--generate", "4", "--repetitions", "2", "--output", out])
+        let r = try CLI.run([
+            "model", "--preset", "tiny", "--plan", "matmul=simd", "--plan", "matmul=blas,weights=q4_0",
+            "--prompt", "16", "--generate", "4", "--repetitions", "2", "--output", out
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("prefill tok/s") && r.stdout.contains("int4=blas,weights=q4_0") && r.stdout.contains("attention"))
         let doc = try ResultDocument.read(out)
@@ -26,8 +28,10 @@ import Testing
         #expect(page.contains("Model pass: time per operator") && page.contains("Model pass: accuracy vs speed"))
 
         let npy = dir.appendingPathComponent("h.npy").path
-        let e = try CLI.run(["model", "--preset", "tiny-encoder", "--tokens", "1,2,3,4,5", "--token-types", "0,0,1,1,1",
-                             "--save-hidden", npy, "--format", "json", "--repetitions", "1"])
+        let e = try CLI.run([
+            "model", "--preset", "tiny-encoder", "--tokens", "1,2,3,4,5", "--token-types", "0,0,1,1,1",
+            "--save-hidden", npy, "--format", "json", "--repetitions", "1"
+        ])
         #expect(e.status == 0, "\(e.stderr)")
         let h = try NPY.read(npy)
         #expect(h.rows == 5 && h.cols == 64)
@@ -47,12 +51,15 @@ import Testing
         try CLI.expectError(base + ["--preset", "tiny", "--prompt", "120", "--generate", "20"], ["140 tokens exceed tiny's 128 positions"])
         try CLI.expectError(base + ["--preset", "tiny-encoder", "--generate", "2"], ["--generate", "encoder"])
         try CLI.expectError(base + ["--preset", "tiny", "--attention-pattern", "window=0"], ["window=0 must be at least 1"])
-        try CLI.expectError(base + ["--preset", "tiny", "--save-hidden", dir.path + "/h.npy", "--plan", "", "--plan", "weights=q4_0"],
-                            ["--save-hidden takes one --plan"])
+        try CLI.expectError(
+            base + ["--preset", "tiny", "--save-hidden", dir.path + "/h.npy", "--plan", "", "--plan", "weights=q4_0"],
+            ["--save-hidden takes one --plan"])
         // Weights files: missing, truncated, and a missing tensor.
         try CLI.expectError(base + ["--preset", "tiny", "--weights", dir.path + "/none.safetensors"], ["none.safetensors", "no such file"])
         let w = ModelWeights.synthetic(try ModelConfig.preset("tiny"), seed: 1)
-        let tensors = w.namedTensors().map { (name: $0.name, dtype: SafeTensors.DType.F32, shape: $0.shape, bytes: SafeTensors.bytes($0.values)) }
+        let tensors = w.namedTensors().map {
+            (name: $0.name, dtype: SafeTensors.DType.F32, shape: $0.shape, bytes: SafeTensors.bytes($0.values))
+        }
         let full = SafeTensors.encode(tensors)
         let truncated = dir.appendingPathComponent("t.safetensors").path
         try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: truncated))
@@ -66,7 +73,9 @@ import Testing
         // A good file loads.
         let good = dir.appendingPathComponent("g.safetensors").path
         try full.write(to: URL(fileURLWithPath: good))
-        let r = try CLI.run(["model", "--preset", "tiny", "--weights", good, "--prompt", "8", "--generate", "2", "--repetitions", "1", "--format", "md"])
+        let r = try CLI.run([
+            "model", "--preset", "tiny", "--weights", good, "--prompt", "8", "--generate", "2", "--repetitions", "1", "--format", "md"
+        ])
         #expect(r.status == 0 && r.stdout.contains("| tiny"), "\(r.stderr)")
     }
 }
@@ -75,7 +84,9 @@ import Testing
     @Test func runsEveryStepAndChecksIt() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("a.json").path
-        let r = try CLI.run(["ablation", "--op", "matmul", "--shape", "37x29x70", "--min-time", "0.01", "--repetitions", "3", "--output", out])
+        let r = try CLI.run([
+            "ablation", "--op", "matmul", "--shape", "37x29x70", "--min-time", "0.01", "--repetitions", "3", "--output", out
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try ResultDocument.read(out)
         #expect(doc.cases.map(\.variant) == Matmul.ablation.map(\.variant))

@@ -15,7 +15,10 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         #expect(object["schema_version"] as? Int == 1)
         let c = (object["cases"] as! [[String: Any]])[0]
-        for key in ["id", "op", "variant", "shape", "threads", "median_seconds", "gflops", "gbps", "roofline_fraction", "max_abs_error", "samples_seconds"] {
+        for key in [
+            "id", "op", "variant", "shape", "threads", "median_seconds", "gflops", "gbps", "roofline_fraction", "max_abs_error",
+            "samples_seconds"
+        ] {
             #expect(c[key] != nil, "case field \(key)")
         }
     }
@@ -34,7 +37,7 @@ import Testing
             (try write("{\"benchmarks\": []}"), "not an opbench results file"),
             (try write("not json"), "not valid JSON"),
             (try write(json), "schema_version 99 is not supported"),
-            (try write("{\"schema_version\": 1, \"cases\": []}"), "missing field"),
+            (try write("{\"schema_version\": 1, \"cases\": []}"), "missing field")
         ]
         for (path, fragment) in cases {
             #expect { try ResultDocument.read(path) } throws: { "\($0)".contains(fragment) }
@@ -57,16 +60,23 @@ import Testing
     @Test func compareVerdicts() {
         let base = Synthetic.doc([
             Synthetic.result("matmul.simd", samples: Synthetic.samples(1.0e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)),
-            Synthetic.result("softmax.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 3), peerSamples: Synthetic.samples(2e-3, seed: 4)),
-            Synthetic.result("layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 5), peerSamples: Synthetic.samples(2e-3, seed: 6)),
-            Synthetic.result("int4.simd", shape: "1x32x4", samples: Synthetic.samples(1e-3, seed: 7)),
+            Synthetic.result(
+                "softmax.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 3), peerSamples: Synthetic.samples(2e-3, seed: 4)),
+            Synthetic.result(
+                "layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 5), peerSamples: Synthetic.samples(2e-3, seed: 6)),
+            Synthetic.result("int4.simd", shape: "1x32x4", samples: Synthetic.samples(1e-3, seed: 7))
         ])
         let cand = Synthetic.doc([
-            Synthetic.result("matmul.simd", samples: Synthetic.samples(1.2e-3, seed: 11), peerSamples: Synthetic.samples(1e-3, seed: 12)),     // 20% slower
-            Synthetic.result("softmax.simd", shape: "4x4", samples: Synthetic.samples(1.5e-3, seed: 13), peerSamples: Synthetic.samples(2e-3, seed: 14)), // faster
+            // 20% slower
+            Synthetic.result("matmul.simd", samples: Synthetic.samples(1.2e-3, seed: 11), peerSamples: Synthetic.samples(1e-3, seed: 12)),
+            // faster
+            Synthetic.result(
+                "softmax.simd", shape: "4x4", samples: Synthetic.samples(1.5e-3, seed: 13), peerSamples: Synthetic.samples(2e-3, seed: 14)),
             // Everything 30% slower, peer included: the machine, not the code → no change when normalized.
-            Synthetic.result("layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.6e-3, seed: 15), peerSamples: Synthetic.samples(2.6e-3, seed: 16)),
-            Synthetic.result("attention.simd", shape: "T=4,H=1,D=4", samples: [1e-3]),
+            Synthetic.result(
+                "layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.6e-3, seed: 15),
+                peerSamples: Synthetic.samples(2.6e-3, seed: 16)),
+            Synthetic.result("attention.simd", shape: "T=4,H=1,D=4", samples: [1e-3])
         ])
         let rows = Compare.cases(base, cand, threshold: 0.05, alpha: 0.01, normalized: true)
         let verdict = Dictionary(uniqueKeysWithValues: rows.map { ($0.key.split(separator: " ")[0], $0.verdict) })
@@ -83,20 +93,37 @@ import Testing
         #expect(gate.markdown.contains("**slower** `matmul.simd 8x8x8 t=1`"))
         #expect(gate.markdown.contains("**missing** `int4.simd"))
         // Within the threshold (2% slower, significant) is not a regression.
-        let small = Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1.02e-3, spread: 0.001, seed: 21), peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 22))])
-        let base2 = Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, spread: 0.001, seed: 23), peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 24))])
-        #expect(Compare.gate(Compare.cases(base2, small, threshold: 0.05, alpha: 0.01, normalized: true), threshold: 0.05, alpha: 0.01).pass)
+        let small = Synthetic.doc([
+            Synthetic.result(
+                "matmul.simd", samples: Synthetic.samples(1.02e-3, spread: 0.001, seed: 21),
+                peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 22))
+        ])
+        let base2 = Synthetic.doc([
+            Synthetic.result(
+                "matmul.simd", samples: Synthetic.samples(1e-3, spread: 0.001, seed: 23),
+                peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 24))
+        ])
+        #expect(
+            Compare.gate(Compare.cases(base2, small, threshold: 0.05, alpha: 0.01, normalized: true), threshold: 0.05, alpha: 0.01).pass)
         // Accuracy failure fails the gate even when speed is unchanged.
-        let bad = Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3, spread: 0.001, seed: 23), peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 24), pass: false)])
+        let bad = Synthetic.doc([
+            Synthetic.result(
+                "matmul.simd", samples: Synthetic.samples(1e-3, spread: 0.001, seed: 23),
+                peerSamples: Synthetic.samples(1e-3, spread: 0.001, seed: 24), pass: false)
+        ])
         let g = Compare.gate(Compare.cases(base2, bad, threshold: 0.05, alpha: 0.01, normalized: true), threshold: 0.05, alpha: 0.01)
         #expect(!g.pass && g.markdown.contains("**accuracy**"))
     }
 
     @Test func gateNeedsEveryRunToAgree() {
-        let base = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)))
-        let slowA = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4)))
-        let slowB = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.2e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6)))
-        let fine = Synthetic.doc(Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 7), peerSamples: Synthetic.samples(1e-3, seed: 8)))
+        let base = Synthetic.doc(
+            Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)))
+        let slowA = Synthetic.doc(
+            Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 3), peerSamples: Synthetic.samples(1e-3, seed: 4)))
+        let slowB = Synthetic.doc(
+            Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.2e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6)))
+        let fine = Synthetic.doc(
+            Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 7), peerSamples: Synthetic.samples(1e-3, seed: 8)))
         func combined(_ docs: [ResultDocument]) -> CaseComparison {
             Compare.gateAcrossRuns(docs.map { Compare.gateCases(base, $0, threshold: 0.05, alpha: 0.01) })[0]
         }
@@ -122,30 +149,38 @@ import Testing
     /// judged again against a peer that did not move (or raw when none is left).
     @Test func gateDoesNotBlameTheNeighbourOfAnImprovedPeer() {
         func doc(_ simd: Double, _ blas: Double, _ naive: Double, seed: UInt64) -> ResultDocument {
-            Synthetic.doc([Synthetic.result("matmul.simd", samples: Synthetic.samples(simd, spread: 0.01, seed: seed)),
-                           Synthetic.result("matmul.blas", samples: Synthetic.samples(blas, spread: 0.01, seed: seed + 1)),
-                           Synthetic.result("matmul.naive", samples: Synthetic.samples(naive, spread: 0.01, seed: seed + 2))])
+            Synthetic.doc([
+                Synthetic.result("matmul.simd", samples: Synthetic.samples(simd, spread: 0.01, seed: seed)),
+                Synthetic.result("matmul.blas", samples: Synthetic.samples(blas, spread: 0.01, seed: seed + 1)),
+                Synthetic.result("matmul.naive", samples: Synthetic.samples(naive, spread: 0.01, seed: seed + 2))
+            ])
         }
         let rows = Compare.gateCases(doc(1e-3, 1.1e-3, 5e-3, seed: 1), doc(0.8e-3, 1.1e-3, 5e-3, seed: 11), threshold: 0.05, alpha: 0.01)
         let verdicts = Dictionary(uniqueKeysWithValues: rows.map { ($0.b!.id, $0) })
         #expect(verdicts["matmul.simd"]!.verdict == .faster && verdicts["matmul.simd"]!.gatePeer == "matmul.naive")
-        #expect(verdicts["matmul.blas"]!.verdict == .noChange, "blas ratio \(verdicts["matmul.blas"]!.ratio) against \(verdicts["matmul.blas"]!.gatePeer ?? "raw")")
+        #expect(
+            verdicts["matmul.blas"]!.verdict == .noChange,
+            "blas ratio \(verdicts["matmul.blas"]!.ratio) against \(verdicts["matmul.blas"]!.gatePeer ?? "raw")")
         // A real regression next to an improvement is still caught.
         let both = Compare.gateCases(doc(1e-3, 1.1e-3, 5e-3, seed: 1), doc(0.8e-3, 1.4e-3, 5e-3, seed: 21), threshold: 0.05, alpha: 0.01)
         #expect(both.first { $0.b!.id == "matmul.blas" }!.verdict == .slower)
         // Two variants only: the unchanged one falls back to its raw time.
-        let two = Compare.gateCases(Synthetic.doc(Array(doc(1e-3, 1.1e-3, 5e-3, seed: 1).cases.prefix(2))),
-                                    Synthetic.doc(Array(doc(0.8e-3, 1.1e-3, 5e-3, seed: 11).cases.prefix(2))), threshold: 0.05, alpha: 0.01)
+        let two = Compare.gateCases(
+            Synthetic.doc(Array(doc(1e-3, 1.1e-3, 5e-3, seed: 1).cases.prefix(2))),
+            Synthetic.doc(Array(doc(0.8e-3, 1.1e-3, 5e-3, seed: 11).cases.prefix(2))), threshold: 0.05, alpha: 0.01)
         let blas = two.first { $0.b!.id == "matmul.blas" }!
         #expect(blas.verdict == .noChange && blas.gatePeer == nil && !blas.normalized)
     }
 
     @Test func reportIsSelfContained() {
-        let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3])])
+        let doc = Synthetic.doc([
+            Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3])
+        ])
         let html = Report.html([("a", doc), ("b", doc)])
         #expect(html.contains("<svg"))
         #expect(html.contains("Roofline"))
-        #expect(!html.contains("http://") || html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://") == false)
+        #expect(
+            !html.contains("http://") || html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://") == false)
         #expect(!html.contains("https://"))
         #expect(!html.contains("<script"))
         let md = Report.markdown([("a", doc)])

@@ -16,7 +16,7 @@ import Testing
         #expect(ln.flops == 320 && ln.bytes == 400)
         let q = try Workloads.make(try CaseShape(op: .int4, "2x64x3"))
         #expect(q.flops == 768)
-        let qBytes: Double = 3 * 2 * 18 + 4 * (128 + 6)   // 3 rows × 2 blocks × 18 B, x and y
+        let qBytes: Double = 3 * 2 * 18 + 4 * (128 + 6)  // 3 rows × 2 blocks × 18 B, x and y
         #expect(q.bytes == qBytes)
         let q1 = try Workloads.make(try CaseShape(op: .int4, "1x64x3,q4_1"))
         let q1Bytes: Double = 3 * 2 * 20 + 4 * (64 + 3)
@@ -70,11 +70,12 @@ import Testing
             (.attention, "T=8,H=1,D=4,", "unknown term ''"), (.attention, "T=8,,H=1,D=4", "unknown term ''"),
             (.matmul, ",64x64x64", "MxKxN"), (.matmul, "64x64x64,", "MxKxN"),
             (.attention, "T=1048576,H=1,D=1,block=1,density=0.5", "block mask is larger"),
-            (.matmul, "12x", "must have the form D1xD2xD3"), (.softmax, "12x", "'' is not a positive integer"), (.matmul, "0x5x5", "'0'"), (.matmul, "-3", "D1xD2xD3"),
+            (.matmul, "12x", "must have the form D1xD2xD3"), (.softmax, "12x", "'' is not a positive integer"), (.matmul, "0x5x5", "'0'"),
+            (.matmul, "-3", "D1xD2xD3"),
             (.softmax, "4x4x4", "D1xD2"), (.int4, "1x33x4", "multiple of 32"), (.int4, "1x64x4,q8_0", "MxKxN"),
             (.attention, "T=4,H=2", "T=, H= and D="), (.attention, "T=4,H=2,D=4,window=0", "window=0"),
             (.attention, "T=4,H=2,D=4,sparse", "unknown term 'sparse'"), (.attention, "T=4,H=2,D=4,block=2", "go together"),
-            (.matmul, "9999999x2x2", "exceeds"),
+            (.matmul, "9999999x2x2", "exceeds")
         ]
         for (op, text, fragment) in bad {
             do {

@@ -11,10 +11,11 @@ import Testing
         if sparse.count > 1 { for j in 0..<sparse.count { sparse.mask[1 * sparse.count + j] = false } }
         return [
             .all, .init(causal: true), .init(window: 5), .init(causal: true, window: 3), .init(global: 2),
-            .init(causal: true, window: 4, global: 2), .init(window: 6, global: 3), .init(block: blocks), .init(causal: true, block: sparse),
+            .init(causal: true, window: 4, global: 2), .init(window: 6, global: 3), .init(block: blocks),
+            .init(causal: true, block: sparse),
             .init(window: 7, global: 1, block: sparse),
             // More global keys than one 64-key tile holds.
-            .init(causal: true, window: 5, global: 70), .init(window: 9, global: 66),
+            .init(causal: true, window: 5, global: 70), .init(window: 9, global: 66)
         ]
     }
 
@@ -22,8 +23,10 @@ import Testing
     /// `halfKV`: K and V rounded to fp16 and passed as halves to attention.simd's fp16 decode
     /// entry (a half-precision KV cache); the reference and the bound use the same rounded
     /// values, which fp32 holds exactly.
-    static func check(_ variant: String, t: Int, tq: Int? = nil, heads: Int, d: Int, pattern: AttentionPattern,
-                      threads: Int, seed: UInt64, halfKV: Bool = false) throws {
+    static func check(
+        _ variant: String, t: Int, tq: Int? = nil, heads: Int, d: Int, pattern: AttentionPattern,
+        threads: Int, seed: UInt64, halfKV: Bool = false
+    ) throws {
         let kernel = try Attention.variant(variant)
         let tq = tq ?? t
         let c = heads * d
@@ -37,28 +40,50 @@ import Testing
             // Halves with strides of their own (c + 3, c + 1), so row addressing is exercised.
             let kh = (0..<t).flatMap { r in (0..<(c + 3)).map { x in x < c ? Half.bits(k[r, x]) : 0x7E00 } }
             let vh = (0..<t).flatMap { r in (0..<(c + 1)).map { x in x < c ? Half.bits(v[r, x]) : 0x7E00 } }
-            try q.withView { qv in try out.withMutableView { ov in try kh.withUnsafeBufferPointer { kp in try vh.withUnsafeBufferPointer { vp in
-                try Attention.SIMD.decode(q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: c, stride: c + 3),
-                                                v: HalfMatrixView(base: vp.baseAddress!, rows: t, cols: c, stride: c + 1),
-                                                heads: heads, pattern: pattern, ov, threads: threads)
-            } } } }
+            try q.withView { qv in
+                try out.withMutableView { ov in
+                    try kh.withUnsafeBufferPointer { kp in
+                        try vh.withUnsafeBufferPointer { vp in
+                            try Attention.SIMD.decode(
+                                q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: c, stride: c + 3),
+                                v: HalfMatrixView(base: vp.baseAddress!, rows: t, cols: c, stride: c + 1),
+                                heads: heads, pattern: pattern, ov, threads: threads)
+                        }
+                    }
+                }
+            }
         } else {
-            try q.withView { qv in try k.withView { kv in try v.withView { vv in try out.withMutableView { ov in
-                try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
-            } } } }
+            try q.withView { qv in
+                try k.withView { kv in
+                    try v.withView { vv in
+                        try out.withMutableView { ov in
+                            try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
+                        }
+                    }
+                }
+            }
         }
-        let (ref, absScale) = q.withView { qv in k.withView { kv in v.withView { vv in
-            Reference.attention(q: qv, k: kv, v: vv, heads: heads, pattern: pattern)
-        } } }
+        let (ref, absScale) = q.withView { qv in
+            k.withView { kv in
+                v.withView { vv in
+                    Reference.attention(q: qv, k: kv, v: vv, heads: heads, pattern: pattern)
+                }
+            }
+        }
         // The bound is the library's (`Tolerance.attentionRow`, derivation there).
         var tol: [Double] = []
-        q.withView { qv in k.withView { kv in
-            for r in 0..<tq {
-                tol += Tolerance.attentionRow(q: qv, k: kv, heads: heads, pattern: pattern, row: r + t - tq, queryRow: r,
-                                              absScale: absScale[(r * c)..<(r * c + c)])
+        q.withView { qv in
+            k.withView { kv in
+                for r in 0..<tq {
+                    tol += Tolerance.attentionRow(
+                        q: qv, k: kv, heads: heads, pattern: pattern, row: r + t - tq, queryRow: r,
+                        absScale: absScale[(r * c)..<(r * c + c)])
+                }
             }
-        } }
-        expectClose(out, ref, tol: { tol[$0] }, "attention.\(variant)\(halfKV ? " fp16 K/V" : "") T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
+        }
+        expectClose(
+            out, ref, tol: { tol[$0] },
+            "attention.\(variant)\(halfKV ? " fp16 K/V" : "") T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
@@ -94,20 +119,25 @@ import Testing
         for (tq, t, heads, d) in [(1, 1, 1, 16), (1, 33, 2, 24), (2, 200, 3, 64), (4, 130, 1, 70)] {
             for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 1)] {
                 for threads in [1, 2] {
-                    try Self.check("simd", t: t, tq: tq, heads: heads, d: d, pattern: pattern, threads: threads,
-                                   seed: UInt64(tq * 1000 + t + d), halfKV: true)
+                    try Self.check(
+                        "simd", t: t, tq: tq, heads: heads, d: d, pattern: pattern, threads: threads,
+                        seed: UInt64(tq * 1000 + t + d), halfKV: true)
                 }
             }
         }
         // More queries than the decode path takes: a typed error.
         let q = Matrix(rows: 5, cols: 16), halves = [UInt16](repeating: 0, count: 5 * 16)
         var out = Matrix(rows: 5, cols: 16)
-        try q.withView { qv in try out.withMutableView { ov in try halves.withUnsafeBufferPointer { hp in
-            let kv = HalfMatrixView(base: hp.baseAddress!, rows: 5, cols: 16, stride: 16)
-            expectKernelError(["attention", "Q", "at most 4 rows"]) {
-                try Attention.SIMD.decode(q: qv, k: kv, v: kv, heads: 1, pattern: .all, ov, threads: 1)
+        try q.withView { qv in
+            try out.withMutableView { ov in
+                halves.withUnsafeBufferPointer { hp in
+                    let kv = HalfMatrixView(base: hp.baseAddress!, rows: 5, cols: 16, stride: 16)
+                    expectKernelError(["attention", "Q", "at most 4 rows"]) {
+                        try Attention.SIMD.decode(q: qv, k: kv, v: kv, heads: 1, pattern: .all, ov, threads: 1)
+                    }
+                }
             }
-        } } }
+        }
     }
 
     /// The reference itself: with `all`, it equals softmax(QKᵀ/√D)·V composed from the fp64
@@ -120,7 +150,7 @@ import Testing
             (.all, { _, _ in true }),
             (.init(causal: true), { i, j in j <= i }),
             (.init(causal: true, window: 4, global: 3), { i, j in j <= i && (i - j < 4 || i < 3 || j < 3) }),
-            (.init(window: 2), { i, j in abs(i - j) <= 1 }),
+            (.init(window: 2), { i, j in abs(i - j) <= 1 })
         ]
         for (pattern, allowed) in masks {
             let s = q.withView { qv in k.withView { Reference.matmul(qv, $0, layout: .nk) } }
@@ -132,7 +162,9 @@ import Testing
                 let sum = e.reduce(0, +)
                 for j in 0..<t { for x in 0..<d { expected[i * d + x] += e[j] / sum * Double(v[j, x]) } }
             }
-            let got = q.withView { qv in k.withView { kv in v.withView { Reference.attention(q: qv, k: kv, v: $0, heads: 1, pattern: pattern).out } } }
+            let got = q.withView { qv in
+                k.withView { kv in v.withView { Reference.attention(q: qv, k: kv, v: $0, heads: 1, pattern: pattern).out } }
+            }
             let diff = zip(got, expected).map { abs($0 - $1) }.max()!
             #expect(diff < 1e-12, "\(pattern): reference differs from masked dense by \(diff)")
         }
@@ -169,23 +201,42 @@ import Testing
     }
 
     @Test func badInput() throws {
-        let q = Matrix(rows: 4, cols: 12), k = Matrix(rows: 4, cols: 12), kShort = Matrix(rows: 3, cols: 12), kWide = Matrix(rows: 4, cols: 10)
+        let q = Matrix(rows: 4, cols: 12), k = Matrix(rows: 4, cols: 12), kShort = Matrix(rows: 3, cols: 12),
+            kWide = Matrix(rows: 4, cols: 10)
         var out = Matrix(rows: 4, cols: 12)
         for kernel in Attention.variants {
-            try q.withView { qv in try k.withView { kv in try out.withMutableView { ov in
-                expectKernelError(["attention", "window", "0"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .init(window: 0), ov, threads: 1) }
-                expectKernelError(["attention", "heads", "0"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 0, pattern: .all, ov, threads: 1) }
-                expectKernelError(["attention", "H=5"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 5, pattern: .all, ov, threads: 1) }
-                expectKernelError(["attention", "threads"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .all, ov, threads: 0) }
-                let badMask = AttentionPattern(block: .init(size: 2, count: 3, mask: [Bool](repeating: true, count: 9)))
-                expectKernelError(["attention", "block mask", "2x2", "3x3"]) { try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: badMask, ov, threads: 1) }
-                try kShort.withView { ks in
-                    expectKernelError(["attention", "'K'", "at least Tq=4"]) { try kernel.run(q: qv, k: ks, v: ks, heads: 2, pattern: .all, ov, threads: 1) }
+            try q.withView { qv in
+                try k.withView { kv in
+                    try out.withMutableView { ov in
+                        expectKernelError(["attention", "window", "0"]) {
+                            try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .init(window: 0), ov, threads: 1)
+                        }
+                        expectKernelError(["attention", "heads", "0"]) {
+                            try kernel.run(q: qv, k: kv, v: kv, heads: 0, pattern: .all, ov, threads: 1)
+                        }
+                        expectKernelError(["attention", "H=5"]) {
+                            try kernel.run(q: qv, k: kv, v: kv, heads: 5, pattern: .all, ov, threads: 1)
+                        }
+                        expectKernelError(["attention", "threads"]) {
+                            try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .all, ov, threads: 0)
+                        }
+                        let badMask = AttentionPattern(block: .init(size: 2, count: 3, mask: [Bool](repeating: true, count: 9)))
+                        expectKernelError(["attention", "block mask", "2x2", "3x3"]) {
+                            try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: badMask, ov, threads: 1)
+                        }
+                        kShort.withView { ks in
+                            expectKernelError(["attention", "'K'", "at least Tq=4"]) {
+                                try kernel.run(q: qv, k: ks, v: ks, heads: 2, pattern: .all, ov, threads: 1)
+                            }
+                        }
+                        kWide.withView { kw in
+                            expectKernelError(["attention", "'K'", "4x10"]) {
+                                try kernel.run(q: qv, k: kw, v: kv, heads: 2, pattern: .all, ov, threads: 1)
+                            }
+                        }
+                    }
                 }
-                try kWide.withView { kw in
-                    expectKernelError(["attention", "'K'", "4x10"]) { try kernel.run(q: qv, k: kw, v: kv, heads: 2, pattern: .all, ov, threads: 1) }
-                }
-            } } }
+            }
         }
     }
 }

@@ -17,7 +17,9 @@ import Testing
         var worst = 0.0
         for (x, g) in zip(input, m.dense) {
             let xd = Double(x)
-            let ref = kind == .erf ? 0.5 * xd * (1 + erf(xd / 2.0.squareRoot()))
+            let ref =
+                kind == .erf
+                ? 0.5 * xd * (1 + erf(xd / 2.0.squareRoot()))
                 : 0.5 * xd * (1 + tanh((2 / Double.pi).squareRoot() * (xd + 0.044715 * xd * xd * xd)))
             let bound = (kind == .erf ? 0.5 * abs(xd) * 1.5e-7 : 0) + 8 * 0x1p-24 * abs(xd) + 1e-37
             worst = max(worst, abs(Double(g) - ref) / bound)
@@ -33,7 +35,9 @@ import Testing
         try x.withView { xv in try y.withMutableView { try Elementwise.add(xv, into: $0, threads: 2) } }
         for r in 0..<3 { for c in 0..<37 { #expect(y[r, c] == Float(r * 100 + c) + Float(c) - Float(r)) } }
         let bad = Matrix(rows: 2, cols: 37)
-        expectKernelError(["add", "x", "3x37", "2x37"]) { try bad.withView { bv in try y.withMutableView { try Elementwise.add(bv, into: $0, threads: 1) } } }
+        expectKernelError(["add", "x", "3x37", "2x37"]) {
+            try bad.withView { bv in try y.withMutableView { try Elementwise.add(bv, into: $0, threads: 1) } }
+        }
         expectKernelError(["gelu", "threads", "0"]) { try y.withMutableView { try Elementwise.gelu($0, kind: .erf, threads: 0) } }
     }
 }

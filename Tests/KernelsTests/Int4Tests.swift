@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct Int4Tests {
     static func vectors() throws -> (rows: Int, cols: Int, input: Matrix) {
-        let shape = String(decoding: try fixture("int4_shape.txt"), as: UTF8.self).split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let shape = String(decoding: try fixture("int4_shape.txt"), as: UTF8.self).split(separator: " ").compactMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         let values = try fixtureFloats("int4_input.f32")
         return (shape[0], shape[1], Matrix(rows: shape[0], cols: shape[1], values: values))
     }
@@ -17,13 +19,15 @@ import Testing
         let q = try input.withView { try Int4.quantize($0, format: format) }
         #expect(q.bytes.count == expectedBytes.count)
         let firstDiff = zip(q.bytes, expectedBytes).enumerated().first { $0.element.0 != $0.element.1 }
-        #expect(firstDiff == nil, "\(format) first byte difference at \(firstDiff.map { "\($0.offset) (block \($0.offset / format.blockBytes)): \($0.element.0) vs \($0.element.1)" } ?? "")")
+        let diff = firstDiff.map { "\($0.offset) (block \($0.offset / format.blockBytes)): \($0.element.0) vs \($0.element.1)" }
+        #expect(firstDiff == nil, "\(format) first byte difference at \(diff ?? "")")
 
         let expectedDeq = try fixtureFloats("int4_\(format.rawValue)_deq.f32")
         let ref = try QuantizedMatrix(format: format, rows: rows, cols: cols, bytes: expectedBytes)
         let deq = Int4.dequantize(ref).dense
         let mismatches = zip(deq, expectedDeq).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern }
-        #expect(mismatches.isEmpty, "\(format): \(mismatches.count) values differ in bits, first at \(mismatches.first.map { "\($0.offset): \($0.element.0) vs \($0.element.1)" } ?? "")")
+        let first = mismatches.first.map { "\($0.offset): \($0.element.0) vs \($0.element.1)" }
+        #expect(mismatches.isEmpty, "\(format): \(mismatches.count) values differ in bits, first at \(first ?? "")")
     }
 
     /// Quantize → dequantize error stays within half a step of each block (|d|/2), except
@@ -55,14 +59,17 @@ import Testing
     /// matmul bound: a K-term dot product plus the per-block scale multiply and the bias,
     /// |ŷ − y| ≤ γ_{K+2}·(Σ|x||w| + |bias|) — applying d per block after a 32-term sum
     /// adds at most one rounding per term's path.
-    @Test(arguments: Int4.checkedNames,
-          QuantFormat.allCases)
+    @Test(
+        arguments: Int4.checkedNames,
+        QuantFormat.allCases)
     func linearMatchesReference(variant: String, format: QuantFormat) throws {
         let kernel = try Int4.variant(variant)
         var seed: UInt64 = 500
-        for (m, k, n) in [(1, 32, 1), (1, 96, 17), (3, 64, 70), (4, 128, 65), (2, 1056, 19), (1, 544, 9), (5, 32, 3), (17, 1056, 129), (70, 160, 200),
-                          // GEMVs over more rows than one 256-row chunk (`Parallel.forEachChunk`)
-                          (1, 64, 601), (3, 96, 530)] {
+        for (m, k, n) in [
+            (1, 32, 1), (1, 96, 17), (3, 64, 70), (4, 128, 65), (2, 1056, 19), (1, 544, 9), (5, 32, 3), (17, 1056, 129), (70, 160, 200),
+            // GEMVs over more rows than one 256-row chunk (`Parallel.forEachChunk`)
+            (1, 64, 601), (3, 96, 530)
+        ] {
             for threads in [1, 2] {
                 for withBias in [false, true] {
                     seed += 3
@@ -71,18 +78,21 @@ import Testing
                     let w = try wf.withView { try Int4.quantize($0, format: format) }
                     let bias: [Float]? = withBias ? randomMatrix(1, n, seed: seed + 2).dense : nil
                     var y = Matrix(rows: m, cols: n, stride: n + 1)
-                    try x.withView { xv in try y.withMutableView { yv in
-                        if let bias {
-                            try bias.withUnsafeBufferPointer { try kernel.run(xv, w, bias: $0, yv, threads: threads) }
-                        } else {
-                            try kernel.run(xv, w, bias: nil, yv, threads: threads)
+                    try x.withView { xv in
+                        try y.withMutableView { yv in
+                            if let bias {
+                                try bias.withUnsafeBufferPointer { try kernel.run(xv, w, bias: $0, yv, threads: threads) }
+                            } else {
+                                try kernel.run(xv, w, bias: nil, yv, threads: threads)
+                            }
                         }
-                    } }
+                    }
                     let wd = Int4.dequantize(w)
                     let ref = x.withView { Reference.int4Linear($0, w, bias: bias) }
                     let scale = x.withView { xv in wd.withView { Reference.matmulAbs(xv, $0, layout: .nk) } }
-                    expectClose(y, ref, tol: { i in Tolerance.int4Linear(k: k, absScale: scale[i], bias: Double(bias?[i % n] ?? 0)) },
-                                "int4.\(variant) \(format) \(m)x\(k)x\(n) t=\(threads) bias=\(withBias)")
+                    expectClose(
+                        y, ref, tol: { i in Tolerance.int4Linear(k: k, absScale: scale[i], bias: Double(bias?[i % n] ?? 0)) },
+                        "int4.\(variant) \(format) \(m)x\(k)x\(n) t=\(threads) bias=\(withBias)")
                 }
             }
         }
@@ -129,13 +139,16 @@ import Testing
                 // The fewest digits (3, else 4) whose grid holds every element within ε.
                 for limbs in [3, 4] {
                     let e = Int(amax.exponent) - (8 * limbs - 3)
-                    if xs.allSatisfy({ abs(($0 * pow(2, Double(-e))).rounded(.toNearestOrEven) * pow(2, Double(e)) - $0) <= eps * abs($0) }) {
+                    if xs.allSatisfy({ abs(($0 * pow(2, Double(-e))).rounded(.toNearestOrEven) * pow(2, Double(e)) - $0) <= eps * abs($0) })
+                    {
                         expected = (e, limbs)
                         break
                     }
                 }
             }
-            if [32 + 2, 32 + 4, 32 + 5, 32 + 6, 32 + 7].contains(slot) { #expect(block == nil, "planted block \(slot) must take the fp32 path") }
+            if [32 + 2, 32 + 4, 32 + 5, 32 + 6, 32 + 7].contains(slot) {
+                #expect(block == nil, "planted block \(slot) must take the fp32 path")
+            }
             guard let block else { #expect(expected == nil, "block \(slot) fell back"); continue }
             integer += 1
             limbCounts[block.limbs, default: 0] += 1
@@ -147,7 +160,9 @@ import Testing
                 let xi = (0..<4).reduce(0.0) { $0 + Double(block.digits[$1][t]) * pow(256, Double($1)) }
                 #expect(abs(xi) < pow(2, Double(8 * block.limbs - 2)) && xi == xi.rounded())
                 let xhat = xi * pow(2, Double(block.exponent))
-                #expect(xhat == (xs[t] * pow(2, Double(-block.exponent))).rounded(.toNearestOrEven) * pow(2, Double(block.exponent)), "block \(slot) element \(t)")
+                #expect(
+                    xhat == (xs[t] * pow(2, Double(-block.exponent))).rounded(.toNearestOrEven) * pow(2, Double(block.exponent)),
+                    "block \(slot) element \(t)")
                 #expect(abs(xhat - xs[t]) <= eps * abs(xs[t]), "block \(slot) element \(t)")
             }
         }
@@ -187,21 +202,27 @@ import Testing
 
     @Test func badInput() throws {
         let x = Matrix(rows: 2, cols: 64)
-        expectKernelError(["int4", "K", "40", "multiple of 32"]) { _ = try Matrix(rows: 2, cols: 40).withView { try Int4.quantize($0, format: .q4_0) } }
-        expectKernelError(["int4", "bytes", "35 bytes", "36 bytes"]) { _ = try QuantizedMatrix(format: .q4_0, rows: 1, cols: 64, bytes: [UInt8](repeating: 0, count: 35)) }
+        expectKernelError(["int4", "K", "40", "multiple of 32"]) {
+            _ = try Matrix(rows: 2, cols: 40).withView { try Int4.quantize($0, format: .q4_0) }
+        }
+        expectKernelError(["int4", "bytes", "35 bytes", "36 bytes"]) {
+            _ = try QuantizedMatrix(format: .q4_0, rows: 1, cols: 64, bytes: [UInt8](repeating: 0, count: 35))
+        }
         expectKernelError(["int4", "rows", "0"]) { _ = try QuantizedMatrix(format: .q4_1, rows: 0, cols: 64, bytes: []) }
         var nan = Matrix(rows: 1, cols: 32); nan[0, 5] = .nan
         expectKernelError(["int4", "W[0, 5]", "finite"]) { _ = try nan.withView { try Int4.quantize($0, format: .q4_1) } }
         let w = try QuantizedMatrix(format: .q4_0, rows: 3, cols: 32, bytes: [UInt8](repeating: 0, count: 54))
         var y = Matrix(rows: 2, cols: 3)
         for kernel in Int4.variants {
-            try x.withView { xv in try y.withMutableView { yv in
-                expectKernelError(["int4", "'W'", "Nx64", "3x32"]) { try kernel.run(xv, w, bias: nil, yv, threads: 1) }
-                let x32 = MatrixView(base: xv.base, rows: 2, cols: 32, stride: 64)
-                expectKernelError(["int4", "threads"]) { try kernel.run(x32, w, bias: nil, yv, threads: 0) }
-                let y4 = MutableMatrixView(base: yv.base, rows: 1, cols: 3, stride: 3)
-                expectKernelError(["int4", "'y'", "2x3", "1x3"]) { try kernel.run(x32, w, bias: nil, y4, threads: 1) }
-            } }
+            try x.withView { xv in
+                y.withMutableView { yv in
+                    expectKernelError(["int4", "'W'", "Nx64", "3x32"]) { try kernel.run(xv, w, bias: nil, yv, threads: 1) }
+                    let x32 = MatrixView(base: xv.base, rows: 2, cols: 32, stride: 64)
+                    expectKernelError(["int4", "threads"]) { try kernel.run(x32, w, bias: nil, yv, threads: 0) }
+                    let y4 = MutableMatrixView(base: yv.base, rows: 1, cols: 3, stride: 3)
+                    expectKernelError(["int4", "'y'", "2x3", "1x3"]) { try kernel.run(x32, w, bias: nil, y4, threads: 1) }
+                }
+            }
         }
     }
 }

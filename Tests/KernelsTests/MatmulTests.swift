@@ -16,20 +16,23 @@ import Testing
         Case(m: 17, k: 33, n: 129), Case(m: 129, k: 3, n: 257), Case(m: 33, k: 1030, n: 65),
         Case(m: 64, k: 31, n: 7), Case(m: 65, k: 48, n: 67), Case(m: 100, k: 1030, n: 70),
         // Small B[K×N] with N a multiple of 64: read in place (`GEMM.inPlace`), edge row tiles.
-        Case(m: 5, k: 100, n: 64), Case(m: 13, k: 37, n: 128),
+        Case(m: 5, k: 100, n: 64), Case(m: 13, k: 37, n: 128)
     ]
 
     /// The registered variants and the ablation steps (`opbench ablation`), which take B[K×N]
     /// only and must say so for W[N×K].
-    @Test(arguments: Matmul.checkedNames,
-          [Matmul.BLayout.kn, .nk])
+    @Test(
+        arguments: Matmul.checkedNames,
+        [Matmul.BLayout.kn, .nk])
     func matchesReference(variant: String, layout: Matmul.BLayout) throws {
         let kernel = try Matmul.variant(variant)
         if variant.hasPrefix("ablate-") && layout == .nk {
             let a = Matrix(rows: 2, cols: 3), w = Matrix(rows: 4, cols: 3)
             var c = Matrix(rows: 2, cols: 4)
             expectKernelError(["unsupported", "B[K×N] only"]) {
-                try a.withView { av in try w.withView { wv in try c.withMutableView { try kernel.run(av, wv, layout: .nk, bias: nil, $0, threads: 1) } } }
+                try a.withView { av in
+                    try w.withView { wv in try c.withMutableView { try kernel.run(av, wv, layout: .nk, bias: nil, $0, threads: 1) } }
+                }
             }
             return
         }
@@ -39,25 +42,31 @@ import Testing
                 for withBias in [false, true] {
                     seed += 1
                     let a = randomMatrix(s.m, s.k, pad: 3, seed: seed)
-                    let b = layout == .kn ? randomMatrix(s.k, s.n, pad: 5, seed: seed + 100) : randomMatrix(s.n, s.k, pad: 5, seed: seed + 100)
+                    let b =
+                        layout == .kn ? randomMatrix(s.k, s.n, pad: 5, seed: seed + 100) : randomMatrix(s.n, s.k, pad: 5, seed: seed + 100)
                     let bias: [Float]? = withBias ? randomMatrix(1, s.n, seed: seed + 200).dense : nil
                     var c = Matrix(rows: s.m, cols: s.n, stride: s.n + 2)
                     try a.withView { av in
                         try b.withView { bv in
                             try c.withMutableView { cv in
                                 if let bias {
-                                    try bias.withUnsafeBufferPointer { try kernel.run(av, bv, layout: layout, bias: $0, cv, threads: threads) }
+                                    try bias.withUnsafeBufferPointer {
+                                        try kernel.run(av, bv, layout: layout, bias: $0, cv, threads: threads)
+                                    }
                                 } else {
                                     try kernel.run(av, bv, layout: layout, bias: nil, cv, threads: threads)
                                 }
                             }
                         }
                     }
-                    let (ref, scale) = a.withView { av in b.withView { bv in
-                        (Reference.matmul(av, bv, layout: layout, bias: bias), Reference.matmulAbs(av, bv, layout: layout))
-                    } }
-                    expectClose(c, ref, tol: { i in Tolerance.matmul(k: s.k, absScale: scale[i], bias: bias.map { Double($0[i % s.n]) }) },
-                                "matmul.\(variant) \(layout) \(s) threads=\(threads) bias=\(withBias)")
+                    let (ref, scale) = a.withView { av in
+                        b.withView { bv in
+                            (Reference.matmul(av, bv, layout: layout, bias: bias), Reference.matmulAbs(av, bv, layout: layout))
+                        }
+                    }
+                    expectClose(
+                        c, ref, tol: { i in Tolerance.matmul(k: s.k, absScale: scale[i], bias: bias.map { Double($0[i % s.n]) }) },
+                        "matmul.\(variant) \(layout) \(s) threads=\(threads) bias=\(withBias)")
                 }
             }
         }
@@ -74,9 +83,13 @@ import Testing
                 let a = randomMatrix(m, k, seed: 7), b = layout == .kn ? randomMatrix(k, n, seed: 8) : randomMatrix(n, k, seed: 8)
                 let t = randomMatrix(1, n, seed: 9).dense.map(Double.init)
                 var c = Matrix(rows: m, cols: n)
-                try a.withView { av in try b.withView { bv in try c.withMutableView { cv in
-                    try kernel.run(av, bv, layout: layout, bias: nil, cv, threads: threads)
-                } } }
+                try a.withView { av in
+                    try b.withView { bv in
+                        try c.withMutableView { cv in
+                            try kernel.run(av, bv, layout: layout, bias: nil, cv, threads: threads)
+                        }
+                    }
+                }
                 var bt = [Double](repeating: 0, count: k), babs = [Double](repeating: 0, count: k)
                 for p in 0..<k {
                     for j in 0..<n {
@@ -101,22 +114,26 @@ import Testing
         let a = Matrix(rows: 3, cols: 4), b = Matrix(rows: 5, cols: 6)
         var c = Matrix(rows: 3, cols: 6)
         for kernel in Matmul.variants {
-            try a.withView { av in try b.withView { bv in try c.withMutableView { cv in
-                expectKernelError(["matmul", "'B'", "5x6"]) { try kernel.run(av, bv, layout: .kn, bias: nil, cv, threads: 1) }
-                expectKernelError(["matmul", "'W'"]) { try kernel.run(av, bv, layout: .nk, bias: nil, cv, threads: 1) }
-                let b2 = MatrixView(base: bv.base, rows: 4, cols: 6, stride: 6)
-                expectKernelError(["threads", "0"]) { try kernel.run(av, b2, layout: .kn, bias: nil, cv, threads: 0) }
-                expectKernelError(["threads", "1000"]) { try kernel.run(av, b2, layout: .kn, bias: nil, cv, threads: 1000) }
-                let badC = MutableMatrixView(base: cv.base, rows: 2, cols: 6, stride: 6)
-                expectKernelError(["'C'", "3x6", "2x6"]) { try kernel.run(av, b2, layout: .kn, bias: nil, badC, threads: 1) }
-                let badStride = MatrixView(base: av.base, rows: 3, cols: 4, stride: 2)
-                expectKernelError(["'A'", "stride 2"]) { try kernel.run(badStride, b2, layout: .kn, bias: nil, cv, threads: 1) }
-                let zero = MatrixView(base: av.base, rows: 0, cols: 4, stride: 4)
-                expectKernelError(["'A'", "0x4"]) { try kernel.run(zero, b2, layout: .kn, bias: nil, cv, threads: 1) }
-                try [Float](repeating: 0, count: 5).withUnsafeBufferPointer { bias in
-                    expectKernelError(["bias", "N=6", "N=5"]) { try kernel.run(av, b2, layout: .kn, bias: bias, cv, threads: 1) }
+            try a.withView { av in
+                try b.withView { bv in
+                    try c.withMutableView { cv in
+                        expectKernelError(["matmul", "'B'", "5x6"]) { try kernel.run(av, bv, layout: .kn, bias: nil, cv, threads: 1) }
+                        expectKernelError(["matmul", "'W'"]) { try kernel.run(av, bv, layout: .nk, bias: nil, cv, threads: 1) }
+                        let b2 = MatrixView(base: bv.base, rows: 4, cols: 6, stride: 6)
+                        expectKernelError(["threads", "0"]) { try kernel.run(av, b2, layout: .kn, bias: nil, cv, threads: 0) }
+                        expectKernelError(["threads", "1000"]) { try kernel.run(av, b2, layout: .kn, bias: nil, cv, threads: 1000) }
+                        let badC = MutableMatrixView(base: cv.base, rows: 2, cols: 6, stride: 6)
+                        expectKernelError(["'C'", "3x6", "2x6"]) { try kernel.run(av, b2, layout: .kn, bias: nil, badC, threads: 1) }
+                        let badStride = MatrixView(base: av.base, rows: 3, cols: 4, stride: 2)
+                        expectKernelError(["'A'", "stride 2"]) { try kernel.run(badStride, b2, layout: .kn, bias: nil, cv, threads: 1) }
+                        let zero = MatrixView(base: av.base, rows: 0, cols: 4, stride: 4)
+                        expectKernelError(["'A'", "0x4"]) { try kernel.run(zero, b2, layout: .kn, bias: nil, cv, threads: 1) }
+                        try [Float](repeating: 0, count: 5).withUnsafeBufferPointer { bias in
+                            expectKernelError(["bias", "N=6", "N=5"]) { try kernel.run(av, b2, layout: .kn, bias: bias, cv, threads: 1) }
+                        }
+                    }
                 }
-            } } }
+            }
         }
         expectKernelError(["matmul", "'fast'", "naive, simd, blas"]) { _ = try Matmul.variant("fast") }
     }

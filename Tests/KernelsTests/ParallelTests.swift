@@ -1,6 +1,6 @@
 import Dispatch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Kernels
 import Synchronization
@@ -32,7 +32,9 @@ import Testing
             for _ in 0..<200 {
                 let c = Counts(64)
                 Parallel.forEach(8, threads: 2) { outer in
-                    for o in outer { Parallel.forEach(8, threads: 2) { inner in c.hit((o * 8 + inner.lowerBound)..<(o * 8 + inner.upperBound)) } }
+                    for o in outer {
+                        Parallel.forEach(8, threads: 2) { inner in c.hit((o * 8 + inner.lowerBound)..<(o * 8 + inner.upperBound)) }
+                    }
                 }
                 if c.allOnce { nestedOK.add(1, ordering: .relaxed) }
             }

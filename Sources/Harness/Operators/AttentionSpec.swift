@@ -24,8 +24,10 @@ public struct AttentionSpec: OperatorSpec {
         ShapeSets(
             verify: ["T=129,H=2,D=64,causal,window=16,global=2", "T=70,H=3,D=17", "T=200,H=2,D=32,block=16,density=0.3"],
             quick: ["T=512,H=4,D=64,causal", "T=1024,H=4,D=64,causal,window=128,global=4"],
-            full: ["T=1024,H=12,D=64,causal", "T=4096,H=12,D=64,causal", "T=4096,H=12,D=64,causal,window=256,global=4",
-                   "T=4096,H=12,D=64,block=64,density=0.125"],
+            full: [
+                "T=1024,H=12,D=64,causal", "T=4096,H=12,D=64,causal", "T=4096,H=12,D=64,causal,window=256,global=4",
+                "T=4096,H=12,D=64,block=64,density=0.125"
+            ],
             representative: "T=512,H=4,D=64,causal",
             ablation: "T=4096,H=12,D=64,causal,window=256,global=4")
     }
@@ -58,8 +60,9 @@ public struct AttentionSpec: OperatorSpec {
                 }
                 density = v
             default:
-                throw ShapeError("attention shape '\(text)': unknown term '\(term)' "
-                                 + "(expected T=, H=, D=, causal, window=, global=, block=, density=)")
+                throw ShapeError(
+                    "attention shape '\(text)': unknown term '\(term)' "
+                        + "(expected T=, H=, D=, causal, window=, global=, block=, density=)")
             }
         }
         guard let t, let h, let d else { throw ShapeError("attention shape '\(text)' must give T=, H= and D=") }
@@ -122,7 +125,7 @@ public struct AttentionSpec: OperatorSpec {
 final class AttentionWorkload: Workload {
     let shape: CaseShape
     let q: Matrix, k: Matrix, v: Matrix  // [T×H·D] each
-    var out: Matrix                      // [T×H·D]
+    var out: Matrix  // [T×H·D]
     let t: Int, h: Int, d: Int
     let pattern: AttentionPattern
     let flops: Double
@@ -138,23 +141,34 @@ final class AttentionWorkload: Workload {
         let kernel = try Attention.variant(variant)
         let heads = h, pattern = pattern
         return { [self] in
-            try self.q.withView { qv in try self.k.withView { kv in try self.v.withView { vv in try self.out.withMutableView { ov in
-                try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
-            } } } }
+            try self.q.withView { qv in
+                try self.k.withView { kv in
+                    try self.v.withView { vv in
+                        try self.out.withMutableView { ov in
+                            try kernel.run(q: qv, k: kv, v: vv, heads: heads, pattern: pattern, ov, threads: threads)
+                        }
+                    }
+                }
+            }
         }
     }
 
     func verify() -> Verification {
         let rows = Workloads.sampleRows(t, limit: t <= 256 ? t : 8)
         var got: [Float] = [], ref: [Double] = [], tol: [Double] = []
-        q.withView { qv in k.withView { kv in v.withView { vv in
-            for r in rows {
-                let (o, absScale) = Reference.attention(q: qv.rows(r, 1), k: kv, v: vv, heads: h, pattern: pattern, firstQuery: r)
-                ref += o
-                tol += Tolerance.attentionRow(q: qv, k: kv, heads: h, pattern: pattern, row: r, queryRow: r, absScale: absScale[...])
-                for j in 0..<(h * d) { got.append(out[r, j]) }
+        q.withView { qv in
+            k.withView { kv in
+                v.withView { vv in
+                    for r in rows {
+                        let (o, absScale) = Reference.attention(q: qv.rows(r, 1), k: kv, v: vv, heads: h, pattern: pattern, firstQuery: r)
+                        ref += o
+                        tol += Tolerance.attentionRow(
+                            q: qv, k: kv, heads: h, pattern: pattern, row: r, queryRow: r, absScale: absScale[...])
+                        for j in 0..<(h * d) { got.append(out[r, j]) }
+                    }
+                }
             }
-        } } }
+        }
         return Workloads.verification(got: got, ref: ref, tol: tol, rows: rows.count, total: t)
     }
 }

@@ -16,10 +16,11 @@ public struct Int4Spec: OperatorSpec {
     public var grammar: String { "MxKxN (x[M×K]·Wᵀ, W[N×K] in Q4_0 blocks); MxKxN,q4_1 for Q4_1" }
 
     public var shapes: ShapeSets {
-        ShapeSets(verify: ["1x1056x129", "17x1024x65", "70x160x200,q4_1"],
-                  quick: ["1x4096x4096", "64x1024x1024"],
-                  full: ["1x4096x14336", "1x768x3072", "512x4096x4096", "512x768x3072"],
-                  representative: "1x4096x4096", ablation: "1x4096x4096")
+        ShapeSets(
+            verify: ["1x1056x129", "17x1024x65", "70x160x200,q4_1"],
+            quick: ["1x4096x4096", "64x1024x1024"],
+            full: ["1x4096x14336", "1x768x3072", "512x4096x4096", "512x768x3072"],
+            representative: "1x4096x4096", ablation: "1x4096x4096")
     }
 
     public func parse(_ text: String) throws -> Dims {
@@ -62,9 +63,9 @@ public struct Int4Spec: OperatorSpec {
 /// y[M×N] = x[M×K]·dequant(W[N×K])ᵀ with W quantized from uniform [−1, 1).
 final class Int4Workload: Workload {
     let shape: CaseShape
-    let x: Matrix            // [M×K]
-    let w: QuantizedMatrix   // W [N×K] in GGUF blocks
-    var y: Matrix            // [M×N]
+    let x: Matrix  // [M×K]
+    let w: QuantizedMatrix  // W [N×K] in GGUF blocks
+    var y: Matrix  // [M×N]
     let m: Int, k: Int, n: Int
 
     init(_ shape: CaseShape, _ dims: Int4Spec.Dims, seed: UInt64) throws {
@@ -84,7 +85,6 @@ final class Int4Workload: Workload {
         w = try QuantizedMatrix(format: format, rows: n, cols: k, bytes: bytes)
         y = Matrix(rows: m, cols: n)
     }
-
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Int4.variant(variant)
@@ -106,6 +106,7 @@ final class Int4Workload: Workload {
         }
         var got: [Float] = []
         for i in rows { for j in 0..<n { got.append(y[i, j]) } }
-        return Workloads.verification(got: got, ref: ref, tol: scale.map { Tolerance.int4Linear(k: k, absScale: $0) }, rows: rows.count, total: m)
+        return Workloads.verification(
+            got: got, ref: ref, tol: scale.map { Tolerance.int4Linear(k: k, absScale: $0) }, rows: rows.count, total: m)
     }
 }

@@ -9,8 +9,9 @@ public struct LayerNormSpec: OperatorSpec {
     public var grammar: String { "ROWSxCOLS (layer normalization of each row)" }
 
     public var shapes: ShapeSets {
-        ShapeSets(verify: ["17x4096", "33x129"], quick: ["1024x1024"], full: ["4096x4096", "512x768", "4096x384"],
-                  representative: "1024x1024", ablation: "4096x4096")
+        ShapeSets(
+            verify: ["17x4096", "33x129"], quick: ["1024x1024"], full: ["4096x4096", "512x768", "4096x384"],
+            representative: "1024x1024", ablation: "4096x4096")
     }
 
     public func parse(_ text: String) throws -> RowsDims { try RowsDims.parse(text, op: op) }
@@ -48,11 +49,15 @@ final class LayerNormWorkload: Workload {
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try LayerNorm.variant(variant)
         return { [self] in
-            try self.x.withView { xv in try self.y.withMutableView { yv in
-                try self.gamma.withUnsafeBufferPointer { g in try self.beta.withUnsafeBufferPointer { b in
-                    try kernel.run(xv, gamma: g, beta: b, eps: self.eps, yv, threads: threads)
-                } }
-            } }
+            try self.x.withView { xv in
+                try self.y.withMutableView { yv in
+                    try self.gamma.withUnsafeBufferPointer { g in
+                        try self.beta.withUnsafeBufferPointer { b in
+                            try kernel.run(xv, gamma: g, beta: b, eps: self.eps, yv, threads: threads)
+                        }
+                    }
+                }
+            }
         }
     }
 

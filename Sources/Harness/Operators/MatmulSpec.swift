@@ -19,8 +19,10 @@ public struct MatmulSpec: OperatorSpec {
         ShapeSets(
             verify: ["1x1000x17", "17x33x129", "129x257x65", "7x1030x300"],
             quick: ["1x4096x4096", "64x64x64", "256x256x256"],
-            full: ["64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048",
-                   "4096x4096x4096", "1x768x3072", "1x3072x768", "512x768x768", "512x768x3072", "512x3072x768"],
+            full: [
+                "64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048",
+                "4096x4096x4096", "1x768x3072", "1x3072x768", "512x768x768", "512x768x3072", "512x3072x768"
+            ],
             representative: "256x256x256",
             ablation: "512x512x512")
     }
@@ -57,7 +59,7 @@ public struct MatmulSpec: OperatorSpec {
 final class MatmulWorkload: Workload {
     let shape: CaseShape
     let a: Matrix, b: Matrix  // A [M×K]; B [K×N], or W [N×K] for `,nk`
-    var c: Matrix             // C [M×N]
+    var c: Matrix  // C [M×N]
     let m: Int, k: Int, n: Int
     let layout: Matmul.BLayout
 
@@ -71,23 +73,29 @@ final class MatmulWorkload: Workload {
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Matmul.variant(variant)
         return { [self] in
-            try self.a.withView { av in try self.b.withView { bv in try self.c.withMutableView { cv in
-                try kernel.run(av, bv, layout: self.layout, bias: nil, cv, threads: threads)
-            } } }
+            try self.a.withView { av in
+                try self.b.withView { bv in
+                    try self.c.withMutableView { cv in
+                        try kernel.run(av, bv, layout: self.layout, bias: nil, cv, threads: threads)
+                    }
+                }
+            }
         }
     }
 
     func verify() -> Verification {
         let rows = Workloads.sampleRows(m, limit: 8)
         var got: [Float] = [], ref: [Double] = [], tol: [Double] = []
-        a.withView { av in b.withView { bv in
-            for i in rows {
-                let ai = av.rows(i, 1)
-                ref += Reference.matmul(ai, bv, layout: layout)
-                tol += Reference.matmulAbs(ai, bv, layout: layout).map { Tolerance.matmul(k: k, absScale: $0) }
-                for j in 0..<n { got.append(c[i, j]) }
+        a.withView { av in
+            b.withView { bv in
+                for i in rows {
+                    let ai = av.rows(i, 1)
+                    ref += Reference.matmul(ai, bv, layout: layout)
+                    tol += Reference.matmulAbs(ai, bv, layout: layout).map { Tolerance.matmul(k: k, absScale: $0) }
+                    for j in 0..<n { got.append(c[i, j]) }
+                }
             }
-        } }
+        }
         return Workloads.verification(got: got, ref: ref, tol: tol, rows: rows.count, total: m)
     }
 }

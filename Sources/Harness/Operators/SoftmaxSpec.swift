@@ -8,8 +8,9 @@ public struct SoftmaxSpec: OperatorSpec {
     public var grammar: String { "ROWSxCOLS (softmax of each row)" }
 
     public var shapes: ShapeSets {
-        ShapeSets(verify: ["33x1000", "5x4099"], quick: ["1024x1024"], full: ["4096x4096", "512x512", "12288x1024"],
-                  representative: "1024x1024", ablation: "4096x4096")
+        ShapeSets(
+            verify: ["33x1000", "5x4099"], quick: ["1024x1024"], full: ["4096x4096", "512x512", "12288x1024"],
+            representative: "1024x1024", ablation: "4096x4096")
     }
 
     public func parse(_ text: String) throws -> RowsDims { try RowsDims.parse(text, op: op) }

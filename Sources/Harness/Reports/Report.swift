@@ -21,13 +21,14 @@ public enum Report {
     }
 
     static func machineTable(_ docs: [(String, ResultDocument)]) -> TextTable {
-        TextTable(headers: ["run", "machine", "cores", "FMA peak (1 / all threads)", "copy bandwidth (1 / all)", "OpenBLAS", "OpBench", "when"],
-                  rows: docs.map { name, d in
-                      let m = d.machine
-                      let peak = m.ceilings.map { Format.number($0.peakGflops, 3) }.joined(separator: " / ") + " GFLOP/s"
-                      let bw = m.ceilings.map { Format.number($0.bandwidthGBps, 3) }.joined(separator: " / ") + " GB/s"
-                      return [name, m.cpuModel, "\(m.cores)", peak, bw, "\(m.openblasCore)", d.opbenchCommit, d.timestamp]
-                  })
+        TextTable(
+            headers: ["run", "machine", "cores", "FMA peak (1 / all threads)", "copy bandwidth (1 / all)", "OpenBLAS", "OpBench", "when"],
+            rows: docs.map { name, d in
+                let m = d.machine
+                let peak = m.ceilings.map { Format.number($0.peakGflops, 3) }.joined(separator: " / ") + " GFLOP/s"
+                let bw = m.ceilings.map { Format.number($0.bandwidthGBps, 3) }.joined(separator: " / ") + " GB/s"
+                return [name, m.cpuModel, "\(m.cores)", peak, bw, "\(m.openblasCore)", d.opbenchCommit, d.timestamp]
+            })
     }
 
     /// Markdown: machines, then one table per operator, then model passes.
@@ -63,63 +64,104 @@ public enum Report {
             for t in cases {
                 let label = "\(t.c.shape) t=\(t.c.threads)" + (multi ? " [\(t.source)]" : "")
                 let v = memory ? t.c.gbps : t.c.gflops
-                if let i = groups.firstIndex(where: { $0.label == label }) { groups[i].values.append((t.c.variant, v)) } else { groups.append((label, [(t.c.variant, v)])) }
+                if let i = groups.firstIndex(where: { $0.label == label }) {
+                    groups[i].values.append((t.c.variant, v))
+                } else {
+                    groups.append((label, [(t.c.variant, v)]))
+                }
             }
-            charts.append(SVG.bars(title: "\(op): \(memory ? "GB/s" : "GFLOP/s") by variant", yTitle: memory ? "GB/s" : "GFLOP/s", groups: groups))
+            charts.append(
+                SVG.bars(title: "\(op): \(memory ? "GB/s" : "GFLOP/s") by variant", yTitle: memory ? "GB/s" : "GFLOP/s", groups: groups))
         }
         if !all.isEmpty {
             var roofs: [SVG.Roof] = []
-            for (name, d) in docs { for c in d.machine.ceilings {
-                roofs.append(SVG.Roof(peak: c.peakGflops, bandwidth: c.bandwidthGBps, label: "\(multi ? name + " " : "")\(c.threads) thread\(c.threads > 1 ? "s" : ""): \(Format.number(c.peakGflops)) GFLOP/s, \(Format.number(c.bandwidthGBps)) GB/s"))
-            } }
-            charts.append(SVG.scatter(title: "Roofline: every case against this machine's ceilings", xTitle: "arithmetic intensity (FLOP/byte)",
-                                      yTitle: "GFLOP/s", points: all.map { SVG.Point(x: $0.c.arithmeticIntensity, y: $0.c.gflops, series: series($0),
-                                                                                      label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s, \(Format.percent($0.c.rooflineFraction)) of roofline") },
-                                      xLog: true, yLog: true, roofs: roofs))
+            for (name, d) in docs {
+                for c in d.machine.ceilings {
+                    roofs.append(
+                        SVG.Roof(
+                            peak: c.peakGflops, bandwidth: c.bandwidthGBps,
+                            label:
+                                "\(multi ? name + " " : "")\(c.threads) thread\(c.threads > 1 ? "s" : ""): "
+                                + "\(Format.number(c.peakGflops)) GFLOP/s, \(Format.number(c.bandwidthGBps)) GB/s"
+                        ))
+                }
+            }
+            charts.append(
+                SVG.scatter(
+                    title: "Roofline: every case against this machine's ceilings", xTitle: "arithmetic intensity (FLOP/byte)",
+                    yTitle: "GFLOP/s",
+                    points: all.map {
+                        SVG.Point(
+                            x: $0.c.arithmeticIntensity, y: $0.c.gflops, series: series($0),
+                            label:
+                                "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s, "
+                                + "\(Format.percent($0.c.rooflineFraction)) of roofline"
+                        )
+                    },
+                    xLog: true, yLog: true, roofs: roofs))
             let threadCounts = Set(all.map(\.c.threads))
             if threadCounts.count > 1 {
-                let pts = all.map { SVG.Point(x: Double($0.c.threads), y: $0.c.gflops, series: "\($0.c.id) \($0.c.shape)" + (multi ? " [\($0.source)]" : ""),
-                                              label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s") }
+                let pts = all.map {
+                    SVG.Point(
+                        x: Double($0.c.threads), y: $0.c.gflops, series: "\($0.c.id) \($0.c.shape)" + (multi ? " [\($0.source)]" : ""),
+                        label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s")
+                }
                 let multiThread = Set(pts.map(\.series)).filter { s in Set(pts.filter { $0.series == s }.map(\.x)).count > 1 }
-                charts.append(SVG.scatter(title: "Thread scaling", xTitle: "threads", yTitle: "GFLOP/s",
-                                          points: pts.filter { multiThread.contains($0.series) }, xLog: false, yLog: true, lines: true))
+                charts.append(
+                    SVG.scatter(
+                        title: "Thread scaling", xTitle: "threads", yTitle: "GFLOP/s",
+                        points: pts.filter { multiThread.contains($0.series) }, xLog: false, yLog: true, lines: true))
             }
-            charts.append(SVG.scatter(title: "Speed vs accuracy (error relative to each case's derived tolerance)", xTitle: "GFLOP/s",
-                                      yTitle: "max error / tolerance", points: all.map {
-                                          SVG.Point(x: $0.c.gflops, y: max($0.c.errorToTolerance, 1e-6), series: series($0),
-                                                    label: "\($0.c.id) \($0.c.shape) t=\($0.c.threads): max abs err \(Format.error($0.c.maxAbsError)), err/tol \(Format.number($0.c.errorToTolerance))") },
-                                      xLog: true, yLog: true))
+            charts.append(
+                SVG.scatter(
+                    title: "Speed vs accuracy (error relative to each case's derived tolerance)", xTitle: "GFLOP/s",
+                    yTitle: "max error / tolerance",
+                    points: all.map {
+                        SVG.Point(
+                            x: $0.c.gflops, y: max($0.c.errorToTolerance, 1e-6), series: series($0),
+                            label:
+                                "\($0.c.id) \($0.c.shape) t=\($0.c.threads): max abs err \(Format.error($0.c.maxAbsError)), err/tol "
+                                + "\(Format.number($0.c.errorToTolerance))"
+                        )
+                    },
+                    xLog: true, yLog: true))
         }
         let models = docs.flatMap { $0.1.models }
         if !models.isEmpty {
-            charts.append(SVG.stacked(title: "Model pass: time per operator", xTitle: "seconds per pass (prefill + decode)",
-                                      rows: models.map { ($0.label, $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
-            charts.append(SVG.scatter(title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)", yTitle: "1 − cosine vs fp64",
-                                      points: models.map { m in
-                                          let speed = m.decodeTokensPerSecond.isEmpty ? m.prefillTokensPerSecond : m.decodeTokensPerSecond
-                                          return SVG.Point(x: Statistics.median(speed), y: max(1 - m.cosine, 1e-12), series: m.preset,
-                                                           label: "\(m.label): cosine \(m.cosine)") }, xLog: true, yLog: true))
+            charts.append(
+                SVG.stacked(
+                    title: "Model pass: time per operator", xTitle: "seconds per pass (prefill + decode)",
+                    rows: models.map { ($0.label, $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
+            charts.append(
+                SVG.scatter(
+                    title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)", yTitle: "1 − cosine vs fp64",
+                    points: models.map { m in
+                        let speed = m.decodeTokensPerSecond.isEmpty ? m.prefillTokensPerSecond : m.decodeTokensPerSecond
+                        return SVG.Point(
+                            x: Statistics.median(speed), y: max(1 - m.cosine, 1e-12), series: m.preset,
+                            label: "\(m.label): cosine \(m.cosine)")
+                    }, xLog: true, yLog: true))
         }
         let md = markdown(docs)
         return """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>OpBench report</title>
-        <style>
-        body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
-        table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}
-        th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
-        th{background:#f4f4f4}td:first-child,td:nth-child(2){text-align:left}
-        .charts{display:flex;flex-wrap:wrap;gap:16px}.charts svg{border:1px solid #eee;background:#fff}
-        .fail{color:#c00;font-weight:bold}
-        </style></head><body>
-        <h1>OpBench report</h1>
-        \(tableHTML(machineTable(docs)))
-        <h2>Charts</h2><div class="charts">\(charts.joined(separator: "\n"))</div>
-        \(tablesHTML(all, multi: multi))
-        \(models.isEmpty ? "" : "<h2>Model passes</h2>" + tableHTML(ModelTables.table(models)))
-        <details><summary>Markdown</summary><pre>\(SVG.esc(md))</pre></details>
-        </body></html>
-        """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>OpBench report</title>
+            <style>
+            body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
+            table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}
+            th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
+            th{background:#f4f4f4}td:first-child,td:nth-child(2){text-align:left}
+            .charts{display:flex;flex-wrap:wrap;gap:16px}.charts svg{border:1px solid #eee;background:#fff}
+            .fail{color:#c00;font-weight:bold}
+            </style></head><body>
+            <h1>OpBench report</h1>
+            \(tableHTML(machineTable(docs)))
+            <h2>Charts</h2><div class="charts">\(charts.joined(separator: "\n"))</div>
+            \(tablesHTML(all, multi: multi))
+            \(models.isEmpty ? "" : "<h2>Model passes</h2>" + tableHTML(ModelTables.table(models)))
+            <details><summary>Markdown</summary><pre>\(SVG.esc(md))</pre></details>
+            </body></html>
+            """
     }
 
     static func tablesHTML(_ all: [Tagged], multi: Bool) -> String {
@@ -133,7 +175,9 @@ public enum Report {
 
     static func tableHTML(_ t: TextTable) -> String {
         "<table><tr>" + t.headers.map { "<th>\(SVG.esc($0))</th>" }.joined() + "</tr>"
-            + t.rows.map { "<tr>" + $0.map { $0 == "FAIL" ? "<td class=\"fail\">FAIL</td>" : "<td>\(SVG.esc($0))</td>" }.joined() + "</tr>" }.joined()
+            + t.rows.map {
+                "<tr>" + $0.map { $0 == "FAIL" ? "<td class=\"fail\">FAIL</td>" : "<td>\(SVG.esc($0))</td>" }.joined() + "</tr>"
+            }.joined()
             + "</table>"
     }
 }
@@ -143,17 +187,22 @@ public enum ModelTables {
     /// One row per plan: throughput (median and range over repetitions), the linear layers'
     /// GFLOP/s in prefill, the weight bandwidth in decode, and accuracy against fp64.
     public static func table(_ models: [ModelResult]) -> TextTable {
-        TextTable(headers: ["preset", "plan", "pattern", "thr", "prefill tok/s", "decode tok/s", "prefill GFLOP/s", "decode GB/s",
-                            "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree"],
-                  rows: models.map { m in
-                      func spread(_ xs: [Double]) -> String {
-                          xs.isEmpty ? "–" : "\(Format.number(Statistics.median(xs))) (\(Format.number(xs.min()))–\(Format.number(xs.max())))"
-                      }
-                      return [m.preset, m.plan, m.pattern, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
-                              Format.number(m.prefillLinearGflops), m.decodeTokensPerSecond.isEmpty ? "–" : Format.number(m.decodeWeightGBps),
-                              Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), String(format: "%.7f", m.minTokenCosine),
-                              m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–"]
-                  }, rightAligned: Set(3...12))
+        TextTable(
+            headers: [
+                "preset", "plan", "pattern", "thr", "prefill tok/s", "decode tok/s", "prefill GFLOP/s", "decode GB/s",
+                "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree"
+            ],
+            rows: models.map { m in
+                func spread(_ xs: [Double]) -> String {
+                    xs.isEmpty ? "–" : "\(Format.number(Statistics.median(xs))) (\(Format.number(xs.min()))–\(Format.number(xs.max())))"
+                }
+                return [
+                    m.preset, m.plan, m.pattern, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
+                    Format.number(m.prefillLinearGflops), m.decodeTokensPerSecond.isEmpty ? "–" : Format.number(m.decodeWeightGBps),
+                    Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), String(format: "%.7f", m.minTokenCosine),
+                    m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–"
+                ]
+            }, rightAligned: Set(3...12))
     }
 
     /// Seconds per pass (prefill + decode) and share of the total, per operator and plan.
@@ -162,12 +211,14 @@ public enum ModelTables {
             let ta = models.map { $0.opSeconds[a] ?? 0 }.reduce(0, +), tb = models.map { $0.opSeconds[b] ?? 0 }.reduce(0, +)
             return ta != tb ? ta > tb : a < b
         }
-        return TextTable(headers: ["plan", "total s"] + ops,
-                         rows: models.map { m in
-                             let total = m.opSeconds.values.reduce(0, +)
-                             return [m.plan, Format.number(total)] + ops.map { op in
-                                 m.opSeconds[op].map { "\(Format.number($0)) (\(Format.percent($0 / max(total, 1e-30))))" } ?? "–"
-                             }
-                         }, rightAligned: Set(1...(ops.count + 1)))
+        return TextTable(
+            headers: ["plan", "total s"] + ops,
+            rows: models.map { m in
+                let total = m.opSeconds.values.reduce(0, +)
+                return [m.plan, Format.number(total)]
+                    + ops.map { op in
+                        m.opSeconds[op].map { "\(Format.number($0)) (\(Format.percent($0 / max(total, 1e-30))))" } ?? "–"
+                    }
+            }, rightAligned: Set(1...(ops.count + 1)))
     }
 }

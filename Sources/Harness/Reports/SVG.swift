@@ -60,16 +60,22 @@ public enum SVG {
     }
 
     /// Frame, grid, ticks and axis titles of a w×h chart with the plot area inside margins.
-    static func frame(w: Double, h: Double, x: Axis, y: Axis, xTitle: String, yTitle: String, title: String, xTickLabels: Bool = true) -> String {
+    static func frame(w: Double, h: Double, x: Axis, y: Axis, xTitle: String, yTitle: String, title: String, xTickLabels: Bool = true)
+        -> String
+    {
         var s = "<text x=\"\(w / 2)\" y=\"16\" text-anchor=\"middle\" class=\"t\">\(esc(title))</text>"
         for t in y.ticks {
             let py = y.map(t)
-            s += "<line x1=\"\(x.p0)\" x2=\"\(x.p1)\" y1=\"\(py)\" y2=\"\(py)\" class=\"g\"/><text x=\"\(x.p0 - 4)\" y=\"\(py + 4)\" text-anchor=\"end\">\(label(t))</text>"
+            s +=
+                "<line x1=\"\(x.p0)\" x2=\"\(x.p1)\" y1=\"\(py)\" y2=\"\(py)\" class=\"g\"/><text x=\"\(x.p0 - 4)\" y=\"\(py + 4)\" "
+                + "text-anchor=\"end\">\(label(t))</text>"
         }
         if xTickLabels {
             for t in x.ticks {
                 let px = x.map(t)
-                s += "<line x1=\"\(px)\" x2=\"\(px)\" y1=\"\(y.p1)\" y2=\"\(y.p0)\" class=\"g\"/><text x=\"\(px)\" y=\"\(y.p0 + 14)\" text-anchor=\"middle\">\(label(t))</text>"
+                s +=
+                    "<line x1=\"\(px)\" x2=\"\(px)\" y1=\"\(y.p1)\" y2=\"\(y.p0)\" class=\"g\"/><text x=\"\(px)\" "
+                    + "y=\"\(y.p0 + 14)\" text-anchor=\"middle\">\(label(t))</text>"
             }
         }
         s += "<rect x=\"\(x.p0)\" y=\"\(y.p1)\" width=\"\(x.p1 - x.p0)\" height=\"\(y.p0 - y.p1)\" class=\"f\"/>"
@@ -88,12 +94,15 @@ public enum SVG {
     }
 
     static func wrap(_ w: Double, _ h: Double, _ body: String) -> String {
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" font-family=\"sans-serif\" font-size=\"11\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" "
+            + "font-family=\"sans-serif\" font-size=\"11\">"
             + "<style>.g{stroke:#e3e3e3}.f{fill:none;stroke:#888}.t{font-size:13px;font-weight:bold}</style>" + body + "</svg>"
     }
 
     /// Grouped bars: one group per label, one bar per series key.
-    public static func bars(title: String, yTitle: String, groups: [(label: String, values: [(key: String, value: Double)])], logScale: Bool = false) -> String {
+    public static func bars(
+        title: String, yTitle: String, groups: [(label: String, values: [(key: String, value: Double)])], logScale: Bool = false
+    ) -> String {
         let keys = Array(Set(groups.flatMap { $0.values.map(\.key) })).sorted { orderKey($0) < orderKey($1) }
         let colors = Dictionary(uniqueKeysWithValues: keys.map { ($0, color($0, among: keys)) })
         let groupWidth = Double(max(1, keys.count)) * 14 + 16
@@ -107,22 +116,33 @@ public enum SVG {
             for (ki, k) in keys.enumerated() {
                 guard let v = g.values.first(where: { $0.key == k })?.value, v.isFinite else { continue }
                 let top = y.map(v)
-                s += "<rect x=\"\(gx + Double(ki) * 14)\" y=\"\(top)\" width=\"12\" height=\"\(max(0, y.p0 - top))\" fill=\"\(colors[k]!)\"><title>\(esc(g.label)) \(esc(k)): \(Format.number(v))</title></rect>"
+                s +=
+                    "<rect x=\"\(gx + Double(ki) * 14)\" y=\"\(top)\" width=\"12\" height=\"\(max(0, y.p0 - top))\" "
+                    + "fill=\"\(colors[k]!)\"><title>\(esc(g.label)) \(esc(k)): \(Format.number(v))</title></rect>"
             }
-            s += "<text transform=\"translate(\(gx + 4) \(y.p0 + 10)) rotate(30)\" font-size=\"9\">\(esc(String(g.label.prefix(28))))</text>"
+            s +=
+                "<text transform=\"translate(\(gx + 4) \(y.p0 + 10)) rotate(30)\" font-size=\"9\">\(esc(String(g.label.prefix(28))))</text>"
         }
         s += legend(keys, x: w - 100, y: 30, colors: colors)
         return wrap(w, h, s)
     }
 
     /// Scatter of labelled points, with optional horizontal/sloped ceiling lines (roofline).
-    public struct Point { public var x: Double; public var y: Double; public var series: String; public var label: String
-        public init(x: Double, y: Double, series: String, label: String) { self.x = x; self.y = y; self.series = series; self.label = label } }
-    public struct Roof { public var peak: Double; public var bandwidth: Double; public var label: String
-        public init(peak: Double, bandwidth: Double, label: String) { self.peak = peak; self.bandwidth = bandwidth; self.label = label } }
+    public struct Point {
+        public var x: Double; public var y: Double; public var series: String; public var label: String
+        public init(x: Double, y: Double, series: String, label: String) {
+            self.x = x; self.y = y; self.series = series; self.label = label
+        }
+    }
+    public struct Roof {
+        public var peak: Double; public var bandwidth: Double; public var label: String
+        public init(peak: Double, bandwidth: Double, label: String) { self.peak = peak; self.bandwidth = bandwidth; self.label = label }
+    }
 
-    public static func scatter(title: String, xTitle: String, yTitle: String, points: [Point], xLog: Bool, yLog: Bool,
-                               roofs: [Roof] = [], lines: Bool = false) -> String {
+    public static func scatter(
+        title: String, xTitle: String, yTitle: String, points: [Point], xLog: Bool, yLog: Bool,
+        roofs: [Roof] = [], lines: Bool = false
+    ) -> String {
         let w = 640.0, h = 380.0
         let keys = Array(Set(points.map(\.series))).sorted { orderKey($0) < orderKey($1) }
         let colors = Dictionary(uniqueKeysWithValues: keys.map { ($0, color($0, among: keys)) })
@@ -146,12 +166,16 @@ public enum SVG {
             for k in keys {
                 let pts = points.filter { $0.series == k }.sorted { $0.x < $1.x }
                 guard pts.count > 1 else { continue }
-                let d = pts.enumerated().map { ($0.offset == 0 ? "M" : "L") + String(format: "%.1f %.1f", x.map($0.element.x), y.map($0.element.y)) }.joined()
+                let d = pts.enumerated().map {
+                    ($0.offset == 0 ? "M" : "L") + String(format: "%.1f %.1f", x.map($0.element.x), y.map($0.element.y))
+                }.joined()
                 s += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(colors[k]!)\" stroke-width=\"1.5\"/>"
             }
         }
         for p in points where p.x.isFinite && p.y.isFinite {
-            s += "<circle cx=\"\(x.map(p.x))\" cy=\"\(y.map(p.y))\" r=\"4\" fill=\"\(colors[p.series]!)\" fill-opacity=\"0.85\"><title>\(esc(p.label))</title></circle>"
+            s +=
+                "<circle cx=\"\(x.map(p.x))\" cy=\"\(y.map(p.y))\" r=\"4\" fill=\"\(colors[p.series]!)\" "
+                + "fill-opacity=\"0.85\"><title>\(esc(p.label))</title></circle>"
         }
         s += legend(keys, x: w - 140, y: 30, colors: colors)
         return wrap(w, h, s)
@@ -171,7 +195,9 @@ public enum SVG {
             var acc = 0.0
             for part in r.parts {
                 let x0 = x.map(acc), x1 = x.map(acc + part.value)
-                s += "<rect x=\"\(x0)\" y=\"\(y)\" width=\"\(max(0, x1 - x0))\" height=\"18\" fill=\"\(colors[part.key]!)\"><title>\(esc(part.key)): \(Format.number(part.value))</title></rect>"
+                s +=
+                    "<rect x=\"\(x0)\" y=\"\(y)\" width=\"\(max(0, x1 - x0))\" height=\"18\" "
+                    + "fill=\"\(colors[part.key]!)\"><title>\(esc(part.key)): \(Format.number(part.value))</title></rect>"
                 acc += part.value
             }
         }

@@ -21,7 +21,8 @@ public struct TextTable: Sendable {
                 return rightAligned.contains(c) ? pad + s : s + pad
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
-        return ([line(headers), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)).joined(separator: "\n") + "\n"
+        return ([line(headers), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)).joined(
+            separator: "\n") + "\n"
     }
 
     /// GitHub-flavoured Markdown.
@@ -34,7 +35,9 @@ public struct TextTable: Sendable {
 
     /// RFC 4180 CSV.
     public var csv: String {
-        func q(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        func q(_ s: String) -> String {
+            s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
         return ([headers] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 }
