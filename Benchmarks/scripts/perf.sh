@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The performance record: every shape named by the SIMD targets, measured side by side in
 # one run per group, the model-pass targets, and the ablation chains; merged into
-# results/perf.{md,html}, results/ablation.md and the raw results/perf/*.json. 3–6 minutes here.
+# perf.md, perf.html, ablation.md and the raw perf/*.json in results/ (results/local/ on a
+# tree with uncommitted changes; see common.sh). 3–6 minutes here.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 bash .ci/setup
 swift build -c release
-bin=.build/release/opbench
 tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 common=(--min-time 0.6 --repetitions 7)
 # matmul: squares, 1 thread; model shapes with [out×in] weights (decode M=1, prefill M=128/512)
 $bin bench --op matmul --variant simd,blas "${common[@]}" --output "$tmp/1.json" \
@@ -37,9 +38,11 @@ $bin model --preset gpt2-small --prompt 512 --generate 64 --repetitions 3 \
 # each step also reads ~40 MB of fp32 KV cache)
 $bin model --preset gpt2-small --prompt 8 --generate 64 --repetitions 3 --plan weights=q4_0 \
   --output "$tmp/8.json" >/dev/null
-$bin report "$tmp"/{1,2,3,4,5,6,7,8}.json --md results/perf.md --html results/perf.html
+$bin report "$tmp"/{1,2,3,4,5,6,7,8}.json --md "$out/perf.md" --html "$out/perf.html"
 # ablation chains: each optimization step measured side by side
-$bin ablation --format md --output "$tmp/ablation.json" > results/ablation.md
-mkdir -p results/perf
-cp "$tmp"/*.json results/perf/
-echo "wrote results/perf.md, results/perf.html, results/ablation.md, results/perf/*.json"
+$bin ablation --format md --output "$tmp/ablation.json" > "$tmp/ablation.md"
+mkdir -p "$out/perf"
+cp "$tmp"/*.json "$out/perf/"
+cp "$tmp/ablation.md" "$out/ablation.md"
+write_index
+echo "wrote $out/perf.md, $out/perf.html, $out/ablation.md, $out/perf/*.json"

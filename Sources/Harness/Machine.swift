@@ -141,7 +141,8 @@ public enum Machine {
         #endif
     }
 
-    /// The OpBench source tree's commit (`-dirty` with uncommitted changes), or "unknown".
+    /// The OpBench source tree's commit (`-dirty` with uncommitted changes outside results/),
+    /// or "unknown".
     static func gitCommit() -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         guard
@@ -149,7 +150,9 @@ public enum Machine {
                 in: .whitespacesAndNewlines),
             !head.isEmpty
         else { return "unknown" }
-        let dirty = run("/usr/bin/env", ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
+        // Results files rewritten by a run are not changes to the code that made them.
+        let status = ["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"]
+        let dirty = run("/usr/bin/env", status).map { !$0.isEmpty } ?? false
         return head + (dirty ? "-dirty" : "")
     }
 

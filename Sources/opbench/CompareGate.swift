@@ -41,9 +41,13 @@ struct Gate: ParsableCommand {
         abstract: "Fail (exit 1) on a significant slowdown or an accuracy failure against a baseline.",
         discussion: """
             Runs the baseline's cases again in --runs fresh processes (or reads --candidate) and compares each case's time \
-            normalized by its peer \
-            measured in the same rounds (same op, shape and threads: the blas variant, or simd for blas), which cancels \
-            most of a shared machine's drift. Prints a Markdown summary for a pull-request comment.
+            normalized by a peer measured in the same rounds, which cancels most of a shared machine's drift. The peer is \
+            the other variant of the same op, shape and threads whose baseline median is closest to the case's own (a \
+            similar speed means a similar bottleneck); when that peer itself moved the other way, the closest peer that \
+            did not move, or the raw round minima when every peer moved. A case fails when the normalized figure grew by \
+            more than its band, max(--threshold, 3 × the baseline's round-to-round deviation), with U-test p < --alpha, \
+            in every run. Prints a Markdown summary for a pull-request comment (method and measured reliability: \
+            docs/gate.md).
             """)
 
     @Option(help: "Baseline results file.") var baseline: String

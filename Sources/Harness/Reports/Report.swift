@@ -145,7 +145,8 @@ public enum Report {
         let md = markdown(docs)
         return """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>OpBench report</title>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="generator" content="opbench report (generated; do not edit)"><title>OpBench report</title>
             <style>
             body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
             table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}

@@ -1,0 +1,73 @@
+# Sourced by the scripts that write results: where their files go, and the index of results/.
+#
+# Committed results must come from a clean tree, so that the commit each file names is the
+# code that produced it. On a tree with uncommitted changes outside results/ the scripts
+# write to results/local/ instead (ignored by git) and say so; OPBENCH_RESULTS=DIR overrides.
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+if [ -n "${OPBENCH_RESULTS:-}" ]; then
+  out=$OPBENCH_RESULTS
+elif [ -n "$(git status --porcelain --untracked-files=no -- . ':(exclude)results' 2>/dev/null)" ]; then
+  out=results/local
+  echo "note: the tree has uncommitted changes; writing to $out/ (not for commit)" >&2
+else
+  out=results
+fi
+mkdir -p "$out"
+bin=.build/release/opbench
+
+# Rewrites $out/README.md: every results file, what it shows, the command and commit that
+# made it (read from the file itself).
+write_index() {
+  python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+what = {
+    "quick.json": "bench --suite quick: every variant at small shapes (Benchmarks/scripts/quick.sh)",
+    "quick-model.json": "MiniLM-L6 real weights, three plans (quick.sh)",
+    "quick.md": "report of quick.json and quick-model.json (quick.sh)",
+    "baseline.json": "the gate baseline: the quick suite in 5 rounds (Benchmarks/scripts/baseline.sh)",
+    "perf.md": "report of perf/1-8.json: the performance targets side by side (Benchmarks/scripts/perf.sh)",
+    "ablation.md": "the ablation chains, each step side by side (perf.sh)",
+    "perf/ablation.json": "raw results behind ablation.md (perf.sh)",
+    "model.md": "report of the model-*.json runs (Benchmarks/scripts/models.sh)",
+    "model-gpt2.json": "gpt2-small plan comparison, synthetic weights (models.sh)",
+    "model-gpt2-896-all.json": "gpt2-small at 896 tokens, dense causal attention (models.sh)",
+    "model-gpt2-896-window.json": "gpt2-small at 896 tokens, window 128 + 4 global (models.sh)",
+    "model-minilm.json": "MiniLM-L6 real weights, five plans (models.sh)",
+    "gate-reliability.log": "false alarms and caught slowdowns of opbench gate (Benchmarks/scripts/gate-reliability.sh)",
+}
+for i in range(1, 9):
+    what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
+rows = []
+for root, _, files in os.walk(out):
+    for f in sorted(files):
+        path = os.path.relpath(os.path.join(root, f), out)
+        if path == "README.md" or path.startswith("local/") or f.endswith(".html"):
+            continue
+        commit = when = command = ""
+        if f.endswith(".json"):
+            try:
+                d = json.load(open(os.path.join(root, f)))
+                commit = d.get("opbench_commit", d.get("machine", {}).get("opbench_commit", ""))
+                when = d.get("timestamp", "")
+                command = d.get("settings", {}).get("command", "")
+            except Exception:
+                pass
+        elif f.endswith(".log"):
+            for line in open(os.path.join(root, f)):
+                if line.startswith("commit "): commit = line.split()[1]
+                if line.startswith("date "): when = line.split()[1]
+        command = command.replace(os.path.expanduser("~"), "~")
+        if len(command) > 160: command = command[:157] + "..."
+        rows.append((path, what.get(path, ""), commit, when, command))
+rows.sort()
+with open(os.path.join(out, "README.md"), "w") as fh:
+    fh.write("# results/\n\nWritten by the scripts in Benchmarks/scripts from a clean tree (the scripts write to\n"
+             "results/local/ when the tree has uncommitted changes); this index is rewritten by each of them.\n"
+             "HTML reports are generated next to the Markdown ones and not committed.\n"
+             "A commit ending in -dirty was not made from a clean tree and should not be here.\n\n"
+             "| file | what it shows | commit | recorded | command |\n|---|---|---|---|---|\n")
+    for r in rows:
+        fh.write("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |\n")
+PY
+}
