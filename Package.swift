@@ -21,7 +21,7 @@ let package = Package(
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "Harness", targets: ["Harness"]),
         .library(name: "Model", targets: ["Model"]),
-        .executable(name: "opbench", targets: ["opbench"])
+        .executable(name: "opbench", targets: ["opbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -59,7 +59,7 @@ let package = Package(
             name: "opbench",
             dependencies: [
                 "Kernels", "Harness", "Model",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -68,6 +68,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Harness"], path: "Tests/TestSupport"),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Harness", "Kernels", "Model", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Harness", "Kernels"], resources: [.copy("Fixtures")])
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Harness", "Kernels"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -186,7 +186,7 @@ public enum Compare {
         TextTable(
             headers: [
                 "case", "shape", "threads", "A median", "B median", "B/A", "95% CI", "p (U test)", "verdict", "max abs err A → B",
-                "accuracy B"
+                "accuracy B",
             ],
             rows: rows.map { r in
                 let c = r.b ?? r.a!
@@ -196,7 +196,7 @@ public enum Compare {
                     r.ciLow.isFinite ? "\(Format.number(r.ciLow, 3))–\(Format.number(r.ciHigh, 3))" : "–",
                     r.p.isFinite ? String(format: "%.3g", r.p) : "–", r.verdict.rawValue,
                     "\(r.a.map { Format.error($0.maxAbsError) } ?? "–") → \(r.b.map { Format.error($0.maxAbsError) } ?? "–")",
-                    r.b.map { $0.accuracyPass ? "ok" : "FAIL" } ?? "–"
+                    r.b.map { $0.accuracyPass ? "ok" : "FAIL" } ?? "–",
                 ]
             },
             rightAligned: [2, 3, 4, 5, 6, 7])

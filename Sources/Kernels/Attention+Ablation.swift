@@ -22,7 +22,7 @@ extension Attention {
             variant: "simd",
             change: "a window's units visit only the span their rows reach, the global keys as one extra group = attention.simd", threads: 1
         ),
-        Ablation.Step(variant: "simd", change: "2 threads ((head, query tile) units split)", threads: 2)
+        Ablation.Step(variant: "simd", change: "2 threads ((head, query tile) units split)", threads: 2),
     ]
 
     /// attention.simd's tile path with its masking and window-span optimizations switchable.
@@ -43,6 +43,6 @@ extension Attention {
 
     public static let ablationKernels: [any AttentionKernel] = [
         AblateTiles(name: "ablate-tiles", vectorMask: false),
-        AblateTiles(name: "ablate-vmask", vectorMask: true)
+        AblateTiles(name: "ablate-vmask", vectorMask: true),
     ]
 }

@@ -32,7 +32,7 @@ public enum Attention: OperatorFamily {
         q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
         _ out: MutableMatrixView, threads: Int
     ) throws -> Int {
-        let op = "attention"
+        let op = Self.op.rawValue
         try Check.threads(threads, op: op)
         try Check.positive(heads, "heads", op: op)
         try q.validate(op: op, argument: "Q")

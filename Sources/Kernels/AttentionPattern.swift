@@ -111,7 +111,7 @@ public struct AttentionPattern: Sendable, Hashable, Codable, CustomStringConvert
 
     /// Checks the pattern against a sequence of `tokens` keys.
     public func validate(tokens: Int) throws {
-        let op = "attention"
+        let op = Attention.op.rawValue
         if let w = window, w < 1 {
             throw KernelError.invalidArgument(op: op, argument: "window", value: "\(w)", reason: "must be at least 1")
         }

@@ -29,7 +29,7 @@ extension Int4 {
                 "integer dot products (vpdpbusd): x's blocks as 3- or 4-digit base-256 integers, nibbles as bytes, 64 multiply-adds "
                 + "per instruction = int4.simd",
             threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (N split)", threads: 2)
+        Ablation.Step(variant: "simd", change: "2 threads (N split)", threads: 2),
     ]
 
     /// Each weight row dequantized into an fp32 buffer, then a SIMD16 dot product with each x row.

@@ -307,7 +307,7 @@ public enum Int4: OperatorFamily {
         _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
         _ y: MutableMatrixView, threads: Int
     ) throws -> (m: Int, k: Int, n: Int) {
-        let op = "int4"
+        let op = Self.op.rawValue
         try Check.threads(threads, op: op)
         try x.validate(op: op, argument: "x")
         try y.validate(op: op, argument: "y")

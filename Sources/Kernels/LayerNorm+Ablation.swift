@@ -12,7 +12,7 @@ extension LayerNorm {
         Ablation.Step(variant: "ablate-passes", change: "SIMD16 passes, two accumulators per sum, ordinary stores", threads: 1),
         Ablation.Step(variant: "ablate-prefetch", change: "next row prefetched during the statistics pass", threads: 1),
         Ablation.Step(variant: "simd", change: "streaming stores: no write-allocate reads of y = layernorm.simd", threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2)
+        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
     ]
 
     /// layernorm.simd's row loop with ordinary stores, with and without the prefetch.
@@ -31,6 +31,6 @@ extension LayerNorm {
 
     public static let ablationKernels: [any LayerNormKernel] = [
         AblateRows(name: "ablate-passes", prefetch: false),
-        AblateRows(name: "ablate-prefetch", prefetch: true)
+        AblateRows(name: "ablate-prefetch", prefetch: true),
     ]
 }

@@ -36,7 +36,7 @@ public enum LayerNorm: OperatorFamily {
         _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
         eps: Float, _ y: MutableMatrixView, threads: Int
     ) throws {
-        let op = "layernorm"
+        let op = Self.op.rawValue
         try Check.threads(threads, op: op)
         try x.validate(op: op, argument: "x")
         try y.validate(op: op, argument: "y")

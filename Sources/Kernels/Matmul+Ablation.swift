@@ -16,7 +16,7 @@ extension Matmul {
         Ablation.Step(
             variant: "ablate-packed", change: "A and B packed into contiguous panels, one cache block for the whole problem", threads: 1),
         Ablation.Step(variant: "simd", change: "MC/KC/NC cache blocking (panels sized for L2/L3) = matmul.simd", threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (C split between them)", threads: 2)
+        Ablation.Step(variant: "simd", change: "2 threads (C split between them)", threads: 2),
     ]
 
     static func knOnly(_ layout: Matmul.BLayout, _ name: String) throws {

@@ -40,7 +40,7 @@ public enum Matmul: OperatorFamily {
         bias: UnsafeBufferPointer<Float>?, _ c: MutableMatrixView,
         threads: Int
     ) throws -> (m: Int, k: Int, n: Int) {
-        let op = "matmul"
+        let op = Self.op.rawValue
         try Check.threads(threads, op: op)
         try a.validate(op: op, argument: "A")
         try b.validate(op: op, argument: layout == .kn ? "B" : "W")

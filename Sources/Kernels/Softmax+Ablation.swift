@@ -19,7 +19,7 @@ extension Softmax {
             threads: 1),
         Ablation.Step(
             variant: "simd", change: "streaming stores from an L1 scratch row: no write-allocate reads of y = softmax.simd", threads: 1),
-        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2)
+        Ablation.Step(variant: "simd", change: "2 threads (rows split)", threads: 2),
     ]
 
     /// Three SIMD16 passes (max, exp + sum, scale) with the chosen max and exp.
@@ -89,6 +89,6 @@ extension Softmax {
         AblateRows(name: "ablate-prefetch", prefetch: true),
         AblateSteps(name: "ablate-libm", exp: .libm, blendMax: false),
         AblateSteps(name: "ablate-polyexp", exp: .poly, blendMax: false),
-        AblateSteps(name: "ablate-blend", exp: .poly, blendMax: true)
+        AblateSteps(name: "ablate-blend", exp: .poly, blendMax: true),
     ]
 }

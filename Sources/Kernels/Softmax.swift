@@ -44,7 +44,7 @@ public enum Softmax: OperatorFamily {
 
     /// Checks every argument.
     public static func validate(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
-        let op = "softmax"
+        let op = Self.op.rawValue
         try Check.threads(threads, op: op)
         try x.validate(op: op, argument: "x")
         try y.validate(op: op, argument: "y")

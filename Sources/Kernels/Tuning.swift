@@ -33,7 +33,7 @@ public enum Tuning {
     public static var tables: [(family: String, table: any TuningTable)] {
         [
             ("matmul", Matmul.tuning), ("int4", Int4.tuning), ("attention", Attention.tuning),
-            ("streaming (softmax, layernorm)", CacheControl.tuning), ("parallel", Parallel.tuning)
+            ("streaming (softmax, layernorm)", CacheControl.tuning), ("parallel", Parallel.tuning),
         ]
     }
 }
@@ -65,7 +65,7 @@ extension Matmul {
                 TuningParameter("directMaxRowsNK", directMaxRowsNK, 0...512, controls: "largest M on the W[N×K] dot path"),
                 TuningParameter("directMaxRowsNKShortK", directMaxRowsNKShortK, 0...512, controls: "… when K ≤ directMaxKNK"),
                 TuningParameter("directMaxKNK", directMaxKNK, 0...16384, controls: "K limit of the short-K dot path"),
-                TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs")
+                TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs"),
             ]
         }
     }
@@ -94,7 +94,7 @@ extension Int4 {
                 TuningParameter("NC", blocking.nc, 64...16384, multiple: Blocking.nr, controls: "W rows per dequantized panel block"),
                 TuningParameter("gemvMaxRows", gemvMaxRows, 1...16, controls: "largest M on the GEMV path"),
                 TuningParameter("gemvChunkRows", gemvChunkRows, 16...65536, multiple: 16, controls: "W rows per GEMV work item"),
-                TuningParameter("blasPanelRows", blasPanelRows, 1...4096, controls: "W rows per int4.blas fp32 panel")
+                TuningParameter("blasPanelRows", blasPanelRows, 1...4096, controls: "W rows per int4.blas fp32 panel"),
             ]
         }
     }
@@ -120,7 +120,7 @@ extension Attention {
             [
                 TuningParameter("keyTile", keyTile, 64...4096, multiple: 64, controls: "keys per online-softmax tile"),
                 TuningParameter("decodeRows", decodeRows, 1...16, controls: "largest query count on the decode path"),
-                TuningParameter("blasBlock", blasBlock, 1...1024, controls: "block edge of attention.blas")
+                TuningParameter("blasBlock", blasBlock, 1...1024, controls: "block edge of attention.blas"),
             ]
         }
     }

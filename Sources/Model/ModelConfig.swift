@@ -41,7 +41,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
             maxPositions: 512, typeVocab: 2, eps: 1e-12, gelu: .erf),
         ModelConfig(
             name: "gpt2-small", architecture: .decoder, layers: 12, hidden: 768, heads: 12, ff: 3072, vocab: 50257,
-            maxPositions: 1024, typeVocab: 0, eps: 1e-5, gelu: .tanh)
+            maxPositions: 1024, typeVocab: 0, eps: 1e-5, gelu: .tanh),
     ]
 
     /// The preset called `name`, or an error listing the presets.

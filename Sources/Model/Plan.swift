@@ -62,11 +62,11 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                 return e
             }
             switch key {
-            case "matmul": plan.matmul = try variant(Matmul.self)
-            case "softmax": plan.softmax = try variant(Softmax.self)
-            case "layernorm": plan.layernorm = try variant(LayerNorm.self)
-            case "attention": plan.attention = try variant(Attention.self)
-            case "int4": plan.int4 = try variant(Int4.self)
+            case Matmul.op.rawValue: plan.matmul = try variant(Matmul.self)
+            case Softmax.op.rawValue: plan.softmax = try variant(Softmax.self)
+            case LayerNorm.op.rawValue: plan.layernorm = try variant(LayerNorm.self)
+            case Attention.op.rawValue: plan.attention = try variant(Attention.self)
+            case Int4.op.rawValue: plan.int4 = try variant(Int4.self)
             case "weights": plan.weights = try choice(Weights.self)
             case "kv": plan.kv = try choice(KVCache.self)
             case "threads":

@@ -73,7 +73,7 @@ public final class ModelRunner {
         layerNorm = try LayerNorm.variant(plan.layernorm)
         softmax = try Softmax.variant(plan.softmax)
         attention = try Attention.variant(plan.attention)
-        linearName = plan.weights == .f32 ? "matmul" : "int4"
+        linearName = (plan.weights == .f32 ? Matmul.op : Int4.op).rawValue
         let c = cfg.hidden
         kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
         vCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
@@ -131,7 +131,7 @@ public final class ModelRunner {
     }
 
     func norm(_ input: MatrixView, _ n: Norm, _ out: MutableMatrixView) throws {
-        try timed("layernorm") {
+        try timed(LayerNorm.op.rawValue) {
             try n.gamma.withUnsafeBufferPointer { g in
                 try n.beta.withUnsafeBufferPointer { b in
                     try layerNorm.run(input, gamma: g, beta: b, eps: config.eps, out, threads: threads)
@@ -207,7 +207,7 @@ public final class ModelRunner {
         // Attention of these tokens: from the halves when the cache holds them and the decode
         // path takes the step, else from the fp32 rows.
         func attend(_ i: Int, _ k: MatrixView, _ v: MatrixView, _ out: MutableMatrixView) throws {
-            try timed("attention") {
+            try timed(Attention.op.rawValue) {
                 if plan.kv == .f16 && plan.attention == "simd" && t <= Attention.SIMD.decodeQueries {
                     let kh = HalfMatrixView(base: UnsafePointer(halves(kHalves[i])), rows: p0 + t, cols: c, stride: c)
                     let vh = HalfMatrixView(base: UnsafePointer(halves(vHalves[i])), rows: p0 + t, cols: c, stride: c)
@@ -308,7 +308,7 @@ public final class ModelRunner {
         let last = hidden.rows(hidden.rows - 1, 1)
         let lv = view(logits, rows: 1, cols: cfg.vocab), pv = view(probs, rows: 1, cols: cfg.vocab)
         try linear(last, Linear(weight: weights.tokenEmbedding, bias: nil, quantized: weights.tokenEmbeddingQuantized), lv)
-        try timed("softmax") { try softmax.run(lv.readOnly, pv, options: .init(), threads: threads) }
+        try timed(Softmax.op.rawValue) { try softmax.run(lv.readOnly, pv, options: .init(), threads: threads) }
         var best = 0
         for j in 1..<cfg.vocab where probs.pointer[j] > probs.pointer[best] { best = j }
         return (UnsafeBufferPointer(start: probs.pointer, count: cfg.vocab), best)

@@ -79,7 +79,7 @@ struct BenchCommand: ParsableCommand {
     /// Runs `rounds` child processes of this command (one round each) and merges their results.
     func runRounds(options: BenchOptions) throws -> ResultDocument {
         var args = [
-            "bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json"
+            "bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json",
         ]
         for o in selection.ops { args += ["--op", o] }
         for v in selection.variants { args += ["--variant", v] }

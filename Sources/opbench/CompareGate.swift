@@ -75,7 +75,7 @@ struct Gate: ParsableCommand {
             candidates = try runChildren(
                 [
                     "bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
-                    "--repetitions", "\(base.settings.repetitions)", "--format", "json"
+                    "--repetitions", "\(base.settings.repetitions)", "--format", "json",
                 ], count: runs, label: "run")
             if let output { try Bench.merge(candidates).write(to: output) }
         }

@@ -23,21 +23,21 @@ struct MachineCommand: ParsableCommand {
             ("CPU", m.cpuModel), ("cores", "\(m.cores)"), ("SIMD", m.simdFeatures.joined(separator: " ")),
             ("caches", m.caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
             ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion), ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore))"),
-            ("OpBench", m.opbenchCommit), ("cache file", Machine.cacheFile)
+            ("OpBench", m.opbenchCommit), ("cache file", Machine.cacheFile),
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }
         print("")
         let t = TextTable(
             headers: [
                 "threads", "FMA peak GFLOP/s", "copy bandwidth GB/s", "copy, streaming stores GB/s", "read GB/s",
-                "ridge FLOP/byte"
+                "ridge FLOP/byte",
             ],
             rows: m.ceilings.map {
                 [
                     "\($0.threads)", Format.number($0.peakGflops, 4), Format.number($0.bandwidthGBps, 3),
                     $0.streamingCopyGBps.map { Format.number($0, 3) } ?? "–",
                     $0.readGBps.map { Format.number($0, 3) } ?? "–",
-                    Format.number($0.peakGflops / $0.bandwidthGBps, 3)
+                    Format.number($0.peakGflops / $0.bandwidthGBps, 3),
                 ]
             },
             rightAligned: [0, 1, 2, 3, 4, 5])

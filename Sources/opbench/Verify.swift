@@ -31,7 +31,7 @@ struct Verify: ParsableCommand {
                         table.rows.append([
                             id.description, text, "\(t)", Format.error(v.accuracy.maxAbs), Format.error(v.accuracy.maxRel),
                             Format.error(v.accuracy.nmse), Format.error(v.tolerance), Format.number(v.worstRatio, 2),
-                            v.passed ? "PASS" : "FAIL"
+                            v.passed ? "PASS" : "FAIL",
                         ])
                     }
                 }

@@ -10,7 +10,7 @@ import Testing
         let out = dir.appendingPathComponent("m.json").path
         let r = try CLI.run([
             "model", "--preset", "tiny", "--plan", "matmul=simd", "--plan", "matmul=blas,weights=q4_0",
-            "--prompt", "16", "--generate", "4", "--repetitions", "2", "--output", out
+            "--prompt", "16", "--generate", "4", "--repetitions", "2", "--output", out,
         ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("prefill tok/s") && r.stdout.contains("int4=blas,weights=q4_0") && r.stdout.contains("attention"))
@@ -30,7 +30,7 @@ import Testing
         let npy = dir.appendingPathComponent("h.npy").path
         let e = try CLI.run([
             "model", "--preset", "tiny-encoder", "--tokens", "1,2,3,4,5", "--token-types", "0,0,1,1,1",
-            "--save-hidden", npy, "--format", "json", "--repetitions", "1"
+            "--save-hidden", npy, "--format", "json", "--repetitions", "1",
         ])
         #expect(e.status == 0, "\(e.stderr)")
         let h = try NPY.read(npy)
@@ -55,7 +55,8 @@ import Testing
             base + ["--preset", "tiny", "--save-hidden", dir.path + "/h.npy", "--plan", "", "--plan", "weights=q4_0"],
             ["--save-hidden takes one --plan"])
         // Weights files: missing, truncated, and a missing tensor.
-        try CLI.expectError(base + ["--preset", "tiny", "--weights", dir.path + "/none.safetensors"], ["none.safetensors", "no such file"])
+        try CLI.expectError(
+            base + ["--preset", "tiny", "--weights", dir.path + "/none.safetensors"], ["none.safetensors", "no such file"])
         let w = ModelWeights.synthetic(try ModelConfig.preset("tiny"), seed: 1)
         let tensors = w.namedTensors().map {
             (name: $0.name, dtype: SafeTensors.DType.F32, shape: $0.shape, bytes: SafeTensors.bytes($0.values))
@@ -74,7 +75,7 @@ import Testing
         let good = dir.appendingPathComponent("g.safetensors").path
         try full.write(to: URL(fileURLWithPath: good))
         let r = try CLI.run([
-            "model", "--preset", "tiny", "--weights", good, "--prompt", "8", "--generate", "2", "--repetitions", "1", "--format", "md"
+            "model", "--preset", "tiny", "--weights", good, "--prompt", "8", "--generate", "2", "--repetitions", "1", "--format", "md",
         ])
         #expect(r.status == 0 && r.stdout.contains("| tiny"), "\(r.stderr)")
     }
@@ -85,7 +86,7 @@ import Testing
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("a.json").path
         let r = try CLI.run([
-            "ablation", "--op", "matmul", "--shape", "37x29x70", "--min-time", "0.01", "--repetitions", "3", "--output", out
+            "ablation", "--op", "matmul", "--shape", "37x29x70", "--min-time", "0.01", "--repetitions", "3", "--output", out,
         ])
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try ResultDocument.read(out)

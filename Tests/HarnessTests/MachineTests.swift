@@ -8,7 +8,7 @@ import Testing
     @Test func bandwidthProbesTimeMemoryTraffic() {
         let probes = [
             ("read", Machine.readBandwidth(threads: 1)), ("copy", Machine.copyBandwidth(threads: 1)),
-            ("streaming copy", Machine.copyBandwidth(threads: 1, streamingStores: true))
+            ("streaming copy", Machine.copyBandwidth(threads: 1, streamingStores: true)),
         ]
         for (name, gbps) in probes {
             #expect(gbps.isFinite && gbps > 0.1 && gbps < 10_000, "\(name) probe: \(gbps) GB/s")

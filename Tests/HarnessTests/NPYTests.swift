@@ -31,7 +31,7 @@ import Testing
             (header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }", payload: 0), "empty"),
             (header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", payload: 16), "data bytes"),
             (header("{'descr': '<f4', 'fortran_order': False}", payload: 16), "no 'shape'"),
-            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (a, 2), }", payload: 16), "malformed shape")
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (a, 2), }", payload: 16), "malformed shape"),
         ]
         for (data, fragment) in cases {
             do {

@@ -17,7 +17,7 @@ import Testing
         let c = (object["cases"] as! [[String: Any]])[0]
         for key in [
             "id", "op", "variant", "shape", "threads", "median_seconds", "gflops", "gbps", "roofline_fraction", "max_abs_error",
-            "samples_seconds"
+            "samples_seconds",
         ] {
             #expect(c[key] != nil, "case field \(key)")
         }
@@ -37,7 +37,7 @@ import Testing
             (try write("{\"benchmarks\": []}"), "not an opbench results file"),
             (try write("not json"), "not valid JSON"),
             (try write(json), "schema_version 99 is not supported"),
-            (try write("{\"schema_version\": 1, \"cases\": []}"), "missing field")
+            (try write("{\"schema_version\": 1, \"cases\": []}"), "missing field"),
         ]
         for (path, fragment) in cases {
             #expect { try ResultDocument.read(path) } throws: { "\($0)".contains(fragment) }
@@ -64,7 +64,7 @@ import Testing
                 "softmax.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 3), peerSamples: Synthetic.samples(2e-3, seed: 4)),
             Synthetic.result(
                 "layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.0e-3, seed: 5), peerSamples: Synthetic.samples(2e-3, seed: 6)),
-            Synthetic.result("int4.simd", shape: "1x32x4", samples: Synthetic.samples(1e-3, seed: 7))
+            Synthetic.result("int4.simd", shape: "1x32x4", samples: Synthetic.samples(1e-3, seed: 7)),
         ])
         let cand = Synthetic.doc([
             // 20% slower
@@ -76,7 +76,7 @@ import Testing
             Synthetic.result(
                 "layernorm.simd", shape: "4x4", samples: Synthetic.samples(2.6e-3, seed: 15),
                 peerSamples: Synthetic.samples(2.6e-3, seed: 16)),
-            Synthetic.result("attention.simd", shape: "T=4,H=1,D=4", samples: [1e-3])
+            Synthetic.result("attention.simd", shape: "T=4,H=1,D=4", samples: [1e-3]),
         ])
         let rows = Compare.cases(base, cand, threshold: 0.05, alpha: 0.01, normalized: true)
         let verdict = Dictionary(uniqueKeysWithValues: rows.map { ($0.key.split(separator: " ")[0], $0.verdict) })
@@ -152,7 +152,7 @@ import Testing
             Synthetic.doc([
                 Synthetic.result("matmul.simd", samples: Synthetic.samples(simd, spread: 0.01, seed: seed)),
                 Synthetic.result("matmul.blas", samples: Synthetic.samples(blas, spread: 0.01, seed: seed + 1)),
-                Synthetic.result("matmul.naive", samples: Synthetic.samples(naive, spread: 0.01, seed: seed + 2))
+                Synthetic.result("matmul.naive", samples: Synthetic.samples(naive, spread: 0.01, seed: seed + 2)),
             ])
         }
         let rows = Compare.gateCases(doc(1e-3, 1.1e-3, 5e-3, seed: 1), doc(0.8e-3, 1.1e-3, 5e-3, seed: 11), threshold: 0.05, alpha: 0.01)
@@ -174,7 +174,7 @@ import Testing
 
     @Test func reportIsSelfContained() {
         let doc = Synthetic.doc([
-            Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3])
+            Synthetic.result("matmul.simd", samples: [1e-3, 2e-3]), Synthetic.result("matmul.blas", samples: [1e-3, 1.1e-3]),
         ])
         let html = Report.html([("a", doc), ("b", doc)])
         #expect(html.contains("<svg"))

@@ -75,7 +75,7 @@ import Testing
             (.softmax, "4x4x4", "D1xD2"), (.int4, "1x33x4", "multiple of 32"), (.int4, "1x64x4,q8_0", "MxKxN"),
             (.attention, "T=4,H=2", "T=, H= and D="), (.attention, "T=4,H=2,D=4,window=0", "window=0"),
             (.attention, "T=4,H=2,D=4,sparse", "unknown term 'sparse'"), (.attention, "T=4,H=2,D=4,block=2", "go together"),
-            (.matmul, "9999999x2x2", "exceeds")
+            (.matmul, "9999999x2x2", "exceeds"),
         ]
         for (op, text, fragment) in bad {
             do {

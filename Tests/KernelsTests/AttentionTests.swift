@@ -15,7 +15,7 @@ import Testing
             .init(causal: true, block: sparse),
             .init(window: 7, global: 1, block: sparse),
             // More global keys than one 64-key tile holds.
-            .init(causal: true, window: 5, global: 70), .init(window: 9, global: 66)
+            .init(causal: true, window: 5, global: 70), .init(window: 9, global: 66),
         ]
     }
 
@@ -150,7 +150,7 @@ import Testing
             (.all, { _, _ in true }),
             (.init(causal: true), { i, j in j <= i }),
             (.init(causal: true, window: 4, global: 3), { i, j in j <= i && (i - j < 4 || i < 3 || j < 3) }),
-            (.init(window: 2), { i, j in abs(i - j) <= 1 })
+            (.init(window: 2), { i, j in abs(i - j) <= 1 }),
         ]
         for (pattern, allowed) in masks {
             let s = q.withView { qv in k.withView { Reference.matmul(qv, $0, layout: .nk) } }

@@ -68,7 +68,7 @@ import Testing
         for (m, k, n) in [
             (1, 32, 1), (1, 96, 17), (3, 64, 70), (4, 128, 65), (2, 1056, 19), (1, 544, 9), (5, 32, 3), (17, 1056, 129), (70, 160, 200),
             // GEMVs over more rows than one 256-row chunk (`Parallel.forEachChunk`)
-            (1, 64, 601), (3, 96, 530)
+            (1, 64, 601), (3, 96, 530),
         ] {
             for threads in [1, 2] {
                 for withBias in [false, true] {

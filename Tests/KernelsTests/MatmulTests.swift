@@ -16,7 +16,7 @@ import Testing
         Case(m: 17, k: 33, n: 129), Case(m: 129, k: 3, n: 257), Case(m: 33, k: 1030, n: 65),
         Case(m: 64, k: 31, n: 7), Case(m: 65, k: 48, n: 67), Case(m: 100, k: 1030, n: 70),
         // Small B[K×N] with N a multiple of 64: read in place (`GEMM.inPlace`), edge row tiles.
-        Case(m: 5, k: 100, n: 64), Case(m: 13, k: 37, n: 128)
+        Case(m: 5, k: 100, n: 64), Case(m: 13, k: 37, n: 128),
     ]
 
     /// The registered variants and the ablation steps (`opbench ablation`), which take B[K×N]

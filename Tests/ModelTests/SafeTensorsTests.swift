@@ -94,7 +94,8 @@ import Testing
         expectError(["tensor 'wpe.weight'", "shape [127, 64], expected [128, 64]"]) {
             let t = [Float](repeating: 0, count: 127 * 64)
             _ = try ModelWeights.load(
-                cfg, from: SafeTensors(data: Self.encoded(w, replace: ["wpe.weight": (.F32, [127, 64], SafeTensors.bytes(t))]), path: "mem")
+                cfg,
+                from: SafeTensors(data: Self.encoded(w, replace: ["wpe.weight": (.F32, [127, 64], SafeTensors.bytes(t))]), path: "mem")
             )
         }
         expectError(["tensor 'ln_f.bias'", "dtype I32, expected F32, F16 or BF16"]) {

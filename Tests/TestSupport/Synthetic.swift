@@ -35,7 +35,7 @@ public enum Synthetic {
         let op = id.split(separator: ".")[0]
         return [
             result(id, shape: shape, samples: samples, peerSamples: peerSamples, pass: pass),
-            result("\(op).blas", shape: shape, samples: peerSamples)
+            result("\(op).blas", shape: shape, samples: peerSamples),
         ]
     }
 

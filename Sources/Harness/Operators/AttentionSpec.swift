@@ -26,7 +26,7 @@ public struct AttentionSpec: OperatorSpec {
             quick: ["T=512,H=4,D=64,causal", "T=1024,H=4,D=64,causal,window=128,global=4"],
             full: [
                 "T=1024,H=12,D=64,causal", "T=4096,H=12,D=64,causal", "T=4096,H=12,D=64,causal,window=256,global=4",
-                "T=4096,H=12,D=64,block=64,density=0.125"
+                "T=4096,H=12,D=64,block=64,density=0.125",
             ],
             representative: "T=512,H=4,D=64,causal",
             ablation: "T=4096,H=12,D=64,causal,window=256,global=4")

@@ -91,7 +91,7 @@ public enum Operators {
         SoftmaxSpec(),
         LayerNormSpec(),
         AttentionSpec(),
-        Int4Spec()
+        Int4Spec(),
     ]
 
     /// The operators' names, in registry order.

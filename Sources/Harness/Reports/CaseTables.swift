@@ -7,7 +7,7 @@ public enum CaseTables {
         TextTable(
             headers: [
                 "case", "shape", "threads", "median", "p10–p90", "GFLOP/s", "GB/s", "roofline", "vs naive", "vs blas", "max abs err",
-                "accuracy"
+                "accuracy",
             ],
             rows: cases.map { c in
                 [
@@ -16,7 +16,7 @@ public enum CaseTables {
                     Format.number(c.gflops), Format.number(c.gbps),
                     Format.percent(c.rooflineFraction) + " " + (c.bound == "memory" ? "mem" : "fma"),
                     Format.ratio(c.speedupVsNaive), Format.ratio(c.speedupVsBlas), Format.error(c.maxAbsError),
-                    c.accuracyPass ? "ok" : "FAIL"
+                    c.accuracyPass ? "ok" : "FAIL",
                 ]
             },
             rightAligned: [2, 3, 4, 5, 6, 7, 8, 9, 10])
@@ -29,7 +29,7 @@ public enum CaseTables {
                 "id", "op", "variant", "shape", "threads", "median_seconds", "p10_seconds", "p90_seconds", "mad_seconds", "min_seconds",
                 "samples", "iterations_per_sample", "flops", "bytes", "gflops", "gbps", "arithmetic_intensity", "roofline_gflops",
                 "roofline_fraction", "bound", "speedup_vs_naive", "speedup_vs_blas", "max_abs_error", "max_rel_error", "nmse",
-                "tolerance", "error_to_tolerance", "accuracy_pass"
+                "tolerance", "error_to_tolerance", "accuracy_pass",
             ],
             rows: cases.map { c in
                 func d(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
@@ -38,7 +38,7 @@ public enum CaseTables {
                     d(c.minSeconds), "\(c.samplesSeconds.count)", "\(c.iterationsPerSample)", d(c.flops), d(c.bytes), d(c.gflops),
                     d(c.gbps),
                     d(c.arithmeticIntensity), d(c.rooflineGflops), d(c.rooflineFraction), c.bound, d(c.speedupVsNaive), d(c.speedupVsBlas),
-                    d(c.maxAbsError), d(c.maxRelError), d(c.nmse), d(c.tolerance), d(c.errorToTolerance), c.accuracyPass ? "true" : "false"
+                    d(c.maxAbsError), d(c.maxRelError), d(c.nmse), d(c.tolerance), d(c.errorToTolerance), c.accuracyPass ? "true" : "false",
                 ]
             })
     }
@@ -51,14 +51,14 @@ public enum CaseTables {
             let name = "\(c.id)/\(c.shape)/threads:\(c.threads)"
             let counters: [String: Any] = [
                 "FLOPS": c.flops / c.medianSeconds, "bytes_per_second": c.bytes / c.medianSeconds,
-                "roofline_fraction": c.rooflineFraction, "max_abs_error": c.maxAbsError.isFinite ? c.maxAbsError : -1
+                "roofline_fraction": c.rooflineFraction, "max_abs_error": c.maxAbsError.isFinite ? c.maxAbsError : -1,
             ]
             for (i, s) in c.samplesSeconds.enumerated() {
                 var e: [String: Any] = [
                     "name": name, "family_index": family, "per_family_instance_index": 0, "run_name": name,
                     "run_type": "iteration", "repetitions": c.samplesSeconds.count, "repetition_index": i,
                     "threads": c.threads, "iterations": c.iterationsPerSample,
-                    "real_time": s * 1e9, "cpu_time": s * 1e9, "time_unit": "ns"
+                    "real_time": s * 1e9, "cpu_time": s * 1e9, "time_unit": "ns",
                 ]
                 e["FLOPS"] = c.flops / s; e["bytes_per_second"] = c.bytes / s
                 benchmarks.append(e)
@@ -71,7 +71,7 @@ public enum CaseTables {
                     "name": "\(name)_\(agg)", "family_index": family, "per_family_instance_index": 0, "run_name": name,
                     "run_type": "aggregate", "repetitions": c.samplesSeconds.count, "threads": c.threads,
                     "aggregate_name": agg, "aggregate_unit": "time", "iterations": c.samplesSeconds.count,
-                    "real_time": value * 1e9, "cpu_time": value * 1e9, "time_unit": "ns"
+                    "real_time": value * 1e9, "cpu_time": value * 1e9, "time_unit": "ns",
                 ]
                 if agg != "stddev" { for (k, v) in counters { e[k] = v } }
                 benchmarks.append(e)
@@ -87,7 +87,7 @@ public enum CaseTables {
             "date": doc.timestamp, "host_name": m.hostname, "executable": "opbench", "num_cpus": m.cores,
             "mhz_per_cpu": 0, "cpu_scaling_enabled": false, "caches": caches, "load_avg": [Double](),
             "library_build_type": "release", "library_version": "opbench \(doc.opbenchCommit)",
-            "opbench_cpu_model": m.cpuModel, "opbench_openblas": m.openblasConfig
+            "opbench_cpu_model": m.cpuModel, "opbench_openblas": m.openblasConfig,
         ]
         return try JSONSerialization.data(
             withJSONObject: ["context": context, "benchmarks": benchmarks], options: [.prettyPrinted, .sortedKeys])
@@ -111,13 +111,13 @@ public enum AblationTables {
                 Format.percent(c.rooflineFraction),
                 previous.map { Format.number($0.medianSeconds / c.medianSeconds) + "×" } ?? "–",
                 Format.number(base.medianSeconds / c.medianSeconds) + "×",
-                c.accuracyPass ? "ok" : "FAIL"
+                c.accuracyPass ? "ok" : "FAIL",
             ])
             previous = c
         }
         return TextTable(
             headers: [
-                "op", "shape", "variant", "thr", "step adds", "median", "throughput", "roofline", "vs previous", "vs first", "accuracy"
+                "op", "shape", "variant", "thr", "step adds", "median", "throughput", "roofline", "vs previous", "vs first", "accuracy",
             ],
             rows: rows, rightAligned: [3, 5, 6, 7, 8, 9])
     }

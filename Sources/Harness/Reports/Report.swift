@@ -191,7 +191,7 @@ public enum ModelTables {
         TextTable(
             headers: [
                 "preset", "plan", "pattern", "thr", "prefill tok/s", "decode tok/s", "prefill GFLOP/s", "decode GB/s",
-                "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree"
+                "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree",
             ],
             rows: models.map { m in
                 func spread(_ xs: [Double]) -> String {
@@ -201,7 +201,7 @@ public enum ModelTables {
                     m.preset, m.plan, m.pattern, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
                     Format.number(m.prefillLinearGflops), m.decodeTokensPerSecond.isEmpty ? "–" : Format.number(m.decodeWeightGBps),
                     Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), String(format: "%.7f", m.minTokenCosine),
-                    m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–"
+                    m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–",
                 ]
             }, rightAligned: Set(3...12))
     }
