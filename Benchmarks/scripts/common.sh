@@ -38,6 +38,8 @@ what = {
 }
 for i in range(1, 9):
     what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
+# Reports are made from results files; they carry their sources' provenance.
+derived = {"quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
 rows = []
 for root, _, files in os.walk(out):
     for f in sorted(files):
@@ -57,6 +59,10 @@ for root, _, files in os.walk(out):
             for line in open(os.path.join(root, f)):
                 if line.startswith("commit "): commit = line.split()[1]
                 if line.startswith("date "): when = line.split()[1]
+        elif path in derived and os.path.exists(os.path.join(out, derived[path])):
+            d = json.load(open(os.path.join(out, derived[path])))
+            commit, when = d.get("opbench_commit", ""), d.get("timestamp", "")
+            command = "made with " + derived[path] + " by the same script"
         command = command.replace(os.path.expanduser("~"), "~")
         if len(command) > 160: command = command[:157] + "..."
         rows.append((path, what.get(path, ""), commit, when, command))
