@@ -71,3 +71,11 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Harness", "Kernels"], resources: [.copy("Fixtures")]),
     ]
 )
+
+// MARK: - Fuzzing
+//
+// The libFuzzer target exists only when OPBENCH_FUZZ_BUILD=1: it links against libFuzzer's
+// driver, which only `-sanitize=fuzzer` provides (Benchmarks/scripts/fuzz.sh builds it).
+if ProcessInfo.processInfo.environment["OPBENCH_FUZZ_BUILD"] == "1" {
+    package.targets.append(.executableTarget(name: "OpBenchFuzz", dependencies: ["Harness", "Model", "Kernels"]))
+}

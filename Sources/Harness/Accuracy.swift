@@ -21,14 +21,16 @@ public struct Accuracy: Codable, Equatable, Sendable {
         case maxAbs = "max_abs_error", maxRel = "max_rel_error", rmse, nmse, snrDB = "snr_db", cosine, count
     }
 
-    /// Compares `got` with `ref` element by element (NaN anywhere gives NaN statistics).
+    /// Compares `got` with `ref` element by element. A non-finite value in either (a NaN, or
+    /// an infinity) makes every statistic NaN: a result that is not a number is reported as
+    /// such, never as a small error.
     public init<G: Collection, R: Collection>(got: G, ref: R) where G.Element: BinaryFloatingPoint, R.Element: BinaryFloatingPoint {
         precondition(got.count == ref.count, "Accuracy needs equal lengths")
         var maxAbs = 0.0, maxRel = 0.0, se = 0.0, sr = 0.0, sg = 0.0, dot = 0.0
         var nan = false
         for (g, r) in zip(got, ref) {
             let gd = Double(g), rd = Double(r)
-            if gd.isNaN != rd.isNaN || (gd.isInfinite || rd.isInfinite) && gd != rd { nan = true; continue }
+            if !gd.isFinite || !rd.isFinite { nan = true; break }
             let e = abs(gd - rd)
             maxAbs = max(maxAbs, e)
             if rd != 0 { maxRel = max(maxRel, e / abs(rd)) }

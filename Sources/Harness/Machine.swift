@@ -129,7 +129,12 @@ public enum Machine {
 
     /// `swift --version`'s first line, or the compiler this binary was built with.
     static func swiftVersion() -> String {
-        if let out = run("/usr/bin/env", ["swift", "--version"]),
+        // The driver makes a TemporaryDirectory.XXXXXX in $TMPDIR and leaves it behind: give
+        // it a directory of its own and remove that afterwards.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("opbench-swift-\(getpid())")
+        try? FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        if let out = run("/usr/bin/env", ["TMPDIR=\(scratch.path)", "swift", "--version"]),
             let line = out.split(separator: "\n").first(where: { $0.contains("Swift version") })
         {
             return line.trimmingCharacters(in: .whitespaces)

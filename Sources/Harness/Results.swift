@@ -57,25 +57,84 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public func write(to path: String) throws { try FileIO.writeAtomically(try json(), to: path) }
 
     /// Reads and validates a results file; a `FileError` says what is wrong with it.
-    public static func read(_ path: String) throws -> ResultDocument {
-        let data = try FileIO.read(path)
+    public static func read(_ path: String) throws -> ResultDocument { try decode(try FileIO.read(path), path: path) }
+
+    /// Parses and validates the bytes of a results file; `path` names it in errors.
+    public static func decode(_ data: Data, path: String) throws -> ResultDocument {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             guard object["schema_version"] != nil, object["cases"] != nil else {
                 throw FileError(path, "not an opbench results file (no schema_version or cases)")
             }
+            // Checked here: JSONDecoder reports a non-integer version as "not valid JSON".
+            if let version = object["schema_version"] as? NSNumber, version.doubleValue != Double(Self.currentSchema) {
+                throw FileError(path, "schema_version \(version) is not supported (this opbench reads \(Self.currentSchema))")
+            }
         } else {
             throw FileError(path, "not valid JSON")
         }
-        do { return try d.decode(ResultDocument.self, from: data) } catch let DecodingError.dataCorrupted(ctx) {
-            throw FileError(path, ctx.debugDescription)
+        let doc: ResultDocument
+        do { doc = try d.decode(ResultDocument.self, from: data) } catch let DecodingError.dataCorrupted(ctx) {
+            throw FileError(path, "\(Self.fieldPath(ctx.codingPath)): \(ctx.debugDescription)")
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw FileError(path, "missing field '\(key.stringValue)' at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw FileError(path, "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
+            throw FileError(path, "missing field '\(key.stringValue)' in \(Self.fieldPath(ctx.codingPath))")
+        } catch let DecodingError.valueNotFound(type, ctx) {
+            throw FileError(path, "\(Self.fieldPath(ctx.codingPath)) is null, expected \(type == Double.self ? "a number" : "\(type)")")
+        } catch let DecodingError.typeMismatch(type, ctx) {
+            throw FileError(
+                path, "\(Self.fieldPath(ctx.codingPath)) has the wrong type, expected \(type == Int.self ? "an integer" : "\(type)")")
         } catch {
             throw FileError(path, "cannot be read as opbench results: \(error)")
+        }
+        try doc.validate(path: path)
+        return doc
+    }
+
+    /// A coding path as the JSON spells it: `cases[0].median_seconds` (`the document` at the top).
+    static func fieldPath(_ path: [CodingKey]) -> String {
+        var out = ""
+        for key in path {
+            if let i = key.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
+        }
+        return out.isEmpty ? "the document" : out
+    }
+
+    /// Largest rate a results file may claim, GFLOP/s or GB/s: far beyond any CPU, so only a
+    /// corrupt or hand-made file reaches it.
+    public static let absurdRate = 1e9
+
+    /// Refuses what no run writes: a case with no samples, a sample that is not a finite
+    /// positive time, a non-finite or absurd rate, the same case twice; speeds of model passes
+    /// likewise. (Accuracy fields may be non-finite: a pass that produced NaN says so.)
+    public func validate(path: String) throws {
+        var seen = Set<String>()
+        for (i, c) in cases.enumerated() {
+            let at = "case \(i) (\(c.key))"
+            guard !c.samplesSeconds.isEmpty else { throw FileError(path, "\(at): no samples") }
+            for (name, values) in [("samples_seconds", c.samplesSeconds), ("round_min_seconds", c.roundMinSeconds ?? [])] {
+                if let bad = values.first(where: { !($0.isFinite && $0 > 0) }) {
+                    throw FileError(path, "\(at): \(name) holds \(bad), not a positive time in seconds")
+                }
+            }
+            if let bad = (c.normalizedSamples ?? []).first(where: { !($0.isFinite && $0 > 0) }) {
+                throw FileError(path, "\(at): normalized_samples holds \(bad), not a positive ratio")
+            }
+            for (name, v) in [("median_seconds", c.medianSeconds), ("min_seconds", c.minSeconds)] where !(v.isFinite && v > 0) {
+                throw FileError(path, "\(at): \(name) is \(v), not a positive time in seconds")
+            }
+            for (name, v) in [("gflops", c.gflops), ("gbps", c.gbps), ("flops", c.flops / 1e9), ("bytes", c.bytes / 1e9)]
+            where !(v.isFinite && v >= 0 && v <= Self.absurdRate) {
+                throw FileError(path, "\(at): \(name) is \(v), outside 0…\(Self.absurdRate)")
+            }
+            guard seen.insert(c.key).inserted else { throw FileError(path, "\(at) appears twice") }
+        }
+        for (i, m) in models.enumerated() {
+            if let bad = (m.prefillTokensPerSecond + m.decodeTokensPerSecond).first(where: {
+                !($0.isFinite && $0 >= 0 && $0 <= Self.absurdRate)
+            }) {
+                throw FileError(path, "model \(i) (\(m.plan)): tokens per second \(bad) is not a finite rate")
+            }
         }
     }
 }

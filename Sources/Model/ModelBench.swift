@@ -116,10 +116,12 @@ public enum ModelBench {
             }
             let got = hidden.dense
             let acc = Accuracy(got: got, ref: ref.hidden)
+            // NaN-propagating: one position whose cosine is not a number makes the minimum NaN.
             var minTokenCosine = 1.0
             for r in 0..<(p + g) {
-                minTokenCosine = min(
-                    minTokenCosine, Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine)
+                let cosine = Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine
+                if cosine.isNaN || cosine < minTokenCosine { minTokenCosine = cosine }
+                if minTokenCosine.isNaN { break }
             }
             var pooled: Double?
             if cfg.architecture == .encoder {

@@ -46,6 +46,11 @@ public struct SafeTensors: Sendable {
     /// Reads and validates `path`.
     public init(path: String) throws {
         let data: Data
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ModelError.weights(path: path, tensor: "(file)", problem: "no such file")
+        }
+        guard !isDir.boolValue else { throw ModelError.weights(path: path, tensor: "(file)", problem: "is a directory, expected a file") }
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
             throw ModelError.weights(path: path, tensor: "(file)", problem: "cannot be read (\(error.localizedDescription))")
         }
@@ -69,6 +74,7 @@ public struct SafeTensors: Sendable {
             throw fail("(header)", "header is not valid JSON")
         }
         guard let object = json as? [String: Any] else { throw fail("(header)", "header is not a JSON object") }
+        try HeaderScan.check([UInt8](data[(data.startIndex + 8)..<(data.startIndex + headerEnd)]), fail: fail)
         let dataSize = data.count - headerEnd
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
@@ -198,5 +204,99 @@ public struct SafeTensors: Sendable {
         out.reserveCapacity(values.count * 4)
         for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
         return out
+    }
+}
+
+/// What JSONSerialization lets through but the safetensors format (and its Rust reader) does
+/// not: a key given twice in one object (JSONSerialization keeps one silently), and a shape or
+/// offset that is not written as a non-negative integer (`4096.0`, `false`, `1e3`).
+enum HeaderScan {
+    static func check(_ bytes: [UInt8], fail: @escaping (String, String) -> ModelError) throws {
+        var scanner = Scanner(bytes: bytes, fail: fail)
+        try scanner.value(integers: nil)
+        scanner.skipSpaces()
+        guard scanner.at == bytes.count else { throw fail("(header)", "header has bytes after its JSON object") }
+    }
+
+    struct Scanner {
+        let bytes: [UInt8]
+        let fail: (String, String) -> ModelError
+        var at = 0
+        var depth = 0
+        /// The entry being read (a key of the header object), for messages.
+        var tensor = "(header)"
+
+        mutating func skipSpaces() { while at < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 } }
+
+        func error(_ problem: String) -> ModelError { fail(tensor, problem) }
+
+        mutating func expect(_ c: Character) throws {
+            skipSpaces()
+            guard at < bytes.count, bytes[at] == UInt8(ascii: c.unicodeScalars.first!) else { throw error("expected '\(c)' at byte \(at)") }
+            at += 1
+        }
+
+        /// Whether the next byte (after spaces) is `c`; consumes it if so.
+        mutating func take(_ c: Character) -> Bool {
+            skipSpaces()
+            guard at < bytes.count, bytes[at] == UInt8(ascii: c.unicodeScalars.first!) else { return false }
+            at += 1
+            return true
+        }
+
+        mutating func string() throws -> String {
+            try expect("\"")
+            let begin = at
+            while at < bytes.count, bytes[at] != UInt8(ascii: "\"") { at += bytes[at] == UInt8(ascii: "\\") ? 2 : 1 }
+            guard at < bytes.count else { throw error("unterminated string") }
+            defer { at += 1 }
+            return String(decoding: bytes[begin..<at], as: UTF8.self)
+        }
+
+        /// One JSON value. `integers` names the key whose array this is when its elements must
+        /// be non-negative integer literals.
+        mutating func value(integers: String?) throws {
+            skipSpaces()
+            guard at < bytes.count else { throw error("header ends inside a value") }
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 64 else { throw error("header nests deeper than 64 levels") }
+            if take("{") {
+                var keys = Set<String>()
+                if take("}") { return }
+                repeat {
+                    skipSpaces()
+                    let key = try string()
+                    if depth == 1 { tensor = key }
+                    guard keys.insert(key).inserted else { throw fail(depth == 1 ? key : tensor, "key '\(key)' given twice in the header") }
+                    try expect(":")
+                    // Entries are the objects at depth 2; their shape and offsets are integer arrays.
+                    try value(integers: depth == 2 && (key == "shape" || key == "data_offsets") ? key : nil)
+                } while take(",")
+                try expect("}")
+            } else if take("[") {
+                if take("]") { return }
+                repeat {
+                    if let key = integers {
+                        skipSpaces()
+                        let begin = at
+                        while at < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[at]) { at += 1 }
+                        let next = at < bytes.count ? bytes[at] : 0
+                        guard at > begin, !"._eE".utf8.contains(next) else {
+                            let rule = key == "shape" ? "an array of non-negative integers" : "two integers [begin, end]"
+                            throw error("\"\(key)\" must be \(rule), written as integers (byte \(begin))")
+                        }
+                    } else {
+                        try value(integers: nil)
+                    }
+                } while take(",")
+                try expect("]")
+            } else if bytes[at] == UInt8(ascii: "\"") {
+                _ = try string()
+            } else {
+                // A number, true, false or null: JSONSerialization checks its spelling.
+                while at < bytes.count, !",]} \t\r\n".utf8.contains(bytes[at]) { at += 1 }
+            }
+        }
     }
 }

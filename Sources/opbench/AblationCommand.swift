@@ -27,7 +27,7 @@ struct AblationCommand: ParsableCommand {
         guard ["table", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table or md") }
         guard minTime > 0 && minTime <= 600 else { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         guard (1...1000).contains(repetitions) else { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
-        let names = ops.flatMap { $0.split(separator: ",").map(String.init) }
+        let names = try listItems(ops, option: "--op")
         let selected: [any OperatorSpec] =
             try names.isEmpty
             ? Self.chained

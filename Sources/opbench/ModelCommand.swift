@@ -73,7 +73,6 @@ struct ModelCommand: ParsableCommand {
             if tty { FileHandle.standardError.write(Data("plan \(i + 1)/\(planList.count): \(plan)\n".utf8)) }
         }
         let models = runs.map(\.result)
-        if let saveHidden { try NPY.write(runs[0].hidden, to: saveHidden) }
         let doc = ResultDocument(
             machine: Machine.current(),
             settings: RunSettings(
@@ -81,9 +80,11 @@ struct ModelCommand: ParsableCommand {
                 command: CommandLine.arguments.dropFirst().joined(separator: " ")),
             cases: [], models: models)
         let markdown = ModelTables.table(models).markdown + "\n" + ModelTables.breakdown(models).markdown
-        if let output {
-            if format == "md" { try FileIO.writeAtomically(markdown, to: output) } else { try doc.write(to: output) }
-        }
+        // Every output written as one step, after everything succeeded.
+        var outputs: [(data: Data, path: String)] = []
+        if let output { outputs.append((format == "md" ? Data(markdown.utf8) : try doc.json(), output)) }
+        if let saveHidden { outputs.append((NPY.encode(runs[0].hidden), saveHidden)) }
+        try FileIO.writeAllAtomically(outputs)
         switch format {
         case "json" where output == nil: FileHandle.standardOutput.write(try doc.json())
         case "md" where output == nil: FileHandle.standardOutput.write(Data(markdown.utf8))

@@ -19,6 +19,7 @@ struct OpBench: ParsableCommand {
     /// for "ran fine, but a check failed": verify failures and gate regressions).
     static func main() {
         do {
+            try refuseNegativeValues(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot()
             try command.run()
         } catch let code as ExitCode {
@@ -29,8 +30,25 @@ struct OpBench: ParsableCommand {
             let message =
                 error is KernelError || error is FileError || error is CLIError || error is ShapeError || error is ModelError
                 ? "\(error)" : cleaned(fullMessage(for: error))
-            FileHandle.standardError.write(Data("opbench: error: \(message)\n".utf8))
+            FileHandle.standardError.write(Data("opbench: error: \(oneLine(message))\n".utf8))
             Foundation.exit(2)
+        }
+    }
+}
+
+/// An error message as one line of bounded length: newlines (from a value the user gave)
+/// shown as `\n`, and anything past 400 characters cut, so a 200 kB input is not echoed.
+func oneLine(_ message: String) -> String {
+    let flat = message.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+    return flat.count <= 400 ? flat : String(flat.prefix(400)) + "… (\(flat.count) characters)"
+}
+
+/// `--threads -1` would reach ArgumentParser as an unknown flag `-1` ("Missing value"): say
+/// what is wrong instead. Every numeric option of opbench takes positive values only.
+func refuseNegativeValues(_ args: [String]) throws {
+    for (option, value) in zip(args, args.dropFirst()) where option.hasPrefix("--") && !option.contains("=") {
+        if value.count > 1, value.hasPrefix("-"), value.dropFirst().first.map({ $0.isNumber || $0 == "." }) == true {
+            throw CLIError("\(option) \(value): negative values are not accepted")
         }
     }
 }

@@ -24,13 +24,35 @@ struct Quant: ParsableCommand {
             throw FileError(input, "\(e)")
         }
         let back = Int4.dequantize(q)
-        let acc = Accuracy(got: back.dense, ref: w.dense)
-        try FileIO.writeAtomically(Data(q.bytes), to: output)
+        // Blocks whose scale (or minimum) is beyond fp16's range: ggml and the gguf package
+        // store it as ±inf, and so does OpBench (the bytes stay identical); their weights
+        // dequantize to non-finite values, so the error is reported over the other blocks.
+        let bytes = q.bytes, blockBytes = format.blockBytes, perRow = q.blocksPerRow
+        var finite = [Bool](repeating: true, count: w.rows * perRow)
+        for b in finite.indices {
+            let at = b * blockBytes
+            let d = Half.float(UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8)
+            let m = format == .q4_1 ? Half.float(UInt16(bytes[at + 2]) | UInt16(bytes[at + 3]) << 8) : 0
+            finite[b] = d.isFinite && m.isFinite
+        }
+        let overflowing = finite.filter { !$0 }.count
+        let kept = (0..<(w.rows * w.cols)).filter { finite[($0 / w.cols) * perRow + ($0 % w.cols) / QuantFormat.blockSize] }
+        let back32 = back.dense, ref32 = w.dense
+        let acc = Accuracy(got: kept.map { back32[$0] }, ref: kept.map { ref32[$0] })
+        try FileIO.writeAtomically(Data(bytes), to: output)
         print(
             "\(format.rawValue): \(w.rows)x\(w.cols) -> \(q.bytes.count) bytes "
                 + "(\(String(format: "%.4f", Double(q.bytes.count * 8) / Double(w.rows * w.cols))) bits/weight) written to \(output)"
         )
-        print(String(format: "quantization error: max abs %.6g, RMSE %.6g, SNR %.2f dB", acc.maxAbs, acc.rmse, acc.snrDB))
+        if overflowing > 0 {
+            let message =
+                "\(input): \(overflowing) of \(finite.count) blocks have a scale beyond fp16's range (max 65504; "
+                + "|w| above about \(format == .q4_0 ? "5.2e5" : "6.6e4")); stored as inf, as ggml and the gguf package do, "
+                + "so their weights dequantize to inf or nan\n"
+            FileHandle.standardError.write(Data(("warning: " + message).utf8))
+        }
+        let over = overflowing > 0 ? " over the \(finite.count - overflowing) finite blocks" : ""
+        print(String(format: "quantization error%@: max abs %.6g, RMSE %.6g, SNR %.2f dB", over, acc.maxAbs, acc.rmse, acc.snrDB))
     }
 }
 

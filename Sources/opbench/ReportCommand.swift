@@ -18,8 +18,10 @@ struct Report: ParsableCommand {
             docs.append((docs.contains { $0.0 == name } ? f : name, try ResultDocument.read(f)))
         }
         let markdown = Harness.Report.markdown(docs)
-        if let md { try FileIO.writeAtomically(markdown, to: md) }
-        if let html { try FileIO.writeAtomically(Harness.Report.html(docs), to: html) }
+        var outputs: [(data: Data, path: String)] = []
+        if let md { outputs.append((Data(markdown.utf8), md)) }
+        if let html { outputs.append((Data(Harness.Report.html(docs).utf8), html)) }
+        try FileIO.writeAllAtomically(outputs)
         if md == nil && html == nil { print(markdown, terminator: "") }
         for path in [md, html].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
     }

@@ -15,14 +15,14 @@ struct Selection: ParsableArguments {
 
     /// The specs of the operators named by --op, in the order given (all when none is).
     func selectedOps() throws -> [any OperatorSpec] {
-        let names = ops.flatMap { $0.split(separator: ",").map(String.init) }
+        let names = try listItems(ops, option: "--op")
         if names.isEmpty { return Operators.all }
         return try names.map { try Operators.named($0) }
     }
 
     /// Whether `id` is selected by --variant.
     func variantFilter() throws -> (VariantID) -> Bool {
-        let names = variants.flatMap { $0.split(separator: ",").map(String.init) }
+        let names = try listItems(variants, option: "--variant")
         if names.isEmpty { return { _ in true } }
         let known = Set(Operators.variantNames)
         for n in names where !n.contains(".") && !known.contains(n) {
@@ -35,13 +35,25 @@ struct Selection: ParsableArguments {
     }
 
     func threadCounts() throws -> [Int] {
-        let names = threads.flatMap { $0.split(separator: ",").map(String.init) }
+        let names = try listItems(threads, option: "--threads")
         if names.isEmpty { return [1] }
         return try names.map { n in
             guard let t = Int(n), t >= 1, t <= Check.maxThreads else {
                 throw CLIError("--threads '\(n)' must be a whole number from 1 to \(Check.maxThreads)")
             }
             return t
+        }
+    }
+}
+
+/// The items of a repeatable, comma-separated option. An empty item (`--op ''`, `1,,2`) is an
+/// error, not "everything": an unset CI variable must not widen a run.
+func listItems(_ values: [String], option: String) throws -> [String] {
+    try values.flatMap { value in
+        try value.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            let name = item.trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty else { throw CLIError("\(option) '\(value)' has an empty item") }
+            return name
         }
     }
 }

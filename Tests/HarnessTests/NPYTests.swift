@@ -14,10 +14,10 @@ import Testing
     }
 
     @Test func refusesWhatItCannotRead() {
-        func header(_ dict: String, payload: Int) -> Data {
+        func header(_ dict: String, payload: Int, minor: UInt8 = 0) -> Data {
             var h = dict
             h += String(repeating: " ", count: (64 - (10 + h.utf8.count + 1) % 64) % 64) + "\n"
-            var d = Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(h.utf8.count & 0xFF), UInt8(h.utf8.count >> 8)])
+            var d = Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, minor, UInt8(h.utf8.count & 0xFF), UInt8(h.utf8.count >> 8)])
             d.append(contentsOf: Array(h.utf8)); d.append(Data(count: payload))
             return d
         }
@@ -32,6 +32,17 @@ import Testing
             (header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", payload: 16), "data bytes"),
             (header("{'descr': '<f4', 'fortran_order': False}", payload: 16), "no 'shape'"),
             (header("{'descr': '<f4', 'fortran_order': False, 'shape': (a, 2), }", payload: 16), "malformed shape"),
+            // Sizes whose byte count overflows 64 bits.
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648), }", payload: 16), "more than 2^63"),
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,), }", payload: 16), "more than 2^63"),
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", payload: 16), "malformed shape"),
+            // What NumPy's reader refuses, and a duplicate key it would take the last of.
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), } junk", payload: 16), "'junk' after the dict"),
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }\u{0}", payload: 16), "NUL"),
+            (header("{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", payload: 16), "'descr' given twice"),
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}", payload: 16), "unexpected key 'extra'"),
+            (header("{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 2), }", payload: 16), "unexpected value"),
+            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", payload: 16, minor: 1), "version 1.1"),
         ]
         for (data, fragment) in cases {
             do {

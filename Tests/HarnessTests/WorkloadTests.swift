@@ -64,12 +64,33 @@ import Testing
         if !spec.ablation.isEmpty { #expect(try spec.shape(sets.ablation).ablationRefusal == nil) }
     }
 
+    /// The closed-form pair count equals a brute-force count over `allows` for every kind of
+    /// pattern, including windows that reach past the ends and globals inside the window.
+    @Test func attentionPairCountsMatchBruteForce() throws {
+        let spec = AttentionSpec()
+        for text in [
+            "T=70,H=1,D=1", "T=70,H=1,D=1,causal", "T=70,H=1,D=1,window=5", "T=70,H=1,D=1,causal,window=5",
+            "T=70,H=1,D=1,global=3", "T=70,H=1,D=1,causal,global=3", "T=70,H=1,D=1,window=4,global=9",
+            "T=70,H=1,D=1,causal,window=100,global=2", "T=70,H=1,D=1,causal,window=1", "T=70,H=1,D=1,block=8,density=0.3",
+            "T=70,H=1,D=1,causal,window=6,global=2,block=16,density=0.2",
+        ] {
+            let dims = try spec.parse(text)
+            var pairs = 0.0
+            for i in 0..<70 { for j in 0..<70 where dims.pattern.allows(i, j) { pairs += 1 } }
+            #expect(spec.flops(dims) == 4 * pairs, "\(text): \(spec.flops(dims) / 4) pairs counted, \(pairs) allowed")
+        }
+        // A long windowed sequence is counted in O(T): this would take minutes by tiles.
+        let long = try spec.parse("T=1048576,H=1,D=1,causal,window=256,global=4")
+        #expect(spec.flops(long) > 0)
+    }
+
     @Test func shapesAreParsedStrictly() {
         let bad: [(Op, String, String)] = [
             (.attention, "", "unknown term ''"), (.attention, ",", "unknown term ''"), (.attention, "=", "unknown term '='"),
             (.attention, "T=8,H=1,D=4,", "unknown term ''"), (.attention, "T=8,,H=1,D=4", "unknown term ''"),
             (.matmul, ",64x64x64", "MxKxN"), (.matmul, "64x64x64,", "MxKxN"),
-            (.attention, "T=1048576,H=1,D=1,block=1,density=0.5", "block mask is larger"),
+            (.attention, "T=1048576,H=1,D=1,block=1,density=0.5", "block masks are offered up to"),
+            (.attention, "T=65536,H=1,D=1,block=1,density=0", "block mask is larger"),
             (.matmul, "12x", "must have the form D1xD2xD3"), (.softmax, "12x", "'' is not a positive integer"), (.matmul, "0x5x5", "'0'"),
             (.matmul, "-3", "D1xD2xD3"),
             (.softmax, "4x4x4", "D1xD2"), (.int4, "1x33x4", "multiple of 32"), (.int4, "1x64x4,q8_0", "MxKxN"),

@@ -15,6 +15,9 @@ public struct AttentionSpec: OperatorSpec {
 
     /// Largest block mask built for a `block=` term, in blocks (T/B squared).
     static let maxMaskBlocks = 1 << 26
+    /// Longest sequence a block mask is offered for: counting its pairs (and the reference's
+    /// check of it) goes over every 64-key tile of every row.
+    static let maxBlockTokens = 1 << 16
 
     public init() {}
 
@@ -70,6 +73,9 @@ public struct AttentionSpec: OperatorSpec {
             throw ShapeError("attention shape '\(text)': block= and density= go together")
         }
         if let blockSize, let density {
+            guard t <= Self.maxBlockTokens else {
+                throw ShapeError("attention shape '\(text)': block masks are offered up to T=\(Self.maxBlockTokens)")
+            }
             let blocks = (t + blockSize - 1) / blockSize
             guard blocks <= Self.maxMaskBlocks / blocks else {
                 throw ShapeError("attention shape '\(text)': a \(blocks)x\(blocks) block mask is larger than \(Self.maxMaskBlocks) blocks")
@@ -95,15 +101,43 @@ public struct AttentionSpec: OperatorSpec {
     /// Q, K and V read once, the output written once, fp32.
     public func bytes(_ d: Dims) -> Double { 16 * Double(d.t) * Double(d.h) * Double(d.d) }
 
-    /// The inputs and output, and one 64-key score tile per token.
-    public func memoryBytes(_ d: Dims) -> Double { bytes(d) + Double(d.t) * 64 * 4 }
+    /// The inputs and output, one 64-key score tile per token, and the block mask.
+    public func memoryBytes(_ d: Dims) -> Double {
+        let blocks = d.block.map { Double((d.t + $0 - 1) / $0) } ?? 0
+        return bytes(d) + Double(d.t) * 64 * 4 + blocks * blocks
+    }
 
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         AttentionWorkload(shape, dims, seed: seed)
     }
 
-    /// Counts allowed pairs row by row over 64-key tiles (whole tiles counted at once).
+    /// Allowed (query, key) pairs. Without a block mask, row by row in closed form: a row
+    /// sees its window and the global keys (all keys when it is itself global), up to itself
+    /// when causal; O(T). With a block mask, row by row over 64-key tiles (whole tiles
+    /// counted at once), which is why block masks stop at `maxBlockTokens`.
     static func countPairs(_ p: AttentionPattern, t: Int) -> Double {
+        guard p.block == nil else { return countPairsByTiles(p, t: t) }
+        var total = 0.0
+        for i in 0..<t {
+            let last = p.causal ? i : t - 1  // the largest key the row may see
+            if p.isDense || i < p.global {
+                total += Double(last + 1)
+                continue
+            }
+            var n = 0
+            var firstInWindow = last + 1  // keys from here to `last` are in the window
+            if let w = p.window {
+                let lo = max(0, i - w + 1), hi = min(last, i + w - 1)
+                if hi >= lo { n += hi - lo + 1; firstInWindow = lo }
+            }
+            // Global keys (j < G ≤ i ≤ the window's end) the window does not already hold.
+            n += max(0, min(p.global, firstInWindow, last + 1))
+            total += Double(n)
+        }
+        return total
+    }
+
+    static func countPairsByTiles(_ p: AttentionPattern, t: Int) -> Double {
         var total = 0.0
         for i in 0..<t {
             var j0 = 0

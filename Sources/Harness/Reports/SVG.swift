@@ -20,7 +20,9 @@ public enum SVG {
     struct Axis {
         let lo: Double, hi: Double, log: Bool, p0: Double, p1: Double
         init(_ values: [Double], log: Bool, p0: Double, p1: Double, includeZero: Bool = false) {
-            let v = values.filter { $0.isFinite && (!log || $0 > 0) }
+            // Values far outside what a chart can show (and non-finite ones) are left out, so
+            // the axis and its ticks stay finite.
+            let v = values.filter { $0.isFinite && abs($0) <= 1e30 && (!log || $0 >= 1e-30) }
             var lo = v.min() ?? 1, hi = v.max() ?? 10
             if log {
                 lo = pow(10, floor(log10(lo))); hi = pow(10, ceil(log10(hi)))
@@ -40,7 +42,7 @@ public enum SVG {
             if log {
                 var out: [Double] = []
                 var t = lo
-                while t <= hi * 1.0001 { out.append(t); t *= 10 }
+                while t <= hi * 1.0001, out.count < 64 { out.append(t); t *= 10 }
                 return out
             }
             let raw = (hi - lo) / 5
@@ -48,7 +50,7 @@ public enum SVG {
             let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? raw
             var out: [Double] = []
             var t = ceil(lo / step) * step
-            while t <= hi { out.append(t); t += step }
+            while t <= hi, out.count < 64 { out.append(t); t += step }
             return out
         }
     }
