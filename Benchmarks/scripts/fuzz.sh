@@ -11,16 +11,16 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(npy safetensors shape plan results)
 OPBENCH_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --product OpBenchFuzz \
-  -Xswiftc -sanitize=fuzzer,address >/dev/null
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >/dev/null
 rm -f .build-fuzz/crash-* .build-fuzz/leak-* .build-fuzz/timeout-* .build-fuzz/oom-*
 bin=.build-fuzz/release/OpBenchFuzz
 for t in "${targets[@]}"; do
   mkdir -p ".build-fuzz/corpus/$t"
   echo "== fuzz $t (${seconds} s)"
-  OPBENCH_FUZZ=$t "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+  SWIFT_BACKTRACE=enable=no OPBENCH_FUZZ=$t "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
     -artifact_prefix=.build-fuzz/ -print_final_stats=1 ".build-fuzz/corpus/$t" "Tests/Fuzz/$t" 2>&1 \
     | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|INFO: seed corpus)" || true
-  if ls .build-fuzz/crash-* .build-fuzz/leak-* .build-fuzz/timeout-* .build-fuzz/oom-* >/dev/null 2>&1; then
+  if find .build-fuzz -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | grep -q .; then
     echo "fuzz $t: a finding, input kept in .build-fuzz/"; exit 1
   fi
 done

@@ -12,7 +12,7 @@ typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
     _ callback: FuzzCallback
 ) -> CInt
 
@@ -52,7 +52,8 @@ func fuzzOne(_ data: Data, target: String) {
 let target = ProcessInfo.processInfo.environment["OPBENCH_FUZZ"] ?? ""
 fuzzOne(Data(), target: target)  // checks the target name before libFuzzer starts
 var argc = CommandLine.argc
-let status = LLVMFuzzerRunDriver(&argc, &CommandLine.unsafeArgv) { bytes, size in
+var argv = CommandLine.unsafeArgv
+let status = LLVMFuzzerRunDriver(&argc, &argv) { bytes, size in
     fuzzOne(bytes.map { Data(bytes: $0, count: size) } ?? Data(), target: ProcessInfo.processInfo.environment["OPBENCH_FUZZ"] ?? "")
     return 0
 }
