@@ -14,10 +14,10 @@ public struct AttentionSpec: OperatorSpec {
     }
 
     /// Largest block mask built for a `block=` term, in blocks (T/B squared).
-    static let maxMaskBlocks = 1 << 26
-    /// Longest sequence a block mask is offered for: counting its pairs (and the reference's
-    /// check of it) goes over every 64-key tile of every row.
-    static let maxBlockTokens = 1 << 16
+    static let maxMaskBlocks = 1 << 22
+    /// Longest sequence a block mask is offered for: counting its pairs goes over every block
+    /// of every row.
+    static let maxBlockTokens = 1 << 14
 
     public init() {}
 
@@ -111,12 +111,10 @@ public struct AttentionSpec: OperatorSpec {
         AttentionWorkload(shape, dims, seed: seed)
     }
 
-    /// Allowed (query, key) pairs. Without a block mask, row by row in closed form: a row
-    /// sees its window and the global keys (all keys when it is itself global), up to itself
-    /// when causal; O(T). With a block mask, row by row over 64-key tiles (whole tiles
-    /// counted at once), which is why block masks stop at `maxBlockTokens`.
+    /// Allowed (query, key) pairs, row by row in closed form: a row sees its window and the
+    /// global keys (all keys when it is itself global), up to itself when causal, and with a
+    /// block mask every key of a set block; O(T) without a mask, O(T · T/B) with one.
     static func countPairs(_ p: AttentionPattern, t: Int) -> Double {
-        guard p.block == nil else { return countPairsByTiles(p, t: t) }
         var total = 0.0
         for i in 0..<t {
             let last = p.causal ? i : t - 1  // the largest key the row may see
@@ -124,34 +122,37 @@ public struct AttentionSpec: OperatorSpec {
                 total += Double(last + 1)
                 continue
             }
-            var n = 0
-            var firstInWindow = last + 1  // keys from here to `last` are in the window
-            if let w = p.window {
-                let lo = max(0, i - w + 1), hi = min(last, i + w - 1)
-                if hi >= lo { n += hi - lo + 1; firstInWindow = lo }
+            guard let mask = p.block else {
+                total += Double(unmaskedKeys(p, row: i, last: last, 0..<t))
+                continue
             }
-            // Global keys (j < G ≤ i ≤ the window's end) the window does not already hold.
-            n += max(0, min(p.global, firstInWindow, last + 1))
+            let bi = i / mask.size
+            var n = 0
+            for bj in 0..<mask.count {
+                let keys = (bj * mask.size)..<min(t, (bj + 1) * mask.size)
+                n +=
+                    mask.isSet(bi, bj)
+                    ? max(0, min(keys.upperBound, last + 1) - keys.lowerBound)
+                    : unmaskedKeys(p, row: i, last: last, keys)
+            }
             total += Double(n)
         }
         return total
     }
 
-    static func countPairsByTiles(_ p: AttentionPattern, t: Int) -> Double {
-        var total = 0.0
-        for i in 0..<t {
-            var j0 = 0
-            while j0 < t {
-                let j1 = min(t, j0 + 64)
-                switch p.classify(i..<(i + 1), j0..<j1) {
-                case .empty: break
-                case .full: total += Double(j1 - j0)
-                case .partial: for j in j0..<j1 where p.allows(i, j) { total += 1 }
-                }
-                j0 = j1
-            }
+    /// Keys in `keys` (up to `last`) that row `i` (not itself global) sees by its window or
+    /// as global keys.
+    static func unmaskedKeys(_ p: AttentionPattern, row i: Int, last: Int, _ keys: Range<Int>) -> Int {
+        let hi = min(keys.upperBound, last + 1), lo = keys.lowerBound
+        guard hi > lo else { return 0 }
+        var window = lo..<lo
+        if let w = p.window {
+            let wLo = max(lo, i - w + 1)
+            window = wLo..<max(wLo, min(hi, i + w))
         }
-        return total
+        let global = lo..<max(lo, min(hi, p.global))
+        let overlap = max(0, min(window.upperBound, global.upperBound) - max(window.lowerBound, global.lowerBound))
+        return window.count + global.count - overlap
     }
 }
 
