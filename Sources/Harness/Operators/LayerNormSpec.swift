@@ -14,9 +14,6 @@ public struct LayerNormSpec: OperatorSpec {
             representative: "1024x1024", ablation: "4096x4096")
     }
 
-    public func parse(_ text: String) throws -> RowsDims { try RowsDims.parse(text, op: op) }
-    public func canonical(_ d: RowsDims) -> String { d.canonical }
-
     /// Per element: sum, subtract + square + two adds (second pass), subtract, multiply, FMA.
     public func flops(_ d: RowsDims) -> Double { 8 * d.elements }
 

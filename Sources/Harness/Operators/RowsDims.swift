@@ -13,3 +13,10 @@ public struct RowsDims: Sendable, Equatable {
     var canonical: String { "\(rows)x\(cols)" }
     var elements: Double { Double(rows) * Double(cols) }
 }
+
+/// Row-wise operators (softmax, layernorm, and the norms and activations to come) share the
+/// `ROWSxCOLS` grammar.
+extension OperatorSpec where Dims == RowsDims {
+    public func parse(_ text: String) throws -> RowsDims { try RowsDims.parse(text, op: op) }
+    public func canonical(_ d: RowsDims) -> String { d.canonical }
+}

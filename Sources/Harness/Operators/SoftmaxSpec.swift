@@ -13,9 +13,6 @@ public struct SoftmaxSpec: OperatorSpec {
             representative: "1024x1024", ablation: "4096x4096")
     }
 
-    public func parse(_ text: String) throws -> RowsDims { try RowsDims.parse(text, op: op) }
-    public func canonical(_ d: RowsDims) -> String { d.canonical }
-
     /// Per element: compare/max, subtract, exp, add, scale — exp counted as one operation.
     public func flops(_ d: RowsDims) -> Double { 5 * d.elements }
 
