@@ -59,6 +59,7 @@ for root, _, files in os.walk(out):
             for line in open(os.path.join(root, f)):
                 if line.startswith("commit "): commit = line.split()[1]
                 if line.startswith("date "): when = line.split()[1]
+                if line.startswith("command "): command = line[len("command "):].strip()
         elif path in derived and os.path.exists(os.path.join(out, derived[path])):
             d = json.load(open(os.path.join(out, derived[path])))
             commit, when = d.get("opbench_commit", ""), d.get("timestamp", "")
