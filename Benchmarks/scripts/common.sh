@@ -72,7 +72,7 @@ with open(os.path.join(out, "README.md"), "w") as fh:
     fh.write("# results/\n\nWritten by the scripts in Benchmarks/scripts from a clean tree (the scripts write to\n"
              "results/local/ when the tree has uncommitted changes); this index is rewritten by each of them.\n"
              "HTML reports are generated next to the Markdown ones and not committed.\n"
-             "A commit ending in -dirty was not made from a clean tree and should not be here.\n\n"
+             "A commit marked dirty (a suffix the recorded commit gets when the tree had changes) should not be here.\n\n"
              "| file | what it shows | commit | recorded | command |\n|---|---|---|---|---|\n")
     for r in rows:
         fh.write("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |\n")

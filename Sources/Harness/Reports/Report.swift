@@ -134,7 +134,8 @@ public enum Report {
                     rows: models.map { ($0.label, $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
             charts.append(
                 SVG.scatter(
-                    title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)", yTitle: "1 − cosine vs fp64",
+                    title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)",
+                    yTitle: "1 − cosine vs fp64",
                     points: models.map { m in
                         let speed = m.decodeTokensPerSecond.isEmpty ? m.prefillTokensPerSecond : m.decodeTokensPerSecond
                         return SVG.Point(
