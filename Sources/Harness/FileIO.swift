@@ -28,8 +28,9 @@ public enum FileIO {
     }
 
     /// Writes several files as one step: every directory is checked and every temporary file
-    /// written and flushed before the first rename, so a command that fails writes none of
-    /// its outputs. Temporary files (`.NAME.opbench-tmp-PID`) left by an earlier run that was
+    /// written and flushed before the first rename, so a missing directory or a write that
+    /// fails (a full disk) leaves none of the outputs; only a rename refused in between could
+    /// leave the earlier ones. Temporary files (`.NAME.opbench-tmp-PID`) left by an earlier run that was
     /// killed inside a write are removed.
     public static func writeAllAtomically(_ files: [(data: Data, path: String)]) throws {
         for (_, path) in files {

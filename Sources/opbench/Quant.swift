@@ -36,9 +36,20 @@ struct Quant: ParsableCommand {
             finite[b] = d.isFinite && m.isFinite
         }
         let overflowing = finite.filter { !$0 }.count
-        let kept = (0..<(w.rows * w.cols)).filter { finite[($0 / w.cols) * perRow + ($0 % w.cols) / QuantFormat.blockSize] }
         let back32 = back.dense, ref32 = w.dense
-        let acc = Accuracy(got: kept.map { back32[$0] }, ref: kept.map { ref32[$0] })
+        let acc: Accuracy
+        if overflowing == 0 {
+            acc = Accuracy(got: back32, ref: ref32)
+        } else {
+            // The weights of the finite blocks only, block by block.
+            var got: [Float] = [], ref: [Float] = []
+            for b in finite.indices where finite[b] {
+                let start = (b / perRow) * w.cols + (b % perRow) * QuantFormat.blockSize
+                got += back32[start..<(start + QuantFormat.blockSize)]
+                ref += ref32[start..<(start + QuantFormat.blockSize)]
+            }
+            acc = Accuracy(got: got, ref: ref)
+        }
         try FileIO.writeAtomically(Data(bytes), to: output)
         print(
             "\(format.rawValue): \(w.rows)x\(w.cols) -> \(q.bytes.count) bytes "

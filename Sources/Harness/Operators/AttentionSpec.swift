@@ -169,7 +169,7 @@ final class AttentionWorkload: Workload {
         self.shape = shape; t = dims.t; h = dims.h; d = dims.d; pattern = dims.pattern
         q = Workloads.random(t, h * d, seed: seed); k = Workloads.random(t, h * d, seed: seed + 1)
         v = Workloads.random(t, h * d, seed: seed + 2); out = Matrix(rows: t, cols: h * d)
-        flops = AttentionSpec().flops(dims)
+        flops = shape.flops
     }
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
