@@ -29,21 +29,19 @@ public struct BenchOptions: Sendable {
     public var maxCaseSeconds: Double = 30
     /// Warm-up time per case, seconds (at least one run).
     public var warmupSeconds: Double = 0.05
-    /// Test-only: make one variant slower by this fraction of its own time (busy work after
-    /// each run), to measure how reliably the gate catches a regression.
-    public var plantedSlowdown: (id: VariantID, fraction: Double)?
+    /// How inputs meet the caches (`CacheMode`).
+    public var cache: CacheMode = .warm
+    /// Test-only: variants made slower on purpose (`OPBENCH_PLANT_SLOWDOWN`), to measure how
+    /// reliably the gate catches a regression.
+    public var plantedSlowdowns: [PlantedSlowdown] = []
 
     public init() {}
 
-    /// Reads `OPBENCH_PLANT_SLOWDOWN=op.variant:fraction` (e.g. `matmul.simd:0.10`).
-    public static func plantedFromEnvironment() throws -> (id: VariantID, fraction: Double)? {
-        guard let text = ProcessInfo.processInfo.environment["OPBENCH_PLANT_SLOWDOWN"], !text.isEmpty else { return nil }
-        let parts = text.split(separator: ":")
-        guard parts.count == 2, let id = VariantID(String(parts[0])), let f = Double(parts[1]), f >= 0, f < 10 else {
-            throw CLIUsageError("OPBENCH_PLANT_SLOWDOWN='\(text)' must be op.variant:fraction, e.g. matmul.simd:0.10")
-        }
-        return (id, f)
-    }
+    /// Cold runs rotate over enough copies of the inputs that together they exceed the
+    /// last-level cache this many times.
+    public static let coldCacheMultiple = 4.0
+    /// At most this many copies (a tiny case needs no more to be evicted between its runs).
+    public static let coldCopiesLimit = 4096
 }
 
 /// A usage mistake found by the harness (bad option value).
@@ -70,10 +68,14 @@ public enum Bench {
         var results: [CaseResult] = []
         var done = 0
         for (shape, group) in groups {
-            let w = try Workloads.make(shape)
-            let (samples, iters, checks) = try measureGroup(group, workload: w, options: options) { progress?(done, cases.count, $0) }
+            let copies = try workloads(shape, options: options, machine: machine)
+            let w = copies[0]
+            let (samples, iters, checks) = try measureGroup(group, workloads: copies, options: options, machine: machine) {
+                progress?(done, cases.count, $0)
+            }
             for (i, c) in group.enumerated() {
-                results.append(result(c, workload: w, samples: samples[i], iters: iters[i], check: checks[i], machine: machine))
+                results.append(
+                    result(c, workload: w, samples: samples[i], iters: iters[i], check: checks[i], machine: machine, cache: options.cache))
             }
             done += group.count
         }
@@ -140,34 +142,50 @@ public enum Bench {
         return merged
     }
 
+    /// The inputs of one shape: one workload when warm; when cold, as many seeded copies as
+    /// it takes for their traffic to exceed the last-level cache `coldCacheMultiple` times
+    /// (each run then finds its inputs evicted by the others), checked against memory first.
+    static func workloads(_ shape: CaseShape, options: BenchOptions, machine: MachineInfo) throws -> [any Workload] {
+        guard options.cache == .cold else { return [try Workloads.make(shape)] }
+        let copies = coldCopies(shape, machine: machine)
+        try Workloads.checkMemory(shape, copies: copies)
+        return try (0..<copies).map { try Workloads.make(shape, seed: 1 &+ UInt64($0)) }
+    }
+
+    /// How many copies of `shape`'s inputs a cold run rotates over.
+    public static func coldCopies(_ shape: CaseShape, machine: MachineInfo) -> Int {
+        let l3 = Machine.cacheBytes(machine).l3
+        return min(BenchOptions.coldCopiesLimit, max(2, Int((BenchOptions.coldCacheMultiple * l3 / shape.bytes).rounded(.up))))
+    }
+
     /// Warms up, verifies and calibrates every case of one op × shape, then takes the
-    /// samples round-robin. Returns samples, iterations per sample and verifications.
+    /// samples round-robin. With several workloads (cold caches) each run uses the next one.
+    /// Returns samples, iterations per sample and verifications (of the first workload).
     static func measureGroup(
-        _ group: [BenchCase], workload: any Workload, options: BenchOptions,
+        _ group: [BenchCase], workloads: [any Workload], options: BenchOptions, machine: MachineInfo,
         progress: (String) -> Void
     ) throws -> ([[Double]], [Int], [Verification]) {
         struct Prepared { let c: BenchCase; let run: () throws -> Void; let iters: Int; let reps: Int; let check: Verification }
         var prepared: [Prepared] = []
+        let workload = workloads[0]
         for c in group {
             progress("\(c.variant) \(c.shape.text) t=\(c.threads) (warm-up)")
-            var run = try workload.runner(variant: c.variant.variant, threads: c.threads)
-            if let plant = options.plantedSlowdown, plant.id == c.variant {
-                let inner = run, fraction = plant.fraction
+            let first = try workload.runner(variant: c.variant.variant, threads: c.threads)
+            var run = first
+            if workloads.count > 1 {
+                let runners = [first] + (try workloads.dropFirst().map { try $0.runner(variant: c.variant.variant, threads: c.threads) })
+                let next = Counter()
                 run = {
-                    let t0 = Machine.now()
-                    try inner()
-                    let until = t0 + (Machine.now() - t0) * (1 + fraction)
-                    while Machine.now() < until {}
+                    try runners[next.value % runners.count]()
+                    next.value += 1
                 }
             }
-            let t0 = Machine.now()
-            var best = Double.infinity, runs = 0
-            repeat {
-                let s = Machine.now()
-                try run()
-                best = min(best, Machine.now() - s)
-                runs += 1
-            } while Machine.now() - t0 < options.warmupSeconds && runs < 1000
+            if let plant = options.plantedSlowdowns.first(where: { $0.id == c.variant }) {
+                let place = roofline(c, workload: workload, machine: machine, cache: options.cache)
+                run = plant.wrap(run, best: try bestTime(run, seconds: options.warmupSeconds), computeBound: place.bound == "compute")
+            }
+            let best = try bestTime(run, seconds: options.warmupSeconds, minRuns: 1)
+            if workloads.count > 1 { try first() }  // the first workload holds the output that is checked
             let check = workload.verify()
             let perSample = options.minTime / Double(options.repetitions)
             let iters = max(1, Int((perSample / best).rounded(.down)))
@@ -190,24 +208,47 @@ public enum Bench {
         return (samples, prepared.map(\.iters), prepared.map(\.check))
     }
 
+    /// The best time of `run` over about `seconds` (at least `minRuns` runs, at most 1000).
+    static func bestTime(_ run: () throws -> Void, seconds: Double, minRuns: Int = 3) throws -> Double {
+        let t0 = Machine.now()
+        var best = Double.infinity, runs = 0
+        repeat {
+            let s = Machine.now()
+            try run()
+            best = min(best, Machine.now() - s)
+            runs += 1
+        } while (Machine.now() - t0 < seconds || runs < minRuns) && runs < 1000
+        return best
+    }
+
+    /// The case's place on the cache-aware roofline.
+    static func roofline(_ c: BenchCase, workload: any Workload, machine: MachineInfo, cache: CacheMode) -> RooflinePlace {
+        Roofline.place(
+            flops: workload.flops, bytes: workload.bytes, written: c.shape.writtenBytes, ceiling: machine.ceiling(threads: c.threads),
+            cache: cache)
+    }
+
     /// Statistics, throughput and roofline position of one case.
     static func result(
         _ c: BenchCase, workload: any Workload, samples: [Double], iters: Int, check: Verification,
-        machine: MachineInfo
+        machine: MachineInfo, cache: CacheMode
     ) -> CaseResult {
-        let ceiling = machine.ceiling(threads: c.threads)
+        let place = roofline(c, workload: workload, machine: machine, cache: cache)
         let ai = workload.flops / workload.bytes
-        let memoryRoof = ai * ceiling.bandwidthGBps
         var r = CaseResult(
             id: c.variant.description, op: c.variant.op.rawValue, variant: c.variant.variant, shape: c.shape.text, threads: c.threads,
             samplesSeconds: samples, iterationsPerSample: iters, medianSeconds: .nan, p10Seconds: .nan, p90Seconds: .nan,
             madSeconds: .nan, minSeconds: .nan, flops: workload.flops, bytes: workload.bytes, gflops: .nan, gbps: .nan,
-            arithmeticIntensity: ai, rooflineGflops: min(ceiling.peakGflops, memoryRoof), rooflineFraction: .nan,
-            bound: memoryRoof < ceiling.peakGflops ? "memory" : "compute",
+            arithmeticIntensity: ai, rooflineGflops: place.gflops, rooflineFraction: .nan, bound: place.bound,
             maxAbsError: check.accuracy.maxAbs, maxRelError: check.accuracy.maxRel, nmse: check.accuracy.nmse,
             tolerance: check.tolerance, errorToTolerance: check.worstRatio, accuracyPass: check.passed,
             rowsChecked: check.rowsChecked)
+        r.ceiling = place.ceiling
+        r.cache = cache.rawValue
         r.recomputeStatistics()
         return r
     }
 }
+
+/// A run counter the rotating runner of cold-cache cases mutates.
+final class Counter { var value = 0 }

@@ -30,6 +30,8 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
     public var flops: Double { spec.flops(of: self) }
     /// Compulsory memory traffic of one execution.
     public var bytes: Double { spec.bytes(of: self) }
+    /// The written part of `bytes` (the output).
+    public var writtenBytes: Double { spec.writtenBytes(of: self) }
     /// Bytes of memory the case needs; checked before anything is allocated.
     public var memoryBytes: Double { spec.memoryBytes(of: self) }
     /// Why the operator's ablation chain cannot run at this shape, or nil.

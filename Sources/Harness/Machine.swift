@@ -2,36 +2,74 @@ import COpenBLAS
 import Foundation
 import Kernels
 
+/// Measured bandwidth of one level of the memory hierarchy for a thread count.
+public struct LevelBandwidth: Codable, Equatable, Sendable {
+    /// `L1`, `L2`, `L3` or `DRAM`.
+    public var level: String
+    /// Bytes this level holds for the thread count (private levels: per core × threads);
+    /// nil for DRAM.
+    public var capacityBytes: Double?
+    /// The probe's working set, all threads together (half the capacity for L1 and L2, a
+    /// quarter for the shared L3, 4 × L3 for DRAM).
+    public var probeBytes: Double
+    /// Read-only: a SIMD sum over the working set, GB/s read.
+    public var readGBps: Double
+    /// Copy: half the working set into the other half, GB/s read + written (STREAM's count).
+    public var copyGBps: Double
+    /// (median − best) / best over the probe's repeats, read and copy: the noise of the figure.
+    public var readSpread: Double
+    public var copySpread: Double
+
+    public init(
+        level: String, capacityBytes: Double?, probeBytes: Double, readGBps: Double, copyGBps: Double, readSpread: Double = 0,
+        copySpread: Double = 0
+    ) {
+        self.level = level; self.capacityBytes = capacityBytes; self.probeBytes = probeBytes
+        self.readGBps = readGBps; self.copyGBps = copyGBps; self.readSpread = readSpread; self.copySpread = copySpread
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case level, capacityBytes = "capacity_bytes", probeBytes = "probe_bytes", readGBps = "read_gbps", copyGBps = "copy_gbps"
+        case readSpread = "read_spread", copySpread = "copy_spread"
+    }
+}
+
 /// Calibrated limits of this machine for a thread count.
 public struct Ceiling: Codable, Equatable, Sendable {
     public var threads: Int
     /// Peak FP32 FMA throughput, GFLOP/s (built-in probe: independent SIMD16 FMA chains).
     public var peakGflops: Double
-    /// Streaming copy bandwidth, GB/s (STREAM convention: bytes read + bytes written, arrays ≫ L3,
-    /// ordinary stores). Every roofline in the reports uses this figure.
+    /// DRAM copy bandwidth, GB/s (STREAM convention: bytes read + bytes written, arrays ≫ L3,
+    /// ordinary stores): the level-blind figure older results used for every roofline.
     public var bandwidthGBps: Double
     /// The same copy with streaming (non-temporal) stores, which skip the write-allocate read
-    /// of each destination line: the headroom a kernel with streaming stores can reach beyond
-    /// `bandwidthGBps`. Absent in calibrations made before it was measured.
+    /// of each destination line. Absent in calibrations made before it was measured.
     public var streamingCopyGBps: Double?
-    /// Read-only bandwidth, GB/s (a SIMD sum over an array ≫ L3): the ceiling of a kernel
-    /// that only streams its input, such as a GEMV over weights larger than L3. Shown for
-    /// context; rooflines keep `bandwidthGBps`. Absent in calibrations made before it was
-    /// measured.
+    /// DRAM read-only bandwidth, GB/s. Absent in calibrations made before it was measured.
     public var readGBps: Double?
+    /// Read and copy bandwidth of L1, L2, L3 and DRAM: the cache-aware roofline's ceilings
+    /// (`Roofline.place`). Absent in calibrations made before they were measured.
+    public var levels: [LevelBandwidth]?
+    /// (median − best) / best of the FMA probe's repeats.
+    public var peakSpread: Double?
 
     /// Memberwise.
-    public init(threads: Int, peakGflops: Double, bandwidthGBps: Double, streamingCopyGBps: Double? = nil, readGBps: Double? = nil) {
+    public init(
+        threads: Int, peakGflops: Double, bandwidthGBps: Double, streamingCopyGBps: Double? = nil, readGBps: Double? = nil,
+        levels: [LevelBandwidth]? = nil, peakSpread: Double? = nil
+    ) {
         self.threads = threads
         self.peakGflops = peakGflops
         self.bandwidthGBps = bandwidthGBps
         self.streamingCopyGBps = streamingCopyGBps
         self.readGBps = readGBps
+        self.levels = levels
+        self.peakSpread = peakSpread
     }
 
     enum CodingKeys: String, CodingKey {
         case threads, peakGflops = "peak_gflops", bandwidthGBps = "bandwidth_gbps", streamingCopyGBps = "streaming_copy_gbps"
-        case readGBps = "read_gbps"
+        case readGBps = "read_gbps", levels, peakSpread = "peak_spread"
     }
 }
 
@@ -49,6 +87,11 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     public var openblasCore: String
     public var opbenchCommit: String
     public var ceilings: [Ceiling]
+    /// When the ceilings were measured (ISO 8601), nil in older files.
+    public var calibratedAt: String?
+    /// What the calibration or this run's spot check found wrong (a busy machine, figures
+    /// that disagree with the cache); empty when nothing was.
+    public var calibrationWarnings: [String]?
 
     /// Memberwise.
     public init(
@@ -73,7 +116,8 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case cpuModel = "cpu_model", cores, simdFeatures = "simd_features", caches, os, kernel, hostname
         case swiftVersion = "swift_version", openblasConfig = "openblas_config", openblasCore = "openblas_core"
-        case opbenchCommit = "opbench_commit", ceilings
+        case opbenchCommit = "opbench_commit", ceilings, calibratedAt = "calibrated_at"
+        case calibrationWarnings = "calibration_warnings"
     }
 
     /// The ceiling for `threads` (the largest calibrated one at or below it).
@@ -174,117 +218,6 @@ public enum Machine {
         return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
-    // MARK: - calibration
-
-    /// Measures FMA peak and copy bandwidth for 1 … cores threads (about 2 s).
-    public static func calibrate(_ info: MachineInfo) -> MachineInfo {
-        var info = info
-        let counts = Array(Set([1, info.cores])).sorted()
-        info.ceilings = counts.map { t in
-            Ceiling(
-                threads: t, peakGflops: peakGflops(threads: t), bandwidthGBps: copyBandwidth(threads: t),
-                streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true), readGBps: readBandwidth(threads: t))
-        }
-        return info
-    }
-
-    /// Best of 5 runs of 12 independent SIMD16 FMA chains per thread (≥ 3 per FMA latency
-    /// × 2 pipes, so the FMA units, not the dependency chains, set the rate).
-    public static func peakGflops(threads: Int) -> Double {
-        let iterations = 4_000_000
-        let dt = fastest(runs: 5) {
-            Parallel.forEach(threads, threads: threads) { _ in
-                let s = fmaProbe(iterations)
-                if s == 42 { print("") }  // keeps the result alive
-            }
-        }
-        return Double(threads) * Double(iterations) * 12 * 16 * 2 / dt / 1e9
-    }
-
-    /// The shortest of `runs` timings of `body`, seconds (the probes report the best rate).
-    static func fastest(runs: Int, _ body: () -> Void) -> Double {
-        var best = Double.infinity
-        for _ in 0..<runs {
-            let t0 = now()
-            body()
-            best = min(best, now() - t0)
-        }
-        return best
-    }
-
-    /// A 64 MiB array (≫ L3) for the bandwidth probes, `probeCount` floats.
-    static let probeCount = 16 << 20
-    static func probeSource() -> AlignedBuffer {
-        let src = AlignedBuffer(count: probeCount)
-        for i in 0..<probeCount { src.pointer[i] = Float(i & 1023) }
-        return src
-    }
-
-    @inline(never)
-    static func fmaProbe(_ n: Int) -> Float {
-        let b = Vec(repeating: 0.999_999), c = Vec(repeating: 1e-7)
-        var a0 = Vec(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-        var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
-        for _ in 0..<n {
-            a0 = c.addingProduct(a0, b); a1 = c.addingProduct(a1, b); a2 = c.addingProduct(a2, b)
-            a3 = c.addingProduct(a3, b); a4 = c.addingProduct(a4, b); a5 = c.addingProduct(a5, b)
-            a6 = c.addingProduct(a6, b); a7 = c.addingProduct(a7, b); a8 = c.addingProduct(a8, b)
-            a9 = c.addingProduct(a9, b); a10 = c.addingProduct(a10, b); a11 = c.addingProduct(a11, b)
-        }
-        return VectorMath.sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11)
-    }
-
-    /// Best of 5 copies of a 64 MiB array (≫ L3) into another, split over threads;
-    /// GB/s counts bytes read plus bytes written, as STREAM's copy. `streamingStores` writes
-    /// with non-temporal stores (`CacheControl`) instead of ordinary ones.
-    public static func copyBandwidth(threads: Int, streamingStores: Bool = false) -> Double {
-        let count = probeCount
-        let src = probeSource(), dst = AlignedBuffer(count: count)
-        let dt = fastest(runs: 6) {
-            Parallel.forEach(count, threads: threads, granule: 4096) { r in
-                var i = r.lowerBound
-                let s = UnsafeRawPointer(src.pointer), d = UnsafeMutableRawPointer(dst.pointer)
-                if streamingStores {
-                    // Granules of 4096 floats keep every part 64-byte aligned.
-                    while i < r.upperBound {
-                        CacheControl.streamStore(s.load(fromByteOffset: i * 4, as: Vec.self), dst.pointer + i)
-                        i += 16
-                    }
-                    CacheControl.streamFence()
-                    return
-                }
-                while i < r.upperBound {
-                    d.storeBytes(of: s.load(fromByteOffset: i * 4, as: Vec.self), toByteOffset: i * 4, as: Vec.self)
-                    i += 16
-                }
-            }
-        }
-        return 2 * Double(count) * 4 / dt / 1e9
-    }
-
-    /// Best of 6 sums of a 64 MiB array (≫ L3), split over threads, four SIMD16
-    /// accumulators per thread; GB/s counts bytes read.
-    public static func readBandwidth(threads: Int) -> Double {
-        let count = probeCount
-        let src = probeSource()
-        let dt = fastest(runs: 6) {
-            Parallel.forEach(count, threads: threads, granule: 4096) { r in
-                let s = UnsafeRawPointer(src.pointer)
-                var a0 = Vec(), a1 = Vec(), a2 = Vec(), a3 = Vec()
-                var i = r.lowerBound
-                while i < r.upperBound {
-                    a0 += s.load(fromByteOffset: i * 4, as: Vec.self)
-                    a1 += s.load(fromByteOffset: i * 4 + 64, as: Vec.self)
-                    a2 += s.load(fromByteOffset: i * 4 + 128, as: Vec.self)
-                    a3 += s.load(fromByteOffset: i * 4 + 192, as: Vec.self)
-                    i += 64
-                }
-                if VectorMath.sum((a0 + a1) + (a2 + a3)) == 42 { print("") }  // keeps the sums alive
-            }
-        }
-        return Double(count) * 4 / dt / 1e9
-    }
-
     /// Monotonic clock, seconds.
     @inline(__always)
     public static func now() -> Double {
@@ -293,34 +226,4 @@ public enum Machine {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    // MARK: - cache
-
-    /// Where calibrations are cached: $OPBENCH_CACHE_DIR, else ~/.cache/opbench.
-    public static var cacheFile: String {
-        let env = ProcessInfo.processInfo.environment
-        let dir = env["OPBENCH_CACHE_DIR"] ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/opbench")
-        return dir + "/machine.json"
-    }
-
-    /// The fingerprint with ceilings: from the cache when it matches this machine, else
-    /// calibrated now and cached (`recalibrate` forces a new calibration).
-    public static func current(recalibrate: Bool = false) -> MachineInfo {
-        let fresh = fingerprint()
-        let path = cacheFile
-        if !recalibrate, let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
-            var cached = try? JSONDecoder().decode(MachineInfo.self, from: data), cached.sameFingerprint(fresh), !cached.ceilings.isEmpty,
-            cached.ceilings.allSatisfy({ $0.streamingCopyGBps != nil && $0.readGBps != nil })
-        {
-            cached.opbenchCommit = fresh.opbenchCommit
-            cached.swiftVersion = fresh.swiftVersion
-            return cached
-        }
-        let calibrated = calibrate(fresh)
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let data = try? e.encode(calibrated) { try? FileIO.writeAtomically(data, to: path) }
-        return calibrated
-    }
 }

@@ -146,12 +146,14 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var repetitions: Int
     public var rounds: Int
     public var command: String
+    /// `warm` or `cold` (`CacheMode`); nil in files from before the option (warm).
+    public var cache: String?
 
-    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command }
+    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command, cache }
 
-    public init(suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String) {
+    public init(suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String, cache: String? = nil) {
         self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.rounds = rounds;
-        self.command = command
+        self.command = command; self.cache = cache
     }
 }
 
@@ -182,6 +184,14 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var rooflineFraction: Double
     /// "compute" or "memory": which ceiling bounds the roofline here.
     public var bound: String
+    /// The ceiling's name (`RooflinePlace.ceiling`: `fma`, `L3-read`, `DRAM-rw`…); nil in
+    /// files from before the cache-aware roofline (DRAM copy for every memory-bound case).
+    public var ceiling: String?
+    /// `rooflineFraction` above `Roofline.errorFraction`: the ceiling is wrong, and the
+    /// fraction is not a result. Set by `recomputeStatistics`.
+    public var ceilingError: Bool?
+    /// `warm` or `cold` (`CacheMode`): how the inputs met the caches; nil in older files (warm).
+    public var cache: String?
     public var speedupVsNaive: Double?
     public var speedupVsBlas: Double?
     /// The case this one is normalized by (same op, shape, threads; blas, or simd for blas).
@@ -251,11 +261,19 @@ public struct CaseResult: Codable, Equatable, Sendable {
         case medianSeconds = "median_seconds", p10Seconds = "p10_seconds", p90Seconds = "p90_seconds"
         case madSeconds = "mad_seconds", minSeconds = "min_seconds"
         case flops, bytes, gflops, gbps, arithmeticIntensity = "arithmetic_intensity"
-        case rooflineGflops = "roofline_gflops", rooflineFraction = "roofline_fraction", bound
+        case rooflineGflops = "roofline_gflops", rooflineFraction = "roofline_fraction", bound, ceiling
+        case ceilingError = "ceiling_error", cache
         case speedupVsNaive = "speedup_vs_naive", speedupVsBlas = "speedup_vs_blas"
         case peer, normalizedSamples = "normalized_samples", roundMinSeconds = "round_min_seconds"
         case maxAbsError = "max_abs_error", maxRelError = "max_rel_error", nmse, tolerance
         case errorToTolerance = "error_to_tolerance", accuracyPass = "accuracy_pass", rowsChecked = "rows_checked"
+    }
+
+    /// The roofline column: `83% L3-read`, or `ceiling error` when the fraction is above
+    /// `Roofline.errorFraction` (older files without a ceiling name: `mem` or `fma`).
+    public var rooflineText: String {
+        if ceilingError == true || rooflineFraction > Roofline.errorFraction { return "ceiling error" }
+        return Format.percent(rooflineFraction) + " " + (ceiling ?? (bound == "memory" ? "mem" : "fma"))
     }
 
     /// The key cases are matched by across runs.
@@ -271,6 +289,7 @@ public struct CaseResult: Codable, Equatable, Sendable {
         gflops = flops / medianSeconds / 1e9
         gbps = bytes / medianSeconds / 1e9
         rooflineFraction = gflops / rooflineGflops
+        ceilingError = rooflineFraction > Roofline.errorFraction
     }
 }
 

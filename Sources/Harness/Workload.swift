@@ -52,13 +52,16 @@ public enum Workloads {
     }
 
     /// Throws a `ShapeError` when `shape` would need more than `memoryFraction` of physical memory.
-    public static func checkMemory(_ shape: CaseShape) throws {
+    /// `copies` of it (cold-cache runs) must fit together.
+    public static func checkMemory(_ shape: CaseShape, copies: Int = 1) throws {
         let physical = Double(ProcessInfo.processInfo.physicalMemory)
-        guard shape.memoryBytes <= physical * memoryFraction else {
+        let need = shape.memoryBytes * Double(copies)
+        guard need <= physical * memoryFraction else {
             throw ShapeError(
                 String(
-                    format: "%@ shape '%@' needs %.1f GiB, more than %.0f%% of this machine's %.1f GiB",
-                    shape.op.rawValue, shape.text, shape.memoryBytes / 1_073_741_824, memoryFraction * 100, physical / 1_073_741_824))
+                    format: "%@ shape '%@' needs %.1f GiB%@, more than %.0f%% of this machine's %.1f GiB",
+                    shape.op.rawValue, shape.text, need / 1_073_741_824, copies > 1 ? " for \(copies) cold-cache copies" : "",
+                    memoryFraction * 100, physical / 1_073_741_824))
         }
     }
 

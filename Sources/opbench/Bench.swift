@@ -28,6 +28,11 @@ struct BenchCommand: ParsableCommand {
                 + "figures is kept (a gate baseline wants several).")
     )
     var rounds: Int = 1
+    @Option(
+        help: ArgumentHelp(
+            "warm: repeat on the same inputs (what fits stays cached); cold: rotate over copies of the inputs that exceed the "
+                + "last-level cache 4 times, so every run reads them from DRAM, as a model decode reads each layer's weights."))
+    var cache: String = "warm"
     @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
     @Option(help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
     var output: String?
@@ -40,12 +45,17 @@ struct BenchCommand: ParsableCommand {
         if let repetitions, !(1...1000).contains(repetitions) { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
         guard (1...100).contains(rounds) else { throw CLIError("--rounds \(rounds) must be from 1 to 100") }
         if let output { try checkOutputDirectory(output) }
+        guard let cacheMode = CacheMode(rawValue: cache) else { throw CLIError("--cache '\(cache)' must be warm or cold") }
         let cases = try plan()
         var options = BenchOptions()
         options.minTime = minTime ?? (suite == "quick" ? 0.4 : 1.0)
         options.repetitions = repetitions ?? (suite == "quick" ? 10 : 15)
-        options.plantedSlowdown = try BenchOptions.plantedFromEnvironment()
+        options.cache = cacheMode
+        options.plantedSlowdowns = try PlantedSlowdown.fromEnvironment()
         let machine = Machine.current()
+        if cacheMode == .cold {
+            for s in Set(cases.map(\.shape)) { try Workloads.checkMemory(s, copies: Bench.coldCopies(s, machine: machine)) }
+        }
         let doc: ResultDocument
         if rounds > 1 {
             doc = try runRounds(options: options)
@@ -57,10 +67,20 @@ struct BenchCommand: ParsableCommand {
                 machine: machine,
                 settings: RunSettings(
                     suite: shapes.isEmpty ? suite : "custom", minTimeSeconds: options.minTime,
-                    repetitions: options.repetitions, command: CommandLine.arguments.dropFirst().joined(separator: " ")),
+                    repetitions: options.repetitions, command: CommandLine.arguments.dropFirst().joined(separator: " "),
+                    cache: cacheMode.rawValue),
                 cases: results)
         }
         let results = doc.cases
+        for c in results where c.ceilingError == true {
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "warning: %@ reaches %.0f%% of its %@ ceiling: %@\n",
+                        c.key, c.rooflineFraction * 100, c.ceiling ?? "roofline",
+                        "a ceiling error (the ceiling is wrong, not the kernel fast), not a result"
+                    ).utf8))
+        }
         let rendered = try render(doc, format == "table" && output != nil ? "json" : format)
         if let output {
             try FileIO.writeAtomically(rendered, to: output)
@@ -80,6 +100,7 @@ struct BenchCommand: ParsableCommand {
     func runRounds(options: BenchOptions) throws -> ResultDocument {
         var args = [
             "bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json",
+            "--cache", options.cache.rawValue,
         ]
         for o in selection.ops { args += ["--op", o] }
         for v in selection.variants { args += ["--variant", v] }

@@ -42,12 +42,14 @@ struct Gate: ParsableCommand {
         discussion: """
             Runs the baseline's cases again in --runs fresh processes (or reads --candidate) and compares each case's time \
             normalized by a peer measured in the same rounds, which cancels most of a shared machine's drift. The peer is \
-            the other variant of the same op, shape and threads whose baseline median is closest to the case's own (a \
-            similar speed means a similar bottleneck); when that peer itself moved the other way, the closest peer that \
-            did not move, or the raw round minima when every peer moved. A case fails when the normalized figure grew by \
-            more than its band, max(--threshold, 3 × the baseline's round-to-round deviation), with U-test p < --alpha, \
-            in every run. Prints a Markdown summary for a pull-request comment (method and measured reliability: \
-            docs/gate.md).
+            the other variant of the same op, shape and threads by which the case's baseline rounds vary least; when that \
+            peer itself moved the other way, the next peer that did not move, or the raw round minima when every peer \
+            moved. With n the case's round-to-round deviation in the baseline, or the spread between the candidate runs \
+            when larger (at least 0.5%), a case fails when the \
+            normalized figure grew by more than its band, max(3n, --threshold − 2n), with U-test p < --alpha, in every run; \
+            the summary gives each case's smallest reliably caught slowdown, max(--threshold, 5n), and lists the cases \
+            that cannot resolve --threshold. Prints a Markdown summary for a pull-request comment (method and measured \
+            reliability: docs/gate.md).
             """)
 
     @Option(help: "Baseline results file.") var baseline: String
@@ -75,11 +77,11 @@ struct Gate: ParsableCommand {
             candidates = try runChildren(
                 [
                     "bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
-                    "--repetitions", "\(base.settings.repetitions)", "--format", "json",
+                    "--repetitions", "\(base.settings.repetitions)", "--format", "json", "--cache", base.settings.cache ?? "warm",
                 ], count: runs, label: "run")
             if let output { try Bench.merge(candidates).write(to: output) }
         }
-        var rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) })
+        var rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) }, threshold: th)
         if !gateNaive { rows = Compare.speedUngated(rows) { $0.variant == "naive" } }
         let (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
         if let summary { try FileIO.writeAtomically(md, to: summary) }

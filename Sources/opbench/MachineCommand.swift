@@ -27,20 +27,24 @@ struct MachineCommand: ParsableCommand {
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }
         print("")
+        func pct(_ x: Double?) -> String { x.map { "±" + Format.percent($0) } ?? "" }
+        var rows: [[String]] = []
+        for c in m.ceilings {
+            rows.append(["\(c.threads)", "FMA", "", Format.number(c.peakGflops, 4) + " GFLOP/s", pct(c.peakSpread), "", ""])
+            for l in c.levels ?? [] {
+                rows.append([
+                    "\(c.threads)", l.level, l.capacityBytes.map { Format.bytes($0) } ?? "–", Format.number(l.readGBps, 3) + " GB/s",
+                    pct(l.readSpread), Format.number(l.copyGBps, 3) + " GB/s", pct(l.copySpread),
+                ])
+            }
+            if let s = c.streamingCopyGBps {
+                rows.append(["\(c.threads)", "DRAM, streaming stores", "", "", "", Format.number(s, 3) + " GB/s", ""])
+            }
+        }
         let t = TextTable(
-            headers: [
-                "threads", "FMA peak GFLOP/s", "copy bandwidth GB/s", "copy, streaming stores GB/s", "read GB/s",
-                "ridge FLOP/byte",
-            ],
-            rows: m.ceilings.map {
-                [
-                    "\($0.threads)", Format.number($0.peakGflops, 4), Format.number($0.bandwidthGBps, 3),
-                    $0.streamingCopyGBps.map { Format.number($0, 3) } ?? "–",
-                    $0.readGBps.map { Format.number($0, 3) } ?? "–",
-                    Format.number($0.peakGflops / $0.bandwidthGBps, 3),
-                ]
-            },
-            rightAligned: [0, 1, 2, 3, 4, 5])
+            headers: ["threads", "ceiling", "capacity", "read (or FMA)", "spread", "copy", "spread"], rows: rows,
+            rightAligned: [0, 2, 3, 4, 5, 6])
+        print("calibrated \(m.calibratedAt ?? "(unknown)"); spread = (median − best) / best over the probe's repeats")
         print(t.terminal, terminator: "")
     }
 }

@@ -26,6 +26,7 @@ import TestSupport
             try CLI.expectError(["bench", "--op", "attention", "--shape", shape], ["attention shape"])
         }
         try CLI.expectError(["bench", "--shape", ",64x64"], ["',64x64'"])
+        try CLI.expectError(["bench", "--op", "softmax", "--shape", "8x8", "--cache", "lukewarm"], ["--cache 'lukewarm'"])
         // A block mask that would need 1 TiB, and one of 4 GiB: refused before any allocation.
         try CLI.expectError(["bench", "--op", "attention", "--shape", "T=1048576,H=1,D=1,block=1,density=0.5"], ["block mask"])
         try CLI.expectError(["bench", "--op", "attention", "--shape", "T=65536,H=1,D=1,block=1,density=0"], ["block mask"])

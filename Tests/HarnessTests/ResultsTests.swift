@@ -135,6 +135,11 @@ import Testing
         let ungated = Compare.speedUngated(Compare.gateCases(base, slowA, threshold: 0.05, alpha: 0.01)) { $0.id == "matmul.simd" }
         #expect(ungated[0].verdict == .noChange && ungated[0].band == nil)
         #expect(combined([fine]).verdict == .noChange)
+        // Runs that disagree by more than the baseline's noise widen the band: 30 % and 20 %
+        // slower runs put n at 0.1 / 1.25 = 8 %, band 24 %, and neither run clears it.
+        let wide = Compare.gateAcrossRuns(
+            [slowA, slowB].map { Compare.gateCases(base, $0, threshold: 0.05, alpha: 0.01) }, threshold: 0.05)[0]
+        #expect(wide.verdict == .noChange && abs((wide.noise ?? 0) - 0.08) < 0.01, "noise \(wide.noise ?? .nan)")
         // The band widens with the baseline's own round-to-round spread.
         var jumpy = Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2))
         let peerMin = jumpy[1].roundMinSeconds![0]
@@ -142,7 +147,51 @@ import Testing
         jumpy[1].roundMinSeconds = [Double](repeating: peerMin, count: 5)
         let rows = Compare.gateCases(Synthetic.doc(jumpy), slowB, threshold: 0.05, alpha: 0.01)
         #expect(abs((rows[0].band ?? 0) - 0.3) < 1e-9)
+        #expect(abs((rows[0].minDetectable ?? 0) - 0.5) < 1e-9)
         #expect(rows[0].verdict == .noChange, "a 20% change is within a jumpy case's 30% band")
+        let md = Compare.gate(rows, threshold: 0.05, alpha: 0.01).markdown
+        #expect(md.contains("Cases too noisy to resolve 5%") && md.contains("`matmul.simd 8x8x8 t=1`: catches slowdowns from 50.0%"))
+        #expect(md.contains("0 of 2 speed-gated cases resolve a 5% slowdown"), "\(md)")
+    }
+
+    /// The band and the smallest reliably caught slowdown follow from the measured noise n:
+    /// band = max(3n, T − 2n), caught from max(T, 5n); n is at least 0.5 %.
+    @Test func gateNoiseSetsBandAndSensitivity() {
+        let quiet = Compare.GateNoise(noise: 0.002, threshold: 0.05)
+        #expect(quiet.noise == 0.005 && abs(quiet.band - 0.04) < 1e-12 && quiet.minDetectable == 0.05 && quiet.resolvesThreshold)
+        let edge = Compare.GateNoise(noise: 0.01, threshold: 0.05)
+        #expect(abs(edge.band - 0.03) < 1e-12 && abs(edge.minDetectable - 0.05) < 1e-12 && edge.resolvesThreshold)
+        let noisy = Compare.GateNoise(noise: 0.02, threshold: 0.05)
+        #expect(abs(noisy.band - 0.06) < 1e-12 && abs(noisy.minDetectable - 0.10) < 1e-12 && !noisy.resolvesThreshold)
+    }
+
+    /// The gate normalizes by the peer the case's baseline rounds vary least against: here
+    /// simd and naive drift together round by round while blas jitters on its own.
+    @Test func gatePicksTheLeastNoisyPeer() {
+        let drift = [1.0, 1.08, 0.97, 1.04, 1.0]
+        let jitter = [1.0, 0.99, 1.015, 0.995, 1.01]
+        func doc(_ simdScale: Double, seed: UInt64) -> ResultDocument {
+            var cases = [
+                Synthetic.result("matmul.simd", samples: Synthetic.samples(1e-3 * simdScale, spread: 0.005, seed: seed)),
+                Synthetic.result("matmul.blas", samples: Synthetic.samples(1.1e-3, spread: 0.005, seed: seed + 1)),
+                Synthetic.result("matmul.naive", samples: Synthetic.samples(5e-3, spread: 0.005, seed: seed + 2)),
+            ]
+            cases[0].roundMinSeconds = drift.map { $0 * 1e-3 * simdScale }
+            cases[1].roundMinSeconds = zip(drift, jitter).map { $0 * $1 * 1.1e-3 }
+            cases[2].roundMinSeconds = drift.map { $0 * 5e-3 }
+            return Synthetic.doc(cases)
+        }
+        let rows = Compare.gateCases(doc(1, seed: 1), doc(1, seed: 11), threshold: 0.05, alpha: 0.01)
+        let simd = rows.first { $0.b!.id == "matmul.simd" }!
+        #expect(simd.gatePeer == "matmul.naive", "peer \(simd.gatePeer ?? "raw")")
+        #expect(abs((simd.band ?? 0) - 0.04) < 1e-9, "noise floor 0.5 %: band 5 % − 1 %")
+        #expect(simd.verdict == .noChange)
+        // A 6 % slowdown: naive then looks faster against simd, so both are judged again
+        // against blas (noise 1.5 %, band 4.5 %), which still catches it.
+        let slow = Compare.gateCases(doc(1, seed: 1), doc(1.06, seed: 11), threshold: 0.05, alpha: 0.01)
+        let slowSimd = slow.first { $0.b!.id == "matmul.simd" }!
+        #expect(
+            slowSimd.verdict == .slower && slowSimd.gatePeer == "matmul.blas", "ratio \(slowSimd.ratio) by \(slowSimd.gatePeer ?? "raw")")
     }
 
     /// A peer that got faster is no yardstick: its neighbour, unchanged in its own time, is

@@ -1,5 +1,6 @@
 import Harness
 import Kernels
+import TestSupport
 import Testing
 
 @Suite struct WorkloadTests {
@@ -107,5 +108,30 @@ import Testing
             }
         }
         #expect(throws: ShapeError.self) { try Workloads.make(try CaseShape(op: .matmul, "1000000x1000000x2")) }
+    }
+
+    /// Cold runs rotate over enough input copies to exceed the last-level cache 4 times (at
+    /// most `coldCopiesLimit`), are placed against DRAM, say so in every result, and still
+    /// check the output of the copy they verify.
+    @Test func coldCacheRunsRotateOverCopies() throws {
+        var machine = Synthetic.machine
+        machine.caches = ["L1d": "32K", "L2": "1024K", "L3": "32768K"]
+        machine.ceilings = [RooflineTests.ceiling]
+        let small = try CaseShape(op: .softmax, "64x64")
+        #expect(Bench.coldCopies(small, machine: machine) == BenchOptions.coldCopiesLimit)
+        let gemv = try CaseShape(op: .int4, "1x4096x14336")
+        #expect(Bench.coldCopies(gemv, machine: machine) == 5, "4 × 32 MiB over 33.1 MB of blocks, x and y")
+        var options = BenchOptions()
+        options.cache = .cold
+        options.minTime = 0.02
+        options.repetitions = 3
+        let shape = try CaseShape(op: .softmax, "256x256")
+        let cases = ["simd", "naive"].map { BenchCase(variant: VariantID(op: .softmax, variant: $0), shape: shape, threads: 1) }
+        let results = try Bench.run(cases, options: options, machine: machine)
+        for r in results {
+            let what = "\(r.key): \(r.cache ?? "-") \(r.ceiling ?? "-")"
+            #expect(r.cache == "cold" && r.ceiling == "DRAM-rw" && r.accuracyPass, "\(what)")
+        }
+        #expect(throws: ShapeError.self) { try Workloads.checkMemory(try CaseShape(op: .matmul, "8192x8192x8192"), copies: 4096) }
     }
 }

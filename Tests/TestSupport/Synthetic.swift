@@ -60,3 +60,42 @@ public struct SplitMixForTests {
         return Double(state >> 11) / Double(1 << 53)
     }
 }
+
+/// Busy sibling processes, one per core, to test what OpBench does on a loaded machine. Each
+/// is a shell spin loop under `timeout -s KILL 120` in a process group of its own, spawned with
+/// posix_spawn and an empty signal mask (the test runner's threads block most signals, and
+/// Foundation's `Process` passes that on); `stop` kills the group and reaps it, and a test that
+/// dies leaves nothing running for longer than two minutes.
+public final class BusySiblings {
+    let pids: [pid_t]
+
+    public init(count: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        let argv = ["/usr/bin/timeout", "-s", "KILL", "120", "/bin/sh", "-c", "while :; do :; done"]
+        var started: [pid_t] = []
+        for _ in 0..<count {
+            var pid = pid_t()
+            let cArgs = argv.map { strdup($0) } + [nil]
+            defer { for a in cArgs { free(a) } }
+            let rc = posix_spawn(&pid, argv[0], nil, &attributes, cArgs, environ)
+            guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }
+            started.append(pid)
+        }
+        pids = started
+    }
+
+    public func stop() {
+        for pid in pids {
+            kill(-pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+}

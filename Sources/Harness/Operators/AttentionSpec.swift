@@ -101,6 +101,9 @@ public struct AttentionSpec: OperatorSpec {
     /// Q, K and V read once, the output written once, fp32.
     public func bytes(_ d: Dims) -> Double { 16 * Double(d.t) * Double(d.h) * Double(d.d) }
 
+    /// The output O.
+    public func writtenBytes(_ d: Dims) -> Double { 4 * Double(d.t) * Double(d.h) * Double(d.d) }
+
     /// The inputs and output, one 64-key score tile per token, and the block mask.
     public func memoryBytes(_ d: Dims) -> Double {
         let blocks = d.block.map { Double((d.t + $0 - 1) / $0) } ?? 0

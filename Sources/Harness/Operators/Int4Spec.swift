@@ -45,6 +45,9 @@ public struct Int4Spec: OperatorSpec {
         weightBytes(d) + 4 * (Double(d.m) * Double(d.k) + Double(d.m) * Double(d.n))
     }
 
+    /// y.
+    public func writtenBytes(_ d: Dims) -> Double { 4 * Double(d.m) * Double(d.n) }
+
     /// The fp32 weights the blocks are quantized from, the blocks and the GEMV's planes
     /// (as large again), x and y.
     public func memoryBytes(_ d: Dims) -> Double {

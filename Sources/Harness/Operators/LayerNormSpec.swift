@@ -20,6 +20,8 @@ public struct LayerNormSpec: OperatorSpec {
     /// x read once, y written once, gamma and beta read once, fp32.
     public func bytes(_ d: RowsDims) -> Double { 8 * d.elements + 8 * Double(d.cols) }
 
+    public func writtenBytes(_ d: RowsDims) -> Double { 4 * d.elements }
+
     public func memoryBytes(_ d: RowsDims) -> Double { bytes(d) }
 
     public func workload(_ shape: CaseShape, _ dims: RowsDims, seed: UInt64) throws -> any Workload {

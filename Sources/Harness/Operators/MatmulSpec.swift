@@ -44,6 +44,8 @@ public struct MatmulSpec: OperatorSpec {
     /// A, B and C once each, fp32.
     public func bytes(_ d: Dims) -> Double { 4 * (Double(d.m) * Double(d.k) + Double(d.k) * Double(d.n) + Double(d.m) * Double(d.n)) }
 
+    public func writtenBytes(_ d: Dims) -> Double { 4 * Double(d.m) * Double(d.n) }
+
     public func memoryBytes(_ d: Dims) -> Double { bytes(d) }
 
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {

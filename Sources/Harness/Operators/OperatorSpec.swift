@@ -28,6 +28,9 @@ public protocol OperatorSpec: Sendable {
     func flops(_ dims: Dims) -> Double
     /// Compulsory memory traffic of one execution: every input read once, the output written once.
     func bytes(_ dims: Dims) -> Double
+    /// The part of `bytes` that is written (the output): with `bytes` it places the case
+    /// between the read and the copy ceilings of the cache-aware roofline.
+    func writtenBytes(_ dims: Dims) -> Double
     /// Memory a case needs (inputs, output, the reference sample), checked before allocating.
     func memoryBytes(_ dims: Dims) -> Double
     /// Allocates seeded inputs for `shape` (whose dims are `dims`).
@@ -77,6 +80,7 @@ extension OperatorSpec {
     func canonical(of shape: CaseShape) -> String { canonical(typed(shape)) }
     func flops(of shape: CaseShape) -> Double { flops(typed(shape)) }
     func bytes(of shape: CaseShape) -> Double { bytes(typed(shape)) }
+    func writtenBytes(of shape: CaseShape) -> Double { writtenBytes(typed(shape)) }
     func memoryBytes(of shape: CaseShape) -> Double { memoryBytes(typed(shape)) }
     func workload(of shape: CaseShape, seed: UInt64) throws -> any Workload { try workload(shape, typed(shape), seed: seed) }
     func ablationRefusal(of shape: CaseShape) -> String? { ablationRefusal(typed(shape)) }

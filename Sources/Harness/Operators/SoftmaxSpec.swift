@@ -19,6 +19,8 @@ public struct SoftmaxSpec: OperatorSpec {
     /// x read once, y written once, fp32.
     public func bytes(_ d: RowsDims) -> Double { 8 * d.elements }
 
+    public func writtenBytes(_ d: RowsDims) -> Double { 4 * d.elements }
+
     public func memoryBytes(_ d: RowsDims) -> Double { 8 * d.elements + 8 * Double(d.cols) }
 
     public func workload(_ shape: CaseShape, _ dims: RowsDims, seed: UInt64) throws -> any Workload {

@@ -14,7 +14,7 @@ public enum CaseTables {
                     c.id, c.shape, "\(c.threads)", Format.seconds(c.medianSeconds),
                     "\(Format.seconds(c.p10Seconds))–\(Format.seconds(c.p90Seconds))",
                     Format.number(c.gflops), Format.number(c.gbps),
-                    Format.percent(c.rooflineFraction) + " " + (c.bound == "memory" ? "mem" : "fma"),
+                    c.rooflineText,
                     Format.ratio(c.speedupVsNaive), Format.ratio(c.speedupVsBlas), Format.error(c.maxAbsError),
                     c.accuracyPass ? "ok" : "FAIL",
                 ]
@@ -28,7 +28,8 @@ public enum CaseTables {
             headers: [
                 "id", "op", "variant", "shape", "threads", "median_seconds", "p10_seconds", "p90_seconds", "mad_seconds", "min_seconds",
                 "samples", "iterations_per_sample", "flops", "bytes", "gflops", "gbps", "arithmetic_intensity", "roofline_gflops",
-                "roofline_fraction", "bound", "speedup_vs_naive", "speedup_vs_blas", "max_abs_error", "max_rel_error", "nmse",
+                "roofline_fraction", "bound", "ceiling", "ceiling_error", "cache", "speedup_vs_naive", "speedup_vs_blas", "max_abs_error",
+                "max_rel_error", "nmse",
                 "tolerance", "error_to_tolerance", "accuracy_pass",
             ],
             rows: cases.map { c in
@@ -37,7 +38,8 @@ public enum CaseTables {
                     c.id, c.op, c.variant, c.shape, "\(c.threads)", d(c.medianSeconds), d(c.p10Seconds), d(c.p90Seconds), d(c.madSeconds),
                     d(c.minSeconds), "\(c.samplesSeconds.count)", "\(c.iterationsPerSample)", d(c.flops), d(c.bytes), d(c.gflops),
                     d(c.gbps),
-                    d(c.arithmeticIntensity), d(c.rooflineGflops), d(c.rooflineFraction), c.bound, d(c.speedupVsNaive), d(c.speedupVsBlas),
+                    d(c.arithmeticIntensity), d(c.rooflineGflops), d(c.rooflineFraction), c.bound, c.ceiling ?? "",
+                    c.ceilingError.map { $0 ? "true" : "false" } ?? "", c.cache ?? "", d(c.speedupVsNaive), d(c.speedupVsBlas),
                     d(c.maxAbsError), d(c.maxRelError), d(c.nmse), d(c.tolerance), d(c.errorToTolerance), c.accuracyPass ? "true" : "false",
                 ]
             })
@@ -51,7 +53,8 @@ public enum CaseTables {
             let name = "\(c.id)/\(c.shape)/threads:\(c.threads)"
             let counters: [String: Any] = [
                 "FLOPS": c.flops / c.medianSeconds, "bytes_per_second": c.bytes / c.medianSeconds,
-                "roofline_fraction": c.rooflineFraction, "max_abs_error": c.maxAbsError.isFinite ? c.maxAbsError : -1,
+                "roofline_fraction": c.rooflineFraction, "ceiling_error": c.ceilingError == true ? 1 : 0,
+                "max_abs_error": c.maxAbsError.isFinite ? c.maxAbsError : -1,
             ]
             for (i, s) in c.samplesSeconds.enumerated() {
                 var e: [String: Any] = [
@@ -108,7 +111,7 @@ public enum AblationTables {
             rows.append([
                 c.op, c.shape, c.variant, "\(c.threads)", change, Format.seconds(c.medianSeconds),
                 memoryBound ? "\(Format.number(c.gbps)) GB/s" : "\(Format.number(c.gflops)) GFLOP/s",
-                Format.percent(c.rooflineFraction),
+                c.rooflineText,
                 previous.map { Format.number($0.medianSeconds / c.medianSeconds) + "×" } ?? "–",
                 Format.number(base.medianSeconds / c.medianSeconds) + "×",
                 c.accuracyPass ? "ok" : "FAIL",

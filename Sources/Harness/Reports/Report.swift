@@ -22,12 +22,19 @@ public enum Report {
 
     static func machineTable(_ docs: [(String, ResultDocument)]) -> TextTable {
         TextTable(
-            headers: ["run", "machine", "cores", "FMA peak (1 / all threads)", "copy bandwidth (1 / all)", "OpenBLAS", "OpBench", "when"],
+            headers: [
+                "run", "machine", "cores", "FMA peak (1 / all threads)", "DRAM copy (1 / all)", "read L1 / L2 / L3 / DRAM (all threads)",
+                "OpenBLAS", "OpBench", "when",
+            ],
             rows: docs.map { name, d in
                 let m = d.machine
                 let peak = m.ceilings.map { Format.number($0.peakGflops, 3) }.joined(separator: " / ") + " GFLOP/s"
                 let bw = m.ceilings.map { Format.number($0.bandwidthGBps, 3) }.joined(separator: " / ") + " GB/s"
-                return [name, m.cpuModel, "\(m.cores)", peak, bw, "\(m.openblasCore)", d.opbenchCommit, d.timestamp]
+                let levels = (m.ceilings.last?.levels ?? []).map { Format.number($0.readGBps, 3) }.joined(separator: " / ")
+                return [
+                    name, m.cpuModel, "\(m.cores)", peak, bw, levels.isEmpty ? "–" : levels + " GB/s", "\(m.openblasCore)", d.opbenchCommit,
+                    d.timestamp,
+                ]
             })
     }
 
@@ -82,8 +89,17 @@ public enum Report {
                             peak: c.peakGflops, bandwidth: c.bandwidthGBps,
                             label:
                                 "\(multi ? name + " " : "")\(c.threads) thread\(c.threads > 1 ? "s" : ""): "
-                                + "\(Format.number(c.peakGflops)) GFLOP/s, \(Format.number(c.bandwidthGBps)) GB/s"
+                                + "\(Format.number(c.peakGflops)) GFLOP/s, DRAM copy \(Format.number(c.bandwidthGBps)) GB/s"
                         ))
+                    // The cache-aware ceilings: every level's read bandwidth at the largest thread count.
+                    guard c.threads == d.machine.ceilings.map(\.threads).max() else { continue }
+                    for l in c.levels ?? [] {
+                        roofs.append(
+                            SVG.Roof(
+                                peak: c.peakGflops, bandwidth: l.readGBps,
+                                label: "\(multi ? name + " " : "")\(l.level) read \(Format.number(l.readGBps)) GB/s, t=\(c.threads)",
+                                labelSlope: true))
+                    }
                 }
             }
             charts.append(
@@ -95,7 +111,7 @@ public enum Report {
                             x: $0.c.arithmeticIntensity, y: $0.c.gflops, series: series($0),
                             label:
                                 "\($0.c.id) \($0.c.shape) t=\($0.c.threads): \(Format.number($0.c.gflops)) GFLOP/s, "
-                                + "\(Format.percent($0.c.rooflineFraction)) of roofline"
+                                + "roofline \($0.c.rooflineText)"
                         )
                     },
                     xLog: true, yLog: true, roofs: roofs))

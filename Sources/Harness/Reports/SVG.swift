@@ -138,7 +138,11 @@ public enum SVG {
     }
     public struct Roof {
         public var peak: Double; public var bandwidth: Double; public var label: String
-        public init(peak: Double, bandwidth: Double, label: String) { self.peak = peak; self.bandwidth = bandwidth; self.label = label }
+        /// Label the sloped (bandwidth) part at the left edge instead of the flat peak.
+        public var labelSlope: Bool
+        public init(peak: Double, bandwidth: Double, label: String, labelSlope: Bool = false) {
+            self.peak = peak; self.bandwidth = bandwidth; self.label = label; self.labelSlope = labelSlope
+        }
     }
 
     public static func scatter(
@@ -160,6 +164,13 @@ public enum SVG {
                 let ai = xLog ? x.lo * pow(x.hi / x.lo, Double(k) / Double(n)) : x.lo + (x.hi - x.lo) * Double(k) / Double(n)
                 let v = min(r.peak, ai * r.bandwidth)
                 path += (k == 0 ? "M" : "L") + String(format: "%.1f %.1f", x.map(ai), y.map(max(v, y.lo)))
+            }
+            if r.labelSlope {
+                s += "<path d=\"\(path)\" fill=\"none\" stroke=\"#999\" stroke-width=\"0.8\"/>"
+                let v = min(r.peak, x.lo * r.bandwidth)
+                let ty = Swift.min(Swift.max(y.map(Swift.max(v, y.lo)) - 3, y.p1 + 10), y.p0 - 3)
+                s += "<text x=\"\(x.p0 + 4)\" y=\"\(ty)\" font-size=\"9\" fill=\"#777\">\(esc(r.label))</text>"
+                continue
             }
             s += "<path d=\"\(path)\" fill=\"none\" stroke=\"#333\" stroke-dasharray=\"\(i == 0 ? "none" : "4 3")\"/>"
             s += "<text x=\"\(x.p1 - 4)\" y=\"\(y.map(r.peak) - 4)\" text-anchor=\"end\" fill=\"#333\">\(esc(r.label))</text>"

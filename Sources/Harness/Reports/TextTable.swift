@@ -68,6 +68,15 @@ public enum Format {
         return String(format: "%.0f%%", x * 100)
     }
 
+    /// A byte count in binary units: 32 KiB, 1 MiB, 1.5 GiB.
+    public static func bytes(_ x: Double) -> String {
+        guard x.isFinite else { return "–" }
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = x, i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return (v == v.rounded() ? "\(Int(v))" : number(v, 3)) + " " + units[i]
+    }
+
     public static func ratio(_ x: Double?) -> String {
         guard let x, x.isFinite else { return "–" }
         return String(format: "%.2f×", x)

@@ -1,0 +1,330 @@
+import Foundation
+import Kernels
+
+/// Measuring the ceilings, judging whether a measurement can be trusted, and caching it.
+///
+/// A calibration made while something else runs stores ceilings that are too low, and every
+/// later roofline is then wrong. So: each probe is repeated and its best rate kept with the
+/// spread of the repeats; the machine's load is read from /proc/stat before probing; a
+/// calibration is cached only when the load was low, the spreads small and the all-thread
+/// figures scale over the one-thread ones. Each run re-checks a cached calibration with a
+/// short spot probe and recalibrates when they disagree by more than the noise.
+extension Machine {
+    /// What the calibration's acceptance checks allow.
+    public enum Limits {
+        /// Other processes may keep at most this many cores busy while calibrating.
+        public static let busyCores = 0.25
+        /// The FMA probe's repeats may spread by at most this much ((median − best) / best).
+        public static let peakSpread = 0.05
+        /// All-thread FMA peak must reach this fraction of threads × the one-thread peak
+        /// (physical cores only; SMT siblings share the FMA units).
+        public static let fmaScaling = 0.75
+        /// A spot probe may differ from the cached figure by this much (FMA, DRAM read) before
+        /// the cache is re-measured: a few times the spreads seen on an idle machine here.
+        public static let spotFma = 0.06
+        public static let spotRead = 0.12
+    }
+
+    /// Cores that other processes kept busy over `seconds`, from /proc/stat (nil when it
+    /// cannot be read). This process sleeps while it samples, so its own work is not counted.
+    public static func busyCores(over seconds: Double = 0.25) -> Double? {
+        func sample() -> (busy: Double, total: Double)? {
+            guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+                let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+            else { return nil }
+            let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            guard v.count >= 5 else { return nil }
+            let total = v.prefix(8).reduce(0, +)
+            return (total - v[3] - v[4], total)
+        }
+        guard let a = sample() else { return nil }
+        usleep(UInt32(seconds * 1e6))
+        guard let b = sample(), b.total > a.total else { return nil }
+        return (b.busy - a.busy) / (b.total - a.total) * Double(ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Distinct physical cores (package, core id) among the online CPUs; `cores` when the
+    /// topology cannot be read.
+    public static func physicalCores(_ cores: Int) -> Int {
+        var seen = Set<String>()
+        for i in 0..<cores {
+            let dir = "/sys/devices/system/cpu/cpu\(i)/topology/"
+            guard let core = try? String(contentsOfFile: dir + "core_id", encoding: .utf8),
+                let pkg = try? String(contentsOfFile: dir + "physical_package_id", encoding: .utf8)
+            else { return cores }
+            seen.insert(pkg.trimmingCharacters(in: .whitespacesAndNewlines) + "/" + core.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return max(1, seen.count)
+    }
+
+    /// Cache sizes in bytes (L1d, L2 per core; L3 shared) from the fingerprint, with Zen 4's
+    /// as the fallback when sysfs does not say.
+    public static func cacheBytes(_ info: MachineInfo) -> (l1: Double, l2: Double, l3: Double) {
+        func bytes(_ key: String, _ fallback: Double) -> Double {
+            guard let text = info.caches[key], let unit = text.last else { return fallback }
+            let scale: Double = unit == "K" ? 1024 : unit == "M" ? 1_048_576 : 1
+            return Double(text.filter(\.isNumber)).map { $0 * scale } ?? fallback
+        }
+        return (bytes("L1d", 32_768), bytes("L2", 1_048_576), bytes("L3", 33_554_432))
+    }
+
+    /// Measures the FMA peak and the read and copy bandwidth of every level for 1 … cores
+    /// threads (about 2 s), and says what makes the figures untrustworthy (`problems`).
+    public static func calibrate(_ info: MachineInfo) -> (info: MachineInfo, problems: [String]) {
+        var info = info
+        var problems: [String] = []
+        if let busy = busyCores(), busy > Limits.busyCores {
+            problems.append(String(format: "other processes kept %.2f cores busy while calibrating", busy))
+        }
+        let counts = Array(Set([1, info.cores])).sorted()
+        let caches = cacheBytes(info)
+        info.ceilings = counts.map { t in
+            let peak = peakGflops(threads: t)
+            let levels = levelProbes(threads: t, caches: caches)
+            let dram = levels.last!
+            return Ceiling(
+                threads: t, peakGflops: peak.best, bandwidthGBps: dram.copyGBps,
+                streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true), readGBps: dram.readGBps,
+                levels: levels, peakSpread: peak.spread)
+        }
+        info.calibratedAt = ISO8601DateFormatter().string(from: Date())
+        problems += contention(info.ceilings, physicalCores: physicalCores(info.cores))
+        return (info, problems)
+    }
+
+    /// What in a set of ceilings shows that the machine was shared while they were measured:
+    /// repeats that spread, all-thread figures at or below the one-thread ones, FMA that does
+    /// not scale over physical cores.
+    public static func contention(_ ceilings: [Ceiling], physicalCores: Int) -> [String] {
+        var out: [String] = []
+        for c in ceilings {
+            if let s = c.peakSpread, s > Limits.peakSpread {
+                out.append(String(format: "FMA probe repeats spread %.1f%% at %d threads", s * 100, c.threads))
+            }
+        }
+        guard let one = ceilings.first(where: { $0.threads == 1 }), let all = ceilings.max(by: { $0.threads < $1.threads }),
+            all.threads > 1
+        else { return out }
+        let expected = Double(min(all.threads, physicalCores)) * Limits.fmaScaling
+        if all.peakGflops < one.peakGflops * max(1, expected) {
+            out.append(
+                String(
+                    format: "FMA peak at %d threads (%.0f GFLOP/s) is not %.2f× the 1-thread peak (%.0f)", all.threads, all.peakGflops,
+                    max(1, expected), one.peakGflops))
+        }
+        if let r1 = one.readGBps, let rn = all.readGBps, rn < r1 {
+            out.append(String(format: "DRAM read at %d threads (%.1f GB/s) is below 1 thread's (%.1f)", all.threads, rn, r1))
+        }
+        return out
+    }
+
+    /// Best and spread of 7 runs of 12 independent SIMD16 FMA chains per thread (≥ 3 per
+    /// FMA latency × 2 pipes, so the FMA units, not the dependency chains, set the rate).
+    public static func peakGflops(threads: Int, iterations: Int = 4_000_000, runs: Int = 7) -> (best: Double, spread: Double) {
+        let times = timings(runs: runs) {
+            Parallel.forEach(threads, threads: threads) { _ in
+                let s = fmaProbe(iterations)
+                if s == 42 { print("") }  // keeps the result alive
+            }
+        }
+        return rate(Double(threads) * Double(iterations) * 12 * 16 * 2 / 1e9, times)
+    }
+
+    /// `runs` timings of `body`, seconds.
+    static func timings(runs: Int, _ body: () -> Void) -> [Double] {
+        (0..<runs).map { _ in
+            let t0 = now()
+            body()
+            return now() - t0
+        }
+    }
+
+    /// The best rate of `amount` per timing and the spread of the timings ((median − best) / best).
+    static func rate(_ amount: Double, _ times: [Double]) -> (best: Double, spread: Double) {
+        let best = times.min() ?? .nan
+        return (amount / best, Statistics.median(times) / best - 1)
+    }
+
+    @inline(never)
+    static func fmaProbe(_ n: Int) -> Float {
+        let b = Vec(repeating: 0.999_999), c = Vec(repeating: 1e-7)
+        var a0 = Vec(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
+        var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
+        for _ in 0..<n {
+            a0 = c.addingProduct(a0, b); a1 = c.addingProduct(a1, b); a2 = c.addingProduct(a2, b)
+            a3 = c.addingProduct(a3, b); a4 = c.addingProduct(a4, b); a5 = c.addingProduct(a5, b)
+            a6 = c.addingProduct(a6, b); a7 = c.addingProduct(a7, b); a8 = c.addingProduct(a8, b)
+            a9 = c.addingProduct(a9, b); a10 = c.addingProduct(a10, b); a11 = c.addingProduct(a11, b)
+        }
+        return VectorMath.sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11)
+    }
+
+    /// Read and copy probes of L1, L2, L3 and DRAM for `threads`. Each thread works on a
+    /// slice of its own; in-cache probes repeat passes over it so each timing moves 256 MiB
+    /// per thread. Working sets: half of L1 and L2 per thread, a quarter of the shared L3,
+    /// and 4 × L3 (at least 64 MiB) for DRAM, so each lives where it is named.
+    public static func levelProbes(threads: Int, caches: (l1: Double, l2: Double, l3: Double), runs: Int = 7) -> [LevelBandwidth] {
+        let t = Double(threads)
+        let plan: [(String, Double?, Double)] = [
+            ("L1", caches.l1 * t, caches.l1 / 2 * t),
+            ("L2", caches.l2 * t, caches.l2 / 2 * t),
+            ("L3", caches.l3, caches.l3 / 4),
+            ("DRAM", nil, max(67_108_864, caches.l3 * 4)),
+        ]
+        return plan.map { level, capacity, ws in
+            let read = streamProbe(totalBytes: ws, threads: threads, copy: false, runs: runs)
+            let copy = streamProbe(totalBytes: ws, threads: threads, copy: true, runs: runs)
+            return LevelBandwidth(
+                level: level, capacityBytes: capacity, probeBytes: ws, readGBps: read.best, copyGBps: copy.best, readSpread: read.spread,
+                copySpread: copy.spread)
+        }
+    }
+
+    /// One bandwidth probe over `totalBytes` split into per-thread slices (multiples of 4 KiB).
+    /// Read: four SIMD16 accumulators, 256 bytes a step (eight, 512 bytes a step, read DRAM at
+    /// half the rate here: docs/optimization-log.md); copy: the first half of each slice into
+    /// the second, counting bytes read + written.
+    static func streamProbe(totalBytes: Double, threads: Int, copy: Bool, runs: Int) -> (best: Double, spread: Double) {
+        let perThread = max(4096, Int(totalBytes) / threads / 4096 * 4096) / 4  // floats
+        let buffer = AlignedBuffer(count: perThread * threads)
+        for i in 0..<buffer.count { buffer.pointer[i] = Float(i & 1023) }
+        let passes = max(1, (256 << 20) / (perThread * 4))
+        let times = timings(runs: runs) {
+            Parallel.forEach(threads, threads: threads) { r in
+                let base = UnsafeMutableRawPointer(buffer.pointer + r.lowerBound * perThread)
+                if copy {
+                    let half = perThread / 2 * 4
+                    for _ in 0..<passes {
+                        var o = 0
+                        while o < half {
+                            base.storeBytes(of: base.load(fromByteOffset: o, as: Vec.self), toByteOffset: half + o, as: Vec.self)
+                            base.storeBytes(of: base.load(fromByteOffset: o + 64, as: Vec.self), toByteOffset: half + o + 64, as: Vec.self)
+                            o += 128
+                        }
+                    }
+                    return
+                }
+                var a0 = Vec(), a1 = Vec(), a2 = Vec(), a3 = Vec()
+                let bytes = perThread * 4
+                for _ in 0..<passes {
+                    var o = 0
+                    while o < bytes {
+                        a0 += base.load(fromByteOffset: o, as: Vec.self); a1 += base.load(fromByteOffset: o + 64, as: Vec.self)
+                        a2 += base.load(fromByteOffset: o + 128, as: Vec.self); a3 += base.load(fromByteOffset: o + 192, as: Vec.self)
+                        o += 256
+                    }
+                }
+                if VectorMath.sum((a0 + a1) + (a2 + a3)) == 42 { print("") }  // keeps the sums alive
+            }
+        }
+        let moved = Double(perThread * threads * 4) * Double(passes)
+        return rate(moved / 1e9, times)
+    }
+
+    /// Best of 6 copies of a 64 MiB array into another with streaming (non-temporal) stores,
+    /// split over threads; GB/s counts bytes read plus bytes written.
+    public static func copyBandwidth(threads: Int, streamingStores: Bool = true) -> Double {
+        let count = 16 << 20
+        let src = AlignedBuffer(count: count), dst = AlignedBuffer(count: count)
+        for i in 0..<count { src.pointer[i] = Float(i & 1023) }
+        let times = timings(runs: 6) {
+            Parallel.forEach(count, threads: threads, granule: 4096) { r in
+                let s = UnsafeRawPointer(src.pointer), d = UnsafeMutableRawPointer(dst.pointer)
+                var i = r.lowerBound
+                while i < r.upperBound {
+                    let v = s.load(fromByteOffset: i * 4, as: Vec.self)
+                    if streamingStores {
+                        CacheControl.streamStore(v, dst.pointer + i)
+                    } else {
+                        d.storeBytes(of: v, toByteOffset: i * 4, as: Vec.self)
+                    }
+                    i += 16
+                }
+                if streamingStores { CacheControl.streamFence() }
+            }
+        }
+        return 2 * Double(count) * 4 / (times.min() ?? .nan) / 1e9
+    }
+
+    // MARK: - the cache
+
+    /// Where calibrations are cached: $OPBENCH_CACHE_DIR, else ~/.cache/opbench.
+    public static var cacheFile: String {
+        let env = ProcessInfo.processInfo.environment
+        let dir = env["OPBENCH_CACHE_DIR"] ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/opbench")
+        return dir + "/machine.json"
+    }
+
+    /// The cached calibration when it matches this machine and has every figure a roofline needs.
+    static func cached(matching fresh: MachineInfo) -> MachineInfo? {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: cacheFile)),
+            let cached = try? JSONDecoder().decode(MachineInfo.self, from: data), cached.sameFingerprint(fresh), !cached.ceilings.isEmpty,
+            cached.ceilings.allSatisfy({ $0.levels?.count == 4 && $0.readGBps != nil })
+        else { return nil }
+        return cached
+    }
+
+    static func store(_ info: MachineInfo) {
+        let path = cacheFile
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let data = try? e.encode(info) { try? FileIO.writeAtomically(data, to: path) }
+    }
+
+    /// A short probe of the 1-thread FMA peak and DRAM read bandwidth (about 0.1 s), against
+    /// `cached`: nil when they agree within `Limits`, else what disagrees.
+    static func spotCheck(_ cached: MachineInfo) -> String? {
+        let one = cached.ceiling(threads: 1)
+        let fma = peakGflops(threads: 1, iterations: 1_000_000, runs: 3).best
+        var out: [String] = []
+        if abs(fma / one.peakGflops - 1) > Limits.spotFma {
+            out.append(String(format: "FMA %.0f GFLOP/s now, %.0f cached", fma, one.peakGflops))
+        }
+        if let cachedRead = one.levels?.last?.readGBps, let probe = one.levels?.last?.probeBytes {
+            let read = streamProbe(totalBytes: probe, threads: 1, copy: false, runs: 2).best
+            if abs(read / cachedRead - 1) > Limits.spotRead {
+                out.append(String(format: "DRAM read %.1f GB/s now, %.1f cached", read, cachedRead))
+            }
+        }
+        return out.isEmpty ? nil : out.joined(separator: "; ")
+    }
+
+    /// The fingerprint with ceilings. A cached calibration of this machine is used when a spot
+    /// probe agrees with it; otherwise (or with `recalibrate`) the machine is calibrated, and
+    /// the new figures are cached only when nothing showed contention. A calibration that was
+    /// refused is still used for this run when there is no cached one to fall back on. Every
+    /// doubt goes to stderr and into `calibrationWarnings`.
+    public static func current(recalibrate: Bool = false, spotCheck check: Bool = true) -> MachineInfo {
+        let fresh = fingerprint()
+        var warnings: [String] = []
+        let previous = cached(matching: fresh)
+        if !recalibrate, let c = previous {
+            guard check, let disagreement = spotCheck(c) else { return finish(c, fresh: fresh, warnings: []) }
+            warnings.append("spot check disagrees with the cached calibration (\(disagreement)): recalibrating")
+        }
+        let (measured, problems) = calibrate(fresh)
+        if problems.isEmpty {
+            store(measured)
+            return finish(measured, fresh: fresh, warnings: warnings)
+        }
+        let why = problems.joined(separator: "; ")
+        if let p = previous {
+            warnings.append(
+                "calibration not cached, the machine looks busy (\(why)): using the cached one of \(p.calibratedAt ?? "earlier")")
+            return finish(p, fresh: fresh, warnings: warnings)
+        }
+        warnings.append("calibration not cached, the machine looks busy (\(why)): this run's ceilings may be low")
+        return finish(measured, fresh: fresh, warnings: warnings)
+    }
+
+    static func finish(_ info: MachineInfo, fresh: MachineInfo, warnings: [String]) -> MachineInfo {
+        var info = info
+        info.opbenchCommit = fresh.opbenchCommit
+        info.swiftVersion = fresh.swiftVersion
+        info.calibrationWarnings = warnings
+        for w in warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        return info
+    }
+}
