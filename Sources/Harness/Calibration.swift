@@ -322,8 +322,9 @@ extension Machine {
             guard check, let disagreement = spotCheck(c) else { return finish(c, fresh: fresh, warnings: []) }
             warnings.append("spot check disagrees with the cached calibration (\(disagreement)): recalibrating")
         }
-        let (measured, problems) = calibrate(fresh)
+        var (measured, problems) = calibrate(fresh)
         if problems.isEmpty {
+            if !recalibrate, let p = previous { measured = raised(p, by: measured) }
             store(measured)
             return finish(measured, fresh: fresh, warnings: warnings)
         }
@@ -335,6 +336,28 @@ extension Machine {
         }
         warnings.append("calibration not cached, the machine looks busy (\(why)): this run's ceilings may be low")
         return finish(measured, fresh: fresh, warnings: warnings)
+    }
+
+    /// `old` with every ceiling raised to `new`'s where `new` measured more. A ceiling is the
+    /// most the machine does; on a VM whose neighbours take memory bandwidth by the minute, a
+    /// calibration in a busy minute reads low and a kernel in a quiet one then beats it, so
+    /// automatic recalibrations keep the best figure seen (`--recalibrate` starts afresh).
+    public static func raised(_ old: MachineInfo, by new: MachineInfo) -> MachineInfo {
+        var out = new
+        for (i, c) in out.ceilings.enumerated() {
+            guard let o = old.ceilings.first(where: { $0.threads == c.threads }) else { continue }
+            out.ceilings[i].peakGflops = max(c.peakGflops, o.peakGflops)
+            out.ceilings[i].bandwidthGBps = max(c.bandwidthGBps, o.bandwidthGBps)
+            if let a = c.readGBps, let b = o.readGBps { out.ceilings[i].readGBps = max(a, b) }
+            if let a = c.streamingCopyGBps, let b = o.streamingCopyGBps { out.ceilings[i].streamingCopyGBps = max(a, b) }
+            guard var levels = c.levels, let oldLevels = o.levels, oldLevels.map(\.level) == levels.map(\.level) else { continue }
+            for j in levels.indices {
+                levels[j].readGBps = max(levels[j].readGBps, oldLevels[j].readGBps)
+                levels[j].copyGBps = max(levels[j].copyGBps, oldLevels[j].copyGBps)
+            }
+            out.ceilings[i].levels = levels
+        }
+        return out
     }
 
     static func finish(_ info: MachineInfo, fresh: MachineInfo, warnings: [String]) -> MachineInfo {

@@ -87,6 +87,19 @@ import Testing
         #expect(!Machine.contention(pair(peak2: 218, read2: 15), physicalCores: 2).isEmpty)
     }
 
+    /// Automatic recalibrations keep the best figure of each ceiling.
+    @Test func recalibrationKeepsTheBestFigures() {
+        var old = Synthetic.machine, new = Synthetic.machine
+        old.ceilings = [Self.ceiling]
+        var lower = Self.ceiling
+        lower.peakGflops = 90
+        lower.levels![3].readGBps = 30  // DRAM read measured higher this time
+        lower.levels![0].readGBps = 150  // L1 lower
+        new.ceilings = [lower]
+        let merged = Machine.raised(old, by: new).ceilings[0]
+        #expect(merged.peakGflops == 100 && merged.levels![3].readGBps == 30 && merged.levels![0].readGBps == 200)
+    }
+
     /// A calibration made while sibling processes keep every core busy is refused.
     @Test func calibrationRefusesABusyMachine() throws {
         let siblings = try BusySiblings()
