@@ -53,7 +53,9 @@ for mode in modes:
     print(f"run {i} {mode}: caught {', '.join(planted) or 'none'}; too noisy {', '.join(noisy) or 'none'}"
           + (f"; collateral {', '.join(other)}" if other else ""))
 EOF
+  cp "$log" "$out/gate-reliability.partial.log"  # an interrupted run still shows what it measured
 done
+rm -f "$out/gate-reliability.partial.log"
 python3 - "$log" "$runs" "$modes" "$variants" "$fraction" "$baseline" <<'EOF' | tee -a "$log"
 import json, re, sys
 log, runs, modes, variants, fraction, baseline = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split(), sys.argv[5], sys.argv[6]
