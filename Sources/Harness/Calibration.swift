@@ -23,6 +23,9 @@ extension Machine {
         /// the cache is re-measured: a few times the spreads seen on an idle machine here.
         public static let spotFma = 0.06
         public static let spotRead = 0.12
+        /// A recalibration raises a cached level figure only when its repeats spread by at
+        /// most this much.
+        public static let raiseSpread = 0.10
     }
 
     /// Cores that other processes kept busy over `seconds`, from /proc/stat (nil when it
@@ -338,10 +341,12 @@ extension Machine {
         return finish(measured, fresh: fresh, warnings: warnings)
     }
 
-    /// `old` with every ceiling raised to `new`'s where `new` measured more. A ceiling is the
-    /// most the machine does; on a VM whose neighbours take memory bandwidth by the minute, a
-    /// calibration in a busy minute reads low and a kernel in a quiet one then beats it, so
-    /// automatic recalibrations keep the best figure seen (`--recalibrate` starts afresh).
+    /// `old` with every ceiling raised to `new`'s where `new` measured more and its repeats
+    /// agreed (spread at most `Limits.raiseSpread`: one lucky repeat among slow ones is not the
+    /// machine's figure). A ceiling is the most the machine does; on a VM whose neighbours take
+    /// memory bandwidth by the minute, a calibration in a busy minute reads low and a kernel in
+    /// a quiet one then beats it, so automatic recalibrations keep the best figure seen
+    /// (`--recalibrate` starts afresh).
     public static func raised(_ old: MachineInfo, by new: MachineInfo) -> MachineInfo {
         var out = new
         for (i, c) in out.ceilings.enumerated() {
@@ -352,8 +357,13 @@ extension Machine {
             if let a = c.streamingCopyGBps, let b = o.streamingCopyGBps { out.ceilings[i].streamingCopyGBps = max(a, b) }
             guard var levels = c.levels, let oldLevels = o.levels, oldLevels.map(\.level) == levels.map(\.level) else { continue }
             for j in levels.indices {
-                levels[j].readGBps = max(levels[j].readGBps, oldLevels[j].readGBps)
-                levels[j].copyGBps = max(levels[j].copyGBps, oldLevels[j].copyGBps)
+                let o = oldLevels[j]
+                if levels[j].readGBps < o.readGBps || levels[j].readSpread > Limits.raiseSpread {
+                    (levels[j].readGBps, levels[j].readSpread) = (o.readGBps, o.readSpread)
+                }
+                if levels[j].copyGBps < o.copyGBps || levels[j].copySpread > Limits.raiseSpread {
+                    (levels[j].copyGBps, levels[j].copySpread) = (o.copyGBps, o.copySpread)
+                }
             }
             out.ceilings[i].levels = levels
         }

@@ -98,6 +98,11 @@ import Testing
         new.ceilings = [lower]
         let merged = Machine.raised(old, by: new).ceilings[0]
         #expect(merged.peakGflops == 100 && merged.levels![3].readGBps == 30 && merged.levels![0].readGBps == 200)
+        // A higher figure whose repeats spread widely is one lucky repeat, not the machine's.
+        lower.levels![2].copyGBps = 90
+        lower.levels![2].copySpread = 0.3
+        new.ceilings = [lower]
+        #expect(Machine.raised(old, by: new).ceilings[0].levels![2].copyGBps == 40)
     }
 
     /// A calibration made while sibling processes keep every core busy is refused.
