@@ -83,12 +83,11 @@ extension Machine {
         let caches = cacheBytes(info)
         info.ceilings = counts.map { t in
             let peak = peakGflops(threads: t)
-            let levels = levelProbes(threads: t, caches: caches)
-            let dram = levels.last!
+            let probes = levelProbes(threads: t, caches: caches)
+            let dram = probes.levels.last!
             return Ceiling(
-                threads: t, peakGflops: peak.best, bandwidthGBps: dram.copyGBps,
-                streamingCopyGBps: copyBandwidth(threads: t, streamingStores: true), readGBps: dram.readGBps,
-                levels: levels, peakSpread: peak.spread)
+                threads: t, peakGflops: peak.best, bandwidthGBps: dram.copyGBps, streamingCopyGBps: probes.streamingCopyGBps,
+                readGBps: dram.readGBps, levels: probes.levels, peakSpread: peak.spread)
         }
         info.calibratedAt = ISO8601DateFormatter().string(from: Date())
         problems += contention(info.ceilings, physicalCores: physicalCores(info.cores))
@@ -165,8 +164,11 @@ extension Machine {
     /// Read and copy probes of L1, L2, L3 and DRAM for `threads`. Each thread works on a
     /// slice of its own; in-cache probes repeat passes over it so each timing moves 256 MiB
     /// per thread. Working sets: half of L1 and L2 per thread, a quarter of the shared L3,
-    /// and 4 × L3 (at least 64 MiB) for DRAM, so each lives where it is named.
-    public static func levelProbes(threads: Int, caches: (l1: Double, l2: Double, l3: Double), runs: Int = 7) -> [LevelBandwidth] {
+    /// and 4 × L3 (at least 64 MiB) for DRAM, so each lives where it is named. Also returns
+    /// the streaming-store copy the DRAM copy figure is the faster of.
+    public static func levelProbes(
+        threads: Int, caches: (l1: Double, l2: Double, l3: Double), runs: Int = 7
+    ) -> (levels: [LevelBandwidth], streamingCopyGBps: Double) {
         let t = Double(threads)
         let plan: [(String, Double?, Double)] = [
             ("L1", caches.l1 * t, caches.l1 / 2 * t),
@@ -174,22 +176,31 @@ extension Machine {
             ("L3", caches.l3, caches.l3 / 4),
             ("DRAM", nil, max(67_108_864, caches.l3 * 4)),
         ]
-        return plan.map { level, capacity, ws in
-            var read = streamProbe(totalBytes: ws, threads: threads, copy: false, runs: runs)
+        // From DRAM a kernel can do better than a plain loop: software prefetch into L2 ahead
+        // of the loads (`dramRead`), and stores that skip the write-allocate read. A ceiling must
+        // not be lower than what a kernel reaches, so DRAM keeps the faster of each.
+        let streaming = streamingCopyBandwidth(threads: threads)
+        let levels = plan.map { level, capacity, ws in
+            let dram = capacity == nil
+            let read =
+                dram
+                ? dramRead(totalBytes: ws, threads: threads, runs: runs)
+                : streamProbe(totalBytes: ws, threads: threads, copy: false, runs: runs)
             var copy = streamProbe(totalBytes: ws, threads: threads, copy: true, runs: runs)
-            if capacity == nil {
-                // From DRAM a kernel can do better than a plain loop: software prefetch into L2
-                // ahead of the loads, and stores that skip the write-allocate read. A ceiling
-                // must not be lower than what a kernel reaches, so DRAM keeps the faster of each.
-                let prefetched = streamProbe(totalBytes: ws, threads: threads, copy: false, runs: runs, prefetchL2: true)
-                if prefetched.best > read.best { read = prefetched }
-                let streaming = copyBandwidth(threads: threads, streamingStores: true)
-                if streaming > copy.best { copy = (streaming, copy.spread) }
-            }
+            if dram && streaming > copy.best { copy.best = streaming }
             return LevelBandwidth(
                 level: level, capacityBytes: capacity, probeBytes: ws, readGBps: read.best, copyGBps: copy.best, readSpread: read.spread,
                 copySpread: copy.spread)
         }
+        return (levels, streaming)
+    }
+
+    /// The DRAM read figure: the faster of a plain and an L2-prefetched read (the calibration
+    /// and the spot check both measure it this way, so they compare like with like).
+    static func dramRead(totalBytes: Double, threads: Int, runs: Int) -> (best: Double, spread: Double) {
+        let plain = streamProbe(totalBytes: totalBytes, threads: threads, copy: false, runs: runs)
+        let prefetched = streamProbe(totalBytes: totalBytes, threads: threads, copy: false, runs: runs, prefetchL2: true)
+        return prefetched.best > plain.best ? prefetched : plain
     }
 
     /// One bandwidth probe over `totalBytes` split into per-thread slices (multiples of 4 KiB).
@@ -244,24 +255,19 @@ extension Machine {
 
     /// Best of 6 copies of a 64 MiB array into another with streaming (non-temporal) stores,
     /// split over threads; GB/s counts bytes read plus bytes written.
-    public static func copyBandwidth(threads: Int, streamingStores: Bool = true) -> Double {
+    public static func streamingCopyBandwidth(threads: Int) -> Double {
         let count = 16 << 20
         let src = AlignedBuffer(count: count), dst = AlignedBuffer(count: count)
         for i in 0..<count { src.pointer[i] = Float(i & 1023) }
         let times = timings(runs: 6) {
             Parallel.forEach(count, threads: threads, granule: 4096) { r in
-                let s = UnsafeRawPointer(src.pointer), d = UnsafeMutableRawPointer(dst.pointer)
+                let s = UnsafeRawPointer(src.pointer)
                 var i = r.lowerBound
                 while i < r.upperBound {
-                    let v = s.load(fromByteOffset: i * 4, as: Vec.self)
-                    if streamingStores {
-                        CacheControl.streamStore(v, dst.pointer + i)
-                    } else {
-                        d.storeBytes(of: v, toByteOffset: i * 4, as: Vec.self)
-                    }
+                    CacheControl.streamStore(s.load(fromByteOffset: i * 4, as: Vec.self), dst.pointer + i)
                     i += 16
                 }
-                if streamingStores { CacheControl.streamFence() }
+                CacheControl.streamFence()
             }
         }
         return 2 * Double(count) * 4 / (times.min() ?? .nan) / 1e9
@@ -294,26 +300,28 @@ extension Machine {
         if let data = try? e.encode(info) { try? FileIO.writeAtomically(data, to: path) }
     }
 
-    /// A short probe of the 1-thread FMA peak and DRAM read bandwidth (about 0.1 s), against
-    /// `cached`: nil when they agree within `Limits`, else what disagrees.
-    static func spotCheck(_ cached: MachineInfo) -> String? {
+    /// A short probe of the 1-thread FMA peak and DRAM read bandwidth (about 0.2 s), against
+    /// `cached`: what measured above the cache by more than `Limits` (`higher`: the cache is
+    /// low, recalibrate) and what measured below it (`lower`: the machine is busier now; a
+    /// recalibration, which only raises figures, would change nothing, so this only warns).
+    static func spotCheck(_ cached: MachineInfo) -> (higher: [String], lower: [String]) {
         let one = cached.ceiling(threads: 1)
-        let fma = peakGflops(threads: 1, iterations: 1_000_000, runs: 3).best
-        var out: [String] = []
-        if abs(fma / one.peakGflops - 1) > Limits.spotFma {
-            out.append(String(format: "FMA %.0f GFLOP/s now, %.0f cached", fma, one.peakGflops))
+        var figures = [("FMA", peakGflops(threads: 1, iterations: 1_000_000, runs: 3).best, one.peakGflops, Limits.spotFma, "GFLOP/s")]
+        if let dram = one.levels?.last {
+            figures.append(
+                ("DRAM read", dramRead(totalBytes: dram.probeBytes, threads: 1, runs: 2).best, dram.readGBps, Limits.spotRead, "GB/s"))
         }
-        if let cachedRead = one.levels?.last?.readGBps, let probe = one.levels?.last?.probeBytes {
-            let read = streamProbe(totalBytes: probe, threads: 1, copy: false, runs: 2).best
-            if abs(read / cachedRead - 1) > Limits.spotRead {
-                out.append(String(format: "DRAM read %.1f GB/s now, %.1f cached", read, cachedRead))
-            }
+        var out: (higher: [String], lower: [String]) = ([], [])
+        for (name, now, was, limit, unit) in figures where abs(now / was - 1) > limit {
+            let text = String(format: "%@ %.1f %@ now, %.1f cached", name, now, unit, was)
+            if now > was { out.higher.append(text) } else { out.lower.append(text) }
         }
-        return out.isEmpty ? nil : out.joined(separator: "; ")
+        return out
     }
 
-    /// The fingerprint with ceilings. A cached calibration of this machine is used when a spot
-    /// probe agrees with it; otherwise (or with `recalibrate`) the machine is calibrated, and
+    /// The fingerprint with ceilings. A cached calibration of this machine is used unless a spot
+    /// probe beats it (a probe below it only warns); otherwise (or with `recalibrate`) the
+    /// machine is calibrated, and
     /// the new figures are cached only when nothing showed contention. A calibration that was
     /// refused is still used for this run when there is no cached one to fall back on. Every
     /// doubt goes to stderr and into `calibrationWarnings`.
@@ -322,8 +330,13 @@ extension Machine {
         var warnings: [String] = []
         let previous = cached(matching: fresh)
         if !recalibrate, let c = previous {
-            guard check, let disagreement = spotCheck(c) else { return finish(c, fresh: fresh, warnings: []) }
-            warnings.append("spot check disagrees with the cached calibration (\(disagreement)): recalibrating")
+            guard check else { return finish(c, fresh: fresh, warnings: []) }
+            let spot = spotCheck(c)
+            if !spot.lower.isEmpty {
+                warnings.append("this machine is slower now than calibrated (\(spot.lower.joined(separator: "; "))): busy?")
+            }
+            guard !spot.higher.isEmpty else { return finish(c, fresh: fresh, warnings: warnings) }
+            warnings.append("spot check beats the cached calibration (\(spot.higher.joined(separator: "; "))): recalibrating")
         }
         var (measured, problems) = calibrate(fresh)
         if problems.isEmpty {

@@ -60,9 +60,8 @@ public enum Roofline {
                 seconds += s * (read / l.readGBps + written * perWritten)
             }
             bandwidth = bytes / seconds
-            let named = zip(levels, share).filter { $0.1 >= 0.1 }.map(\.0.level)
-            name =
-                (named.isEmpty ? [levels[share.indices.max { share[$0] < share[$1] }!].level] : named).joined(separator: "+") + "-" + kind
+            // Shares sum to 1 over at most four levels, so at least one is ≥ 0.25.
+            name = zip(levels, share).filter { $0.1 >= 0.1 }.map(\.0.level).joined(separator: "+") + "-" + kind
         }
         let memoryRoof = ai * bandwidth
         let compute = memoryRoof >= ceiling.peakGflops

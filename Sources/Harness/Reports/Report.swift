@@ -31,10 +31,8 @@ public enum Report {
                 let peak = m.ceilings.map { Format.number($0.peakGflops, 3) }.joined(separator: " / ") + " GFLOP/s"
                 let bw = m.ceilings.map { Format.number($0.bandwidthGBps, 3) }.joined(separator: " / ") + " GB/s"
                 let levels = (m.ceilings.last?.levels ?? []).map { Format.number($0.readGBps, 3) }.joined(separator: " / ")
-                return [
-                    name, m.cpuModel, "\(m.cores)", peak, bw, levels.isEmpty ? "–" : levels + " GB/s", "\(m.openblasCore)", d.opbenchCommit,
-                    d.timestamp,
-                ]
+                let read = levels.isEmpty ? "–" : levels + " GB/s"
+                return [name, m.cpuModel, "\(m.cores)", peak, bw, read, "\(m.openblasCore)", d.opbenchCommit, d.timestamp]
             })
     }
 
