@@ -1,6 +1,6 @@
 // Instructions Swift cannot spell: streaming stores, software prefetch, a 16-lane
 // fp16 → fp32 conversion, two-source lane shuffles, the byte dot product of AVX-512 VNNI
-// and int32 → fp32 conversion. The functions are static inline, so
+// and int32 / byte → fp32 conversion. The functions are static inline, so
 // the Swift compiler inlines them into the kernels, where each becomes one instruction (or,
 // for the shuffles, a short sequence) on x86-64 with AVX-512 (`vmovntps`,
 // `prefetcht0`/`prefetcht1`, `vcvtph2ps`, `vshuff64x2`/`vpermt2ps`, `vpdpbusd`,
@@ -105,6 +105,21 @@ static inline __attribute__((always_inline)) opbench_f32x16 opbench_i32_to_f32(o
 /// integers below 2³¹ in magnitude, exact.
 static inline __attribute__((always_inline)) opbench_i32x16 opbench_f32_to_i32(opbench_f32x16 v) {
     return __builtin_convertvector(v, opbench_i32x16);
+}
+
+typedef unsigned char opbench_u8x16 __attribute__((ext_vector_type(16)));
+
+/// The 16 signed bytes at `p` (any alignment) as floats (`vpmovsxbd` + `vcvtdq2ps`; exact).
+static inline __attribute__((always_inline)) opbench_f32x16 opbench_s8_to_f32(const void *p) {
+    typedef signed char s8x16 __attribute__((ext_vector_type(16)));
+    s8x16 b;
+    memcpy(&b, p, sizeof b);
+    return __builtin_convertvector(b, opbench_f32x16);
+}
+
+/// The 16 unsigned bytes of `v` as floats (`vpmovzxbd` + `vcvtdq2ps`; exact).
+static inline __attribute__((always_inline)) opbench_f32x16 opbench_u8_to_f32(opbench_u8x16 v) {
+    return __builtin_convertvector(v, opbench_f32x16);
 }
 
 #endif

@@ -68,6 +68,7 @@ extension Int4 {
             _ y: MutableMatrixView, threads: Int
         ) throws {
             let (_, _, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
+            try Int4.requireQ4(w, variant: name)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             let nb = w.blocksPerRow, bb = w.format.blockBytes, off = w.format.nibbleOffset, q40 = w.format == .q4_0
             w.withUnsafeBytes { buf in
@@ -109,6 +110,7 @@ extension Int4 {
             _ y: MutableMatrixView, threads: Int
         ) throws {
             let (_, _, n) = try Int4.validate(x, w, bias: bias, y, threads: threads)
+            try Int4.requireQ4(w, variant: name)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)

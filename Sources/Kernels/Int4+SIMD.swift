@@ -16,7 +16,10 @@ extension Int4 {
     ///   - Q4_1, blocks of x the integers cannot hold within that bound, and CPUs without
     ///     VNNI: fp32, each block's 256 bytes → 32 SIMD16 of weights in registers by OR and
     ///     subtract, FMA with x broadcast, one FMA by 16 rows' block scales.
-    /// - M > 4 (prefill): the packed GEMM of `GEMM.swift`, its B panels filled by
+    /// - M ≤ 4 on Q8_0, Q4_K and Q6_K: from the GGUF blocks, a row at a time
+    ///   (`gemvBlocks`): 16 weights per register by widening, conversion and the format's
+    ///   scale (and min), FMA with x; threads take 256-row chunks.
+    /// - M > 4 (prefill), every format: the packed GEMM of `GEMM.swift`, its B panels filled by
     ///   dequantizing blocks straight into the packing buffer (`Int4.tuning.blocking`: a KC×256
     ///   panel, 1 MiB) — the weights exist in fp32 only as that cache-sized panel.
     public struct SIMD: Int4Kernel {
@@ -39,6 +42,12 @@ extension Int4 {
         ) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
+            if m <= Int4.tuning.gemvMaxRows && !w.format.isQ4 {
+                Parallel.forEachChunk(n, threads: threads, chunk: Int4.tuning.gemvChunkRows, granule: 16) { cols in
+                    Int4.SIMD.gemvBlocks(x, w, bias: bp.pointer, y, cols: cols)
+                }
+                return
+            }
             if m <= Int4.tuning.gemvMaxRows {
                 let nb = w.blocksPerRow, copies = m * 5 * nb * 32 + m * nb
                 Workspace.with(copies + Planes.Digits.floats(rows: m, blocks: nb)) { xs in
@@ -62,16 +71,19 @@ extension Int4 {
                 }
                 return
             }
+            // Panels hold whole blocks: KC rounded up to the block size (256 for the K-quants).
+            let tuned = Int4.tuning.blocking, bs = w.format.blockSize
+            let blocking = Blocking(mc: tuned.mc, kc: (tuned.kc + bs - 1) / bs * bs, nc: tuned.nc)
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
                 GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
-                    let src = Q4Panels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
+                    let src = BlockPanels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
                     let yPart = MutableMatrixView(
                         base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
                         cols: cols.count, stride: y.stride)
                     GEMM.packed(
                         x.rows(rows.lowerBound, rows.count), src, n: cols.count,
-                        bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: Int4.tuning.blocking)
+                        bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: blocking)
                 }
             }
         }
@@ -425,14 +437,14 @@ extension Int4 {
     }
 }
 
-/// Packed-B source that dequantizes Q4 blocks of W[N×K] (rows row0 …) into panels.
-struct Q4Panels: PanelSource, @unchecked Sendable {
+/// Packed-B source that dequantizes the blocks of W[N×K] (rows row0 …) into panels.
+struct BlockPanels: PanelSource, @unchecked Sendable {
     let bytes: UnsafePointer<UInt8>
     let w: QuantizedMatrix
     let row0: Int
 
     func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
-        // k0 and kc are multiples of 32: KC is, and K is checked to be. Each row of a panel
+        // k0 and kc are multiples of the block size: KC is rounded to it, and K is checked to be. Each row of a panel
         // is dequantized once into its slot of an NR-row buffer, then transposed from there.
         Workspace.with(Blocking.nr * kc) { tmp in
             packTransposed(kc: kc, nc: nc, into: dst) { jj in

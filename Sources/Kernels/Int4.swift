@@ -5,30 +5,10 @@
 #endif
 import COpenBLAS
 
-/// GGUF 4-bit block formats (the byte layout GGUF files and ggml use).
-///
-/// Both hold 32 weights per block. Nibbles: element j (0 ≤ j < 16) is the low nibble of
-/// byte j, element j + 16 its high nibble.
-/// - `q4_0`: 18 bytes = fp16 scale d, 16 bytes of nibbles; value = (q − 8)·d.
-/// - `q4_1`: 20 bytes = fp16 scale d, fp16 minimum m, 16 bytes; value = q·d + m, multiply
-///   then add as ggml and the gguf package do. (q·d has at most 4 + 11 significant bits,
-///   so it is exact in fp32 and only the add rounds: a fused multiply-add gives the same
-///   bits here — the committed gguf vectors check the result either way.)
-public enum QuantFormat: String, CaseIterable, Sendable, Codable {
-    case q4_0, q4_1
-
-    /// Weights per block.
-    public static let blockSize = 32
-    /// Bytes per block.
-    public var blockBytes: Int { self == .q4_0 ? 18 : 20 }
-    /// Offset of the 16 nibble bytes inside a block.
-    public var nibbleOffset: Int { self == .q4_0 ? 2 : 4 }
-}
-
 /// A weight matrix W[N×K] (`[out, in]`) stored as GGUF blocks, row-major: each row is
-/// K/32 consecutive blocks — the bytes a GGUF file holds for that tensor. A second copy of
-/// the same bytes, rearranged into planes for `int4.simd`'s GEMV (`Int4.Planes`), is built
-/// with it, so a quantized matrix takes twice its GGUF size in memory.
+/// K/blockSize consecutive blocks — the bytes a GGUF file holds for that tensor. For Q4_0
+/// and Q4_1 a second copy of the same bytes, rearranged into planes for `int4.simd`'s GEMV
+/// (`Int4.Planes`), is built with it, so such a matrix takes twice its GGUF size in memory.
 ///
 /// The blocks live in an `AlignedBuffer` (2 MiB pages from 256 KiB up), not in a Swift array:
 /// with 4 KiB pages the hardware prefetchers stop at every page boundary, and the decode GEMV
@@ -37,9 +17,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
     public let format: QuantFormat
     /// N: output features (rows).
     public let rows: Int
-    /// K: input features (columns), a multiple of 32.
+    /// K: input features (columns), a multiple of the format's block size.
     public let cols: Int
-    /// rows · (cols/32) · blockBytes.
+    /// rows · (cols/blockSize) · blockBytes.
     public let byteCount: Int
     @usableFromInline let storage: AlignedBuffer
     /// The same blocks rearranged for `int4.simd`'s GEMV, built once with the matrix (as a
@@ -49,19 +29,38 @@ public struct QuantizedMatrix: Sendable, Equatable {
 
     /// Wraps raw block bytes (copied), checking the sizes.
     public init(format: QuantFormat, rows: Int, cols: Int, bytes: [UInt8]) throws {
-        try Check.positive(rows, "rows", op: "int4")
-        try Int4.checkK(cols)
-        let expected = rows * (cols / QuantFormat.blockSize) * format.blockBytes
+        try Int4.checkShape(rows: rows, cols: cols, format: format)
+        let expected = rows * (cols / format.blockSize) * format.blockBytes
         guard bytes.count == expected else {
             throw KernelError.invalidArgument(
                 op: "int4", argument: "bytes", value: "\(bytes.count) bytes",
-                reason: "\(format.rawValue) \(rows)x\(cols) needs \(expected) bytes (\(format.blockBytes) per 32 weights)")
+                reason: "\(format.rawValue) \(rows)x\(cols) needs \(expected) bytes (\(format.blockBytes) per \(format.blockSize) weights)")
         }
+        try self.init(format: format, rows: rows, cols: cols) { dst in
+            bytes.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress!, byteCount: expected) }
+        }
+    }
+
+    /// Wraps `rows·(cols/blockSize)·blockBytes` block bytes at `bytes` (copied; e.g. a
+    /// memory-mapped GGUF tensor).
+    public init(format: QuantFormat, rows: Int, cols: Int, bytes: UnsafeRawPointer) throws {
+        try Int4.checkShape(rows: rows, cols: cols, format: format)
+        let count = rows * (cols / format.blockSize) * format.blockBytes
+        try self.init(format: format, rows: rows, cols: cols) { $0.copyMemory(from: bytes, byteCount: count) }
+    }
+
+    private init(format: QuantFormat, rows: Int, cols: Int, fill: (UnsafeMutableRawPointer) -> Void) throws {
+        let expected = rows * (cols / format.blockSize) * format.blockBytes
         self.format = format; self.rows = rows; self.cols = cols; self.byteCount = expected
         let storage = AlignedBuffer(count: (expected + 3) / 4)
-        bytes.withUnsafeBytes { UnsafeMutableRawPointer(storage.pointer).copyMemory(from: $0.baseAddress!, byteCount: expected) }
+        fill(UnsafeMutableRawPointer(storage.pointer))
         self.storage = storage
-        let nb = cols / QuantFormat.blockSize, groups = Int4.Planes.rowGroups(rows)
+        // Only the Q4 formats have planes (int4.simd's GEMV reads the others' blocks).
+        guard format.isQ4 else {
+            planes = AlignedBuffer(count: 16); nibblePlaneOffset = 0
+            return
+        }
+        let nb = cols / format.blockSize, groups = Int4.Planes.rowGroups(rows)
         let scaleBytes = groups * nb * 16 * 2 * (format == .q4_0 ? 1 : 2)
         nibblePlaneOffset = (scaleBytes + 63) & ~63
         let nibbleBytes = groups * nb * 256
@@ -126,8 +125,8 @@ public struct QuantizedMatrix: Sendable, Equatable {
             && a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, a.byteCount) == 0 } }
     }
 
-    /// Blocks per row (K/32).
-    public var blocksPerRow: Int { cols / QuantFormat.blockSize }
+    /// Blocks per row (K/blockSize).
+    public var blocksPerRow: Int { cols / format.blockSize }
     /// Bytes per row.
     public var rowBytes: Int { blocksPerRow * format.blockBytes }
 }
@@ -157,20 +156,34 @@ public enum Int4: OperatorFamily {
     /// Registered variants, in the order tools list them.
     public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS()]
 
-    /// Throws unless K is a positive multiple of 32.
-    public static func checkK(_ k: Int) throws {
-        guard k > 0, k % QuantFormat.blockSize == 0 else {
-            throw KernelError.invalidArgument(op: "int4", argument: "K", value: "\(k)", reason: "must be a positive multiple of 32")
+    /// Throws unless K is a positive multiple of the format's block size (32, or 256 for
+    /// the K-quants).
+    public static func checkK(_ k: Int, format: QuantFormat) throws {
+        guard k > 0, k % format.blockSize == 0 else {
+            throw KernelError.invalidArgument(
+                op: "int4", argument: "K", value: "\(k)", reason: "must be a positive multiple of \(format.blockSize) for \(format.rawValue)")
+        }
+    }
+
+    /// Throws unless rows > 0, K suits the format and the block bytes' count fits in Int.
+    public static func checkShape(rows: Int, cols: Int, format: QuantFormat) throws {
+        try Check.positive(rows, "rows", op: "int4")
+        try checkK(cols, format: format)
+        let (perRow, o1) = (cols / format.blockSize).multipliedReportingOverflow(by: format.blockBytes)
+        let (_, o2) = perRow.multipliedReportingOverflow(by: rows)
+        guard !o1, !o2 else {
+            throw KernelError.invalidArgument(
+                op: "int4", argument: "shape", value: "\(rows)x\(cols)", reason: "\(format.rawValue) block bytes overflow")
         }
     }
 
     // MARK: - quantize / dequantize
 
-    /// Quantizes W[N×K] (K a multiple of 32, all values finite) row by row.
+    /// Quantizes W[N×K] (K a multiple of the block size, all values finite) row by row.
     public static func quantize(_ w: MatrixView, format: QuantFormat) throws -> QuantizedMatrix {
         try w.validate(op: "int4", argument: "W")
-        try checkK(w.cols)
-        let nb = w.cols / QuantFormat.blockSize
+        try checkShape(rows: w.rows, cols: w.cols, format: format)
+        let nb = w.cols / format.blockSize
         var bytes = [UInt8](repeating: 0, count: w.rows * nb * format.blockBytes)
         try bytes.withUnsafeMutableBufferPointer { out in
             for r in 0..<w.rows {
@@ -180,15 +193,21 @@ public enum Int4: OperatorFamily {
                         op: "int4", argument: "W[\(r), \(j)]", value: "\(row[j])", reason: "weights must be finite to quantize")
                 }
                 for b in 0..<nb {
-                    quantizeBlock(row + b * 32, format: format, into: out.baseAddress! + (r * nb + b) * format.blockBytes)
+                    quantizeBlock(row + b * format.blockSize, format: format, into: out.baseAddress! + (r * nb + b) * format.blockBytes)
                 }
             }
         }
         return try QuantizedMatrix(format: format, rows: w.rows, cols: w.cols, bytes: bytes)
     }
 
-    /// Quantizes 32 floats into one block (see the rules on `Int4`).
+    /// Quantizes one block's `format.blockSize` floats (see the rules on `Int4` and `QuantBlocks`).
     public static func quantizeBlock(_ x: UnsafePointer<Float>, format: QuantFormat, into dst: UnsafeMutablePointer<UInt8>) {
+        switch format {
+        case .q8_0: return QuantBlocks.quantizeQ8_0(x, into: dst)
+        case .q4_k: return QuantBlocks.quantizeQ4_K(x, into: dst)
+        case .q6_k: return QuantBlocks.quantizeQ6_K(x, into: dst)
+        case .q4_0, .q4_1: break
+        }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
             quantizeBlock(x, format: format, into: dst, scratch: buf.baseAddress!)
         }
@@ -220,6 +239,8 @@ public enum Int4: OperatorFamily {
             }
             storeHalf(d, dst)
             storeHalf(mn, dst + 2)
+        case .q8_0, .q4_k, .q6_k:
+            preconditionFailure("quantizeBlock(scratch:) is for Q4_0 / Q4_1")
         }
         let qs = dst + format.nibbleOffset
         for j in 0..<16 { qs[j] = q[j] | (q[j + 16] << 4) }
@@ -242,9 +263,15 @@ public enum Int4: OperatorFamily {
         Half.float(UInt16(p[0]) | (UInt16(p[1]) << 8))
     }
 
-    /// Dequantizes one block into 32 floats (bit-identical to ggml / gguf).
+    /// Dequantizes one block into `format.blockSize` floats (bit-identical to ggml / gguf).
     @inline(__always)
     public static func dequantizeBlock(_ src: UnsafePointer<UInt8>, format: QuantFormat, into y: UnsafeMutablePointer<Float>) {
+        switch format {
+        case .q8_0: return QuantBlocks.dequantizeQ8_0(src, into: y)
+        case .q4_k: return QuantBlocks.dequantizeQ4_K(src, into: y)
+        case .q6_k: return QuantBlocks.dequantizeQ6_K(src, into: y)
+        case .q4_0, .q4_1: break
+        }
         let d = loadHalf(src)
         let qs = src + format.nibbleOffset
         switch format {
@@ -261,6 +288,7 @@ public enum Int4: OperatorFamily {
                 y[j] = p0 + m
                 y[j + 16] = p1 + m
             }
+        case .q8_0, .q4_k, .q6_k: break
         }
     }
 
@@ -290,15 +318,40 @@ public enum Int4: OperatorFamily {
         }
     }
 
-    /// Dequantizes W[row, k0 ..< k0+count] (k0 and count multiples of 32).
+    /// Dequantizes W[row, k0 ..< k0+count] (k0 and count multiples of the block size).
     @inline(__always)
     static func dequantizeRow(
         _ base: UnsafePointer<UInt8>, _ w: QuantizedMatrix, row: Int, k0: Int, count: Int,
         into y: UnsafeMutablePointer<Float>
     ) {
-        let bb = w.format.blockBytes
-        let src = base + row * w.rowBytes + (k0 / 32) * bb
-        for b in 0..<(count / 32) { dequantizeBlock(src + b * bb, format: w.format, into: y + b * 32) }
+        let bb = w.format.blockBytes, bs = w.format.blockSize
+        let src = base + row * w.rowBytes + (k0 / bs) * bb
+        for b in 0..<(count / bs) { dequantizeBlock(src + b * bb, format: w.format, into: y + b * bs) }
+    }
+
+    /// Weight t (0 ≤ t < blockSize) of one block, dequantized alone: the same value, bit
+    /// for bit, as `dequantizeBlock` writes there.
+    @inline(__always)
+    static func element(_ blk: UnsafePointer<UInt8>, format: QuantFormat, _ t: Int) -> Float {
+        switch format {
+        case .q4_0, .q4_1:
+            let byte = blk[format.nibbleOffset + t % 16]
+            let q = t < 16 ? byte & 0x0F : byte >> 4
+            let d = loadHalf(blk)
+            return format == .q4_0 ? Float(Int(q) - 8) * d : Float(q) * d + loadHalf(blk + 2)
+        case .q8_0:
+            return Float(Int8(bitPattern: blk[2 + t])) * loadHalf(blk)
+        case .q4_k:
+            let (sc, m) = QuantBlocks.scaleMinK4(t / 32, blk + 4)
+            let byte = blk[16 + 32 * (t / 64) + t % 32]
+            let q = (t / 32) % 2 == 0 ? byte & 0x0F : byte >> 4
+            return loadHalf(blk) * Float(sc) * Float(q) - loadHalf(blk + 2) * Float(m)
+        case .q6_k:
+            let (h, g, l) = (t / 128, (t % 128) / 32, t % 32)
+            let low = blk[64 * h + 32 * (g % 2) + l] >> (4 * UInt8(g / 2)) & 0x0F
+            let high = (blk[128 + 32 * h + l] >> (2 * UInt8(g))) & 3
+            return loadHalf(blk + 208) * Float(Int8(bitPattern: blk[192 + t / 16])) * Float(Int(low | (high << 4)) - 32)
+        }
     }
 
     /// Checks the arguments of the quantized linear; returns (M, K, N).
@@ -320,6 +373,14 @@ public enum Int4: OperatorFamily {
         }
         if let bias { try Check.equal(bias.count, w.rows, "bias", op: op, what: "N") }
         return (x.rows, x.cols, w.rows)
+    }
+
+    /// Throws unless `w` is Q4_0 or Q4_1 (the ablation steps of the Q4 GEMV know no other).
+    static func requireQ4(_ w: QuantizedMatrix, variant: String) throws {
+        guard w.format.isQ4 else {
+            throw KernelError.invalidArgument(
+                op: op.rawValue, argument: "W", value: w.format.rawValue, reason: "int4.\(variant) runs Q4_0 and Q4_1 only")
+        }
     }
 
     // MARK: - naive
@@ -344,13 +405,10 @@ public enum Int4: OperatorFamily {
                         let xi = x.row(i)
                         for j in 0..<n {
                             var s: Float = 0
+                            let bs = w.format.blockSize
                             for p in 0..<k {
-                                let blk = bytes + j * w.rowBytes + (p / 32) * w.format.blockBytes
-                                let byte = blk[w.format.nibbleOffset + (p % 32) % 16]
-                                let q = p % 32 < 16 ? byte & 0x0F : byte >> 4
-                                let d = loadHalf(blk)
-                                let value = w.format == .q4_0 ? Float(Int(q) - 8) * d : Float(q) * d + loadHalf(blk + 2)
-                                s += xi[p] * value
+                                let blk = bytes + j * w.rowBytes + (p / bs) * w.format.blockBytes
+                                s += xi[p] * element(blk, format: w.format, p % bs)
                             }
                             y[i, j] = s + (bp.pointer?[j] ?? 0)
                         }

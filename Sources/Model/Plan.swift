@@ -6,11 +6,40 @@ import Kernels
 /// Keys (each optional, defaults in brackets): `matmul` [simd], `softmax` [simd] (the LM
 /// head's next-token distribution; attention variants carry their own softmax), `layernorm`
 /// [simd], `attention` [simd], `int4` [= matmul] (the int4 linear used when weights are
-/// quantized), `weights` f32|q4_0|q4_1 [f32], `kv` f32|f16 [f32] (the KV cache's storage: f16
+/// quantized), `weights` f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m [f32] (`Weights`), `kv` f32|f16 [f32] (the KV cache's storage: f16
 /// rounds K and V to half precision as they are stored, and attention.simd's decode path
 /// reads the halves, half the bytes per step), `threads` [the --threads option].
 public struct Plan: Sendable, Equatable, CustomStringConvertible {
-    public enum Weights: String, Sendable, CaseIterable { case f32, q4_0, q4_1 }
+    /// The weight format of every linear layer (and a decoder's tied LM head): f32, one GGUF
+    /// block format for all, or `q4_k_m`, llama.cpp's Q4_K_M mix (`format(tensor:…)`).
+    public enum Weights: String, Sendable, CaseIterable {
+        case f32, q4_0, q4_1, q8_0, q4_k, q6_k, q4_k_m
+
+        /// The format of tensor `tensor` (`q`, `k`, `v`, `proj`, `fc1`, `fc2`, or `head` for
+        /// the LM head) of layer `layer` of `layers`, whose rows hold `k` weights; nil for f32.
+        ///
+        /// `q4_k_m` follows llama.cpp's Q4_K_M: Q6_K for the LM head, and for the value
+        /// projection and the second MLP linear of the first and last eighth of the layers
+        /// and of every third layer between; Q4_K elsewhere. A K-quant needs rows of whole
+        /// 256-weight super-blocks; for other widths Q6_K falls back to Q8_0, as in llama.cpp,
+        /// and Q4_K to Q4_1 (llama.cpp takes Q5_0, which OpBench does not have).
+        public func format(tensor: String, layer: Int?, layers: Int, k: Int) -> QuantFormat? {
+            let chosen: QuantFormat
+            switch self {
+            case .f32: return nil
+            case .q4_0: chosen = .q4_0
+            case .q4_1: chosen = .q4_1
+            case .q8_0: chosen = .q8_0
+            case .q4_k: chosen = .q4_k
+            case .q6_k: chosen = .q6_k
+            case .q4_k_m:
+                let moreBits = layer.map { i in i < layers / 8 || i >= 7 * layers / 8 || (i - layers / 8) % 3 == 2 } ?? false
+                chosen = tensor == "head" || ((tensor == "v" || tensor == "fc2") && moreBits) ? .q6_k : .q4_k
+            }
+            guard k % chosen.blockSize != 0 else { return chosen }
+            return chosen == .q6_k ? .q8_0 : .q4_1
+        }
+    }
     public enum KVCache: String, Sendable, CaseIterable { case f32, f16 }
 
     public var matmul = "simd"
@@ -26,9 +55,6 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
 
     /// The int4 variant actually used (the `int4` key, else the matmul choice).
     public var int4Variant: String { int4 ?? matmul }
-
-    /// The quantization format of `weights`, nil for f32.
-    public var format: QuantFormat? { weights == .f32 ? nil : QuantFormat(rawValue: weights.rawValue) }
 
     /// Parses the plan text; unknown keys, variants or values are errors naming them.
     public static func parse(_ text: String) throws -> Plan {
@@ -82,7 +108,8 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             }
         }
         if plan.int4 != nil && plan.weights == .f32 {
-            throw ModelError.invalidOption(option: "--plan", value: text, reason: "int4=\(plan.int4!) needs weights=q4_0 or weights=q4_1")
+            throw ModelError.invalidOption(
+                option: "--plan", value: text, reason: "int4=\(plan.int4!) needs quantized weights (weights=q4_0, q8_0, q4_k_m…)")
         }
         return plan
     }

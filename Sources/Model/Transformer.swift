@@ -60,7 +60,7 @@ public final class ModelRunner {
                 option: "--attention-pattern", value: pattern.description,
                 reason: "\(cfg.name) is a bidirectional encoder; causal masking is for decoders")
         }
-        self.weights = try plan.format.map { try weights.quantized($0) } ?? weights
+        self.weights = plan.weights == .f32 ? weights : try weights.quantized(plan.weights)
         self.plan = plan
         self.threads = plan.threads ?? threads
         var p = pattern

@@ -130,27 +130,40 @@ public struct ModelWeights: Sendable {
     // MARK: - quantization
 
     /// The same model with every linear weight (and a decoder's tied LM head) quantized to
-    /// `format`; K (the input width) of each must be a multiple of 32.
+    /// `format`; K (the input width) of each must be a multiple of its block size.
     public func quantized(_ format: QuantFormat) throws -> ModelWeights {
+        try quantized { _, _, _ in format }
+    }
+
+    /// The same model with its weights in the plan's `scheme` (`Plan.Weights.format`); f32
+    /// leaves them as they are.
+    public func quantized(_ scheme: Plan.Weights) throws -> ModelWeights {
+        let layers = config.layers
+        return try quantized { tensor, layer, k in scheme.format(tensor: tensor, layer: layer, layers: layers, k: k) }
+    }
+
+    /// Quantizes each linear weight to `choose(tensor, layer, K)` (nil: keeps fp32); `head`
+    /// is a decoder's tied LM head.
+    func quantized(_ choose: (String, Int?, Int) -> QuantFormat?) throws -> ModelWeights {
         var out = self
-        func q(_ lin: inout Linear, _ name: String) throws {
-            guard lin.inFeatures % QuantFormat.blockSize == 0 else {
+        func q(_ w: Matrix, _ format: QuantFormat, _ name: String) throws -> QuantizedMatrix {
+            guard w.cols % format.blockSize == 0 else {
                 throw ModelError.invalidOption(
                     option: "--plan", value: "weights=\(format.rawValue)",
-                    reason: "\(name) has \(lin.inFeatures) input features, not a multiple of 32 (the GGUF block size)")
+                    reason: "\(name) has \(w.cols) input features, not a multiple of \(format.blockSize) (the \(format.rawValue) block)")
             }
-            lin.quantized = try lin.weight.withView { try Int4.quantize($0, format: format) }
+            return try w.withView { try Int4.quantize($0, format: format) }
         }
         for i in out.layers.indices {
-            for (name, path) in LayerWeights.linears { try q(&out.layers[i][keyPath: path], "layer \(i) \(name)") }
-        }
-        if config.architecture == .decoder {
-            guard config.hidden % QuantFormat.blockSize == 0 else {
-                throw ModelError.invalidOption(
-                    option: "--plan", value: "weights=\(format.rawValue)",
-                    reason: "the LM head has \(config.hidden) input features, not a multiple of 32")
+            for (name, path) in LayerWeights.linears {
+                let lin = out.layers[i][keyPath: path]
+                if let format = choose(name, i, lin.inFeatures) {
+                    out.layers[i][keyPath: path].quantized = try q(lin.weight, format, "layer \(i) \(name)")
+                }
             }
-            out.tokenEmbeddingQuantized = try tokenEmbedding.withView { try Int4.quantize($0, format: format) }
+        }
+        if config.architecture == .decoder, let format = choose("head", nil, config.hidden) {
+            out.tokenEmbeddingQuantized = try q(tokenEmbedding, format, "the LM head")
         }
         return out
     }

@@ -30,11 +30,12 @@ import Testing
         }
     }
 
-    @Test(arguments: ["q4_0", "q4_1"])
+    @Test(arguments: ["q4_0", "q4_1", "q8_0", "q4_k", "q6_k"])
     func quantDequantRoundTrip(format: String) throws {
         let dir = try CLI.tempDir()
         var rng = SplitMix64(seed: 42)
-        let w = Matrix(rows: 5, cols: 96) { _, _ in Float.random(in: -2..<2, using: &rng) }
+        let cols = QuantFormat(rawValue: format)!.blockSize == 32 ? 96 : 512
+        let w = Matrix(rows: 5, cols: cols) { _, _ in Float.random(in: -2..<2, using: &rng) }
         try NPY.write(w, to: dir.appendingPathComponent("w.npy").path)
         let q = dir.appendingPathComponent("w.q4").path, back = dir.appendingPathComponent("back.npy").path
         let r1 = try CLI.run(["quant", "--format", format, "--input", dir.appendingPathComponent("w.npy").path, "--output", q])
@@ -43,7 +44,7 @@ import Testing
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: q)))
         let expected = try w.withView { try Int4.quantize($0, format: QuantFormat(rawValue: format)!) }
         #expect(bytes == expected.bytes)
-        let r2 = try CLI.run(["dequant", "--format", format, "--input", q, "--shape", "5x96", "--output", back])
+        let r2 = try CLI.run(["dequant", "--format", format, "--input", q, "--shape", "5x\(cols)", "--output", back])
         #expect(r2.status == 0, "\(r2.stderr)")
         let m = try NPY.read(back)
         #expect(m == Int4.dequantize(expected))
@@ -63,7 +64,8 @@ import Testing
             ["missing.npy", "no such file"])
         try CLI.expectError(["quant", "--format", "q4_0", "--input", odd, "--output", out], ["odd.npy", "multiple of 32"])
         try CLI.expectError(["quant", "--format", "q4_0", "--input", garbage, "--output", out], ["garbage.npy", "not a .npy"])
-        try CLI.expectError(["quant", "--format", "q8_0", "--input", good, "--output", out], ["q8_0"])
+        try CLI.expectError(["quant", "--format", "q5_0", "--input", good, "--output", out], ["q5_0"])
+        try CLI.expectError(["quant", "--format", "q4_k", "--input", good, "--output", out], ["g.npy", "multiple of 256", "q4_k"])
         try CLI.expectError(["quant", "--format", "q4_0", "--input", good, "--output", "/nonexistent-dir/x.q4"], ["/nonexistent-dir"])
         #expect(!FileManager.default.fileExists(atPath: out), "nothing may be written on error")
         try CLI.run(["quant", "--format", "q4_0", "--input", good, "--output", out])

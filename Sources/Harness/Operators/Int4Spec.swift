@@ -1,11 +1,13 @@
 import Kernels
 
 /// int4: `MxKxN`, y[M×N] = x[M×K]·dequant(W)ᵀ with W[N×K] (`[out, in]`) in GGUF Q4_0 blocks,
-/// or Q4_1 with `,q4_1`; `1x4096x14336` is a decode GEMV against a 14336×4096 weight.
+/// or another GGUF block format with `,q4_1`, `,q8_0`, `,q4_k` or `,q6_k` (the operator is the
+/// weight-quantized linear; its name is that of its first formats); `1x4096x14336` is a
+/// decode GEMV against a 14336×4096 weight.
 public struct Int4Spec: OperatorSpec {
     public typealias Family = Int4
 
-    /// M, K (a multiple of the 32-weight block), N and the block format.
+    /// M, K (a multiple of the format's block: 32 weights, 256 for the K-quants), N and the format.
     public struct Dims: Sendable, Equatable {
         public let m: Int, k: Int, n: Int
         public let format: QuantFormat
@@ -13,13 +15,21 @@ public struct Int4Spec: OperatorSpec {
 
     public init() {}
 
-    public var grammar: String { "MxKxN (x[M×K]·Wᵀ, W[N×K] in Q4_0 blocks); MxKxN,q4_1 for Q4_1" }
+    public var grammar: String {
+        "MxKxN (x[M×K]·Wᵀ, W[N×K] in Q4_0 blocks); MxKxN,FORMAT for FORMAT in q4_1, q8_0, q4_k, q6_k (K a multiple of 256 for q4_k, q6_k)"
+    }
 
     public var shapes: ShapeSets {
         ShapeSets(
-            verify: ["1x1056x129", "17x1024x65", "70x160x200,q4_1"],
-            quick: ["1x4096x4096", "64x1024x1024"],
-            full: ["1x4096x14336", "1x768x3072", "512x4096x4096", "512x768x3072"],
+            verify: [
+                "1x1056x129", "17x1024x65", "70x160x200,q4_1", "1x1056x129,q8_0", "17x1024x65,q8_0", "1x1024x129,q4_k",
+                "9x768x65,q4_k", "1x1024x129,q6_k", "9x768x65,q6_k",
+            ],
+            quick: ["1x4096x4096", "64x1024x1024", "1x4096x4096,q8_0", "1x4096x4096,q4_k", "1x4096x4096,q6_k"],
+            full: [
+                "1x4096x14336", "1x768x3072", "512x4096x4096", "512x768x3072", "1x4096x14336,q8_0", "1x4096x14336,q4_k",
+                "1x4096x14336,q6_k", "512x4096x4096,q8_0", "512x4096x4096,q4_k",
+            ],
             representative: "1x4096x4096", ablation: "1x4096x4096")
     }
 
@@ -27,10 +37,12 @@ public struct Int4Spec: OperatorSpec {
         var parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         var format = QuantFormat.q4_0
         if parts.count == 2, let f = QuantFormat(rawValue: parts[1]) { format = f; parts.removeLast() }
-        guard parts.count == 1 else { throw ShapeError("int4 shape '\(text)' must be MxKxN or MxKxN,q4_1") }
+        guard parts.count == 1 else {
+            throw ShapeError("int4 shape '\(text)' must be MxKxN or MxKxN,FORMAT with FORMAT one of \(QuantFormat.names)")
+        }
         let d = try Shapes.dims(parts[0], count: 3, what: "int4 shape")
-        guard d[1] % QuantFormat.blockSize == 0 else {
-            throw ShapeError("int4 shape '\(text)': K=\(d[1]) must be a multiple of \(QuantFormat.blockSize)")
+        guard d[1] % format.blockSize == 0 else {
+            throw ShapeError("int4 shape '\(text)': K=\(d[1]) must be a multiple of \(format.blockSize) for \(format.rawValue)")
         }
         return Dims(m: d[0], k: d[1], n: d[2], format: format)
     }
@@ -55,7 +67,7 @@ public struct Int4Spec: OperatorSpec {
     }
 
     func weightBytes(_ d: Dims) -> Double {
-        Double(d.n) * Double(d.k / QuantFormat.blockSize) * Double(d.format.blockBytes)
+        Double(d.n) * Double(d.k / d.format.blockSize) * Double(d.format.blockBytes)
     }
 
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
@@ -77,7 +89,7 @@ final class Int4Workload: Workload {
         x = Workloads.random(m, k, seed: seed)
         // Quantize W in slabs of rows so the fp32 copy never exists whole.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(n * (k / 32) * format.blockBytes)
+        bytes.reserveCapacity(n * (k / format.blockSize) * format.blockBytes)
         var row = 0
         while row < n {
             let count = min(1024, n - row)
