@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted input with libFuzzer and AddressSanitizer: .npy,
-# safetensors, shape strings, model plans and results files. Each target runs for
+# safetensors, GGUF, shape strings, model plans and results files. Each target runs for
 # SECONDS (default 30) from its seed corpus in Tests/Fuzz/<target>/; new inputs that
 # found new paths go to .build-fuzz/corpus/<target>/. Any crash, leak or hang fails the
 # script and leaves the input as .build-fuzz/crash-*. Run longer: fuzz.sh 600 [target…]
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(npy safetensors shape plan results)
+[ ${#targets[@]} -gt 0 ] || targets=(npy safetensors gguf shape plan results)
 OPBENCH_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --product OpBenchFuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >/dev/null
 rm -f .build-fuzz/crash-* .build-fuzz/leak-* .build-fuzz/timeout-* .build-fuzz/oom-*

@@ -161,7 +161,8 @@ public enum Int4: OperatorFamily {
     public static func checkK(_ k: Int, format: QuantFormat) throws {
         guard k > 0, k % format.blockSize == 0 else {
             throw KernelError.invalidArgument(
-                op: "int4", argument: "K", value: "\(k)", reason: "must be a positive multiple of \(format.blockSize) for \(format.rawValue)")
+                op: "int4", argument: "K", value: "\(k)",
+                reason: "must be a positive multiple of \(format.blockSize) for \(format.rawValue)")
         }
     }
 

@@ -5,7 +5,7 @@ import Model
 
 // libFuzzer target for every parser of untrusted input. Built only with
 // `-sanitize=fuzzer,address` (Benchmarks/scripts/fuzz.sh); libFuzzer's driver gets control from
-// `main`. OPBENCH_FUZZ selects the parser: npy, safetensors, shape, plan, results. A parser
+// `main`. OPBENCH_FUZZ selects the parser: npy, safetensors, gguf, shape, plan, results. A parser
 // may refuse its input with an error; a crash, a hang or a leak is a finding.
 
 typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
@@ -26,6 +26,13 @@ func fuzzOne(_ data: Data, target: String) {
         if let file = try? SafeTensors(data: data, path: "fuzz.safetensors") {
             for (name, entry) in file.entries { _ = try? file.floats(name, shape: entry.shape) }
         }
+    case "gguf":
+        if let file = try? GGUF(data: data, path: "fuzz.gguf") {
+            // Tensors up to a million elements are read (dequantized); the bytes of larger
+            // ones were checked to lie inside the file, which is what can go wrong there.
+            for t in file.tensors where t.elements <= 1 << 20 { _ = try? file.matrix(t) }
+            _ = file.metadata.map(\.value.description)
+        }
     case "shape":
         for spec in Operators.all {
             if let shape = try? spec.shape(text) {
@@ -44,7 +51,7 @@ func fuzzOne(_ data: Data, target: String) {
             _ = Compare.gateCases(doc, doc, threshold: 0.05, alpha: 0.01)
         }
     default:
-        FileHandle.standardError.write(Data("OPBENCH_FUZZ='\(target)': expected npy, safetensors, shape, plan or results\n".utf8))
+        FileHandle.standardError.write(Data("OPBENCH_FUZZ='\(target)': expected npy, safetensors, gguf, shape, plan or results\n".utf8))
         exit(2)
     }
 }

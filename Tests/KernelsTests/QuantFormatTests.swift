@@ -59,7 +59,7 @@ import Testing
                     for r in 0..<blocks {
                         let (got, want) = (y[i, r], expected[r * format.blockSize + t])
                         if got.bitPattern == want.bitPattern || (got == 0 && want == 0) { continue }
-                        Issue.record("int4.\(kernel.name) \(format) block \(r) weight \(t): \(y[i, r]) vs \(expected[r * format.blockSize + t])")
+                        Issue.record("int4.\(kernel.name) \(format) block \(r) weight \(t): \(got) vs \(want)")
                     }
                 }
             }
@@ -137,7 +137,9 @@ import Testing
         } catch let e as KernelError {
             #expect("\(e)".contains("256"), "\(e)")
         }
-        #expect(throws: KernelError.self) { try QuantizedMatrix(format: .q8_0, rows: 2, cols: 64, bytes: [UInt8](repeating: 0, count: 135)) }
+        #expect(throws: KernelError.self) {
+            try QuantizedMatrix(format: .q8_0, rows: 2, cols: 64, bytes: [UInt8](repeating: 0, count: 135))
+        }
         #expect(throws: KernelError.self) { try QuantizedMatrix(format: .q6_k, rows: Int.max / 2, cols: 256, bytes: []) }
     }
 }
