@@ -324,11 +324,14 @@ enum QuantBlocks {
         return scale
     }
 
-    /// Round to nearest, ties to even, as ggml's `nearest_int` (exact for |v| < 2²²; ggml
-    /// asserts that range, here larger values saturate at ±2²²).
+    /// ggml's `nearest_int`: v + 1.5·2²³ rounds v to an integer in the low mantissa bits (ties
+    /// to even), read back as bits − 2²². Exact for |v| < 2²²; beyond that (ggml asserts
+    /// against it only in debug builds) the same bit arithmetic gives the same wrong value
+    /// ggml gets — an infinite v (from a minimum beyond fp16's range) gives −2²² — so the
+    /// bytes stay identical to llama.cpp's even there.
     @inline(__always)
     static func nearestInt(_ v: Float) -> Int32 {
-        let r = v.rounded(.toNearestOrEven)
-        return r >= 4_194_304 ? 4_194_304 : (r <= -4_194_304 ? -4_194_304 : (r.isNaN ? 0 : Int32(r)))
+        let bits = (v + 12_582_912).bitPattern
+        return Int32(bitPattern: bits & 0x007F_FFFF) - 0x0040_0000
     }
 }

@@ -34,6 +34,22 @@ import Testing
         #expect(d.count == 0, "\(d.count) values differ in bits, first at \(d.first ?? "")")
     }
 
+    /// Q4_K and Q6_K quantization byte-identical to llama.cpp's (ggml_quantize_chunk, as
+    /// llama-cpp-python 0.3.36 builds it; Benchmarks/scripts/check-kquants.py wrote the
+    /// vectors) on the same hard blocks; the gguf package has no K-quant quantizer.
+    @Test(arguments: [QuantFormat.q4_k, .q6_k])
+    func kQuantsMatchLlamaCpp(format: QuantFormat) throws {
+        let (rows, cols, _) = try Self.shape()
+        let input = Matrix(rows: rows, cols: cols, values: try fixtureFloats("quant_input.f32"))
+        let expected = [UInt8](try fixture("quant_llamacpp_\(format.rawValue).bin"))
+        let q = try input.withView { try Int4.quantize($0, format: format) }
+        let first = zip(q.bytes, expected).enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(q.bytes.count == expected.count)
+        #expect(
+            first == nil,
+            "\(format): first byte difference at \(first.map { "\($0.offset) (block \($0.offset / format.blockBytes))" } ?? "")")
+    }
+
     /// Random valid blocks (every byte random but the fp16 scales, which take normal,
     /// subnormal, negative, zero and the largest finite values) dequantize bit-identically
     /// to gguf — through `Int4.dequantize`, and through each variant's own reading of the
