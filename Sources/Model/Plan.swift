@@ -6,14 +6,18 @@ import Kernels
 /// Keys (each optional, defaults in brackets): `matmul` [simd], `softmax` [simd] (the LM
 /// head's next-token distribution; attention variants carry their own softmax), `layernorm`
 /// [simd], `attention` [simd], `int4` [= matmul] (the int4 linear used when weights are
-/// quantized), `weights` f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m [f32] (`Weights`), `kv` f32|f16 [f32] (the KV cache's storage: f16
+/// quantized), `weights` f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored [f32; stored for GGUF files]
+/// (`Weights`), `kv` f32|f16 [f32] (the KV cache's storage: f16
 /// rounds K and V to half precision as they are stored, and attention.simd's decode path
 /// reads the halves, half the bytes per step), `threads` [the --threads option].
 public struct Plan: Sendable, Equatable, CustomStringConvertible {
     /// The weight format of every linear layer (and a decoder's tied LM head): f32, one GGUF
-    /// block format for all, or `q4_k_m`, llama.cpp's Q4_K_M mix (`format(tensor:…)`).
+    /// block format for all, `q4_k_m`, llama.cpp's Q4_K_M mix (`format(tensor:…)`), or
+    /// `stored`: each tensor as the weights file holds it (a GGUF file's types; f32 for
+    /// safetensors and synthetic weights), the default for GGUF files. Any other choice
+    /// starts from the fp32 values of the stored weights (dequantized if need be).
     public enum Weights: String, Sendable, CaseIterable {
-        case f32, q4_0, q4_1, q8_0, q4_k, q6_k, q4_k_m
+        case f32, q4_0, q4_1, q8_0, q4_k, q6_k, q4_k_m, stored
 
         /// The format of tensor `tensor` (`q`, `k`, `v`, `proj`, `fc1`, `fc2`, or `head` for
         /// the LM head) of layer `layer` of `layers`, whose rows hold `k` weights; nil for f32.
@@ -26,7 +30,7 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
         public func format(tensor: String, layer: Int?, layers: Int, k: Int) -> QuantFormat? {
             let chosen: QuantFormat
             switch self {
-            case .f32: return nil
+            case .f32, .stored: return nil
             case .q4_0: chosen = .q4_0
             case .q4_1: chosen = .q4_1
             case .q8_0: chosen = .q8_0

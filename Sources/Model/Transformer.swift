@@ -60,7 +60,11 @@ public final class ModelRunner {
                 option: "--attention-pattern", value: pattern.description,
                 reason: "\(cfg.name) is a bidirectional encoder; causal masking is for decoders")
         }
-        self.weights = plan.weights == .f32 ? weights : try weights.quantized(plan.weights)
+        switch plan.weights {
+        case .stored: self.weights = weights
+        case .f32: self.weights = weights.dequantized()
+        default: self.weights = try weights.dequantized().quantized(plan.weights)
+        }
         self.plan = plan
         self.threads = plan.threads ?? threads
         var p = pattern
@@ -73,7 +77,7 @@ public final class ModelRunner {
         layerNorm = try LayerNorm.variant(plan.layernorm)
         softmax = try Softmax.variant(plan.softmax)
         attention = try Attention.variant(plan.attention)
-        linearName = (plan.weights == .f32 ? Matmul.op : Int4.op).rawValue
+        linearName = (self.weights.layers.contains { $0.q.quantized != nil || $0.fc1.quantized != nil } ? Int4.op : Matmul.op).rawValue
         let c = cfg.hidden
         kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
         vCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
@@ -312,6 +316,22 @@ public final class ModelRunner {
         var best = 0
         for j in 1..<cfg.vocab where probs.pointer[j] > probs.pointer[best] { best = j }
         return (UnsafeBufferPointer(start: probs.pointer, count: cfg.vocab), best)
+    }
+}
+
+extension ModelRunner {
+    /// The LM head's logits for every row of `hidden` (decoders), [rows × vocab]: the same
+    /// tied-embedding linear (in the plan's weight format) as `nextToken`, over all positions.
+    public func logits(_ hidden: MatrixView) throws -> Matrix {
+        let cfg = config
+        guard cfg.architecture == .decoder else {
+            throw ModelError.invalidOption(option: "--save-logits", value: cfg.name, reason: "an encoder has no LM head")
+        }
+        var out = Matrix(rows: hidden.rows, cols: cfg.vocab)
+        try out.withMutableView { ov in
+            try linear(hidden, Linear(weight: weights.tokenEmbedding, bias: nil, quantized: weights.tokenEmbeddingQuantized), ov)
+        }
+        return out
     }
 }
 

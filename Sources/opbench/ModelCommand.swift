@@ -12,11 +12,23 @@ struct ModelCommand: ParsableCommand {
         discussion: """
             Presets: \(ModelConfig.presets.map(\.name).joined(separator: ", ")). A plan names a variant per operator, e.g. \
             matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2 (keys: matmul, softmax, layernorm, \
-            attention, int4, weights=f32|q4_0|q4_1, kv=f32|f16 (the KV cache), threads; omitted keys are simd / f32). \
-            Several --plan options give one comparison.
+            attention, int4, weights=f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored, kv=f32|f16 (the KV cache), threads; omitted \
+            keys are simd / f32, or stored for --gguf). Several --plan options give one comparison. The model is a --preset \
+            (synthetic or --weights safetensors) or a --gguf file (gpt2 and bert architectures, every tensor run in its stored \
+            format unless a plan re-quantizes); --export-gguf writes the model as a GGUF file llama.cpp loads, instead of running.
             """)
 
-    @Option(help: "Model shape: \(ModelConfig.presets.map(\.name).joined(separator: ", ")).") var preset: String
+    @Option(help: "Model shape: \(ModelConfig.presets.map(\.name).joined(separator: ", ")).") var preset: String?
+    @Option(help: "A GGUF model file (general.architecture gpt2 or bert); its metadata gives the shape, its tensors the weights.")
+    var gguf: String?
+    @Option(name: .customLong("export-gguf"), help: "Write the model (preset, --weights or --gguf) as a GGUF file and exit.")
+    var exportGGUF: String?
+    @Option(
+        name: .customLong("weights-format"),
+        help: "With --export-gguf: f32, f16, q4_0, q4_1, q8_0, q4_k, q6_k, q4_k_m or stored (default: stored, the loaded formats).")
+    var weightsFormat: String = "stored"
+    @Option(name: .customLong("save-logits"), help: "Decoders: write the first plan's logits [prompt tokens × vocab] as float32 .npy.")
+    var saveLogits: String?
     @Option(name: .customLong("plan"), help: "A plan (repeatable). Default: every operator simd, f32 weights.") var plans: [String] = []
     @Option(name: .customLong("attention-pattern"), help: "all, or window=W and/or global=G (decoders add the causal mask).")
     var attentionPattern: String = "all"
@@ -37,9 +49,16 @@ struct ModelCommand: ParsableCommand {
 
     func run() throws {
         guard ["table", "json", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table, json or md") }
-        for path in [output, saveHidden].compactMap({ $0 }) { try checkOutputDirectory(path) }
-        let config = try ModelConfig.preset(preset)
-        let planList = try (plans.isEmpty ? [""] : plans).map { try Plan.parse($0) }
+        for path in [output, saveHidden, saveLogits, exportGGUF].compactMap({ $0 }) { try checkOutputDirectory(path) }
+        let weights = try loadWeights()
+        let config = weights.config
+        if let exportGGUF { return try export(weights, to: exportGGUF) }
+        // A GGUF file's tensors run as stored unless the plan names a weight format.
+        let planList = try (plans.isEmpty ? [""] : plans).map { text in
+            var plan = try Plan.parse(text)
+            if gguf != nil && !text.split(separator: ",").contains(where: { $0.hasPrefix("weights=") }) { plan.weights = .stored }
+            return plan
+        }
         let pattern = try Plan.pattern(attentionPattern)
         guard (1...Check.maxThreads).contains(threads) else { throw CLIError("--threads \(threads) must be from 1 to \(Check.maxThreads)") }
         let promptTokens: [Int]
@@ -55,13 +74,9 @@ struct ModelCommand: ParsableCommand {
         let types = try tokenTypes.map { try parseIDs($0, option: "--token-types") }
         let generate = self.generate ?? (config.architecture == .decoder ? 32 : 0)
         if saveHidden != nil && planList.count > 1 { throw CLIError("--save-hidden takes one --plan (got \(planList.count))") }
-
-        let weights: ModelWeights
-        if let path = self.weights {
-            guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such file") }
-            weights = try ModelWeights.load(config, from: try SafeTensors(path: path))
-        } else {
-            weights = ModelWeights.synthetic(config, seed: seed)
+        if saveLogits != nil && planList.count > 1 { throw CLIError("--save-logits takes one --plan (got \(planList.count))") }
+        if saveLogits != nil && config.architecture != .decoder {
+            throw CLIError("--save-logits: \(config.name) is an encoder, with no LM head")
         }
         let request = ModelBench.Request(
             weights: weights, plans: planList, pattern: pattern, threads: threads, prompt: promptTokens,
@@ -84,6 +99,12 @@ struct ModelCommand: ParsableCommand {
         var outputs: [(data: Data, path: String)] = []
         if let output { outputs.append((format == "md" ? Data(markdown.utf8) : try doc.json(), output)) }
         if let saveHidden { outputs.append((NPY.encode(runs[0].hidden), saveHidden)) }
+        if let saveLogits {
+            let runner = try ModelRunner(
+                weights: weights, plan: planList[0], threads: threads, pattern: pattern, capacity: promptTokens.count)
+            let prompt = runs[0].hidden.withView { $0.rows(0, promptTokens.count) }
+            outputs.append((NPY.encode(try runner.logits(prompt)), saveLogits))
+        }
         try FileIO.writeAllAtomically(outputs)
         switch format {
         case "json" where output == nil: FileHandle.standardOutput.write(try doc.json())
@@ -91,7 +112,56 @@ struct ModelCommand: ParsableCommand {
         default:
             FileHandle.standardOutput.write(Data((ModelTables.table(models).terminal + "\n" + ModelTables.breakdown(models).terminal).utf8))
         }
-        for path in [output, saveHidden].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
+        for path in [output, saveHidden, saveLogits].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
+    }
+
+    /// The model: a --gguf file, or a --preset with --weights safetensors or seeded weights.
+    func loadWeights() throws -> ModelWeights {
+        if let gguf {
+            guard preset == nil, weights == nil else { throw CLIError("--gguf gives the model: drop --preset and --weights") }
+            return try GGUFModel.load(try GGUF(path: gguf))
+        }
+        guard let preset else {
+            throw CLIError("give a --preset (\(ModelConfig.presets.map(\.name).joined(separator: ", "))) or a --gguf file")
+        }
+        let config = try ModelConfig.preset(preset)
+        if let path = self.weights {
+            guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such file") }
+            return try ModelWeights.load(config, from: try SafeTensors(path: path))
+        }
+        return ModelWeights.synthetic(config, seed: seed)
+    }
+
+    /// Writes `weights` as GGUF in --weights-format; the vocabulary is a vocab.txt beside
+    /// --weights when it has one token per row of the embedding, else synthetic.
+    func export(_ weights: ModelWeights, to path: String) throws {
+        let model: ModelWeights, stored: GGUFModel.StoredAs
+        switch weightsFormat {
+        case "f32": (model, stored) = (weights.dequantized(), .f32)
+        case "f16": (model, stored) = (weights.dequantized(), .f16)
+        case "stored": (model, stored) = (weights, .quantized)
+        default:
+            guard let scheme = Plan.Weights(rawValue: weightsFormat), scheme != .f32 else {
+                throw CLIError(
+                    "--weights-format '\(weightsFormat)' must be one of f32, f16, "
+                        + Plan.Weights.allCases.filter { $0 != .f32 }.map(\.rawValue).joined(separator: ", ")
+                )
+            }
+            (model, stored) = (try weights.dequantized().quantized(scheme), .quantized)
+        }
+        var tokens: [String]?
+        if let w = self.weights {
+            let vocab = URL(fileURLWithPath: w).deletingLastPathComponent().appendingPathComponent("vocab.txt").path
+            if let text = try? String(contentsOfFile: vocab, encoding: .utf8) {
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                let trimmed = lines.last == "" ? Array(lines.dropLast()) : lines
+                if trimmed.count == model.config.vocab { tokens = trimmed }
+            }
+        }
+        let data = try GGUFModel.export(model, as: stored, tokens: tokens)
+        try FileIO.writeAtomically(data, to: path)
+        FileHandle.standardError.write(
+            Data("wrote \(path): \(model.config.name) (\(GGUFModel.formats(model))), \(data.count) bytes\n".utf8))
     }
 
     func parseIDs(_ text: String, option: String) throws -> [Int] {

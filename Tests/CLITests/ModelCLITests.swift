@@ -39,6 +39,38 @@ import Testing
         #expect(json.models[0].pooledCosine != nil && json.models[0].decodeTokensPerSecond.isEmpty)
     }
 
+    /// --export-gguf, then --gguf: the same pass as the preset (hidden states identical), the
+    /// logits of every prompt position, and llama.cpp's formats by name.
+    @Test func ggufExportAndRun() throws {
+        let dir = try CLI.tempDir()
+        let file = dir.appendingPathComponent("tiny-q8.gguf").path
+        let e = try CLI.run(["model", "--preset", "tiny", "--export-gguf", file, "--weights-format", "q8_0"])
+        #expect(e.status == 0 && e.stderr.contains("q8_0×12"), "\(e.stderr)")
+        let run = ["--tokens", "1,2,3,4,5,6", "--generate", "2", "--repetitions", "1"]
+        let (h1, h2, logits) = ["a.npy", "b.npy", "l.npy"].map { dir.appendingPathComponent($0).path }.triple
+        let viaFile = try CLI.run(["model", "--gguf", file, "--save-hidden", h1, "--save-logits", logits] + run)
+        #expect(viaFile.status == 0 && viaFile.stdout.contains("weights=stored"), "\(viaFile.stderr)")
+        let direct = try CLI.run(["model", "--preset", "tiny", "--plan", "weights=q8_0", "--save-hidden", h2] + run)
+        #expect(direct.status == 0, "\(direct.stderr)")
+        let (a, b) = (try NPY.read(h1), try NPY.read(h2))
+        #expect(a == b)
+        let l = try NPY.read(logits)
+        #expect(l.rows == 6 && l.cols == 512)
+        #expect(l.dense.allSatisfy { $0.isFinite })
+        try CLI.expectError(["model", "--gguf", file, "--preset", "tiny"], ["--gguf gives the model"])
+        try CLI.expectError(["model", "--repetitions", "1"], ["give a --preset", "or a --gguf file"])
+        try CLI.expectError(["model", "--gguf", dir.path + "/none.gguf"], ["none.gguf", "no such file"])
+        try CLI.expectError(["model", "--preset", "tiny", "--export-gguf", file, "--weights-format", "q5_k"], ["--weights-format 'q5_k'"])
+        try CLI.expectError(["model", "--preset", "tiny-encoder", "--save-logits", logits], ["--save-logits", "encoder"])
+        try CLI.expectError(["model", "--preset", "tiny", "--export-gguf", "/nonexistent-dir/x.gguf"], ["/nonexistent-dir"])
+        let bad = dir.appendingPathComponent("bad.gguf").path
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        bytes[0] = 0x48
+        try bytes.write(to: URL(fileURLWithPath: bad))
+        try CLI.expectError(["model", "--gguf", bad, "--output", dir.path + "/never.json"], ["bad.gguf", "bad magic"])
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/never.json"))
+    }
+
     @Test func badInputIsOneLineExitTwoAndWritesNothing() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("never.json").path
@@ -109,4 +141,8 @@ import Testing
         let m = try CLI.run(["model", "--help"])
         #expect(m.status == 0 && m.stdout.contains("--attention-pattern") && m.stdout.contains("--save-hidden"))
     }
+}
+
+extension Array {
+    fileprivate var triple: (Element, Element, Element) { (self[0], self[1], self[2]) }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tiny.gguf with the `gguf` package's own writer (pip install gguf), for GGUFTests:
+"""Writes tiny.gguf and tiny-gpt2.gguf with the `gguf` package's own writer (pip install gguf), for GGUFTests:
 metadata of every value type (nested arrays and strings included), a non-default alignment,
 and tensors in F32, F16, Q8_0, Q4_0, Q4_K and Q6_K
 whose values the test recomputes, plus tiny_values.f32: every tensor's values (gguf's own
@@ -61,3 +61,27 @@ w.write_kv_data_to_file()
 w.write_tensors_to_file()
 w.close()
 np.concatenate([v.ravel() for v in values]).astype(np.float32).tofile(os.path.join(here, "tiny_values.f32"))
+
+# tiny-gpt2.gguf: a 2-layer GPT-2 (C 64, 4 heads, ff 256, vocab 512, 128 positions) in
+# llama.cpp's names, token embedding in F16, linears in Q8_0, norms and biases in F32.
+C, F, V, P, L = 64, 256, 512, 128, 2
+m = gguf.GGUFWriter(os.path.join(here, "tiny-gpt2.gguf"), arch="gpt2")
+m.add_block_count(L); m.add_embedding_length(C); m.add_feed_forward_length(F); m.add_context_length(P)
+m.add_head_count(4); m.add_layer_norm_eps(1e-5)
+
+
+def t(name, *shape, scale=0.1):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+m.add_tensor("token_embd.weight", t("e", V, C).astype(np.float16))
+m.add_tensor("position_embd.weight", t("p", P, C, scale=0.02))
+for i in range(L):
+    p = f"blk.{i}."
+    for norm in ("attn_norm", "ffn_norm"):
+        m.add_tensor(p + norm + ".weight", (1 + t("g", C)).astype(np.float32)); m.add_tensor(p + norm + ".bias", t("b", C))
+    for name, rows, cols in (("attn_qkv", 3 * C, C), ("attn_output", C, C), ("ffn_up", F, C), ("ffn_down", C, F)):
+        m.add_tensor(p + name + ".weight", quants.quantize(t("w", rows, cols), T.Q8_0), raw_dtype=T.Q8_0)
+        m.add_tensor(p + name + ".bias", t("b", rows, scale=0.02))
+m.add_tensor("output_norm.weight", (1 + t("g", C)).astype(np.float32)); m.add_tensor("output_norm.bias", t("b", C))
+m.write_header_to_file(); m.write_kv_data_to_file(); m.write_tensors_to_file(); m.close()
