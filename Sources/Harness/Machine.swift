@@ -129,6 +129,26 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     /// Same hardware and software (so cached ceilings still apply).
     public func sameFingerprint(_ o: MachineInfo) -> Bool {
         cpuModel == o.cpuModel && cores == o.cores && hostname == o.hostname && openblasConfig == o.openblasConfig
+            && simdFeatures == o.simdFeatures && caches == o.caches
+    }
+
+    /// nil when speed figures measured on `o` can be compared with this machine's: the same
+    /// CPU model, core count, caches, SIMD features (which pick the kernels' code paths) and
+    /// OpenBLAS core type; else what differs. The host name may differ (CI runners of one kind).
+    public func speedDifference(_ o: MachineInfo) -> String? {
+        var d: [String] = []
+        if cpuModel != o.cpuModel { d.append("CPU '\(cpuModel)' vs '\(o.cpuModel)'") }
+        if cores != o.cores { d.append("\(cores) vs \(o.cores) cores") }
+        let (mine, theirs) = (Set(simdFeatures), Set(o.simdFeatures))
+        if mine != theirs {
+            let only = mine.subtracting(theirs).sorted(), missing = theirs.subtracting(mine).sorted()
+            d.append(
+                "SIMD features" + (only.isEmpty ? "" : " +\(only.joined(separator: ","))")
+                    + (missing.isEmpty ? "" : " −\(missing.joined(separator: ","))"))
+        }
+        if caches != o.caches { d.append("caches \(caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }) vs \(o.caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })") }
+        if openblasCore != o.openblasCore { d.append("OpenBLAS core \(openblasCore) vs \(o.openblasCore)") }
+        return d.isEmpty ? nil : d.joined(separator: "; ")
     }
 }
 

@@ -267,10 +267,24 @@ public enum Int4: OperatorFamily {
     /// Dequantizes one block into `format.blockSize` floats (bit-identical to ggml / gguf).
     @inline(__always)
     public static func dequantizeBlock(_ src: UnsafePointer<UInt8>, format: QuantFormat, into y: UnsafeMutablePointer<Float>) {
+        // The 8-bit and K-quant blocks by the GEMV's own SIMD unpacking (`BlockQuads`).
+        @inline(__always) func store(_ v: (Vec, Vec, Vec, Vec), _ at: Int) {
+            let out = UnsafeMutableRawPointer(y + at)
+            out.storeBytes(of: v.0, as: Vec.self); out.storeBytes(of: v.1, toByteOffset: 64, as: Vec.self)
+            out.storeBytes(of: v.2, toByteOffset: 128, as: Vec.self); out.storeBytes(of: v.3, toByteOffset: 192, as: Vec.self)
+        }
         switch format {
-        case .q8_0: return QuantBlocks.dequantizeQ8_0(src, into: y)
-        case .q4_k: return QuantBlocks.dequantizeQ4_K(src, into: y)
-        case .q6_k: return QuantBlocks.dequantizeQ6_K(src, into: y)
+        case .q8_0:
+            let (a, b) = Q8_0Quads.pair(src)
+            UnsafeMutableRawPointer(y).storeBytes(of: a, as: Vec.self)
+            UnsafeMutableRawPointer(y).storeBytes(of: b, toByteOffset: 64, as: Vec.self)
+            return
+        case .q4_k:
+            for q in 0..<4 { store(Q4_KQuads.quad(src, q), 64 * q) }
+            return
+        case .q6_k:
+            for q in 0..<4 { store(Q6_KQuads.quad(src, q), 64 * q) }
+            return
         case .q4_0, .q4_1: break
         }
         let d = loadHalf(src)

@@ -67,8 +67,9 @@ public enum QuantFormat: String, CaseIterable, Sendable, Codable {
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
-/// Quantization and dequantization of the 8-bit and K-quant blocks (the Q4 ones are on
-/// `Int4`). Quantizers follow ggml's reference quantizers (`quantize_row_*_ref`) step by
+/// Quantization of the 8-bit and K-quant blocks (the Q4 ones are on `Int4`; their
+/// dequantization is `BlockQuads`', which the GEMV, the panels and `Int4.dequantize` share,
+/// and `Int4.element`'s, weight by weight, which the naive variant uses). Quantizers follow ggml's reference quantizers (`quantize_row_*_ref`) step by
 /// step in fp32, one rounding per operation and no fused multiply-adds; `nearestInt` is
 /// ggml's round-half-to-even.
 enum QuantBlocks {
@@ -87,11 +88,6 @@ enum QuantBlocks {
         }
     }
 
-    @inline(__always)
-    static func dequantizeQ8_0(_ src: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
-        let d = Int4.loadHalf(src)
-        for j in 0..<32 { y[j] = Float(Int8(bitPattern: src[2 + j])) * d }
-    }
 
     // MARK: Q4_K
 
@@ -102,20 +98,6 @@ enum QuantBlocks {
         return ((b[s + 4] & 0x0F) | ((b[s - 4] >> 6) << 4), (b[s + 4] >> 4) | ((b[s] >> 6) << 4))
     }
 
-    @inline(__always)
-    static func dequantizeQ4_K(_ src: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
-        let d = Int4.loadHalf(src), dmin = Int4.loadHalf(src + 2)
-        let scales = src + 4, qs = src + 16
-        for c in 0..<4 {
-            let (sc0, m0) = scaleMinK4(2 * c, scales), (sc1, m1) = scaleMinK4(2 * c + 1, scales)
-            let d0 = d * Float(sc0), dm0 = dmin * Float(m0), d1 = d * Float(sc1), dm1 = dmin * Float(m1)
-            let q = qs + 32 * c, out = y + 64 * c
-            for l in 0..<32 {
-                out[l] = d0 * Float(q[l] & 0x0F) - dm0
-                out[32 + l] = d1 * Float(q[l] >> 4) - dm1
-            }
-        }
-    }
 
     /// ggml's `quantize_row_q4_K_ref`: per 32-weight sub-block a weighted min/scale fit
     /// (`fitScaleMin`, weights av|x| + |x_i|), the eight scales and mins quantized to 6 bits
@@ -227,22 +209,6 @@ enum QuantBlocks {
 
     // MARK: Q6_K
 
-    @inline(__always)
-    static func dequantizeQ6_K(_ src: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
-        let ql = src, qh = src + 128, scales = src + 192, d = Int4.loadHalf(src + 208)
-        for h in 0..<2 {
-            for g in 0..<4 {
-                for l in 0..<32 {
-                    let e = 128 * h + 32 * g + l
-                    let low = ql[64 * h + 32 * (g % 2) + l] >> (4 * UInt8(g / 2)) & 0x0F
-                    let high = (qh[32 * h + l] >> (2 * UInt8(g))) & 3
-                    let q = Int(low | (high << 4)) - 32
-                    let ds = d * Float(Int8(bitPattern: scales[e / 16]))
-                    y[e] = ds * Float(q)
-                }
-            }
-        }
-    }
 
     /// ggml's `quantize_row_q6_K_ref`: per 16-weight sub-block a signed scale fit
     /// (`fitScale`), the sixteen scales quantized to int8 against the one of largest

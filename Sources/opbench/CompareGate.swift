@@ -52,7 +52,15 @@ struct Gate: ParsableCommand {
             reliability: docs/gate.md).
             """)
 
-    @Option(help: "Baseline results file.") var baseline: String
+    @Option(
+        help: ArgumentHelp(
+            "Baseline results file (repeatable: one per kind of machine; the first recorded on a machine like this one is used).",
+            valueName: "file"))
+    var baseline: [String] = []
+    @Flag(
+        name: .customLong("require-machine"),
+        help: "Exit 2 when no baseline comes from a machine like this one (default: judge accuracy only and say why).")
+    var requireMachine = false
     @Option(help: "Candidate results file (default: run the baseline's cases now).") var candidate: String?
     @Option(help: "Slowdown that fails the gate (e.g. 5% or 0.05).") var threshold: String = "5%"
     @Option(help: "Significance level of the U test.") var alpha: Double = 0.01
@@ -67,7 +75,21 @@ struct Gate: ParsableCommand {
     func run() throws {
         let th = try parseFraction(threshold, option: "--threshold")
         guard alpha > 0, alpha < 1 else { throw CLIError("--alpha \(alpha) must be between 0 and 1") }
-        let base = try ResultDocument.read(baseline)
+        guard !self.baseline.isEmpty else { throw CLIError("give a --baseline results file") }
+        let bases = try self.baseline.map { ($0, try ResultDocument.read($0)) }
+        // Speed ratios only compare across like machines (the SIMD features pick code paths).
+        let here = Machine.fingerprint()
+        let match = bases.first { here.speedDifference($0.1.machine) == nil }
+        let (baseline, base) = match ?? bases[0]
+        var machineNote = ""
+        if match == nil {
+            let why = bases.map { "`\($0.0)`: \(here.speedDifference($0.1.machine)!)" }.joined(separator: "; ")
+            if requireMachine { throw CLIError("no baseline from a machine like this one (\(why))") }
+            machineNote =
+                "**Speed not judged**: no baseline was recorded on a machine like this one (\(why); this machine's values first); "
+                + "accuracy is judged against `\(baseline)`. Record one here with Benchmarks/scripts/baseline.sh.\n\n"
+            FileHandle.standardError.write(Data("warning: no baseline from a machine like this one; speed not judged (\(why))\n".utf8))
+        }
         var candidates: [ResultDocument]
         if let candidate {
             candidates = [try ResultDocument.read(candidate)]
@@ -83,7 +105,11 @@ struct Gate: ParsableCommand {
         }
         var rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) }, threshold: th)
         if !gateNaive { rows = Compare.speedUngated(rows) { $0.variant == "naive" } }
-        let (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
+        if match == nil { rows = Compare.speedUngated(rows) { _ in true } }
+        var (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
+        if !machineNote.isEmpty, let end = md.firstIndex(of: "\n") {
+            md.insert(contentsOf: "\n" + machineNote, at: md.index(after: end))
+        }
         if let summary { try FileIO.writeAtomically(md, to: summary) }
         print(md, terminator: "")
         if !pass { throw ExitCode(1) }
