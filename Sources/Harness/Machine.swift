@@ -146,7 +146,12 @@ public struct MachineInfo: Codable, Equatable, Sendable {
                 "SIMD features" + (only.isEmpty ? "" : " +\(only.joined(separator: ","))")
                     + (missing.isEmpty ? "" : " −\(missing.joined(separator: ","))"))
         }
-        if caches != o.caches { d.append("caches \(caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }) vs \(o.caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })") }
+        if caches != o.caches {
+            func list(_ c: [String: String]) -> String {
+                c.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            }
+            d.append("caches \(list(caches)) vs \(list(o.caches))")
+        }
         if openblasCore != o.openblasCore { d.append("OpenBLAS core \(openblasCore) vs \(o.openblasCore)") }
         return d.isEmpty ? nil : d.joined(separator: "; ")
     }

@@ -67,11 +67,12 @@ public enum QuantFormat: String, CaseIterable, Sendable, Codable {
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
-/// Quantization of the 8-bit and K-quant blocks (the Q4 ones are on `Int4`; their
-/// dequantization is `BlockQuads`', which the GEMV, the panels and `Int4.dequantize` share,
-/// and `Int4.element`'s, weight by weight, which the naive variant uses). Quantizers follow ggml's reference quantizers (`quantize_row_*_ref`) step by
-/// step in fp32, one rounding per operation and no fused multiply-adds; `nearestInt` is
-/// ggml's round-half-to-even.
+/// Quantization of the 8-bit and K-quant blocks (the Q4 ones are on `Int4`). Their
+/// dequantization is `BlockQuads`' SIMD unpacking, which the GEMV, the GEMM panels and
+/// `Int4.dequantize` share, and `Int4.element`'s weight by weight, which the naive variant
+/// uses; the vectors check both bit for bit. The quantizers follow ggml's reference
+/// quantizers (`quantize_row_*_ref`) step by step in fp32, one rounding per operation and no
+/// fused multiply-adds, with ggml's `nearest_int` (`nearestInt`).
 enum QuantBlocks {
     // MARK: Q8_0
 
@@ -88,7 +89,6 @@ enum QuantBlocks {
         }
     }
 
-
     // MARK: Q4_K
 
     /// Sub-block s's 6-bit scale and min from the 12 packed bytes.
@@ -97,7 +97,6 @@ enum QuantBlocks {
         if s < 4 { return (b[s] & 63, b[s + 4] & 63) }
         return ((b[s + 4] & 0x0F) | ((b[s - 4] >> 6) << 4), (b[s + 4] >> 4) | ((b[s] >> 6) << 4))
     }
-
 
     /// ggml's `quantize_row_q4_K_ref`: per 32-weight sub-block a weighted min/scale fit
     /// (`fitScaleMin`, weights av|x| + |x_i|), the eight scales and mins quantized to 6 bits
@@ -208,7 +207,6 @@ enum QuantBlocks {
     }
 
     // MARK: Q6_K
-
 
     /// ggml's `quantize_row_q6_K_ref`: per 16-weight sub-block a signed scale fit
     /// (`fitScale`), the sixteen scales quantized to int8 against the one of largest
