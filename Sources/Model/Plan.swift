@@ -40,7 +40,8 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                 let moreBits = layer.map { i in i < layers / 8 || i >= 7 * layers / 8 || (i - layers / 8) % 3 == 2 } ?? false
                 chosen = tensor == "head" || ((tensor == "v" || tensor == "fc2") && moreBits) ? .q6_k : .q4_k
             }
-            guard k % chosen.blockSize != 0 else { return chosen }
+            // Only the K-quants fall back; a 32-weight format is refused (by the quantizer) instead.
+            guard chosen.blockSize == 256, k % 256 != 0 else { return chosen }
             return chosen == .q6_k ? .q8_0 : .q4_1
         }
     }

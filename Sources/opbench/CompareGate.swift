@@ -54,12 +54,12 @@ struct Gate: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Baseline results file (repeatable: one per kind of machine; the first recorded on a machine like this one is used).",
+            "Baseline results file (repeatable: one per kind of machine; the first recorded on a machine like the candidate's is used).",
             valueName: "file"))
     var baseline: [String] = []
     @Flag(
         name: .customLong("require-machine"),
-        help: "Exit 2 when no baseline comes from a machine like this one (default: judge accuracy only and say why).")
+        help: "Exit 2 when no baseline comes from a machine like the candidate's (default: judge accuracy only and say why).")
     var requireMachine = false
     @Option(help: "Candidate results file (default: run the baseline's cases now).") var candidate: String?
     @Option(help: "Slowdown that fails the gate (e.g. 5% or 0.05).") var threshold: String = "5%"
@@ -77,22 +77,23 @@ struct Gate: ParsableCommand {
         guard alpha > 0, alpha < 1 else { throw CLIError("--alpha \(alpha) must be between 0 and 1") }
         guard !self.baseline.isEmpty else { throw CLIError("give a --baseline results file") }
         let bases = try self.baseline.map { ($0, try ResultDocument.read($0)) }
-        // Speed ratios only compare across like machines (the SIMD features pick code paths).
-        let here = Machine.fingerprint()
+        let given = try candidate.map { try ResultDocument.read($0) }
+        // Speed ratios only compare across like machines (the SIMD features pick code paths):
+        // the candidate's machine when it is a file, else this one.
+        let here = given?.machine ?? Machine.fingerprint()
         let match = bases.first { here.speedDifference($0.1.machine) == nil }
         let (baseline, base) = match ?? bases[0]
         var machineNote = ""
         if match == nil {
             let why = bases.map { "`\($0.0)`: \(here.speedDifference($0.1.machine)!)" }.joined(separator: "; ")
-            if requireMachine { throw CLIError("no baseline from a machine like this one (\(why))") }
+            if requireMachine { throw CLIError("no baseline from a machine like the candidate's (\(why))") }
             machineNote =
-                "**Speed not judged**: no baseline was recorded on a machine like this one (\(why); this machine's values first); "
+                "**Speed not judged**: no baseline was recorded on a machine like the candidate's (\(why); the candidate's values first); "
                 + "accuracy is judged against `\(baseline)`. Record one here with Benchmarks/scripts/baseline.sh.\n\n"
-            FileHandle.standardError.write(Data("warning: no baseline from a machine like this one; speed not judged (\(why))\n".utf8))
         }
         var candidates: [ResultDocument]
-        if let candidate {
-            candidates = [try ResultDocument.read(candidate)]
+        if let given {
+            candidates = [given]
         } else {
             guard (1...10).contains(runs) else { throw CLIError("--runs \(runs) must be from 1 to 10") }
             _ = try BenchCase.list(from: base, path: baseline)
@@ -109,6 +110,7 @@ struct Gate: ParsableCommand {
         var (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
         if !machineNote.isEmpty, let end = md.firstIndex(of: "\n") {
             md.insert(contentsOf: "\n" + machineNote, at: md.index(after: end))
+            FileHandle.standardError.write(Data("warning: no baseline from a machine like the candidate's; speed not judged\n".utf8))
         }
         if let summary { try FileIO.writeAtomically(md, to: summary) }
         print(md, terminator: "")

@@ -100,6 +100,22 @@ import Testing
         #expect(g1.stdout.contains("PASS") && written.contains("PASS"))
         let g2 = try CLI.run(["gate", "--baseline", base, "--candidate", slow])
         #expect(g2.status == 1 && g2.stdout.contains("FAIL") && g2.stdout.contains("**slower**"))
+        // A candidate from another kind of machine: speed is not judged against this baseline
+        // (the reason on top; --require-machine makes it an error), but against one of its own kind.
+        var other = Synthetic.doc(
+            Synthetic.pair("matmul.simd", samples: Synthetic.samples(1.3e-3, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6)))
+        other.machine.simdFeatures = ["sse4_2", "avx", "avx2", "fma"]
+        let otherSlow = try write(other, "other-slow.json")
+        let g3 = try CLI.run(["gate", "--baseline", base, "--candidate", otherSlow])
+        #expect(g3.status == 0 && g3.stdout.contains("Speed not judged") && g3.stdout.contains("SIMD features"), "\(g3.stdout)")
+        #expect(g3.stderr.contains("speed not judged"))
+        try CLI.expectError(["gate", "--baseline", base, "--candidate", otherSlow, "--require-machine"], ["no baseline", "SIMD features"])
+        var otherBase = Synthetic.doc(
+            Synthetic.pair("matmul.simd", samples: Synthetic.samples(1e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)))
+        otherBase.machine.simdFeatures = other.machine.simdFeatures
+        let otherBasePath = try write(otherBase, "other-base.json")
+        let g4 = try CLI.run(["gate", "--baseline", base, "--baseline", otherBasePath, "--candidate", otherSlow])
+        #expect(g4.status == 1 && g4.stdout.contains("**slower**") && !g4.stdout.contains("Speed not judged"), "\(g4.stdout)")
 
         let html = dir.appendingPathComponent("r.html").path, mdFile = dir.appendingPathComponent("r.md").path
         let rep = try CLI.run(["report", base, slow, "--html", html, "--md", mdFile])

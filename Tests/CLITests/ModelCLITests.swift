@@ -129,6 +129,7 @@ import Testing
         try CLI.expectError(["ablation", "--op", "gelu"], ["unknown operator 'gelu'", Operators.names.joined(separator: ", ")])
         try CLI.expectError(["ablation", "--shape", "8x8"], ["--shape needs exactly one --op"])
         try CLI.expectError(["ablation", "--op", "matmul", "--shape", "8x8x8,nk"], ["B[K×N] shapes"])
+        try CLI.expectError(["ablation", "--op", "int4", "--shape", "1x512x64,q4_k"], ["1x512x64,q4_k", "runs q4_0 and q4_1 only"])
     }
 }
 

@@ -70,6 +70,14 @@ public struct Int4Spec: OperatorSpec {
         Double(d.n) * Double(d.k / d.format.blockSize) * Double(d.format.blockBytes)
     }
 
+    /// The chain's steps read Q4 nibbles (planes, the 2²³ trick), so it runs Q4_0 and Q4_1 only.
+    public func ablationRefusal(_ d: Dims) -> String? {
+        d.format.isQ4
+            ? nil
+            : "the int4 ablation chain rebuilds the Q4 GEMV and runs q4_0 and q4_1 only; "
+                + "compare the \(d.format.rawValue) variants side by side with opbench bench"
+    }
+
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         try Int4Workload(shape, dims, seed: seed)
     }
