@@ -122,4 +122,10 @@ static inline __attribute__((always_inline)) opbench_f32x16 opbench_u8_to_f32(op
     return __builtin_convertvector(v, opbench_f32x16);
 }
 
+/// Lanes swapped in pairs: (v1, v0, v3, v2, …) — the partner of each element of interleaved
+/// (x0, x1) pairs, for a rotary embedding of adjacent pairs (`vpermilps`).
+static inline __attribute__((always_inline)) opbench_f32x16 opbench_swap_pairs(opbench_f32x16 v) {
+    return __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+}
+
 #endif

@@ -51,6 +51,55 @@ public enum Reference {
         return y
     }
 
+    /// Rotary embedding of x [T × H·D], row t at position p0 + t (`RoPE`), in fp64.
+    public static func rope(
+        _ x: MatrixView, heads: Int, headDim: Int, p0: Int, rotaryDims r: Int, theta: Double, pairing: RoPEPairing
+    ) -> [Double] {
+        var y: [Double] = []
+        y.reserveCapacity(x.rows * x.cols)
+        for t in 0..<x.rows {
+            var row = (0..<x.cols).map { Double(x[t, $0]) }
+            for i in 0..<(r / 2) {
+                let a = RoPE.angle(position: p0 + t, pair: i, rotaryDims: r, theta: theta)
+                let (c, s) = (cos(a), sin(a))
+                let (i0, i1) = pairing == .adjacent ? (2 * i, 2 * i + 1) : (i, i + r / 2)
+                for h in 0..<heads {
+                    let (x0, x1) = (row[h * headDim + i0], row[h * headDim + i1])
+                    row[h * headDim + i0] = x0 * c - x1 * s
+                    row[h * headDim + i1] = x0 * s + x1 * c
+                }
+            }
+            y += row
+        }
+        return y
+    }
+
+    /// SwiGLU: g/(1 + e^−g)·up, element by element.
+    public static func swiglu(_ gate: MatrixView, _ up: MatrixView) -> [Double] {
+        var y: [Double] = []
+        y.reserveCapacity(gate.rows * gate.cols)
+        for i in 0..<gate.rows {
+            for j in 0..<gate.cols {
+                let g = Double(gate[i, j])
+                y.append(g / (1 + libmExp(-g)) * Double(up[i, j]))
+            }
+        }
+        return y
+    }
+
+    /// Row RMSNorm: x/√(mean(x²) + eps)·γ.
+    public static func rmsnorm(_ x: MatrixView, gamma: [Float], eps: Float) -> [Double] {
+        let n = x.cols
+        var y = [Double](repeating: 0, count: x.rows * n)
+        for i in 0..<x.rows {
+            var s = 0.0
+            for j in 0..<n { s += Double(x[i, j]) * Double(x[i, j]) }
+            let r = 1 / (s / Double(n) + Double(eps)).squareRoot()
+            for j in 0..<n { y[i * n + j] = Double(x[i, j]) * r * Double(gamma[j]) }
+        }
+        return y
+    }
+
     /// Row layernorm (biased variance).
     public static func layernorm(_ x: MatrixView, gamma: [Float], beta: [Float], eps: Float) -> [Double] {
         let n = x.cols

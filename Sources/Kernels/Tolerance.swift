@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Per-element error bounds, derived from the operators' documented error analysis
 /// (u = 2⁻²⁴, γ_n = n·u/(1 − n·u)). The one home of every bound: `opbench verify`, `bench`
 /// and the tests all check against these functions, never against a restated copy. The
@@ -74,6 +80,53 @@ public enum Tolerance {
             return abs(Double(g[j])) * r * (dmu + u * d + d * (0.5 * gamma(n + 4) + 2 * u)) + 4 * u
                 * (abs(ref[base + j]) + abs(Double(beta[j])))
         }
+    }
+
+    /// RMSNorm bound per element of one row: |ŷ_j − y_j| ≤ |x_j·γ_j|·r·((1 + e)(1 + u)² − 1)
+    /// + 2·2⁻¹⁴⁹, e = ½γ_{n+3} + 2u (r's relative error: γ_n for the positive sum in any
+    /// order, one rounding each for /n, + eps and √, halved by the root, and the reciprocal),
+    /// the (1 + u)² the two products x·r·γ, the last term their possible underflow. A Σx² that
+    /// underflows in part only adds absolute error far below eps, which this bound's r
+    /// (computed in fp64 with eps) absorbs.
+    public static func rmsnormRow(x: UnsafePointer<Float>, n: Int, gamma: [Float], eps: Float) -> [Double] {
+        var s = 0.0
+        for j in 0..<n { s += Double(x[j]) * Double(x[j]) }
+        let r = 1 / (s / Double(n) + Double(eps)).squareRoot()
+        let e = 0.5 * self.gamma(n + 3) + 2 * u
+        let rel = (1 + e) * (1 + u) * (1 + u) - 1
+        return (0..<n).map { j in abs(Double(x[j]) * Double(gamma[j])) * r * rel + 2 * 0x1p-149 }
+    }
+
+    /// RoPE bound for one row of x [H·D] at `position` (`RoPE`): per rotated output
+    /// γ_4·(|x0·c| + |x1·s|) + (|x0| + |x1|)·a — two products and one sum of fp32 values,
+    /// with cos and sin each within u (their fp32 rounding) + a (the fp64 angle's error,
+    /// `RoPETable.angleError`) — and 0 for the dimensions past R, which are copied.
+    public static func ropeRow(
+        x: UnsafePointer<Float>, heads: Int, headDim: Int, position: Int, rotaryDims r: Int, theta: Double, pairing: RoPEPairing,
+        angleError a: Double
+    ) -> [Double] {
+        var tol = [Double](repeating: 0, count: heads * headDim)
+        for i in 0..<(r / 2) {
+            let ang = RoPE.angle(position: position, pair: i, rotaryDims: r, theta: theta)
+            let (c, s) = (abs(cos(ang)), abs(sin(ang)))
+            let (i0, i1) = pairing == .adjacent ? (2 * i, 2 * i + 1) : (i, i + r / 2)
+            for h in 0..<heads {
+                let (x0, x1) = (abs(Double(x[h * headDim + i0])), abs(Double(x[h * headDim + i1])))
+                tol[h * headDim + i0] = gamma(4) * (x0 * c + x1 * s) + (x0 + x1) * a + 0x1p-149
+                tol[h * headDim + i1] = gamma(4) * (x0 * s + x1 * c) + (x0 + x1) * a + 0x1p-149
+            }
+        }
+        return tol
+    }
+
+    /// SwiGLU bound per element (`SwiGLU`): |y|·((1 + u)²/(1 − e_exp − u) − 1), plus
+    /// |g·up|·2⁻¹²⁶ where −g > 88 (the exponential overflows or is clamped there, and y is
+    /// below that), plus 2⁻¹⁴⁹ for a result that underflows.
+    public static func swigluElement(gate g: Float, up: Float) -> Double {
+        let (gd, ud) = (Double(g), Double(up))
+        let y = gd / (1 + libmExp(-gd)) * ud
+        let rel = (1 + u) * (1 + u) / (1 - expError - u) - 1
+        return abs(y) * rel + (gd < -88 ? abs(gd * ud) * 0x1p-126 : 0) + 0x1p-149
     }
 
     /// Attention bound for one query row and head: `dots` are (q·k_j, Σ|q||k_j|) over the

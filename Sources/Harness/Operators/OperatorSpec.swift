@@ -94,6 +94,9 @@ public enum Operators {
         MatmulSpec(),
         SoftmaxSpec(),
         LayerNormSpec(),
+        RMSNormSpec(),
+        SwiGLUSpec(),
+        RoPESpec(),
         AttentionSpec(),
         Int4Spec(),
     ]
