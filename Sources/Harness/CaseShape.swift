@@ -36,6 +36,8 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
     public var memoryBytes: Double { spec.memoryBytes(of: self) }
     /// Why the operator's ablation chain cannot run at this shape, or nil.
     public var ablationRefusal: String? { spec.ablationRefusal(of: self) }
+    /// The operator's ablation chain at this shape.
+    public var ablationSteps: [Ablation.Step] { spec.ablationSteps(of: self) }
 
     public static func == (l: CaseShape, r: CaseShape) -> Bool { l.op == r.op && l.text == r.text }
     public func hash(into hasher: inout Hasher) { hasher.combine(op); hasher.combine(text) }

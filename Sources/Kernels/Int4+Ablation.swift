@@ -32,6 +32,19 @@ extension Int4 {
         Ablation.Step(variant: "simd", change: "2 threads (N split)", threads: 2),
     ]
 
+    /// The chain of the GEMV from the GGUF blocks (Q8_0, Q4_K, Q6_K; `int4.simd`'s
+    /// `gemvBlocks`), chosen by `opbench ablation` for shapes in those formats.
+    public static let blockAblation: [Ablation.Step] = [
+        Ablation.Step(variant: "naive", change: "plain loops, each weight dequantized inside the dot product", threads: 1),
+        Ablation.Step(variant: "ablate-deqdot", change: "dequantize a row into an fp32 buffer, then a SIMD16 dot product", threads: 1),
+        Ablation.Step(
+            variant: "simd",
+            change: "64 weights per step from the blocks into four SIMD16 registers (the unit that shares scales and bytes), "
+                + "FMA with x, blocks prefetched 1 KiB ahead = int4.simd",
+            threads: 1),
+        Ablation.Step(variant: "simd", change: "2 threads (256-row chunks of N)", threads: 2),
+    ]
+
     /// Each weight row dequantized into an fp32 buffer, then a SIMD16 dot product with each x row.
     struct AblateDequantDot: Int4Kernel {
         var name: String { "ablate-deqdot" }

@@ -48,7 +48,7 @@ struct AblationCommand: ParsableCommand {
             let s = try spec.shape(shape ?? spec.shapes.ablation)
             if let refusal = s.ablationRefusal { throw CLIError("--shape '\(s.text)': \(refusal)") }
             try Workloads.checkMemory(s)
-            for step in spec.ablation {
+            for step in s.ablationSteps {
                 cases.append(BenchCase(variant: VariantID(op: spec.op, variant: step.variant), shape: s, threads: step.threads))
                 steps.append(step)
             }

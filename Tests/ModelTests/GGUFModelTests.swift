@@ -65,6 +65,22 @@ import Testing
         #expect(try Self.hidden(back, "") == Self.hidden(w, ""))
     }
 
+    /// gpt2-small at its real shape (124M parameters, 500 MB in f32): the GGUF f32 round trip
+    /// gives the same tensors and the same pass (4 tokens and 1 decode step) bit for bit.
+    @Test func gpt2SmallRoundTripIsExact() throws {
+        let w = ModelWeights.synthetic(try ModelConfig.preset("gpt2-small"), seed: 3)
+        let back = try Self.roundTrip(w, as: .f32)
+        #expect(back.config.layers == 12 && back.config.vocab == 50257 && back.config.maxPositions == 1024)
+        #expect(back.tokenEmbedding == w.tokenEmbedding && back.layers[11].fc2.weight == w.layers[11].fc2.weight)
+        func pass(_ m: ModelWeights) throws -> Matrix {
+            let req = ModelBench.Request(
+                weights: m, plans: [Plan()], pattern: .all, threads: 2, prompt: [50256, 318, 257, 1332], types: nil, generate: 1,
+                repetitions: 1)
+            return try ModelBench.run(req)[0].hidden
+        }
+        #expect(try pass(back) == pass(w))
+    }
+
     /// Metadata and tensors that disagree with the architecture, each refused by name.
     @Test func inconsistentModelsAreRefused() throws {
         let w = ModelWeights.synthetic(try ModelConfig.preset("tiny"), seed: 7)

@@ -205,6 +205,19 @@ import Testing
         }
     }
 
+    /// Version 2 has version 3's layout (both use 64-bit counts): a file that says 2 reads
+    /// the same; version 1 (32-bit counts) is refused.
+    @Test func version2Reads() throws {
+        var data = try GGUF.encode(
+            metadata: [("general.architecture", .string("gpt2"))],
+            tensors: [.init(name: "w", dims: [4], type: .f32, bytes: [UInt8](repeating: 0, count: 16))])
+        data[4] = 2
+        let g = try GGUF(data: data, path: "v2.gguf")
+        #expect(g.version == 2 && g.tensors.map(\.name) == ["w"] && g["general.architecture"] == .string("gpt2"))
+        data[4] = 1
+        expectError(["v1.gguf", "version 1"]) { _ = try GGUF(data: data, path: "v1.gguf") }
+    }
+
     @Test func missingFile() {
         expectError(["/nonexistent/x.gguf", "no such file"]) { _ = try GGUF(path: "/nonexistent/x.gguf") }
     }

@@ -70,13 +70,9 @@ public struct Int4Spec: OperatorSpec {
         Double(d.n) * Double(d.k / d.format.blockSize) * Double(d.format.blockBytes)
     }
 
-    /// The chain's steps read Q4 nibbles (planes, the 2²³ trick), so it runs Q4_0 and Q4_1 only.
-    public func ablationRefusal(_ d: Dims) -> String? {
-        d.format.isQ4
-            ? nil
-            : "the int4 ablation chain rebuilds the Q4 GEMV and runs q4_0 and q4_1 only; "
-                + "compare the \(d.format.rawValue) variants side by side with opbench bench"
-    }
+    /// Q4_0 and Q4_1 rebuild the nibble-plane GEMV (`Int4.ablation`); the other formats
+    /// their own GEMV from the blocks (`Int4.blockAblation`).
+    public func ablationSteps(_ d: Dims) -> [Ablation.Step] { d.format.isQ4 ? Int4.ablation : Int4.blockAblation }
 
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         try Int4Workload(shape, dims, seed: seed)

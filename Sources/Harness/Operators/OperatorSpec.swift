@@ -37,6 +37,8 @@ public protocol OperatorSpec: Sendable {
     func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload
     /// Why the ablation chain cannot run at `dims`, or nil when it can.
     func ablationRefusal(_ dims: Dims) -> String?
+    /// The ablation chain at `dims` (the family's, unless the shape picks another code path).
+    func ablationSteps(_ dims: Dims) -> [Ablation.Step]
 }
 
 /// The shape lists every tool draws from.
@@ -65,6 +67,7 @@ extension OperatorSpec {
     /// The ablation chain (empty when the operator has none).
     public var ablation: [Ablation.Step] { Family.ablation }
     public func ablationRefusal(_ dims: Dims) -> String? { nil }
+    public func ablationSteps(_ dims: Dims) -> [Ablation.Step] { Family.ablation }
 
     /// Parses `text` into a case shape of this operator.
     public func shape(_ text: String) throws -> CaseShape {
@@ -84,6 +87,7 @@ extension OperatorSpec {
     func memoryBytes(of shape: CaseShape) -> Double { memoryBytes(typed(shape)) }
     func workload(of shape: CaseShape, seed: UInt64) throws -> any Workload { try workload(shape, typed(shape), seed: seed) }
     func ablationRefusal(of shape: CaseShape) -> String? { ablationRefusal(typed(shape)) }
+    func ablationSteps(of shape: CaseShape) -> [Ablation.Step] { ablationSteps(typed(shape)) }
 }
 
 /// The registry: every operator the tools know, in the order they list them.
