@@ -19,16 +19,49 @@ public protocol Kernel: Sendable {
     var summary: String { get }
 }
 
+/// "Did you mean" for misspelt names.
+public enum Suggest {
+    /// The name among `known` closest to `name` by edit distance (insertions, deletions,
+    /// substitutions and swaps of neighbours, case ignored), if it is within a third of the
+    /// name's length (at least 1); nil otherwise.
+    public static func closest(_ name: String, among known: [String]) -> String? {
+        let a = Array(name.lowercased())
+        var best: (String, Int)?
+        for k in known {
+            let b = Array(k.lowercased())
+            var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+            for i in 0...a.count { d[i][0] = i }
+            for j in 0...b.count { d[0][j] = j }
+            if !a.isEmpty && !b.isEmpty {
+                for i in 1...a.count {
+                    for j in 1...b.count {
+                        d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                        if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+                    }
+                }
+            }
+            let dist = d[a.count][b.count]
+            if dist <= max(1, a.count / 3), dist < (best?.1 ?? .max) { best = (k, dist) }
+        }
+        return best?.0
+    }
+
+    /// " (did you mean 'x'?)" or "".
+    public static func clause(_ name: String, among known: [String]) -> String {
+        closest(name, among: known).map { " (did you mean '\($0)'?)" } ?? ""
+    }
+}
+
 /// Finding a variant of one operator family by name.
 public enum Variants {
     /// The kernel registered under `name` in `family` (or among the `hidden` ones: ablation
     /// steps), or a typed error naming the registered choices.
     public static func find<K>(_ family: [K], hidden: [K] = [], op: Op, name: String) throws -> K {
         guard let k = (family + hidden).first(where: { ($0 as? any Kernel)?.name == name }) else {
-            let known = family.compactMap { ($0 as? any Kernel)?.name }.joined(separator: ", ")
+            let names = family.compactMap { ($0 as? any Kernel)?.name }
             throw KernelError.invalidArgument(
                 op: op.rawValue, argument: "variant", value: "'\(name)'",
-                reason: "known variants: " + known)
+                reason: "known variants: " + names.joined(separator: ", ") + Suggest.clause(name, among: names))
         }
         return k
     }

@@ -80,7 +80,8 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
                 guard names.contains(value) else {
                     throw ModelError.invalidOption(
                         option: "--plan", value: text,
-                        reason: "\(key)=\(value): unknown variant (known: \(names.joined(separator: ", ")))")
+                        reason: "\(key)=\(value): unknown variant (known: \(names.joined(separator: ", ")))"
+                            + Suggest.clause(value, among: names))
                 }
                 return value
             }
@@ -109,7 +110,8 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             default:
                 throw ModelError.invalidOption(
                     option: "--plan", value: text,
-                    reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, kv, threads)")
+                    reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, kv, threads)"
+                        + Suggest.clause(key, among: ["matmul", "softmax", "layernorm", "attention", "int4", "weights", "kv", "threads"]))
             }
         }
         if plan.int4 != nil && plan.weights == .f32 {

@@ -18,7 +18,12 @@ struct BenchCommand: ParsableCommand {
     var shapes: [String] = []
     @Option(help: "quick (under 2 minutes) or full (size and thread sweeps).") var suite: String = "quick"
     @Option(name: .customLong("min-time"), help: "Measuring time per case, seconds (default: 0.4 quick, 1.0 full).") var minTime: Double?
-    @Option(help: "Samples per case (default 10 quick, 15 full).") var repetitions: Int?
+    @Option(name: [.short, .long], help: "Samples per case (default 10 quick, 15 full).") var repetitions: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Only the cases whose key ('matmul.simd 64x64x64 t=1', as in results) matches this regular expression "
+                + "(Google Benchmark's --benchmark_filter habit).", valueName: "regex"))
+    var filter: String?
     @Option(
         name: .customLong("cases-from"), help: "Measure exactly the cases (id, shape, threads) of this results file instead of a suite.")
     var casesFrom: String?
@@ -34,7 +39,8 @@ struct BenchCommand: ParsableCommand {
                 + "last-level cache 4 times, so every run reads them from DRAM, as a model decode reads each layer's weights."))
     var cache: String = "warm"
     @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
-    @Option(help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
+    @Option(
+        name: [.short, .long], help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
     var output: String?
 
     func run() throws {
@@ -107,6 +113,7 @@ struct BenchCommand: ParsableCommand {
         for t in selection.threads { args += ["--threads", t] }
         for sh in shapes { args += ["--shape", sh] }
         if let casesFrom { args += ["--cases-from", casesFrom] }
+        if let filter { args += ["--filter", filter] }
         let docs = try runChildren(args, count: rounds, label: "round")
         var merged = Bench.merge(docs)
         merged.settings.command = CommandLine.arguments.dropFirst().joined(separator: " ")
@@ -126,7 +133,22 @@ struct BenchCommand: ParsableCommand {
     /// The cases: selected ops × shapes × selected variants × threads; naive variants skip
     /// full-suite shapes above `Suites.naiveFlopLimit`.
     func plan() throws -> [BenchCase] {
-        if let casesFrom { return try BenchCase.list(from: try ResultDocument.read(casesFrom), path: casesFrom) }
+        var regex: NSRegularExpression?
+        if let filter {
+            do { regex = try NSRegularExpression(pattern: filter) } catch {
+                throw CLIError("--filter '\(filter)' is not a regular expression")
+            }
+        }
+        func keep(_ c: BenchCase) -> Bool {
+            guard let regex else { return true }
+            let key = "\(c.variant) \(c.shape.text) t=\(c.threads)"
+            return regex.firstMatch(in: key, range: NSRange(key.startIndex..., in: key)) != nil
+        }
+        if let casesFrom {
+            let cases = try BenchCase.list(from: try ResultDocument.read(casesFrom), path: casesFrom).filter(keep)
+            guard !cases.isEmpty else { throw CLIError("--filter '\(filter ?? "")' matches none of \(casesFrom)'s cases") }
+            return cases
+        }
         let ops = try selection.selectedOps()
         let filter = try selection.variantFilter()
         let threads = try selection.threadCounts()
@@ -153,6 +175,16 @@ struct BenchCommand: ParsableCommand {
             _ = try ops[0].shape(s)
             throw CLIError("--shape '\(s)' fits none of the selected operators")
         }
+        // An operator named by --op that no --shape fits would be dropped without a word.
+        if !selection.ops.isEmpty && !shapes.isEmpty {
+            for spec in ops where !out.contains(where: { $0.variant.op == spec.op }) {
+                throw CLIError(
+                    "--op \(spec.op.rawValue) gets no shape: none of \(shapes.map { "'\($0)'" }.joined(separator: ", ")) is a "
+                        + "\(spec.op.rawValue) shape (\(spec.grammar))")
+            }
+        }
+        out = out.filter(keep)
+        if out.isEmpty, let pattern = self.filter { throw CLIError("--filter '\(pattern)' matches none of the selected cases") }
         for s in Set(out.map(\.shape)) { try Workloads.checkMemory(s) }
         guard !out.isEmpty else { throw CLIError("the selection matches no variant") }
         return out

@@ -26,10 +26,13 @@ struct Selection: ParsableArguments {
         if names.isEmpty { return { _ in true } }
         let known = Set(Operators.variantNames)
         for n in names where !n.contains(".") && !known.contains(n) {
-            throw CLIError("unknown variant '\(n)' (known: \(known.sorted().joined(separator: ", ")), or an id like matmul.simd)")
+            throw CLIError(
+                "unknown variant '\(n)' (known: \(known.sorted().joined(separator: ", ")), or an id like matmul.simd)"
+                    + Suggest.clause(n, among: known.sorted()))
         }
         for n in names where n.contains(".") && VariantID(n) == nil {
-            throw CLIError("unknown variant id '\(n)' (see 'opbench list')")
+            throw CLIError(
+                "unknown variant id '\(n)' (see 'opbench list')" + Suggest.clause(n, among: Operators.variantIDs.map(\.description)))
         }
         return { id in names.contains(id.variant) || names.contains(id.description) }
     }

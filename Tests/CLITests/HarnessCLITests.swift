@@ -4,6 +4,32 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct HarnessCLITests {
+    /// Google Benchmark's habits: --filter REGEX over case keys, -o / -r; "did you mean" for
+    /// misspelt operators and variants; an operator named by --op that no --shape fits is an
+    /// error, not silently dropped.
+    @Test func filtersShortOptionsAndSuggestions() throws {
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("f.json").path
+        let r = try CLI.run([
+            "bench", "--op", "softmax,layernorm", "--shape", "32x64", "--filter", "^(softmax|layernorm)\\.simd .* t=1$", "-r", "2",
+            "--min-time", "0.01", "-o", out,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try ResultDocument.read(out)
+        #expect(Set(doc.cases.map(\.id)) == ["softmax.simd", "layernorm.simd"] && doc.cases.allSatisfy { $0.samplesSeconds.count == 2 })
+        try CLI.expectError(
+            ["bench", "--op", "softmax", "--shape", "32x64", "--filter", "("], ["--filter '('", "not a regular expression"])
+        try CLI.expectError(
+            ["bench", "--op", "softmax", "--shape", "32x64", "--filter", "nothing"], ["--filter 'nothing'", "matches none"])
+        try CLI.expectError(
+            ["bench", "--op", "matmul,softmax", "--shape", "1024x1024"], ["--op matmul gets no shape", "'1024x1024'", "MxKxN"])
+        try CLI.expectError(["bench", "--op", "sofmax"], ["unknown operator 'sofmax'", "did you mean 'softmax'?"])
+        try CLI.expectError(["bench", "--variant", "smid"], ["unknown variant 'smid'", "did you mean 'simd'?"])
+        try CLI.expectError(["bench", "--variant", "matmul.blsa"], ["unknown variant id 'matmul.blsa'", "did you mean 'matmul.blas'?"])
+        try CLI.expectError(["model", "--preset", "tiny", "--plan", "matmul=simdd"], ["matmul=simdd", "did you mean 'simd'?"])
+        try CLI.expectError(["bench", "--op", "zzzzzz"], ["unknown operator 'zzzzzz'"])
+    }
+
     static let tiny = ["--min-time", "0.01", "--repetitions", "3"]
 
     @Test func benchWritesEveryFormat() throws {

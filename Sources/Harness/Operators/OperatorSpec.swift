@@ -116,7 +116,7 @@ public enum Operators {
     /// The spec registered under `name`; a `ShapeError` names the known operators.
     public static func named(_ name: String) throws -> any OperatorSpec {
         guard let spec = all.first(where: { $0.op.rawValue == name }) else {
-            throw ShapeError("unknown operator '\(name)' (known: \(names.joined(separator: ", ")))")
+            throw ShapeError("unknown operator '\(name)' (known: \(names.joined(separator: ", ")))" + Suggest.clause(name, among: names))
         }
         return spec
     }
