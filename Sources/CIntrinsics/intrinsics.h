@@ -69,6 +69,17 @@ static inline __attribute__((always_inline)) opbench_f32x4 opbench_sums4(opbench
 
 typedef int opbench_i32x16 __attribute__((ext_vector_type(16)));
 
+/// Vector registers of the target the package is compiled for: 32 (zmm, AVX-512) or 16 (ymm
+/// on AVX2, where a SIMD16 value takes two of them). Code that keeps many SIMD16 values live
+/// (the FMA probe) sizes itself by it, so it does not spill.
+static inline __attribute__((always_inline)) int opbench_vector_registers(void) {
+#if defined(__AVX512F__)
+    return 32;
+#else
+    return 16;
+#endif
+}
+
 /// 1 when `opbench_dot_u8s8` is one instruction (`vpdpbusd`, AVX-512 VNNI) on the target the
 /// package is compiled for; 0 when it is the portable loop below.
 static inline __attribute__((always_inline)) int opbench_has_dot_u8s8(void) {

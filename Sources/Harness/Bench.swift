@@ -50,6 +50,26 @@ public struct CLIUsageError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
+/// Where a benchmark run is: cases done (fractional within the group being measured), the
+/// group (one op × shape, measured interleaved) and what is running; `finished` is set once
+/// per group when it completes.
+public struct BenchProgress: Sendable {
+    public struct Finished: Sendable {
+        public let op: String, shape: String
+        public let cases: Int
+        public let seconds: Double
+    }
+    public let done: Double
+    public let total: Int
+    public let group: Int, groups: Int
+    public let current: String
+    public let elapsed: Double
+    public let finished: Finished?
+
+    /// Seconds left at the pace so far, nil before anything is done.
+    public var eta: Double? { done > 0 ? elapsed * (Double(total) - done) / done : nil }
+}
+
 public enum Bench {
     /// Measures every case. Cases of one op and shape share one set of inputs and are
     /// measured interleaved — sample r of every variant and thread count is taken in the
@@ -57,7 +77,7 @@ public enum Bench {
     /// (speed-ups, the gate's normalized figures) stay stable.
     public static func run(
         _ cases: [BenchCase], options: BenchOptions, machine: MachineInfo,
-        progress: ((Int, Int, String) -> Void)? = nil
+        progress: ((BenchProgress) -> Void)? = nil
     ) throws -> [CaseResult] {
         var groups: [(CaseShape, [BenchCase])] = []
         for c in cases {
@@ -67,21 +87,31 @@ public enum Bench {
         // between runs, are separate processes: see `merge`).
         var results: [CaseResult] = []
         var done = 0
-        for (shape, group) in groups {
+        let start = Machine.now()
+        for (g, (shape, group)) in groups.enumerated() {
             let copies = try workloads(shape, options: options, machine: machine)
             let w = copies[0]
+            let groupStart = Machine.now()
             let (samples, iters, checks) = try measureGroup(group, workloads: copies, options: options, machine: machine) {
-                progress?(done, cases.count, $0)
+                what, fraction in
+                progress?(
+                    BenchProgress(
+                        done: Double(done) + fraction * Double(group.count), total: cases.count, group: g, groups: groups.count,
+                        current: what, elapsed: Machine.now() - start, finished: nil))
             }
             for (i, c) in group.enumerated() {
                 results.append(
                     result(c, workload: w, samples: samples[i], iters: iters[i], check: checks[i], machine: machine, cache: options.cache))
             }
             done += group.count
+            progress?(
+                BenchProgress(
+                    done: Double(done), total: cases.count, group: g + 1, groups: groups.count, current: "",
+                    elapsed: Machine.now() - start,
+                    finished: .init(op: shape.op.rawValue, shape: shape.text, cases: group.count, seconds: Machine.now() - groupStart)))
         }
         linkPeers(&results)
         computeSpeedups(&results)
-        progress?(cases.count, cases.count, "done")
         return results
     }
 
@@ -163,13 +193,14 @@ public enum Bench {
     /// Returns samples, iterations per sample and verifications (of the first workload).
     static func measureGroup(
         _ group: [BenchCase], workloads: [any Workload], options: BenchOptions, machine: MachineInfo,
-        progress: (String) -> Void
+        progress: (_ what: String, _ fraction: Double) -> Void
     ) throws -> ([[Double]], [Int], [Verification]) {
         struct Prepared { let c: BenchCase; let run: () throws -> Void; let iters: Int; let reps: Int; let check: Verification }
         var prepared: [Prepared] = []
         let workload = workloads[0]
-        for c in group {
-            progress("\(c.variant) \(c.shape.text) t=\(c.threads) (warm-up)")
+        // Progress within the group: the warm-ups count for a tenth, the samples for the rest.
+        for (n, c) in group.enumerated() {
+            progress("\(c.variant) \(c.shape.text) t=\(c.threads) (warm-up)", 0.1 * Double(n) / Double(group.count))
             let first = try workload.runner(variant: c.variant.variant, threads: c.threads)
             var run = first
             if workloads.count > 1 {
@@ -199,7 +230,8 @@ public enum Bench {
         let rounds = prepared.map(\.reps).max() ?? 0
         for r in 0..<rounds {
             for (i, p) in prepared.enumerated() where r < p.reps {
-                progress("\(p.c.variant) \(p.c.shape.text) t=\(p.c.threads) sample \(r + 1)/\(p.reps)")
+                progress(
+                    "\(p.c.variant) \(p.c.shape.text) t=\(p.c.threads) sample \(r + 1)/\(p.reps)", 0.1 + 0.9 * Double(r) / Double(rounds))
                 let s = Machine.now()
                 for _ in 0..<p.iters { try p.run() }
                 samples[i].append((Machine.now() - s) / Double(p.iters))

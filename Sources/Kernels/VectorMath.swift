@@ -5,6 +5,10 @@ import CIntrinsics
 public typealias Vec = SIMD16<Float>
 
 public enum VectorMath {
+    /// SIMD16 values that fit in registers at once with room to spare: 12 with AVX-512's 32
+    /// zmm registers, 6 on AVX2 (two ymm registers each, of 16).
+    public static var liveVectors: Int { opbench_vector_registers() == 32 ? 12 : 6 }
+
     // exp(x) = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 ∈ [−ln2/2, ln2/2].
     // ln 2 is split in two (Cody–Waite) so n·ln2_hi is exact in fp32 for |n| ≤ 127.
     // e^r = 1 + r + r²·Q(r) with Q of degree 4, a near-minimax fit of (e^r − 1 − r)/r² for

@@ -58,7 +58,7 @@ struct AblationCommand: ParsableCommand {
         options.repetitions = repetitions
         let machine = Machine.current()
         let progress = ProgressBar()
-        let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0, $1, $2) }
+        let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0) }
         progress.finish()
         let table = AblationTables.table(zip(steps, results).map { ($0.change, $1) })
         FileHandle.standardOutput.write(Data((format == "md" ? table.markdown : table.terminal).utf8))

@@ -67,7 +67,7 @@ struct BenchCommand: ParsableCommand {
             doc = try runRounds(options: options)
         } else {
             let progress = ProgressBar()
-            let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0, $1, $2) }
+            let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0) }
             progress.finish()
             doc = ResultDocument(
                 machine: machine,
@@ -191,16 +191,50 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+/// Progress on stderr. On a terminal, one line redrawn in place that fits the terminal's
+/// width: a bar, cases done (fractional within the group being measured), the group, an ETA
+/// at the pace so far and what runs. Elsewhere (a CI log, a pipe), one line per finished group,
+/// as Google Benchmark prints a row per benchmark, so a log shows progress and a timeout shows
+/// where it stopped.
 final class ProgressBar {
-    let enabled = isatty(2) == 1
-    func update(_ done: Int, _ total: Int, _ what: String) {
-        guard enabled, total > 0 else { return }
-        let width = 24, filled = width * done / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) \(what)".utf8))
+    let tty = isatty(2) == 1
+    private var lastDraw = 0.0
+
+    /// Columns of the terminal on stderr (80 when unknown).
+    static func columns() -> Int {
+        var ws = winsize()
+        if ioctl(2, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 { return Int(ws.ws_col) }
+        return Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? 80
     }
-    func finish() { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+
+    static func duration(_ s: Double) -> String {
+        s < 60 ? String(format: "%.0f s", s) : String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60)
+    }
+
+    func update(_ p: BenchProgress) {
+        if let f = p.finished {
+            guard !tty else { return }
+            let eta = p.eta.map { ", ETA \(Self.duration($0))" } ?? ""
+            let line = String(
+                format: "[%d/%d] %@ %@: %d cases in %.1f s (%@ elapsed%@)\n", p.group, p.groups, f.op, f.shape, f.cases, f.seconds,
+                Self.duration(p.elapsed), eta)
+            FileHandle.standardError.write(Data(line.utf8))
+            return
+        }
+        guard tty, p.total > 0 else { return }
+        let now = Machine.now()
+        guard now - lastDraw >= 0.1 else { return }
+        lastDraw = now
+        let width = 20, filled = min(width, Int(Double(width) * p.done / Double(p.total)))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let eta = p.eta.map { " ETA \(Self.duration($0))" } ?? ""
+        var line = String(format: "[%@] %.1f/%d cases, group %d/%d%@  %@", bar, p.done, p.total, p.group + 1, p.groups, eta, p.current)
+        let cols = Self.columns()
+        if line.count > cols - 1 { line = String(line.prefix(max(0, cols - 1))) }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    func finish() { if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
 }
 
 /// Runs `opbench <args> --output FILE` `count` times, each in a fresh process, and reads

@@ -4,6 +4,37 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct HarnessCLITests {
+    /// Progress in a pipe (a CI log): one line per finished group, in order, with the time
+    /// spent and an ETA. In a pseudo-terminal 60 columns wide (`script`, `stty cols 60`): the
+    /// redrawn line never exceeds 59 columns and counts cases done before the run ends.
+    @Test func progressInAPipeAndInATerminal() throws {
+        let r = try CLI.run(["bench", "--op", "softmax,layernorm", "--shape", "64x64", "--shape", "32x96", "--min-time", "0.02", "-r", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("[") }
+        #expect(lines.count == 4, "\(r.stderr)")
+        for (n, line) in lines.enumerated() {
+            #expect(line.hasPrefix("[\(n + 1)/4] ") && line.contains(" cases in ") && line.contains("elapsed"), "\(line)")
+        }
+        #expect(!r.stderr.contains("\u{1B}"), "no terminal escapes in a pipe")
+        let command =
+            "stty cols 60; '\(CLI.binary.path)' bench --op softmax --shape 64x64 --shape 128x128 --shape 256x256 --min-time 0.3 >/dev/null"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-q", "-c", command, "/dev/null"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let draws = text.components(separatedBy: "\r\u{1B}[K").dropFirst().map { $0.split(separator: "\r").first.map(String.init) ?? "" }
+            .filter { !$0.isEmpty }
+        #expect(!draws.isEmpty, "no progress drawn: \(text.debugDescription)")
+        for d in draws { #expect(d.count <= 59, "\(d.count) columns: \(d)") }
+        #expect(draws.contains { $0.contains("ETA") && !$0.hasPrefix("[....................] 0.0/") }, "\(draws)")
+    }
+
     /// Google Benchmark's habits: --filter REGEX over case keys, -o / -r; "did you mean" for
     /// misspelt operators and variants; an operator named by --op that no --shape fits is an
     /// error, not silently dropped.
