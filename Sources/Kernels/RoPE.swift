@@ -277,8 +277,8 @@ public enum RoPE: OperatorFamily {
             try validate(x, y, heads: heads, headDim: headDim, table: table, threads: threads)
             openblas_set_num_threads(1)
             let r = table.rotaryDims, half = r / 2
-            try table.cos.withUnsafeBufferPointer { cb in
-                try table.sin.withUnsafeBufferPointer { sb in
+            table.cos.withUnsafeBufferPointer { cb in
+                table.sin.withUnsafeBufferPointer { sb in
                     let cp = SendablePointer(cb.baseAddress!), sp = SendablePointer(sb.baseAddress!)
                     Parallel.forEach(x.rows, threads: threads) { rows in
                         for t in rows {
