@@ -44,6 +44,27 @@ public enum Check {
         }
     }
 
+    /// The prologue of every row-wise operator: a valid thread count, valid x and y, y of x's shape.
+    public static func rowwise(_ x: MatrixView, _ y: MutableMatrixView, threads: Int, op: String) throws {
+        try Check.threads(threads, op: op)
+        try x.validate(op: op, argument: "x")
+        try y.validate(op: op, argument: "y")
+        guard y.rows == x.rows, y.cols == x.cols else {
+            throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(x.cols)", got: "\(y.rows)x\(y.cols)")
+        }
+    }
+
+    /// A row norm's arguments: `rowwise`, gamma of C values, eps finite and > 0.
+    public static func rowNorm(
+        _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, eps: Float, _ y: MutableMatrixView, threads: Int, op: String
+    ) throws {
+        try rowwise(x, y, threads: threads, op: op)
+        try equal(gamma.count, x.cols, "gamma", op: op, what: "C")
+        guard eps.isFinite, eps > 0 else {
+            throw KernelError.invalidArgument(op: op, argument: "eps", value: "\(eps)", reason: "must be finite and > 0")
+        }
+    }
+
     /// Throws unless `actual == expected`.
     @inlinable
     public static func equal(_ actual: Int, _ expected: Int, _ argument: String, op: String, what: String) throws {

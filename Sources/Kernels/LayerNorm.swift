@@ -37,17 +37,8 @@ public enum LayerNorm: OperatorFamily {
         eps: Float, _ y: MutableMatrixView, threads: Int
     ) throws {
         let op = Self.op.rawValue
-        try Check.threads(threads, op: op)
-        try x.validate(op: op, argument: "x")
-        try y.validate(op: op, argument: "y")
-        guard y.rows == x.rows, y.cols == x.cols else {
-            throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(x.cols)", got: "\(y.rows)x\(y.cols)")
-        }
-        try Check.equal(gamma.count, x.cols, "gamma", op: op, what: "C")
+        try Check.rowNorm(x, gamma: gamma, eps: eps, y, threads: threads, op: op)
         try Check.equal(beta.count, x.cols, "beta", op: op, what: "C")
-        guard eps.isFinite, eps > 0 else {
-            throw KernelError.invalidArgument(op: op, argument: "eps", value: "\(eps)", reason: "must be finite and > 0")
-        }
     }
 
     /// The corrected mean and 1/√(var + eps) from pass-1 mean and the pass-2 sums.

@@ -26,20 +26,10 @@ public enum RMSNorm: OperatorFamily {
     public static func validate(
         _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, eps: Float, _ y: MutableMatrixView, threads: Int
     ) throws {
-        let op = Self.op.rawValue
-        try Check.threads(threads, op: op)
-        try x.validate(op: op, argument: "x")
-        try y.validate(op: op, argument: "y")
-        guard y.rows == x.rows, y.cols == x.cols else {
-            throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(x.cols)", got: "\(y.rows)x\(y.cols)")
-        }
-        try Check.equal(gamma.count, x.cols, "gamma", op: op, what: "C")
-        guard eps.isFinite, eps > 0 else {
-            throw KernelError.invalidArgument(op: op, argument: "eps", value: "\(eps)", reason: "must be finite and > 0")
-        }
+        try Check.rowNorm(x, gamma: gamma, eps: eps, y, threads: threads, op: Self.op.rawValue)
     }
 
-    /// 2⁻⁶⁴ and its inverse: the exact rescaling of a row whose Σx² overflows.
+    /// 2⁻⁶⁴: the exact rescaling of a row whose Σx² overflows.
     static let down: Float = 0x1p-64
 
     /// r = 1/√(s/n + eps) from the row's Σx² `s`; when s overflowed (`sumScaled` then gives

@@ -45,12 +45,7 @@ public enum Softmax: OperatorFamily {
     /// Checks every argument.
     public static func validate(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
         let op = Self.op.rawValue
-        try Check.threads(threads, op: op)
-        try x.validate(op: op, argument: "x")
-        try y.validate(op: op, argument: "y")
-        guard y.rows == x.rows, y.cols == x.cols else {
-            throw KernelError.shapeMismatch(op: op, argument: "y", expected: "\(x.rows)x\(x.cols)", got: "\(y.rows)x\(y.cols)")
-        }
+        try Check.rowwise(x, y, threads: threads, op: op)
         guard options.scale.isFinite, options.scale > 0 else {
             throw KernelError.invalidArgument(op: op, argument: "scale", value: "\(options.scale)", reason: "must be finite and > 0")
         }

@@ -16,7 +16,8 @@ public struct Int4Spec: OperatorSpec {
     public init() {}
 
     public var grammar: String {
-        "MxKxN (x[M×K]·Wᵀ, W[N×K] in Q4_0 blocks); MxKxN,FORMAT for FORMAT in q4_1, q8_0, q4_k, q6_k (K a multiple of 256 for q4_k, q6_k)"
+        "MxKxN (x[M×K]·Wᵀ, W[N×K] in Q4_0 blocks); MxKxN,FORMAT for FORMAT in q4_1, q8_0, q4_k, q6_k "
+            + "(K a multiple of 256 for q4_k, q6_k)"
     }
 
     public var shapes: ShapeSets {
