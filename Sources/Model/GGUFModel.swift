@@ -73,25 +73,29 @@ public enum GGUFModel {
         func matrix(_ name: String, rows: Int, cols: Int) throws -> Matrix { try file.matrix(try tensor(name, [cols, rows])) }
         func vector(_ name: String, _ n: Int) throws -> [Float] { try file.matrix(try tensor(name, [n])).dense }
         func norm(_ name: String) throws -> Norm { Norm(gamma: try vector(name + ".weight", c), beta: try vector(name + ".bias", c)) }
-        /// A linear [out × in]; a quantized weight is kept as its blocks (rows `rows` of it).
-        func linear(_ name: String, out: Int, in inF: Int, rows: Range<Int>? = nil, stacked: Int = 1) throws -> Linear {
-            let t = try tensor(name + ".weight", [inF, out * stacked])
-            let rows = rows ?? 0..<out
-            let bias = try vector(name + ".bias", out * stacked)
-            var lin: Linear
+        /// `parts` linears [out × in] stacked by rows in one tensor (GPT-2's Q, K and V), the
+        /// tensor read once; a quantized weight is kept as its blocks.
+        func linears(_ name: String, out: Int, in inF: Int, parts: Int) throws -> [Linear] {
+            let t = try tensor(name + ".weight", [inF, out * parts])
+            let bias = try vector(name + ".bias", out * parts)
             if case .quantized(let f) = t.type {
                 let rowBytes = inF / f.blockSize * f.blockBytes
-                let q = try file.withBytes(t) { raw in
-                    try QuantizedMatrix(format: f, rows: rows.count, cols: inF, bytes: raw.baseAddress! + rows.lowerBound * rowBytes)
+                return try (0..<parts).map { n in
+                    let q = try file.withBytes(t) { raw in
+                        try QuantizedMatrix(format: f, rows: out, cols: inF, bytes: raw.baseAddress! + n * out * rowBytes)
+                    }
+                    var lin = Linear(weight: Int4.dequantize(q), bias: Array(bias[(n * out)..<((n + 1) * out)]))
+                    lin.quantized = q
+                    return lin
                 }
-                lin = Linear(weight: Int4.dequantize(q), bias: Array(bias[rows]))
-                lin.quantized = q
-            } else {
-                let all = try file.matrix(t)
-                lin = Linear(weight: Matrix(rows: rows.count, cols: inF) { r, k in all[rows.lowerBound + r, k] }, bias: Array(bias[rows]))
             }
-            return lin
+            let all = try file.matrix(t)
+            return (0..<parts).map { n in
+                Linear(
+                    weight: Matrix(rows: out, cols: inF) { r, k in all[n * out + r, k] }, bias: Array(bias[(n * out)..<((n + 1) * out)]))
+            }
         }
+        func linear(_ name: String, out: Int, in inF: Int) throws -> Linear { try linears(name, out: out, in: inF, parts: 1)[0] }
         var weights = ModelWeights(
             config: config, tokenEmbedding: try file.matrix(embd),
             positionEmbedding: try matrix("position_embd.weight", rows: ctx, cols: c),
@@ -111,11 +115,10 @@ public enum GGUFModel {
         for i in 0..<layers {
             let p = "blk.\(i)."
             if arch == "gpt2" {
+                let qkv = try linears(p + "attn_qkv", out: c, in: c, parts: 3)
                 weights.layers.append(
                     LayerWeights(
-                        q: try linear(p + "attn_qkv", out: c, in: c, rows: 0..<c, stacked: 3),
-                        k: try linear(p + "attn_qkv", out: c, in: c, rows: c..<(2 * c), stacked: 3),
-                        v: try linear(p + "attn_qkv", out: c, in: c, rows: (2 * c)..<(3 * c), stacked: 3),
+                        q: qkv[0], k: qkv[1], v: qkv[2],
                         proj: try linear(p + "attn_output", out: c, in: c), fc1: try linear(p + "ffn_up", out: ff, in: c),
                         fc2: try linear(p + "ffn_down", out: c, in: ff), norm1: try norm(p + "attn_norm"), norm2: try norm(p + "ffn_norm")))
             } else {
