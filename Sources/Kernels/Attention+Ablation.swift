@@ -34,9 +34,9 @@ extension Attention {
             q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
             _ out: MutableMatrixView, threads: Int
         ) throws {
-            let d = try Attention.validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            let layout = try Attention.validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             Attention.SIMD.tiles(
-                q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads,
+                q: q, k: k, v: v, heads: heads, layout: layout, pattern: pattern, out, threads: threads,
                 vectorMask: vectorMask, skipUnreachable: false)
         }
     }

@@ -24,15 +24,15 @@ extension Attention {
             q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
             _ out: MutableMatrixView, threads: Int
         ) throws {
-            let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            let layout = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             let tq = q.rows
             if tq <= Self.decodeRows {
                 Parallel.forEach(heads, threads: threads) { headRange in
-                    Attention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+                    Attention.SIMD.decode(headRange, q: q, k: k, v: v, layout: layout, pattern: pattern, out)
                 }
                 return
             }
-            Attention.SIMD.tiles(q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out, threads: threads)
+            Attention.SIMD.tiles(q: q, k: k, v: v, heads: heads, layout: layout, pattern: pattern, out, threads: threads)
         }
 
         /// Decode (at most `decodeRows` queries) against K and V stored as fp16, the way a model
@@ -44,7 +44,7 @@ extension Attention {
             _ out: MutableMatrixView, threads: Int
         ) throws {
             // The shape checks of the fp32 entry, on views of K's and V's shapes.
-            let d = try validate(
+            let layout = try validate(
                 q: q, k: MatrixView(base: q.base, rows: k.rows, cols: k.cols, stride: k.stride),
                 v: MatrixView(base: q.base, rows: v.rows, cols: v.cols, stride: v.stride),
                 heads: heads, pattern: pattern, out, threads: threads)
@@ -54,7 +54,7 @@ extension Attention {
                     got: "\(q.rows)x\(q.cols)")
             }
             Parallel.forEach(heads, threads: threads) { headRange in
-                Attention.SIMD.decode(headRange, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out)
+                Attention.SIMD.decode(headRange, q: q, k: k, v: v, layout: layout, pattern: pattern, out)
             }
         }
 
@@ -63,13 +63,13 @@ extension Attention {
         /// masking partial tiles 16 keys at a time, and visiting only the span of keys a
         /// window reaches (with the global keys as an extra group).
         static func tiles(
-            q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int, pattern: AttentionPattern,
+            q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, layout: Heads, pattern: AttentionPattern,
             _ out: MutableMatrixView, threads: Int, vectorMask: Bool = true, skipUnreachable: Bool = true
         ) {
             let nqt = (q.rows + Blocking.mr - 1) / Blocking.mr
             Parallel.forEach(heads * nqt, threads: threads) { units in
                 Attention.SIMD.work(
-                    units, q: q, k: k, v: v, heads: heads, d: d, pattern: pattern, out,
+                    units, q: q, k: k, v: v, layout: layout, pattern: pattern, out,
                     vectorMask: vectorMask, skipUnreachable: skipUnreachable)
             }
         }
@@ -88,10 +88,10 @@ extension Attention {
         /// and sum, vectorized over keys. Pass 3: O_h = Σ p_hj·v_j,h as 16-lane axpys, then one
         /// division by the sum. No packing.
         static func decode<Rows: DecodeRows>(
-            _ headRange: Range<Int>, q: MatrixView, k: Rows, v: Rows, heads: Int, d: Int,
+            _ headRange: Range<Int>, q: MatrixView, k: Rows, v: Rows, layout: Heads,
             pattern: AttentionPattern, _ out: MutableMatrixView
         ) {
-            let tq = q.rows, tk = k.rows, offset = tk - tq
+            let d = layout.d, tq = q.rows, tk = k.rows, offset = tk - tq
             let nh = headRange.count
             let ldS = (tk + 15) / 16 * 16 + 16
             let dv = (d + 15) / 16 * 16
@@ -112,7 +112,7 @@ extension Attention {
                             }
                             for h in 0..<nh {
                                 let qh = q.row(r) + (headRange.lowerBound + h) * d
-                                scores[h * ldS + j] = k.dot(qh, row: j, col: (headRange.lowerBound + h) * d, count: d) * scale
+                                scores[h * ldS + j] = k.dot(qh, row: j, col: layout.kv(headRange.lowerBound + h), count: d) * scale
                             }
                         }
                         j0 = j1
@@ -158,7 +158,7 @@ extension Attention {
                         for h in 0..<nh {
                             let p = scores[h * ldS + j]
                             if p == 0 { continue }
-                            v.axpy(p, row: j, col: (headRange.lowerBound + h) * d, into: acc + h * dv, count: d)
+                            v.axpy(p, row: j, col: layout.kv(headRange.lowerBound + h), into: acc + h * dv, count: d)
                         }
                     }
                     for h in 0..<nh {
@@ -219,12 +219,13 @@ extension Attention {
             return ((lo - j0) / 16, (hi - j0) / 16 + 1)
         }
 
-        /// O[rows × d] += P[rows × count]·V[keys ..< keys + count, head h]: P's rows read in
-        /// place (row r at p + r·ls; rows past `rows` repeat the last one, their results
-        /// discarded), V in place (B stride = V's row stride) or from its packed panels.
+        /// O[rows × d] += P[rows × count]·V[keys ..< keys + count, columns column ..< column + d]
+        /// (one K/V head): P's rows read in place (row r at p + r·ls; rows past `rows` repeat
+        /// the last one, their results discarded), V in place (B stride = V's row stride) or
+        /// from its packed panels.
         @inline(__always)
         static func pv(
-            _ p: UnsafeMutablePointer<Float>, keys: Int, count: Int, rows: Int, ls: Int, v: MatrixView, h: Int, d: Int,
+            _ p: UnsafeMutablePointer<Float>, keys: Int, count: Int, rows: Int, ls: Int, v: MatrixView, column: Int, d: Int,
             vp: UnsafeMutablePointer<Float>, vInPlace: Bool, o: UnsafeMutablePointer<Float>, dp: Int,
             tile: UnsafeMutablePointer<Float>
         ) {
@@ -233,7 +234,7 @@ extension Attention {
                 let width = min(nr, d - panel * nr)
                 let vPanel =
                     vInPlace
-                    ? UnsafePointer(v.base + h * d + panel * nr + keys * v.stride)
+                    ? UnsafePointer(v.base + column + panel * nr + keys * v.stride)
                     : UnsafePointer(vp + panel * nr * tk + keys * nr)
                 GEMM.microKernel(
                     count, UnsafePointer(p), vPanel, o + panel * nr, dp, rows, width, false, nil, tile,
@@ -387,19 +388,21 @@ extension Attention {
             }
         }
 
-        /// The scores of the `g` global keys for query rows r0 ..< r0 + rows of head h, into
-        /// the extra group at column `column` of each S row (lanes past G −inf).
+        /// The scores of the `g` global keys for query rows r0 ..< r0 + rows of head h (K/V
+        /// columns from `kvColumn`), into the extra group at column `column` of each S row
+        /// (lanes past G −inf).
         @inline(__always)
         static func globalScores(
-            q: MatrixView, k: MatrixView, h: Int, d: Int, r0: Int, rows: Int, g: Int, _ scratch: UnitScratch, column: Int
+            q: MatrixView, k: MatrixView, h: Int, kvColumn kc: Int, d: Int, r0: Int, rows: Int, g: Int, _ scratch: UnitScratch,
+            column: Int
         ) {
             for r in 0..<rows {
                 let qr = q.row(r0 + r) + h * d, sr = scratch.scores + r * scratch.stride
                 UnsafeMutableRawPointer(sr + column).storeBytes(of: Vec(repeating: -.infinity), as: Vec.self)
                 var j = 0
                 while j < g {
-                    let k0 = k.row(j) + h * d, k1 = k.row(Swift.min(j + 1, g - 1)) + h * d
-                    let k2 = k.row(Swift.min(j + 2, g - 1)) + h * d, k3 = k.row(Swift.min(j + 3, g - 1)) + h * d
+                    let k0 = k.row(j) + kc, k1 = k.row(Swift.min(j + 1, g - 1)) + kc
+                    let k2 = k.row(Swift.min(j + 2, g - 1)) + kc, k3 = k.row(Swift.min(j + 3, g - 1)) + kc
                     let dots = VectorMath.dots(qr, k0, k1, k2, k3, count: d)
                     for t in 0..<Swift.min(4, g - j) { sr[column + j + t] = dots[t] }
                     j += 4
@@ -491,11 +494,13 @@ extension Attention {
 
         /// The (head, query tile) units `units` (unit = head · ⌈Tq/MR⌉ + query tile): per unit,
         /// the keys of its span tile by tile — scores, online softmax, O += P·V — then O / l.
+        /// Units go head by head, so the query heads of one K/V group follow each other and
+        /// reuse its packed K (packed once per group and thread, not once per query head).
         static func work(
-            _ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, d: Int,
+            _ units: Range<Int>, q: MatrixView, k: MatrixView, v: MatrixView, layout: Heads,
             pattern: AttentionPattern, _ out: MutableMatrixView, vectorMask: Bool, skipUnreachable: Bool
         ) {
-            let mr = Blocking.mr, nr = Blocking.nr
+            let d = layout.d, mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let tilesPerHead = (tq + mr - 1) / mr
             let keyTile = Attention.tuning.keyTile
@@ -506,15 +511,16 @@ extension Attention {
             Workspace.with(UnitScratch.count(tk: tk, d: d, vInPlace: vInPlace, keyTile: keyTile)) { buffer in
                 let scratch = UnitScratch(buffer, tk: tk, d: d, vInPlace: vInPlace, keyTile: keyTile)
                 let stride = scratch.stride
-                var packedHead = -1
+                var packedColumn = -1
                 for unit in units {
                     let h = unit / tilesPerHead, r0 = (unit % tilesPerHead) * mr, rows = min(mr, tq - r0)
-                    if h != packedHead {
-                        let kh = MatrixView(base: k.base + h * d, rows: tk, cols: d, stride: k.stride)
-                        let vh = MatrixView(base: v.base + h * d, rows: tk, cols: d, stride: v.stride)
+                    let kvColumn = layout.kv(h)
+                    if kvColumn != packedColumn {
+                        let kh = MatrixView(base: k.base + kvColumn, rows: tk, cols: d, stride: k.stride)
+                        let vh = MatrixView(base: v.base + kvColumn, rows: tk, cols: d, stride: v.stride)
                         NKPanels(w: kh).pack(k0: 0, kc: d, j0: 0, nc: tk, into: scratch.packedK)
                         if !vInPlace { KNPanels(b: vh).pack(k0: 0, kc: tk, j0: 0, nc: d, into: scratch.packedV) }
-                        packedHead = h
+                        packedColumn = kvColumn
                     }
                     if unit + 1 < units.upperBound { prefetchUnit(unit + 1, tilesPerHead: tilesPerHead, q: q, out, d: d) }
                     let qh = MatrixView(base: q.base + h * d, rows: tq, cols: d, stride: q.stride)
@@ -540,7 +546,9 @@ extension Attention {
                             (groupLo, groupHi) = Attention.SIMD.groups(rows: qi, j0: tileStart, cols: tileCols, pattern)
                             if groupLo >= groupHi && !withGlobal { continue }
                         }
-                        if withGlobal { globalScores(q: q, k: k, h: h, d: d, r0: r0, rows: rows, g: g, scratch, column: keyTile) }
+                        if withGlobal {
+                            globalScores(q: q, k: k, h: h, kvColumn: kvColumn, d: d, r0: r0, rows: rows, g: g, scratch, column: keyTile)
+                        }
                         scoreTile(
                             queries: qi, rows: rows, tileStart: tileStart, tileCols: tileCols, groupLo: groupLo, groupHi: groupHi,
                             tileClass: tileClass, keys: tk, d: d, pattern: pattern, vectorMask: vectorMask, scratch)
@@ -555,7 +563,7 @@ extension Attention {
                         // G rows; a partial tile's P only over its nonzero keys.
                         if withGlobal {
                             Attention.SIMD.pv(
-                                scratch.probs + keyTile, keys: 0, count: g, rows: rows, ls: stride, v: v, h: h, d: d,
+                                scratch.probs + keyTile, keys: 0, count: g, rows: rows, ls: stride, v: v, column: kvColumn, d: d,
                                 vp: scratch.packedV, vInPlace: vInPlace, o: scratch.acc, dp: scratch.paddedD, tile: scratch.tile)
                         }
                         var keys = Swift.min(groupLo * 16, keyHi)..<keyHi
@@ -567,7 +575,7 @@ extension Attention {
                         if !keys.isEmpty {
                             Attention.SIMD.pv(
                                 scratch.probs + keys.lowerBound, keys: tileStart + keys.lowerBound, count: keys.count, rows: rows,
-                                ls: stride, v: v, h: h, d: d, vp: scratch.packedV, vInPlace: vInPlace, o: scratch.acc,
+                                ls: stride, v: v, column: kvColumn, d: d, vp: scratch.packedV, vInPlace: vInPlace, o: scratch.acc,
                                 dp: scratch.paddedD, tile: scratch.tile)
                         }
                     }

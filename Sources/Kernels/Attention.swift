@@ -8,7 +8,9 @@ import COpenBLAS
 /// An attention variant.
 public protocol AttentionKernel: Kernel {
     /// out = softmax(Q·Kᵀ/√D, masked by `pattern`)·V per head. Q is [Tq, H·D]; K and V are
-    /// [Tk, H·D] with Tk ≥ Tq; query row r is token Tk − Tq + r (the newest tokens).
+    /// [Tk, KV·D] with Tk ≥ Tq and KV dividing H (grouped-query attention: query head h reads
+    /// K/V head h / (H/KV); KV = H is multi-head, KV = 1 multi-query); query row r is token
+    /// Tk − Tq + r (the newest tokens).
     func run(
         q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
         _ out: MutableMatrixView, threads: Int) throws
@@ -26,12 +28,22 @@ public enum Attention: OperatorFamily {
     /// Registered variants, in the order tools list them.
     public static let variants: [any AttentionKernel] = [Naive(), SIMD(), BLAS()]
 
-    /// Checks every argument; returns the head dimension D.
+    /// The head layout of one call: head dimension D and the query heads per K/V head.
+    public struct Heads: Sendable {
+        /// D, the head dimension.
+        public let d: Int
+        /// H/KV, the query heads that share one K/V head (1 without grouping).
+        public let group: Int
+        /// The first K/V column of query head `h`: (h / group)·D.
+        @inline(__always) public func kv(_ h: Int) -> Int { h / group * d }
+    }
+
+    /// Checks every argument; returns the head layout (D, and H/KV from K's width).
     @discardableResult
     public static func validate(
         q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
         _ out: MutableMatrixView, threads: Int
-    ) throws -> Int {
+    ) throws -> Heads {
         let op = Self.op.rawValue
         try Check.threads(threads, op: op)
         try Check.positive(heads, "heads", op: op)
@@ -42,10 +54,14 @@ public enum Attention: OperatorFamily {
         guard q.cols % heads == 0 else {
             throw KernelError.shapeMismatch(op: op, argument: "Q", expected: "columns a multiple of H=\(heads)", got: "\(q.rows)x\(q.cols)")
         }
-        guard k.cols == q.cols, v.cols == q.cols, v.rows == k.rows else {
+        let d = q.cols / heads
+        // K's width gives KV: a whole number of D-wide heads that divides H.
+        guard k.cols > 0, k.cols % d == 0, heads % (k.cols / d) == 0 else {
             throw KernelError.shapeMismatch(
-                op: op, argument: k.cols != q.cols ? "K" : "V", expected: "\(k.rows)x\(q.cols) (Tk×H·D)",
-                got: k.cols != q.cols ? "\(k.rows)x\(k.cols)" : "\(v.rows)x\(v.cols)")
+                op: op, argument: "K", expected: "KV·D=\(d)·KV columns with KV dividing H=\(heads)", got: "\(k.rows)x\(k.cols)")
+        }
+        guard v.cols == k.cols, v.rows == k.rows else {
+            throw KernelError.shapeMismatch(op: op, argument: "V", expected: "\(k.rows)x\(k.cols) (K's shape)", got: "\(v.rows)x\(v.cols)")
         }
         guard k.rows >= q.rows else {
             throw KernelError.shapeMismatch(op: op, argument: "K", expected: "at least Tq=\(q.rows) rows", got: "\(k.rows) rows")
@@ -54,7 +70,7 @@ public enum Attention: OperatorFamily {
             throw KernelError.shapeMismatch(op: op, argument: "out", expected: "\(q.rows)x\(q.cols)", got: "\(out.rows)x\(out.cols)")
         }
         try pattern.validate(tokens: k.rows)
-        return q.cols / heads
+        return Heads(d: d, group: heads / (k.cols / d))
     }
 
     // MARK: - naive
@@ -70,8 +86,8 @@ public enum Attention: OperatorFamily {
             q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
             _ out: MutableMatrixView, threads: Int
         ) throws {
-            let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
-            let tk = k.rows, offset = k.rows - q.rows
+            let layout = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            let d = layout.d, tk = k.rows, offset = k.rows - q.rows
             let scale = 1 / Float(d).squareRoot()
             Parallel.forEach(q.rows, threads: threads) { rows in
                 Workspace.with(tk + d + 16) { ws in
@@ -82,7 +98,7 @@ public enum Attention: OperatorFamily {
                             let qi = q.row(r) + h * d
                             var m = -Float.infinity
                             for j in 0..<tk where pattern.allows(i, j) {
-                                let kj = k.row(j) + h * d
+                                let kj = k.row(j) + layout.kv(h)
                                 var s: Float = 0
                                 for t in 0..<d { s += qi[t] * kj[t] }
                                 scores[j] = s * scale
@@ -94,7 +110,7 @@ public enum Attention: OperatorFamily {
                                 for j in 0..<tk where pattern.allows(i, j) {
                                     let p = expf(scores[j] - m)
                                     sum += p
-                                    let vj = v.row(j) + h * d
+                                    let vj = v.row(j) + layout.kv(h)
                                     for t in 0..<d { acc[t] += p * vj[t] }
                                 }
                             }
@@ -122,7 +138,8 @@ public enum Attention: OperatorFamily {
             q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
             _ out: MutableMatrixView, threads: Int
         ) throws {
-            let d = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            let layout = try validate(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
+            let d = layout.d
             openblas_set_num_threads(1)
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let bq = Attention.tuning.blasBlock, bk = Attention.tuning.blasBlock
@@ -148,7 +165,7 @@ public enum Attention: OperatorFamily {
                             let cols = min(bk, tk - kb * bk)
                             cblas_sgemm(
                                 CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d), scale,
-                                q.row(r0) + h * d, Int32(q.stride), k.row(kb * bk) + h * d, Int32(k.stride),
+                                q.row(r0) + h * d, Int32(q.stride), k.row(kb * bk) + layout.kv(h), Int32(k.stride),
                                 0, s + c * bk, Int32(ld))
                             for r in 0..<rows {
                                 let sr = s + r * ld + c * bk
@@ -172,7 +189,7 @@ public enum Attention: OperatorFamily {
                             let cols = min(bk, tk - kb * bk)
                             cblas_sgemm(
                                 CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(cols), 1,
-                                s + c * bk, Int32(ld), v.row(kb * bk) + h * d, Int32(v.stride),
+                                s + c * bk, Int32(ld), v.row(kb * bk) + layout.kv(h), Int32(v.stride),
                                 1, o, Int32(out.stride))
                         }
                     }

@@ -117,15 +117,16 @@ public enum Reference {
         return y
     }
 
-    /// Masked multi-head attention; [Tq × H·D]. Also returns per output Σ_j p_ij·|v_jt|,
-    /// the scale of the weighted sum's rounding error. Query row r is token
-    /// `firstQuery + r` (default Tk − Tq: the newest tokens).
+    /// Masked multi-head attention; [Tq × H·D], K and V [Tk × KV·D] (query head h reads K/V
+    /// head h / (H/KV)). Also returns per output Σ_j p_ij·|v_jt|, the scale of the weighted
+    /// sum's rounding error. Query row r is token `firstQuery + r` (default Tk − Tq: the
+    /// newest tokens).
     public static func attention(
         q: MatrixView, k: MatrixView, v: MatrixView, heads: Int,
         pattern: AttentionPattern, firstQuery: Int? = nil
     ) -> (out: [Double], absScale: [Double]) {
         let d = q.cols / heads, tq = q.rows, tk = k.rows, offset = firstQuery ?? (tk - tq)
-        let c = q.cols
+        let c = q.cols, group = heads / max(1, k.cols / d)
         var out = [Double](repeating: 0, count: tq * c)
         var absScale = [Double](repeating: 0, count: tq * c)
         let scale = 1 / Double(d).squareRoot()
@@ -134,9 +135,10 @@ public enum Reference {
             let i = r + offset
             for h in 0..<heads {
                 var m = -Double.infinity
+                let kv = h / group * d
                 for j in 0..<tk where pattern.allows(i, j) {
                     var dot = 0.0
-                    for t in 0..<d { dot += Double(q[r, h * d + t]) * Double(k[j, h * d + t]) }
+                    for t in 0..<d { dot += Double(q[r, h * d + t]) * Double(k[j, kv + t]) }
                     s[j] = dot * scale
                     m = max(m, s[j])
                 }
@@ -146,8 +148,8 @@ public enum Reference {
                 for j in 0..<tk where pattern.allows(i, j) {
                     let p = s[j] / sum
                     for t in 0..<d {
-                        out[r * c + h * d + t] += p * Double(v[j, h * d + t])
-                        absScale[r * c + h * d + t] += p * abs(Double(v[j, h * d + t]))
+                        out[r * c + h * d + t] += p * Double(v[j, kv + t])
+                        absScale[r * c + h * d + t] += p * abs(Double(v[j, kv + t]))
                     }
                 }
             }

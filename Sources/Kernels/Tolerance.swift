@@ -154,14 +154,15 @@ public enum Tolerance {
         return absScale.map { $0 * rel }
     }
 
-    /// The attention bound of every head of query row `row` (token `row` of the pattern):
+    /// The attention bound of every head of query row `row` (token `row` of the pattern; K
+    /// [Tk × KV·D], query head h reading K/V head h / (H/KV)):
     /// the score dot products and their absolute sums are recomputed here in fp64, and
     /// `absScale` is `Reference.attention`'s Σ p_j|v_jt| for that row ([H·D]).
     public static func attentionRow(
         q: MatrixView, k: MatrixView, heads: Int, pattern: AttentionPattern, row: Int,
         queryRow: Int, absScale: ArraySlice<Double>
     ) -> [Double] {
-        let d = q.cols / heads, base = absScale.startIndex
+        let d = q.cols / heads, base = absScale.startIndex, group = heads / max(1, k.cols / d)
         var tol: [Double] = []
         tol.reserveCapacity(q.cols)
         for head in 0..<heads {
@@ -169,7 +170,7 @@ public enum Tolerance {
             for j in 0..<k.rows where pattern.allows(row, j) {
                 var dot = 0.0, sum = 0.0
                 for x in 0..<d {
-                    let p = Double(q[queryRow, head * d + x]) * Double(k[j, head * d + x])
+                    let p = Double(q[queryRow, head * d + x]) * Double(k[j, head / group * d + x])
                     dot += p; sum += Swift.abs(p)
                 }
                 dots.append((dot, sum))

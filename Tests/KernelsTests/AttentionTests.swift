@@ -24,29 +24,29 @@ import Testing
     /// entry (a half-precision KV cache); the reference and the bound use the same rounded
     /// values, which fp32 holds exactly.
     static func check(
-        _ variant: String, t: Int, tq: Int? = nil, heads: Int, d: Int, pattern: AttentionPattern,
+        _ variant: String, t: Int, tq: Int? = nil, heads: Int, kvHeads: Int? = nil, d: Int, pattern: AttentionPattern,
         threads: Int, seed: UInt64, halfKV: Bool = false
     ) throws {
         let kernel = try Attention.variant(variant)
         let tq = tq ?? t
-        let c = heads * d
+        let c = heads * d, ckv = (kvHeads ?? heads) * d
         let q = randomMatrix(tq, c, pad: 3, lo: -2, hi: 2, seed: seed)
-        var k = randomMatrix(t, c, pad: 1, lo: -2, hi: 2, seed: seed + 1)
-        var v = randomMatrix(t, c, pad: 2, seed: seed + 2)
+        var k = randomMatrix(t, ckv, pad: 1, lo: -2, hi: 2, seed: seed + 1)
+        var v = randomMatrix(t, ckv, pad: 2, seed: seed + 2)
         var out = Matrix(rows: tq, cols: c, stride: c + 5)
         if halfKV {
-            k = Matrix(rows: t, cols: c, stride: c + 1) { r, x in Half.float(Half.bits(k[r, x])) }
-            v = Matrix(rows: t, cols: c, stride: c + 2) { r, x in Half.float(Half.bits(v[r, x])) }
-            // Halves with strides of their own (c + 3, c + 1), so row addressing is exercised.
-            let kh = (0..<t).flatMap { r in (0..<(c + 3)).map { x in x < c ? Half.bits(k[r, x]) : 0x7E00 } }
-            let vh = (0..<t).flatMap { r in (0..<(c + 1)).map { x in x < c ? Half.bits(v[r, x]) : 0x7E00 } }
+            k = Matrix(rows: t, cols: ckv, stride: ckv + 1) { r, x in Half.float(Half.bits(k[r, x])) }
+            v = Matrix(rows: t, cols: ckv, stride: ckv + 2) { r, x in Half.float(Half.bits(v[r, x])) }
+            // Halves with strides of their own (ckv + 3, ckv + 1), so row addressing is exercised.
+            let kh = (0..<t).flatMap { r in (0..<(ckv + 3)).map { x in x < ckv ? Half.bits(k[r, x]) : 0x7E00 } }
+            let vh = (0..<t).flatMap { r in (0..<(ckv + 1)).map { x in x < ckv ? Half.bits(v[r, x]) : 0x7E00 } }
             try q.withView { qv in
                 try out.withMutableView { ov in
                     try kh.withUnsafeBufferPointer { kp in
                         try vh.withUnsafeBufferPointer { vp in
                             try Attention.SIMD.decode(
-                                q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: c, stride: c + 3),
-                                v: HalfMatrixView(base: vp.baseAddress!, rows: t, cols: c, stride: c + 1),
+                                q: qv, k: HalfMatrixView(base: kp.baseAddress!, rows: t, cols: ckv, stride: ckv + 3),
+                                v: HalfMatrixView(base: vp.baseAddress!, rows: t, cols: ckv, stride: ckv + 1),
                                 heads: heads, pattern: pattern, ov, threads: threads)
                         }
                     }
@@ -83,7 +83,8 @@ import Testing
         }
         expectClose(
             out, ref, tol: { tol[$0] },
-            "attention.\(variant)\(halfKV ? " fp16 K/V" : "") T=\(t) Tq=\(tq) H=\(heads) D=\(d) \(pattern) t=\(threads)")
+            "attention.\(variant)\(halfKV ? " fp16 K/V" : "") T=\(t) Tq=\(tq) H=\(heads) KV=\(kvHeads ?? heads) D=\(d) \(pattern) "
+                + "t=\(threads)")
     }
 
     /// The registered variants and the ablation steps of `opbench ablation`.
@@ -98,6 +99,35 @@ import Testing
                     seed += 3
                     try Self.check(variant, t: t, heads: heads, d: d, pattern: pattern, threads: threads, seed: seed)
                 }
+            }
+        }
+    }
+
+    /// Grouped-query attention (KV K/V heads shared by H/KV query heads each; MQA at KV = 1):
+    /// every variant and ablation step, prefill and decode, against the reference. The heads
+    /// of a group must read their own group's K/V: with KV > 1 a kernel that read head h's
+    /// columns, or group 0's for every head, gives another output.
+    @Test(arguments: kernelNames)
+    func groupedQueryAttention(variant: String) throws {
+        var seed: UInt64 = 900
+        for (t, tq, heads, kv, d) in [(70, 70, 4, 2, 16), (129, 129, 6, 2, 64), (130, 130, 3, 1, 24), (200, 1, 8, 2, 64), (65, 3, 4, 4, 8)] {
+            for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 2)] {
+                for threads in [1, 2] {
+                    seed += 7
+                    try Self.check(
+                        variant, t: t, tq: tq, heads: heads, kvHeads: kv, d: d, pattern: pattern, threads: threads, seed: seed)
+                }
+            }
+        }
+    }
+
+    /// The fp16 KV-cache decode with grouped heads.
+    @Test func groupedDecodeFromHalves() throws {
+        for (tq, t, heads, kv, d) in [(1, 300, 8, 2, 64), (4, 130, 6, 3, 24), (2, 33, 4, 1, 70)] {
+            for pattern in [AttentionPattern.all, .init(causal: true, window: 8, global: 1)] {
+                try Self.check(
+                    "simd", t: t, tq: tq, heads: heads, kvHeads: kv, d: d, pattern: pattern, threads: 2,
+                    seed: UInt64(tq * 31 + t + d), halfKV: true)
             }
         }
     }
@@ -129,7 +159,7 @@ import Testing
         let q = Matrix(rows: 5, cols: 16), halves = [UInt16](repeating: 0, count: 5 * 16)
         var out = Matrix(rows: 5, cols: 16)
         try q.withView { qv in
-            try out.withMutableView { ov in
+            out.withMutableView { ov in
                 halves.withUnsafeBufferPointer { hp in
                     let kv = HalfMatrixView(base: hp.baseAddress!, rows: 5, cols: 16, stride: 16)
                     expectKernelError(["attention", "Q", "at most 4 rows"]) {
@@ -203,11 +233,12 @@ import Testing
     @Test func badInput() throws {
         let q = Matrix(rows: 4, cols: 12), k = Matrix(rows: 4, cols: 12), kShort = Matrix(rows: 3, cols: 12),
             kWide = Matrix(rows: 4, cols: 10)
+        let kEight = Matrix(rows: 4, cols: 8), kHalf = Matrix(rows: 4, cols: 6)
         var out = Matrix(rows: 4, cols: 12)
         for kernel in Attention.variants {
             try q.withView { qv in
                 try k.withView { kv in
-                    try out.withMutableView { ov in
+                    out.withMutableView { ov in
                         expectKernelError(["attention", "window", "0"]) {
                             try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .init(window: 0), ov, threads: 1)
                         }
@@ -232,6 +263,18 @@ import Testing
                         kWide.withView { kw in
                             expectKernelError(["attention", "'K'", "4x10"]) {
                                 try kernel.run(q: qv, k: kw, v: kv, heads: 2, pattern: .all, ov, threads: 1)
+                            }
+                        }
+                        // K/V heads that do not divide the query heads (H=3, D=4, K 8 wide: KV=2),
+                        // and V narrower than K (H=2, D=6, K 12 wide, V 6 wide).
+                        kEight.withView { k8 in
+                            expectKernelError(["attention", "'K'", "KV dividing H=3", "4x8"]) {
+                                try kernel.run(q: qv, k: k8, v: k8, heads: 3, pattern: .all, ov, threads: 1)
+                            }
+                        }
+                        kHalf.withView { kh in
+                            expectKernelError(["attention", "'V'", "4x12", "4x6"]) {
+                                try kernel.run(q: qv, k: kv, v: kh, heads: 2, pattern: .all, ov, threads: 1)
                             }
                         }
                     }

@@ -111,7 +111,7 @@ import Testing
         for kernel in LayerNorm.variants {
             try x.withView { xv in
                 try y.withMutableView { yv in
-                    try g4.withUnsafeBufferPointer { g in
+                    g4.withUnsafeBufferPointer { g in
                         g3.withUnsafeBufferPointer { bad in
                             expectKernelError(["layernorm", "gamma", "C=4", "C=3"]) {
                                 try kernel.run(xv, gamma: bad, beta: g, eps: 1e-5, yv, threads: 1)

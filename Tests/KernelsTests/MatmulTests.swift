@@ -128,7 +128,7 @@ import Testing
                         expectKernelError(["'A'", "stride 2"]) { try kernel.run(badStride, b2, layout: .kn, bias: nil, cv, threads: 1) }
                         let zero = MatrixView(base: av.base, rows: 0, cols: 4, stride: 4)
                         expectKernelError(["'A'", "0x4"]) { try kernel.run(zero, b2, layout: .kn, bias: nil, cv, threads: 1) }
-                        try [Float](repeating: 0, count: 5).withUnsafeBufferPointer { bias in
+                        [Float](repeating: 0, count: 5).withUnsafeBufferPointer { bias in
                             expectKernelError(["bias", "N=6", "N=5"]) { try kernel.run(av, b2, layout: .kn, bias: bias, cv, threads: 1) }
                         }
                     }
