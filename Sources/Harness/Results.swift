@@ -325,19 +325,23 @@ public struct ModelResult: Codable, Equatable, Sendable {
     public var pooledCosine: Double?
     /// Decoders: share of next-token predictions equal to the reference's.
     public var top1Agreement: Double?
+    /// Decoders: mean over the predictions of KL(P_fp64 ‖ P_plan), in nats — the next-token
+    /// distributions' divergence from the fp64 pass (what llama.cpp's perplexity tool reports
+    /// for a quantization). Absent in files written before it existed.
+    public var meanKL: Double?
 
     public init(
         preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
         promptTokens: Int, generatedTokens: Int, prefillTokensPerSecond: [Double], decodeTokensPerSecond: [Double],
         opSeconds: [String: Double], prefillLinearFlops: Double, weightBytesPerToken: Double, maxAbsError: Double,
-        cosine: Double, minTokenCosine: Double, pooledCosine: Double?, top1Agreement: Double?
+        cosine: Double, minTokenCosine: Double, pooledCosine: Double?, top1Agreement: Double?, meanKL: Double? = nil
     ) {
         self.preset = preset; self.architecture = architecture; self.plan = plan; self.pattern = pattern; self.weights = weights
         self.threads = threads; self.promptTokens = promptTokens; self.generatedTokens = generatedTokens
         self.prefillTokensPerSecond = prefillTokensPerSecond; self.decodeTokensPerSecond = decodeTokensPerSecond
         self.opSeconds = opSeconds; self.prefillLinearFlops = prefillLinearFlops; self.weightBytesPerToken = weightBytesPerToken
         self.maxAbsError = maxAbsError; self.cosine = cosine; self.minTokenCosine = minTokenCosine
-        self.pooledCosine = pooledCosine; self.top1Agreement = top1Agreement
+        self.pooledCosine = pooledCosine; self.top1Agreement = top1Agreement; self.meanKL = meanKL
     }
 
     /// A short label for charts: the preset, the plan keys that differ from the defaults
@@ -380,6 +384,6 @@ public struct ModelResult: Codable, Equatable, Sendable {
         case prefillTokensPerSecond = "prefill_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second"
         case opSeconds = "op_seconds", prefillLinearFlops = "prefill_linear_flops", weightBytesPerToken = "weight_bytes_per_token"
         case maxAbsError = "max_abs_error", cosine, minTokenCosine = "min_token_cosine", pooledCosine = "pooled_cosine"
-        case top1Agreement = "top1_agreement"
+        case top1Agreement = "top1_agreement", meanKL = "mean_kl"
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Harness
 import Kernels
 
@@ -84,7 +85,7 @@ public enum ModelBench {
             // Warm-up.
             runner.reset()
             let hw = try runner.forward(req.prompt, types: req.types)
-            if cfg.architecture == .decoder {
+            if cfg.isDecoder {
                 _ = try runner.nextToken(after: hw)
                 if g > 0 { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p]])) }
             }
@@ -92,15 +93,33 @@ public enum ModelBench {
             var prefill: [Double] = [], decode: [Double] = []
             var hidden = Matrix(rows: p + g, cols: c)
             var predictions: [Int] = []
+            var divergences: [Double] = []
+            // KL(P_fp64 ‖ P_plan) of prediction `n`, the plan's log-probabilities from its
+            // logits in fp64 (a log-softmax: no log of an underflowed fp32 probability).
+            func divergence(_ n: Int) -> Double {
+                let logits = runner.lastLogits, v = cfg.vocab
+                var m = -Double.infinity
+                for x in logits { m = Swift.max(m, Double(x)) }
+                var sum = 0.0
+                for x in logits { sum += Foundation.exp(Double(x) - m) }
+                let logZ = m + Foundation.log(sum)
+                var kl = 0.0
+                for j in 0..<v {
+                    let pr = ref.distributions[n * v + j]
+                    if pr > 0 { kl += pr * (Foundation.log(pr) - (Double(logits[j]) - logZ)) }
+                }
+                return kl
+            }
             for rep in 0..<req.repetitions {
                 runner.reset()
                 let t0 = Machine.now()
                 let h = try runner.forward(req.prompt, types: req.types)
-                var pred = cfg.architecture == .decoder ? try runner.nextToken(after: h).top1 : 0
+                var pred = cfg.isDecoder ? try runner.nextToken(after: h).top1 : 0
                 let t1 = Machine.now()
                 if rep == 0 {
                     hidden.withMutableView { out in for r in 0..<p { out.row(r).update(from: h.row(r), count: c) } }
                     predictions.append(pred)
+                    if cfg.isDecoder { divergences.append(divergence(0)) }
                 }
                 for step in 0..<g {
                     let hs = try runner.forward([ref.tokens[p + step]])
@@ -108,6 +127,7 @@ public enum ModelBench {
                     if rep == 0 {
                         hidden.withMutableView { $0.row(p + step).update(from: hs.row(0), count: c) }
                         predictions.append(pred)
+                        divergences.append(divergence(step + 1))
                     }
                 }
                 let t2 = Machine.now()
@@ -130,7 +150,7 @@ public enum ModelBench {
                     .cosine
             }
             var top1: Double?
-            if cfg.architecture == .decoder {
+            if cfg.isDecoder {
                 top1 = Double(zip(predictions, ref.predictions).filter { $0 == $1 }.count) / Double(ref.predictions.count)
             }
             let result = ModelResult(
@@ -141,7 +161,8 @@ public enum ModelBench {
                 prefillLinearFlops: req.weights.linearFlops(tokens: p),
                 weightBytesPerToken: Double(runner.weights.bytesPerDecodeStep),
                 maxAbsError: acc.maxAbs, cosine: acc.cosine, minTokenCosine: minTokenCosine,
-                pooledCosine: pooled, top1Agreement: top1)
+                pooledCosine: pooled, top1Agreement: top1,
+                meanKL: divergences.isEmpty ? nil : divergences.reduce(0, +) / Double(divergences.count))
             runs.append(Run(result: result, hidden: hidden))
         }
         return runs

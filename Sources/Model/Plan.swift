@@ -5,7 +5,8 @@ import Kernels
 ///
 /// Keys (each optional, defaults in brackets): `matmul` [simd], `softmax` [simd] (the LM
 /// head's next-token distribution; attention variants carry their own softmax), `layernorm`
-/// [simd], `attention` [simd], `int4` [= matmul] (the int4 linear used when weights are
+/// [simd], `attention` [simd], `rmsnorm`, `rope`, `swiglu` [simd] (Llama-family passes),
+/// `int4` [= matmul] (the int4 linear used when weights are
 /// quantized), `weights` f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored [f32; stored for GGUF files]
 /// (`Weights`), `kv` f32|f16 [f32] (the KV cache's storage: f16
 /// rounds K and V to half precision as they are stored, and attention.simd's decode path
@@ -51,6 +52,9 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
     public var softmax = "simd"
     public var layernorm = "simd"
     public var attention = "simd"
+    public var rmsnorm = "simd"
+    public var rope = "simd"
+    public var swiglu = "simd"
     public var int4: String?
     public var weights = Weights.f32
     public var kv = KVCache.f32
@@ -98,6 +102,9 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             case Softmax.op.rawValue: plan.softmax = try variant(Softmax.self)
             case LayerNorm.op.rawValue: plan.layernorm = try variant(LayerNorm.self)
             case Attention.op.rawValue: plan.attention = try variant(Attention.self)
+            case RMSNorm.op.rawValue: plan.rmsnorm = try variant(RMSNorm.self)
+            case RoPE.op.rawValue: plan.rope = try variant(RoPE.self)
+            case SwiGLU.op.rawValue: plan.swiglu = try variant(SwiGLU.self)
             case Int4.op.rawValue: plan.int4 = try variant(Int4.self)
             case "weights": plan.weights = try choice(Weights.self)
             case "kv": plan.kv = try choice(KVCache.self)
@@ -110,8 +117,7 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             default:
                 throw ModelError.invalidOption(
                     option: "--plan", value: text,
-                    reason: "unknown key '\(key)' (known: matmul, softmax, layernorm, attention, int4, weights, kv, threads)"
-                        + Suggest.clause(key, among: ["matmul", "softmax", "layernorm", "attention", "int4", "weights", "kv", "threads"]))
+                    reason: "unknown key '\(key)' (known: \(Self.keys.joined(separator: ", ")))" + Suggest.clause(key, among: Self.keys))
             }
         }
         if plan.int4 != nil && plan.weights == .f32 {
@@ -121,9 +127,19 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
         return plan
     }
 
-    /// The canonical text (every key, in a fixed order).
+    /// The keys a plan takes.
+    public static let keys = [
+        "matmul", "softmax", "layernorm", "attention", "rmsnorm", "rope", "swiglu", "int4", "weights", "kv", "threads",
+    ]
+
+    /// The canonical text: every key in a fixed order, except that the Llama-family operators
+    /// (rmsnorm, rope, swiglu) appear only when they differ from simd, so the text of a GPT-2 or
+    /// BERT plan stays what it was before they existed.
     public var description: String {
         var terms = ["matmul=\(matmul)", "softmax=\(softmax)", "layernorm=\(layernorm)", "attention=\(attention)"]
+        for (key, value) in [("rmsnorm", rmsnorm), ("rope", rope), ("swiglu", swiglu)] where value != "simd" {
+            terms.append("\(key)=\(value)")
+        }
         if weights != .f32 { terms.append("int4=\(int4Variant)") }
         terms.append("weights=\(weights.rawValue)")
         if kv != .f32 { terms.append("kv=\(kv.rawValue)") }

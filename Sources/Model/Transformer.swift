@@ -4,7 +4,7 @@ import Kernels
 /// Runs a model with the variants a `Plan` names: prefill (a batch of tokens) and decode
 /// (one token at a time against the KV cache), timing every operator call.
 ///
-/// The KV cache is a K and a V buffer [capacity × C] per layer: the K and V projections of
+/// The KV cache is a K and a V buffer [capacity × KV·D] per layer: the K and V projections of
 /// token t are written straight into row t, and attention reads all rows so far, so nothing is
 /// copied between the projections and attention, and a decode step streams each cache
 /// contiguously. With `kv=f16` each new K and V row is rounded to half precision as it is
@@ -29,12 +29,15 @@ public final class ModelRunner {
     let layerNorm: any LayerNormKernel
     let softmax: any SoftmaxKernel
     let attention: any AttentionKernel
+    let rmsNorm: any RMSNormKernel
+    let rope: any RoPEKernel
+    let swiglu: any SwiGLUKernel
     let linearName: String
 
     // Scratch, capacity rows each.
-    let kCaches: [AlignedBuffer]  // per layer [capacity × C]
-    let vCaches: [AlignedBuffer]  // per layer [capacity × C]
-    let kHalves: [AlignedBuffer]  // kv=f16: per layer [capacity × C] halves
+    let kCaches: [AlignedBuffer]  // per layer [capacity × KV·D]
+    let vCaches: [AlignedBuffer]  // per layer [capacity × KV·D]
+    let kHalves: [AlignedBuffer]  // kv=f16: per layer [capacity × KV·D] halves
     let vHalves: [AlignedBuffer]
     let queryBuffer: AlignedBuffer  // queries [capacity × C]
     let residualBuffer: AlignedBuffer  // the residual stream [capacity × C]
@@ -42,6 +45,7 @@ public final class ModelRunner {
     let attnOutBuffer: AlignedBuffer  // attention's output, before the projection [capacity × C]
     let sublayerOutBuffer: AlignedBuffer  // a sublayer's output before the residual add [capacity × C]
     let mlpHiddenBuffer: AlignedBuffer  // the MLP's inner activations [capacity × F]
+    let mlpUpBuffer: AlignedBuffer  // llama: the up projection [capacity × F]
     let logits: AlignedBuffer  // [vocab]
     let probs: AlignedBuffer  // [vocab]
     let embeddingRow: AlignedBuffer  // one dequantized token-embedding row [C]
@@ -49,6 +53,7 @@ public final class ModelRunner {
     /// Prepares `weights` (fp32; quantized here when the plan asks) for `plan`.
     public init(weights: ModelWeights, plan: Plan, threads: Int, pattern: AttentionPattern, capacity: Int) throws {
         let cfg = weights.config
+        try cfg.validate()
         guard (1...Check.maxThreads).contains(threads) else {
             throw ModelError.invalidOption(option: "--threads", value: "\(threads)", reason: "must be from 1 to \(Check.maxThreads)")
         }
@@ -68,7 +73,7 @@ public final class ModelRunner {
         self.plan = plan
         self.threads = plan.threads ?? threads
         var p = pattern
-        if cfg.architecture == .decoder { p.causal = true }
+        if cfg.isDecoder { p.causal = true }
         try p.validate(tokens: capacity)
         self.pattern = p
         self.capacity = capacity
@@ -77,19 +82,23 @@ public final class ModelRunner {
         layerNorm = try LayerNorm.variant(plan.layernorm)
         softmax = try Softmax.variant(plan.softmax)
         attention = try Attention.variant(plan.attention)
+        rmsNorm = try RMSNorm.variant(plan.rmsnorm)
+        rope = try RoPE.variant(plan.rope)
+        swiglu = try SwiGLU.variant(plan.swiglu)
         linearName = (self.weights.layers.contains { $0.q.quantized != nil || $0.fc1.quantized != nil } ? Int4.op : Matmul.op).rawValue
-        let c = cfg.hidden
-        kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
-        vCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * c) }
+        let c = cfg.hidden, kv = cfg.kvDim
+        kCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * kv) }
+        vCaches = (0..<cfg.layers).map { _ in AlignedBuffer(count: capacity * kv) }
         let halves = plan.kv == .f16 ? cfg.layers : 0
-        kHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * c + 1) / 2) }
-        vHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * c + 1) / 2) }
+        kHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * kv + 1) / 2) }
+        vHalves = (0..<halves).map { _ in AlignedBuffer(count: (capacity * kv + 1) / 2) }
         queryBuffer = AlignedBuffer(count: capacity * c)
         residualBuffer = AlignedBuffer(count: capacity * c)
         normedBuffer = AlignedBuffer(count: capacity * c)
         attnOutBuffer = AlignedBuffer(count: capacity * c)
         sublayerOutBuffer = AlignedBuffer(count: capacity * c)
         mlpHiddenBuffer = AlignedBuffer(count: capacity * cfg.ff)
+        mlpUpBuffer = AlignedBuffer(count: cfg.architecture == .llama ? capacity * cfg.ff : 1)
         logits = AlignedBuffer(count: cfg.vocab)
         probs = AlignedBuffer(count: cfg.vocab)
         embeddingRow = AlignedBuffer(count: c)
@@ -134,7 +143,13 @@ public final class ModelRunner {
         return try bias.withUnsafeBufferPointer { try body($0) }
     }
 
+    /// The architecture's norm: RMSNorm (γ only) for `llama`, LayerNorm otherwise.
     func norm(_ input: MatrixView, _ n: Norm, _ out: MutableMatrixView) throws {
+        if config.architecture == .llama {
+            return try timed(RMSNorm.op.rawValue) {
+                try n.gamma.withUnsafeBufferPointer { g in try rmsNorm.run(input, gamma: g, eps: config.eps, out, threads: threads) }
+            }
+        }
         try timed(LayerNorm.op.rawValue) {
             try n.gamma.withUnsafeBufferPointer { g in
                 try n.beta.withUnsafeBufferPointer { b in
@@ -184,26 +199,40 @@ public final class ModelRunner {
         if cfg.architecture == .encoder && position > 0 {
             throw ModelError.invalidTokens(reason: "\(cfg.name) is an encoder: give the whole sequence in one pass (reset first)")
         }
-        let t = tokens.count, c = cfg.hidden, p0 = position
+        let t = tokens.count, c = cfg.hidden, kvc = cfg.kvDim, p0 = position
         let residual = view(residualBuffer, rows: t, cols: c)  // [T × C]
         let normed = view(normedBuffer, rows: t, cols: c)  // [T × C]
         let attnOut = view(attnOutBuffer, rows: t, cols: c)  // [T × C]
         let sublayerOut = view(sublayerOutBuffer, rows: t, cols: c)  // [T × C]
         let mlpHidden = view(mlpHiddenBuffer, rows: t, cols: cfg.ff)  // [T × F]
         let q = view(queryBuffer, rows: t, cols: c)  // [T × C], H heads of D
+        // Llama: the rotation of positions p0 ..< p0 + T, once for every layer.
+        let ropeTable =
+            cfg.architecture == .llama
+            ? try timed(RoPE.op.rawValue) {
+                try RoPETable(p0: p0, count: t, rotaryDims: cfg.rotaryDims, theta: cfg.ropeTheta)
+            } : nil
         // Layer i's K and V caches: all rows so far, and the rows these tokens write.
         func kv(_ i: Int) -> (k: MutableMatrixView, v: MutableMatrixView) {
-            (view(kCaches[i], rows: p0 + t, cols: c), view(vCaches[i], rows: p0 + t, cols: c))
+            (view(kCaches[i], rows: p0 + t, cols: kvc), view(vCaches[i], rows: p0 + t, cols: kvc))
         }
         func project(_ input: MatrixView, _ l: LayerWeights, _ i: Int) throws -> (k: MatrixView, v: MatrixView) {
             let (k, v) = kv(i)
-            try linear(input, l.q, q)
-            try linear(input, l.k, k.rows(p0, t))
+            try linear(input, l.q, q)  // q is (T, C) from W (C, C)
+            try linear(input, l.k, k.rows(p0, t))  // k, v rows are (T, KV·D) from W (KV·D, C)
             try linear(input, l.v, v.rows(p0, t))
+            if let ropeTable {
+                try timed(RoPE.op.rawValue) {
+                    let d = cfg.headDim, pairing = cfg.ropePairing
+                    try rope.run(q.readOnly, q, heads: cfg.heads, headDim: d, table: ropeTable, pairing: pairing, threads: threads)
+                    let kNew = k.rows(p0, t)
+                    try rope.run(kNew.readOnly, kNew, heads: cfg.kvHeads, headDim: d, table: ropeTable, pairing: pairing, threads: threads)
+                }
+            }
             if plan.kv == .f16 {
                 timed("kv-f16") {
-                    storeHalves(k.rows(p0, t), into: halves(kHalves[i]) + p0 * c)
-                    storeHalves(v.rows(p0, t), into: halves(vHalves[i]) + p0 * c)
+                    storeHalves(k.rows(p0, t), into: halves(kHalves[i]) + p0 * kvc)
+                    storeHalves(v.rows(p0, t), into: halves(vHalves[i]) + p0 * kvc)
                 }
             }
             return (k.readOnly, v.readOnly)
@@ -213,8 +242,8 @@ public final class ModelRunner {
         func attend(_ i: Int, _ k: MatrixView, _ v: MatrixView, _ out: MutableMatrixView) throws {
             try timed(Attention.op.rawValue) {
                 if plan.kv == .f16 && plan.attention == "simd" && t <= Attention.SIMD.decodeQueries {
-                    let kh = HalfMatrixView(base: UnsafePointer(halves(kHalves[i])), rows: p0 + t, cols: c, stride: c)
-                    let vh = HalfMatrixView(base: UnsafePointer(halves(vHalves[i])), rows: p0 + t, cols: c, stride: c)
+                    let kh = HalfMatrixView(base: UnsafePointer(halves(kHalves[i])), rows: p0 + t, cols: kvc, stride: kvc)
+                    let vh = HalfMatrixView(base: UnsafePointer(halves(vHalves[i])), rows: p0 + t, cols: kvc, stride: kvc)
                     try Attention.SIMD.decode(q: q.readOnly, k: kh, v: vh, heads: cfg.heads, pattern: pattern, out, threads: threads)
                 } else {
                     try attention.run(q: q.readOnly, k: k, v: v, heads: cfg.heads, pattern: pattern, out, threads: threads)
@@ -257,6 +286,25 @@ public final class ModelRunner {
             if let n = weights.finalNorm { try norm(residual.readOnly, n, normed) }
             position = p0 + t
             return normed.readOnly
+        case .llama:
+            // Pre-RMSNorm; RoPE on Q and K in `project`; grouped K/V heads; SwiGLU MLP.
+            let mlpUp = view(mlpUpBuffer, rows: t, cols: cfg.ff)  // [T × F]
+            for (i, l) in weights.layers.enumerated() {
+                try norm(residual.readOnly, l.norm1, normed)  // normed is (T, C)
+                let (k, v) = try project(normed.readOnly, l, i)  // q (T, C); k, v (T, KV·D), rotated
+                try attend(i, k, v, attnOut)  // attnOut is (T, C): H heads over KV groups
+                try linear(attnOut.readOnly, l.proj, sublayerOut)  // W_o (C, C)
+                try add(sublayerOut.readOnly, into: residual)
+                try norm(residual.readOnly, l.norm2, normed)
+                try linear(normed.readOnly, l.fc1, mlpHidden)  // gate (T, F) from W (F, C)
+                if let up = l.up { try linear(normed.readOnly, up, mlpUp) }  // up (T, F) from W (F, C)
+                try timed(SwiGLU.op.rawValue) { try swiglu.run(mlpHidden.readOnly, mlpUp.readOnly, mlpHidden, threads: threads) }
+                try linear(mlpHidden.readOnly, l.fc2, sublayerOut)  // down: W (C, F)
+                try add(sublayerOut.readOnly, into: residual)
+            }
+            if let n = weights.finalNorm { try norm(residual.readOnly, n, normed) }
+            position = p0 + t
+            return normed.readOnly
         }
     }
 
@@ -290,6 +338,10 @@ public final class ModelRunner {
             } else {
                 tok = weights.tokenEmbedding.unsafeView.row(id)
             }
+            if config.architecture == .llama {
+                out.update(from: tok, count: c)
+                continue
+            }
             let pos = weights.positionEmbedding.unsafeView.row(p0 + r)
             let type =
                 types.flatMap { ts in weights.tokenTypeEmbedding.map { $0.unsafeView.row(ts[r]) } }
@@ -301,35 +353,38 @@ public final class ModelRunner {
         }
     }
 
-    /// The next-token distribution from the last of `hidden`'s rows (decoders): the tied LM
-    /// head (a linear with the token embedding), then the plan's softmax. Returns the
-    /// probabilities (valid until the next call) and their argmax.
+    /// The next-token distribution from the last of `hidden`'s rows (decoders): the LM head
+    /// (`ModelWeights.head`: the tied token embedding, or Llama's own), then the plan's
+    /// softmax. Returns the probabilities (valid until the next call) and their argmax.
     public func nextToken(after hidden: MatrixView) throws -> (probabilities: UnsafeBufferPointer<Float>, top1: Int) {
         let cfg = config
-        guard cfg.architecture == .decoder else {
+        guard cfg.isDecoder else {
             throw ModelError.invalidOption(option: "--preset", value: cfg.name, reason: "an encoder has no LM head")
         }
         let last = hidden.rows(hidden.rows - 1, 1)
         let lv = view(logits, rows: 1, cols: cfg.vocab), pv = view(probs, rows: 1, cols: cfg.vocab)
-        try linear(last, Linear(weight: weights.tokenEmbedding, bias: nil, quantized: weights.tokenEmbeddingQuantized), lv)
+        try linear(last, weights.head, lv)
         try timed(Softmax.op.rawValue) { try softmax.run(lv.readOnly, pv, options: .init(), threads: threads) }
         var best = 0
         for j in 1..<cfg.vocab where probs.pointer[j] > probs.pointer[best] { best = j }
         return (UnsafeBufferPointer(start: probs.pointer, count: cfg.vocab), best)
     }
+
+    /// The logits behind the last `nextToken` (valid until the next call).
+    public var lastLogits: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: logits.pointer, count: config.vocab) }
 }
 
 extension ModelRunner {
     /// The LM head's logits for every row of `hidden` (decoders), [rows × vocab]: the same
-    /// tied-embedding linear (in the plan's weight format) as `nextToken`, over all positions.
+    /// head (in the plan's weight format) as `nextToken`, over all positions.
     public func logits(_ hidden: MatrixView) throws -> Matrix {
         let cfg = config
-        guard cfg.architecture == .decoder else {
+        guard cfg.isDecoder else {
             throw ModelError.invalidOption(option: "--save-logits", value: cfg.name, reason: "an encoder has no LM head")
         }
         var out = Matrix(rows: hidden.rows, cols: cfg.vocab)
         try out.withMutableView { ov in
-            try linear(hidden, Linear(weight: weights.tokenEmbedding, bias: nil, quantized: weights.tokenEmbeddingQuantized), ov)
+            try linear(hidden, weights.head, ov)
         }
         return out
     }

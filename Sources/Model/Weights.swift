@@ -15,41 +15,49 @@ public struct Linear: Sendable {
     public var inFeatures: Int { weight.cols }
 }
 
-/// LayerNorm's γ and β.
+/// LayerNorm's γ and β, or RMSNorm's γ (β empty).
 public struct Norm: Sendable {
     public var gamma: [Float]
     public var beta: [Float]
+
+    public init(gamma: [Float], beta: [Float]) { self.gamma = gamma; self.beta = beta }
+    /// An RMSNorm's scale.
+    public init(rms gamma: [Float]) { self.init(gamma: gamma, beta: []) }
 }
 
-/// One transformer layer. Q, K and V are three [C × C] linears, so K and V write straight into
-/// their own contiguous cache rows.
+/// One transformer layer. Q, K and V are three linears ([C × C], [KV·D × C], [KV·D × C]), so
+/// K and V write straight into their own contiguous cache rows.
 public struct LayerWeights: Sendable {
     public var q: Linear
     public var k: Linear
     public var v: Linear
     public var proj: Linear
+    /// The MLP's first linear [F × C]: GPT-2's and BERT's up projection, Llama's gate.
     public var fc1: Linear
+    /// The MLP's last linear [C × F] (Llama's down projection).
     public var fc2: Linear
     /// Encoder: the LN after attention; decoder: the LN before it.
     public var norm1: Norm
     /// Encoder: the LN after the MLP; decoder: the LN before it.
     public var norm2: Norm
+    /// Llama's up projection [F × C], multiplied by SiLU(gate); nil for GPT-2 and BERT.
+    public var up: Linear? = nil
 
-    /// The linears in a fixed order (q, k, v, proj, fc1, fc2), with their names.
-    public static var linears: [(String, WritableKeyPath<LayerWeights, Linear>)] {
-        [("q", \.q), ("k", \.k), ("v", \.v), ("proj", \.proj), ("fc1", \.fc1), ("fc2", \.fc2)]
+    /// The linears in a fixed order (q, k, v, proj, fc1, fc2, then up when present), with their names.
+    public var linears: [(String, WritableKeyPath<LayerWeights, Linear>)] {
+        [("q", \.q), ("k", \.k), ("v", \.v), ("proj", \.proj), ("fc1", \.fc1), ("fc2", \.fc2)] + (up == nil ? [] : [("up", \.up!)])
     }
 }
 
 /// All weights of a model, in fp32 as loaded or generated.
 public struct ModelWeights: Sendable {
     public var config: ModelConfig
-    /// [vocab × C]; a decoder's LM head too (tied).
+    /// [vocab × C]; a decoder's LM head too when tied.
     public var tokenEmbedding: Matrix
     /// Set with int4 plans on decoders: the tied LM head as int4 blocks (the embedding lookup
     /// then dequantizes the row, so both uses see the same quantized tensor).
     public var tokenEmbeddingQuantized: QuantizedMatrix?
-    /// [maxPositions × C].
+    /// [maxPositions × C]; no rows for `llama` (RoPE instead).
     public var positionEmbedding: Matrix
     /// [typeVocab × C], encoders.
     public var tokenTypeEmbedding: Matrix?
@@ -60,22 +68,26 @@ public struct ModelWeights: Sendable {
     public var finalNorm: Norm?
     /// Where the weights came from, for reports: `synthetic seed N` or the file path.
     public var source: String
+    /// A `llama` model's own LM head [vocab × C] (`output.weight`); nil when tied.
+    public var output: Linear? = nil
+
+    /// The LM head: `output`, or the token embedding (and its quantized copy) when tied.
+    public var head: Linear { output ?? Linear(weight: tokenEmbedding, bias: nil, quantized: tokenEmbeddingQuantized) }
 
     /// Bytes of weights one decode step reads (every linear weight and the LM head, in the
     /// form the plan stores them; biases and norms included; embedding rows excluded).
     public var bytesPerDecodeStep: Int {
+        func bytes(_ lin: Linear) -> Int {
+            (lin.quantized?.byteCount ?? lin.weight.rows * lin.weight.cols * 4) + (lin.bias?.count ?? 0) * 4
+        }
         var total = 0
         for l in layers {
-            for (_, path) in LayerWeights.linears {
-                let lin = l[keyPath: path]
-                total += lin.quantized?.byteCount ?? lin.weight.rows * lin.weight.cols * 4
-                total += (lin.bias?.count ?? 0) * 4
-            }
-            total += 4 * 4 * config.hidden
+            for (_, path) in l.linears { total += bytes(l[keyPath: path]) }
+            total += (l.norm1.gamma.count + l.norm1.beta.count + l.norm2.gamma.count + l.norm2.beta.count) * 4
         }
-        if config.architecture == .decoder {
-            total += tokenEmbeddingQuantized?.byteCount ?? tokenEmbedding.rows * tokenEmbedding.cols * 4
-            total += 2 * 4 * config.hidden
+        if config.isDecoder {
+            total += bytes(head)
+            total += ((finalNorm?.gamma.count ?? 0) + (finalNorm?.beta.count ?? 0)) * 4
         }
         return total
     }
@@ -83,10 +95,34 @@ public struct ModelWeights: Sendable {
     /// FLOPs of the linear layers (and the LM head of the last token, for decoders) of a
     /// prefill of `tokens` tokens: 2·tokens·(parameters of the linears).
     public func linearFlops(tokens: Int) -> Double {
-        let c = config.hidden, f = config.ff
-        let perToken = Double(config.layers) * 2 * Double(3 * c * c + c * c + 2 * c * f)
-        let head = config.architecture == .decoder ? 2 * Double(config.vocab * c) : 0
+        var perToken = 0.0
+        for l in layers {
+            for (_, path) in l.linears { perToken += 2 * Double(l[keyPath: path].weight.rows * l[keyPath: path].inFeatures) }
+        }
+        let head = config.isDecoder ? 2 * Double(config.vocab * config.hidden) : 0
         return perToken * Double(tokens) + head
+    }
+
+    // MARK: - memory
+
+    /// Bytes a model pass of `config` holds at its peak: the fp32 weights, the fp64 reference
+    /// (its linears up to `ReferenceModel.resident`, its token embedding always) and one
+    /// quantized copy per quantized plan (at most 1.1 bytes a weight: Q8_0 is 34 per 32).
+    public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int) -> Double {
+        let params = Double(config.parameterCount), embedding = Double(config.vocab * config.hidden)
+        return 4 * params + min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding + 1.1 * params * Double(quantizedPlans)
+    }
+
+    /// A typed error when `memoryNeeded` exceeds 80 % of this machine's memory, before any allocation.
+    public static func checkMemory(_ config: ModelConfig, quantizedPlans: Int) throws {
+        let need = memoryNeeded(config, quantizedPlans: quantizedPlans), physical = Double(ProcessInfo.processInfo.physicalMemory)
+        guard need <= 0.8 * physical else {
+            throw ModelError.invalidOption(
+                option: "model", value: config.name,
+                reason: String(
+                    format: "%.2fB parameters with %d quantized plan(s) need %.1f GiB, more than 80%% of this machine's %.1f GiB",
+                    Double(config.parameterCount) / 1e9, quantizedPlans, need / 1_073_741_824, physical / 1_073_741_824))
+        }
     }
 
     // MARK: - synthetic
@@ -95,7 +131,11 @@ public struct ModelWeights: Sendable {
     /// embeddings uniform with standard deviation 0.02 (the output projections 0.02/√(2L)),
     /// biases 0.02, LN γ = 1 ± 0.1 and β of standard deviation 0.02 — non-trivial values in
     /// every tensor so every path is exercised.
+    ///
+    /// `llama`: the same scales, no biases but Qwen2's on Q, K and V, RMSNorm γ = 1 ± 0.1, an
+    /// output head of its own unless tied.
     public static func synthetic(_ config: ModelConfig, seed: UInt64) -> ModelWeights {
+        if config.architecture == .llama { return syntheticLlama(config, seed: seed) }
         var rng = SplitMix64(seed: seed)
         func uniform(_ count: Int, std: Float) -> [Float] {
             let a = std * Float(3).squareRoot()
@@ -127,6 +167,33 @@ public struct ModelWeights: Sendable {
             embeddingNorm: embNorm, layers: layers, finalNorm: final, source: "synthetic seed \(seed)")
     }
 
+    static func syntheticLlama(_ config: ModelConfig, seed: UInt64) -> ModelWeights {
+        var rng = SplitMix64(seed: seed)
+        func uniform(_ count: Int, std: Float) -> [Float] {
+            let a = std * Float(3).squareRoot()
+            return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) * 2 * a - a }
+        }
+        func linear(_ r: Int, _ c: Int, std: Float = 0.02, bias: Bool = false) -> Linear {
+            Linear(weight: Matrix(rows: r, cols: c, values: uniform(r * c, std: std)), bias: bias ? uniform(r, std: 0.02) : nil)
+        }
+        func norm() -> Norm { Norm(rms: uniform(config.hidden, std: 0.1 / Float(3).squareRoot()).map { 1 + $0 }) }
+        let c = config.hidden, f = config.ff, kv = config.kvDim, b = config.qkvBias
+        let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
+        let tok = Matrix(rows: config.vocab, cols: c, values: uniform(config.vocab * c, std: 0.02))
+        var layers: [LayerWeights] = []
+        for _ in 0..<config.layers {
+            layers.append(
+                LayerWeights(
+                    q: linear(c, c, bias: b), k: linear(kv, c, bias: b), v: linear(kv, c, bias: b), proj: linear(c, c, std: residualStd),
+                    fc1: linear(f, c), fc2: linear(c, f, std: residualStd), norm1: norm(), norm2: norm(), up: linear(f, c)))
+        }
+        var w = ModelWeights(
+            config: config, tokenEmbedding: tok, positionEmbedding: Matrix(rows: 0, cols: c), tokenTypeEmbedding: nil,
+            embeddingNorm: nil, layers: layers, finalNorm: norm(), source: "synthetic seed \(seed)")
+        if !config.tiedEmbeddings { w.output = linear(config.vocab, c) }
+        return w
+    }
+
     // MARK: - quantization
 
     /// The same model with every linear weight (and a decoder's tied LM head) quantized to
@@ -141,6 +208,7 @@ public struct ModelWeights: Sendable {
     /// format: there V is treated as Q and K are. (llama.cpp's Q4_K_M gives that tensor Q5_K,
     /// which OpBench does not have; here it is Q4_K.)
     public func quantized(_ scheme: Plan.Weights) throws -> ModelWeights {
+        // GPT-2 stores Q, K and V as one tensor; Llama as three.
         let layers = config.layers, fused = config.architecture == .decoder
         return try quantized { tensor, layer, k in
             scheme.format(tensor: fused && tensor == "v" ? "q" : tensor, layer: layer, layers: layers, k: k)
@@ -160,15 +228,19 @@ public struct ModelWeights: Sendable {
             return try w.withView { try Int4.quantize($0, format: format) }
         }
         for i in out.layers.indices {
-            for (name, path) in LayerWeights.linears {
+            for (name, path) in out.layers[i].linears {
                 let lin = out.layers[i][keyPath: path]
                 if let format = choose(name, i, lin.inFeatures) {
                     out.layers[i][keyPath: path].quantized = try q(lin.weight, format, "layer \(i) \(name)")
                 }
             }
         }
-        if config.architecture == .decoder, let format = choose("head", nil, config.hidden) {
-            out.tokenEmbeddingQuantized = try q(tokenEmbedding, format, "the LM head")
+        if config.isDecoder, let format = choose("head", nil, config.hidden) {
+            if let head = output {
+                out.output?.quantized = try q(head.weight, format, "the LM head")
+            } else {
+                out.tokenEmbeddingQuantized = try q(tokenEmbedding, format, "the LM head")
+            }
         }
         return out
     }
@@ -179,7 +251,7 @@ public struct ModelWeights: Sendable {
     public func dequantized() -> ModelWeights {
         var out = self
         for i in out.layers.indices {
-            for (_, path) in LayerWeights.linears {
+            for (_, path) in out.layers[i].linears {
                 if let q = out.layers[i][keyPath: path].quantized {
                     out.layers[i][keyPath: path].weight = Int4.dequantize(q)
                     out.layers[i][keyPath: path].quantized = nil
@@ -190,17 +262,24 @@ public struct ModelWeights: Sendable {
             out.tokenEmbedding = Int4.dequantize(q)
             out.tokenEmbeddingQuantized = nil
         }
+        if let q = output?.quantized {
+            out.output?.weight = Int4.dequantize(q)
+            out.output?.quantized = nil
+        }
         return out
     }
 
     // MARK: - safetensors
 
     /// Loads a checkpoint whose tensor names and layout follow Hugging Face's `BertModel`
-    /// (encoders: sentence-transformers MiniLM) or `GPT2Model` (decoders). Every tensor the
-    /// preset needs is checked for presence, float dtype and exact shape; other tensors
-    /// (the BERT pooler, position_ids buffers) are ignored.
+    /// (encoders: sentence-transformers MiniLM), `GPT2Model` (decoders) or
+    /// `LlamaForCausalLM`/`Qwen2ForCausalLM` (`llama`: Hugging Face's rotary layout is the
+    /// neox pairing, so the loaded config says so; `lm_head.weight` absent means tied). Every
+    /// tensor the preset needs is checked for presence, float dtype and exact shape; other
+    /// tensors (the BERT pooler, position_ids buffers) are ignored.
     public static func load(_ config: ModelConfig, from file: SafeTensors) throws -> ModelWeights {
-        let c = config.hidden, f = config.ff
+        var config = config
+        let c = config.hidden, f = config.ff, kv = config.kvDim
         func mat(_ name: String, _ r: Int, _ cols: Int) throws -> Matrix {
             Matrix(rows: r, cols: cols, values: try file.floats(name, shape: [r, cols]))
         }
@@ -236,6 +315,29 @@ public struct ModelWeights: Sendable {
                 positionEmbedding: try mat(e + "position_embeddings.weight", config.maxPositions, c),
                 tokenTypeEmbedding: try mat(e + "token_type_embeddings.weight", config.typeVocab, c),
                 embeddingNorm: norm, layers: layers, finalNorm: nil, source: file.path)
+        case .llama:
+            config.ropePairing = .neox
+            config.tiedEmbeddings = file.entries["lm_head.weight"] == nil
+            func lin(_ name: String, _ r: Int, _ cols: Int, bias: Bool = false) throws -> Linear {
+                Linear(weight: try mat(name + ".weight", r, cols), bias: bias ? try vec(name + ".bias", r) : nil)
+            }
+            var layers: [LayerWeights] = []
+            for i in 0..<config.layers {
+                let p = "model.layers.\(i).", a = p + "self_attn.", b = config.qkvBias
+                layers.append(
+                    LayerWeights(
+                        q: try lin(a + "q_proj", c, c, bias: b), k: try lin(a + "k_proj", kv, c, bias: b),
+                        v: try lin(a + "v_proj", kv, c, bias: b), proj: try lin(a + "o_proj", c, c),
+                        fc1: try lin(p + "mlp.gate_proj", f, c), fc2: try lin(p + "mlp.down_proj", c, f),
+                        norm1: Norm(rms: try vec(p + "input_layernorm.weight", c)),
+                        norm2: Norm(rms: try vec(p + "post_attention_layernorm.weight", c)), up: try lin(p + "mlp.up_proj", f, c)))
+            }
+            var w = ModelWeights(
+                config: config, tokenEmbedding: try mat("model.embed_tokens.weight", config.vocab, c),
+                positionEmbedding: Matrix(rows: 0, cols: c), tokenTypeEmbedding: nil, embeddingNorm: nil, layers: layers,
+                finalNorm: Norm(rms: try vec("model.norm.weight", c)), source: file.path)
+            if !config.tiedEmbeddings { w.output = try lin("lm_head", config.vocab, c) }
+            return w
         case .decoder:
             var layers: [LayerWeights] = []
             for i in 0..<config.layers {
@@ -264,13 +366,29 @@ public struct ModelWeights: Sendable {
     }
 
     /// The tensors `load` reads, in Hugging Face naming and layout (the inverse of `load`):
-    /// used by tests to write checkpoints and by anyone exporting synthetic weights.
+    /// used by tests to write checkpoints and by anyone exporting synthetic weights. (`llama`
+    /// weights in the adjacent pairing are written in Hugging Face's neox layout.)
     public func namedTensors() -> [(name: String, shape: [Int], values: [Float])] {
         let c = config.hidden
         var out: [(name: String, shape: [Int], values: [Float])] = []
         func add(_ name: String, _ m: Matrix) { out.append((name, [m.rows, m.cols], m.dense)) }
         func add(_ name: String, _ v: [Float]) { out.append((name, [v.count], v)) }
         switch config.architecture {
+        case .llama:
+            let w = (try? paired(.neox)) ?? self
+            add("model.embed_tokens.weight", w.tokenEmbedding)
+            for (i, l) in w.layers.enumerated() {
+                let p = "model.layers.\(i).", a = p + "self_attn."
+                for (name, lin) in [("q_proj", l.q), ("k_proj", l.k), ("v_proj", l.v), ("o_proj", l.proj)] {
+                    add(a + name + ".weight", lin.weight)
+                    if let b = lin.bias { add(a + name + ".bias", b) }
+                }
+                add(p + "mlp.gate_proj.weight", l.fc1.weight); add(p + "mlp.down_proj.weight", l.fc2.weight)
+                if let up = l.up { add(p + "mlp.up_proj.weight", up.weight) }
+                add(p + "input_layernorm.weight", l.norm1.gamma); add(p + "post_attention_layernorm.weight", l.norm2.gamma)
+            }
+            if let n = w.finalNorm { add("model.norm.weight", n.gamma) }
+            if let o = w.output { add("lm_head.weight", o.weight) }
         case .encoder:
             let e = "embeddings."
             add(e + "word_embeddings.weight", tokenEmbedding)
@@ -305,6 +423,44 @@ public struct ModelWeights: Sendable {
             }
             if let n = finalNorm { add("ln_f.weight", n.gamma); add("ln_f.bias", n.beta) }
         }
+        return out
+    }
+}
+
+extension ModelWeights {
+    /// The same `llama` model for the other rotary pairing: within each head of Q and K (rows
+    /// and biases) the rows of pair i move from (i, i + D/2) (neox) to (2i, 2i + 1) (adjacent),
+    /// or back, so that the rotation acts on the same values (the layout llama.cpp's converter
+    /// gives GGUF `llama` files). Needs every dimension rotated (R = D). Fp32 weights only.
+    public func paired(_ pairing: RoPEPairing) throws -> ModelWeights {
+        let cfg = config
+        guard cfg.architecture == .llama, cfg.ropePairing != pairing else { return self }
+        guard cfg.rotaryDims == cfg.headDim else {
+            throw ModelError.invalidOption(
+                option: "rope pairing", value: pairing.rawValue,
+                reason: "converting the pairing needs every dimension rotated (R=\(cfg.rotaryDims), D=\(cfg.headDim))")
+        }
+        let d = cfg.headDim, half = d / 2
+        // Row r of the result is row source(r) of the input.
+        func source(_ r: Int) -> Int {
+            let h = r / d, i = r % d
+            return pairing == .adjacent ? h * d + (i % 2) * half + i / 2 : h * d + (i < half ? 2 * i : 2 * (i - half) + 1)
+        }
+        func permuted(_ lin: Linear) throws -> Linear {
+            guard lin.quantized == nil else {
+                throw ModelError.invalidOption(option: "rope pairing", value: pairing.rawValue, reason: "Q and K are quantized")
+            }
+            let w = lin.weight
+            return Linear(
+                weight: Matrix(rows: w.rows, cols: w.cols) { r, k in w[source(r), k] },
+                bias: lin.bias.map { b in b.indices.map { b[source($0)] } })
+        }
+        var out = self
+        for i in out.layers.indices {
+            out.layers[i].q = try permuted(layers[i].q)
+            out.layers[i].k = try permuted(layers[i].k)
+        }
+        out.config.ropePairing = pairing
         return out
     }
 }

@@ -12,14 +12,15 @@ struct ModelCommand: ParsableCommand {
         discussion: """
             Presets: \(ModelConfig.presets.map(\.name).joined(separator: ", ")). A plan names a variant per operator, e.g. \
             matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2 (keys: matmul, softmax, layernorm, \
-            attention, int4, weights=f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored, kv=f32|f16 (the KV cache), threads; omitted \
-            keys are simd / f32, or stored for --gguf). Several --plan options give one comparison. The model is a --preset \
-            (synthetic or --weights safetensors) or a --gguf file (gpt2 and bert architectures, every tensor run in its stored \
+            attention, rmsnorm, rope, swiglu, int4, weights=f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored, kv=f32|f16 (the KV \
+            cache), threads; omitted keys are simd / f32, or stored for --gguf). Several --plan options give one comparison. The model is a --preset \
+            (synthetic or --weights safetensors) or a --gguf file (gpt2, bert, llama and qwen2, every tensor run in its stored \
             format unless a plan re-quantizes); --export-gguf writes the model as a GGUF file llama.cpp loads, instead of running.
             """)
 
     @Option(help: "Model shape: \(ModelConfig.presets.map(\.name).joined(separator: ", ")).") var preset: String?
-    @Option(help: "A GGUF model file (general.architecture gpt2 or bert); its metadata gives the shape, its tensors the weights.")
+    @Option(
+        help: "A GGUF model file (general.architecture gpt2, bert, llama or qwen2); its metadata gives the shape, its tensors the weights.")
     var gguf: String?
     @Option(name: .customLong("export-gguf"), help: "Write the model (preset, --weights or --gguf) as a GGUF file and exit.")
     var exportGGUF: String?
@@ -38,8 +39,8 @@ struct ModelCommand: ParsableCommand {
     @Option(name: .customLong("token-types"), help: "Comma-separated token-type (segment) ids for encoders; default all 0.") var tokenTypes:
         String?
     @Option(help: "Decode steps after the prompt (decoders; default 32, encoders 0).") var generate: Int?
-    @Option(help: "Timed passes per plan.") var repetitions: Int = 3
-    @Option(help: "A safetensors checkpoint in Hugging Face naming (BertModel for encoders, GPT2Model for decoders).")
+    @Option(name: [.short, .long], help: "Timed passes per plan.") var repetitions: Int = 3
+    @Option(help: "A safetensors checkpoint in Hugging Face naming (BertModel, GPT2Model, LlamaForCausalLM or Qwen2ForCausalLM).")
     var weights: String?
     @Option(help: "Seed of the synthetic weights and the random prompt.") var seed: UInt64 = 1
     @Option(name: .customLong("save-hidden"), help: "Write the first plan's final hidden states [tokens × C] as float32 .npy.")
@@ -50,7 +51,8 @@ struct ModelCommand: ParsableCommand {
     func run() throws {
         guard ["table", "json", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table, json or md") }
         for path in [output, saveHidden, saveLogits, exportGGUF].compactMap({ $0 }) { try checkOutputDirectory(path) }
-        let weights = try loadWeights()
+        let quantizedPlans = try plans.filter { try Plan.parse($0).weights != .f32 }.count
+        let weights = try loadWeights(quantizedPlans: quantizedPlans)
         let config = weights.config
         if let exportGGUF { return try export(weights, to: exportGGUF) }
         // A GGUF file's tensors run as stored unless the plan names a weight format.
@@ -72,10 +74,10 @@ struct ModelCommand: ParsableCommand {
             promptTokens = (0..<prompt).map { _ in Int(rng.next() % UInt64(config.vocab)) }
         }
         let types = try tokenTypes.map { try parseIDs($0, option: "--token-types") }
-        let generate = self.generate ?? (config.architecture == .decoder ? 32 : 0)
+        let generate = self.generate ?? (config.isDecoder ? 32 : 0)
         if saveHidden != nil && planList.count > 1 { throw CLIError("--save-hidden takes one --plan (got \(planList.count))") }
         if saveLogits != nil && planList.count > 1 { throw CLIError("--save-logits takes one --plan (got \(planList.count))") }
-        if saveLogits != nil && config.architecture != .decoder {
+        if saveLogits != nil && !config.isDecoder {
             throw CLIError("--save-logits: \(config.name) is an encoder, with no LM head")
         }
         let request = ModelBench.Request(
@@ -116,7 +118,7 @@ struct ModelCommand: ParsableCommand {
     }
 
     /// The model: a --gguf file, or a --preset with --weights safetensors or seeded weights.
-    func loadWeights() throws -> ModelWeights {
+    func loadWeights(quantizedPlans: Int) throws -> ModelWeights {
         if let gguf {
             guard preset == nil, weights == nil else { throw CLIError("--gguf gives the model: drop --preset and --weights") }
             return try GGUFModel.load(try GGUF(path: gguf))
@@ -125,6 +127,8 @@ struct ModelCommand: ParsableCommand {
             throw CLIError("give a --preset (\(ModelConfig.presets.map(\.name).joined(separator: ", "))) or a --gguf file")
         }
         let config = try ModelConfig.preset(preset)
+        // Before anything is allocated: the model, its fp64 reference and the plans' copies.
+        try ModelWeights.checkMemory(config, quantizedPlans: quantizedPlans)
         if let path = self.weights {
             guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such file") }
             return try ModelWeights.load(config, from: try SafeTensors(path: path))

@@ -110,7 +110,8 @@ import Testing
     @Test(arguments: kernelNames)
     func groupedQueryAttention(variant: String) throws {
         var seed: UInt64 = 900
-        for (t, tq, heads, kv, d) in [(70, 70, 4, 2, 16), (129, 129, 6, 2, 64), (130, 130, 3, 1, 24), (200, 1, 8, 2, 64), (65, 3, 4, 4, 8)] {
+        for (t, tq, heads, kv, d) in [(70, 70, 4, 2, 16), (129, 129, 6, 2, 64), (130, 130, 3, 1, 24), (200, 1, 8, 2, 64), (65, 3, 4, 4, 8)]
+        {
             for pattern in [AttentionPattern.all, .init(causal: true), .init(causal: true, window: 8, global: 2)] {
                 for threads in [1, 2] {
                     seed += 7

@@ -14,7 +14,7 @@ import Testing
     static func hidden(_ weights: ModelWeights, _ plan: String) throws -> Matrix {
         let req = ModelBench.Request(
             weights: weights, plans: [try Plan.parse(plan)], pattern: .all, threads: 1, prompt: prompt, types: nil,
-            generate: weights.config.architecture == .decoder ? 4 : 0, repetitions: 1)
+            generate: weights.config.isDecoder ? 4 : 0, repetitions: 1)
         return try ModelBench.run(req)[0].hidden
     }
 
@@ -23,15 +23,19 @@ import Testing
     }
 
     /// f32 export → read: every tensor identical, and the passes identical bit for bit.
-    @Test(arguments: ["tiny", "tiny-encoder"])
+    @Test(arguments: ["tiny", "tiny-encoder", "llama-tiny", "qwen2-tiny"])
     func f32RoundTripIsExact(preset: String) throws {
         let w = ModelWeights.synthetic(try ModelConfig.preset(preset), seed: 5)
         let back = try Self.roundTrip(w, as: .f32)
         #expect(back.config.layers == w.config.layers && back.config.hidden == w.config.hidden && back.config.vocab == w.config.vocab)
         #expect(back.config.eps == w.config.eps && back.config.architecture == w.config.architecture)
+        #expect(back.config.kvHeads == w.config.kvHeads && back.config.ropeTheta == w.config.ropeTheta)
+        #expect(back.config.ropePairing == w.config.ropePairing && back.config.qkvBias == w.config.qkvBias)
+        #expect(back.config.tiedEmbeddings == w.config.tiedEmbeddings && back.output?.weight == w.output?.weight)
         #expect(back.tokenEmbedding == w.tokenEmbedding && back.positionEmbedding == w.positionEmbedding)
         for (a, b) in zip(back.layers, w.layers) {
-            for (name, path) in LayerWeights.linears {
+            #expect(a.linears.map(\.0) == b.linears.map(\.0))
+            for (name, path) in b.linears {
                 #expect(a[keyPath: path].weight == b[keyPath: path].weight && a[keyPath: path].bias == b[keyPath: path].bias, "\(name)")
             }
         }
@@ -40,17 +44,17 @@ import Testing
 
     /// Quantized export → read as stored: the same blocks, so the same pass as quantizing in
     /// OpBench, for one format and for the Q4_K_M mix (whose GPT-2 Q, K and V share a format).
-    @Test(arguments: ["tiny", "tiny-encoder"], [Plan.Weights.q8_0, .q4_k_m, .q4_0])
+    @Test(arguments: ["tiny", "tiny-encoder", "llama-tiny", "qwen2-tiny"], [Plan.Weights.q8_0, .q4_k_m, .q4_0])
     func quantizedRoundTripRunsTheSameBlocks(preset: String, scheme: Plan.Weights) throws {
         let w = ModelWeights.synthetic(try ModelConfig.preset(preset), seed: 6)
         let q = try w.quantized(scheme)
         let back = try Self.roundTrip(q, as: .quantized)
         for (a, b) in zip(back.layers, q.layers) {
-            for (name, path) in LayerWeights.linears {
+            for (name, path) in b.linears {
                 #expect(a[keyPath: path].quantized == b[keyPath: path].quantized, "\(name) \(scheme)")
             }
         }
-        #expect(back.tokenEmbeddingQuantized == q.tokenEmbeddingQuantized)
+        #expect(back.tokenEmbeddingQuantized == q.tokenEmbeddingQuantized && back.output?.quantized == q.output?.quantized)
         #expect(try Self.hidden(back, "weights=stored") == Self.hidden(w, "weights=\(scheme.rawValue)"))
     }
 
@@ -82,8 +86,9 @@ import Testing
     }
 
     /// Metadata and tensors that disagree with the architecture, each refused by name.
-    @Test func inconsistentModelsAreRefused() throws {
-        let w = ModelWeights.synthetic(try ModelConfig.preset("tiny"), seed: 7)
+    @Test(arguments: ["tiny", "llama-tiny"])
+    func inconsistentModelsAreRefused(preset: String) throws {
+        let w = ModelWeights.synthetic(try ModelConfig.preset(preset), seed: 7)
         let good = try GGUF(data: try GGUFModel.export(w, as: .f32), path: "m.gguf")
         func rewrite(
             meta: (inout [(key: String, value: GGUF.Value)]) -> Void = { _ in },
@@ -103,7 +108,20 @@ import Testing
             expectError(["bad.gguf"] + fragments, sourceLocation: sourceLocation) { _ = try GGUFModel.load(file) }
         }
         _ = try GGUFModel.load(good)
-        refuse(try rewrite(meta: set("general.architecture", .string("llama"))), ["general.architecture", "'llama' is not supported"])
+        if preset == "llama-tiny" {
+            refuse(
+                try rewrite(meta: set("llama.attention.head_count_kv", .u32(3))), ["head_count_kv", "does not divide the 4 query heads"])
+            refuse(try rewrite(meta: set("llama.rope.dimension_count", .u32(7))), ["rope.dimension_count", "not even"])
+            refuse(try rewrite(meta: set("llama.rope.dimension_count", .u32(32))), ["rope.dimension_count", "head dimension 16"])
+            refuse(try rewrite(meta: set("llama.rope.freq_base", .f32(.nan))), ["rope.freq_base", "not > 1"])
+            refuse(try rewrite(meta: set("llama.attention.layer_norm_rms_epsilon", .f32(0))), ["layer_norm_rms_epsilon", "not a float"])
+            refuse(try rewrite(tensors: { $0.removeAll { $0.name == "blk.1.ffn_gate.weight" } }), ["blk.1.ffn_gate.weight", "missing"])
+            refuse(
+                try rewrite(meta: set("llama.attention.head_count_kv", .u32(4))),
+                ["blk.0.attn_k.weight", "dims [64, 32], expected [64, 64]"])
+            return
+        }
+        refuse(try rewrite(meta: set("general.architecture", .string("mamba"))), ["general.architecture", "'mamba' is not supported"])
         refuse(try rewrite(meta: { $0.removeAll { $0.key == "general.architecture" } }), ["general.architecture", "missing"])
         refuse(try rewrite(meta: set("gpt2.block_count", .u32(3))), ["blk.2.", "missing"])
         refuse(try rewrite(meta: set("gpt2.block_count", .i32(-1))), ["gpt2.block_count", "not a positive integer"])
@@ -119,7 +137,8 @@ import Testing
                 let e = t.first { $0.name == "token_embd.weight" }!
                 t.append(.init(name: "output.weight", dims: e.dims, type: .f32, bytes: e.bytes.map { $0 ^ 1 }))
             }), ["output.weight", "apart from the token embedding"])
-        refuse(try rewrite(meta: { $0.append(("gpt2.attention.head_count_kv", .u32(2))) }), ["head_count_kv", "grouped-query"])
+        refuse(
+            try rewrite(meta: { $0.append(("gpt2.attention.head_count_kv", .u32(2))) }), ["head_count_kv", "gpt2 has no grouped K/V heads"])
     }
 
     /// A small GPT-2 written by the gguf package's own writer (make_gguf_fixture.py) loads

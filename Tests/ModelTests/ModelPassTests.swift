@@ -14,12 +14,12 @@ import Testing
         let cfg = try ModelConfig.preset(preset)
         return ModelBench.Request(
             weights: weights ?? .synthetic(cfg, seed: 11), plans: plans, pattern: pattern, threads: threads,
-            prompt: prompt, types: nil, generate: cfg.architecture == .decoder ? 12 : 0, repetitions: 1)
+            prompt: prompt, types: nil, generate: cfg.isDecoder ? 12 : 0, repetitions: 1)
     }
 
     /// Every variant of every operator (and 2 threads), f32 weights: within the rounding
     /// model's tolerance of the fp64 pass, and the decoder's greedy predictions all agree.
-    @Test(arguments: ["tiny", "tiny-encoder"], [1, 2])
+    @Test(arguments: ["tiny", "tiny-encoder", "llama-tiny", "qwen2-tiny"], [1, 2])
     func exactPlansMatchTheFp64Pass(preset: String, threads: Int) throws {
         let req = try Self.request(preset, plans: try exactPlans(), threads: threads)
         let ref = ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, generate: req.generate)
@@ -29,10 +29,14 @@ import Testing
             #expect(m.maxAbsError <= tol, "\(preset) \(m.plan) t=\(threads): max abs \(m.maxAbsError) > \(tol)")
             #expect(m.cosine >= cosineBound(tol: tol, rms: rms(ref.hidden)), "\(m.plan): cosine \(m.cosine)")
             #expect(run.hidden.rows == Self.prompt.count + req.generate)
-            if req.weights.config.architecture == .decoder {
+            if req.weights.config.isDecoder {
                 #expect(m.top1Agreement == 1, "\(m.plan): top-1 agreement \(m.top1Agreement ?? -1)")
                 #expect(m.decodeTokensPerSecond.count == 1 && m.decodeTokensPerSecond[0] > 0)
-                for op in ["matmul", "attention", "layernorm", "gelu", "softmax", "add", "embed"] {
+                let ops =
+                    req.weights.config.architecture == .llama
+                    ? ["matmul", "attention", "rmsnorm", "rope", "swiglu", "softmax", "add", "embed"]
+                    : ["matmul", "attention", "layernorm", "gelu", "softmax", "add", "embed"]
+                for op in ops {
                     #expect((m.opSeconds[op] ?? 0) > 0, "\(m.plan): no time recorded for \(op)")
                 }
             } else {
@@ -61,9 +65,20 @@ import Testing
         #expect(f32.maxAbsError > 10 * tol && f32.cosine < 1)
     }
 
+    /// The next-token divergence from the fp64 pass ranks the weight formats: KL ≥ 0 always,
+    /// f32 (rounding only) below Q8_0 below Q4_0, and the exact plan's KL far under Q8_0's.
+    @Test(arguments: ["tiny", "llama-tiny"])
+    func klDivergenceRanksQuantization(preset: String) throws {
+        let plans = try ["f32", "q8_0", "q4_0"].map { try Plan.parse("weights=\($0)") }
+        let runs = try ModelBench.run(try Self.request(preset, plans: plans)).map(\.result)
+        let kl = runs.map { $0.meanKL ?? -1 }
+        #expect(kl.allSatisfy { $0 >= 0 }, "\(kl)")
+        #expect(kl[0] < kl[1] / 100 && kl[1] < kl[2], "KL f32 \(kl[0]), q8_0 \(kl[1]), q4_0 \(kl[2])")
+    }
+
     /// Sparse plans run the pattern they name: equal to the fp64 pass with that pattern,
     /// different from the dense pass.
-    @Test(arguments: ["tiny", "tiny-encoder"])
+    @Test(arguments: ["tiny", "tiny-encoder", "llama-tiny"])
     func sparsePatternsMatchTheirReference(preset: String) throws {
         let pattern = AttentionPattern(window: 4, global: 2)
         let req = try Self.request(preset, plans: try exactPlans(), pattern: pattern)
@@ -84,9 +99,9 @@ import Testing
     /// fp32 and a half-precision cache. With kv=f16 the prefill's attention reads the fp32
     /// rows (rounded to half precision as they were stored) through the tile path, and the
     /// decode steps read the halves through attention.simd's fp16 decode entry.
-    @Test(arguments: Plan.KVCache.allCases)
-    func kvCacheDecodeEqualsFullPrefill(kv: Plan.KVCache) throws {
-        let cfg = try ModelConfig.preset("tiny")
+    @Test(arguments: Plan.KVCache.allCases, ["tiny", "llama-tiny", "qwen2-tiny"])
+    func kvCacheDecodeEqualsFullPrefill(kv: Plan.KVCache, preset: String) throws {
+        let cfg = try ModelConfig.preset(preset)
         let w = ModelWeights.synthetic(cfg, seed: 3)
         var plan = Plan(); plan.kv = kv
         let runner = try ModelRunner(weights: w, plan: plan, threads: 1, pattern: .all, capacity: 40)

@@ -14,6 +14,11 @@ import Testing
         #expect(
             half.kv == .f16 && half.description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,int4=simd,weights=q4_0,kv=f16")
         #expect(try Plan.parse(half.description) == half.with(int4: "simd"))
+        // The Llama-family operators: in the text only when they are not simd.
+        let llama = try Plan.parse("rope=blas,rmsnorm=naive,swiglu=simd")
+        #expect(llama.rope == "blas" && llama.rmsnorm == "naive" && llama.swiglu == "simd")
+        #expect(llama.description == "matmul=simd,softmax=simd,layernorm=simd,attention=simd,rmsnorm=naive,rope=blas,weights=f32")
+        #expect(try Plan.parse(llama.description) == llama)
     }
 
     @Test func rejectsBadPlans() {
@@ -25,6 +30,8 @@ import Testing
         expectError(["threads=0"]) { _ = try Plan.parse("threads=0") }
         expectError(["kv=f8", "f32, f16"]) { _ = try Plan.parse("kv=f8") }
         expectError(["term 'simd' must be key=value"]) { _ = try Plan.parse("simd") }
+        expectError(["swiglu=blas", "unknown variant", "naive, simd"]) { _ = try Plan.parse("swiglu=blas") }
+        expectError(["unknown key 'rop'", "did you mean 'rope'"]) { _ = try Plan.parse("rop=simd") }
     }
 
     /// Q4_K_M as llama.cpp lays it out for 12 layers: Q6_K for the head and for v and fc2 in

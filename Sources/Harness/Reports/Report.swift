@@ -206,7 +206,7 @@ public enum ModelTables {
         TextTable(
             headers: [
                 "preset", "plan", "pattern", "thr", "prefill tok/s", "decode tok/s", "prefill GFLOP/s", "decode GB/s",
-                "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree",
+                "max abs err", "cosine", "min tok cos", "pooled cos", "top-1 agree", "mean KL",
             ],
             rows: models.map { m in
                 func spread(_ xs: [Double]) -> String {
@@ -217,8 +217,9 @@ public enum ModelTables {
                     Format.number(m.prefillLinearGflops), m.decodeTokensPerSecond.isEmpty ? "–" : Format.number(m.decodeWeightGBps),
                     Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), String(format: "%.7f", m.minTokenCosine),
                     m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–",
+                    m.meanKL.map { Format.error($0) } ?? "–",
                 ]
-            }, rightAligned: Set(3...12))
+            }, rightAligned: Set(3...13))
     }
 
     /// Seconds per pass (prefill + decode) and share of the total, per operator and plan.
