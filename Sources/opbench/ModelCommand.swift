@@ -13,7 +13,8 @@ struct ModelCommand: ParsableCommand {
             Presets: \(ModelConfig.presets.map(\.name).joined(separator: ", ")). A plan names a variant per operator, e.g. \
             matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2 (keys: matmul, softmax, layernorm, \
             attention, rmsnorm, rope, swiglu, int4, weights=f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored, kv=f32|f16 (the KV \
-            cache), threads; omitted keys are simd / f32, or stored for --gguf). Several --plan options give one comparison. The model is a --preset \
+            cache), threads; omitted keys are simd / f32, or stored for --gguf). Several --plan options give one comparison. \
+            The model is a --preset \
             (synthetic or --weights safetensors) or a --gguf file (gpt2, bert, llama and qwen2, every tensor run in its stored \
             format unless a plan re-quantizes); --export-gguf writes the model as a GGUF file llama.cpp loads, instead of running.
             """)
