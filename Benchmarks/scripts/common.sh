@@ -37,6 +37,8 @@ what = {
     "perf/ablation.json": "raw results behind ablation.md (perf.sh)",
     "model.md": "report of the model-*.json runs (Benchmarks/scripts/models.sh)",
     "model-gpt2.json": "gpt2-small plan comparison, synthetic weights (models.sh)",
+    "model-tinyllama.json": "tinyllama-1.1b in f32, Q8_0, Q4_0 and Q4_K_M, 2 threads, synthetic weights (Benchmarks/scripts/llama.sh)",
+    "model-tinyllama.md": "report of model-tinyllama.json (llama.sh)",
     "model-gpt2-896-all.json": "gpt2-small at 896 tokens, dense causal attention (models.sh)",
     "model-gpt2-896-window.json": "gpt2-small at 896 tokens, window 128 + 4 global (models.sh)",
     "model-minilm.json": "MiniLM-L6 real weights, five plans (models.sh)",
