@@ -66,7 +66,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", dependencies: ["Harness"], path: "Tests/TestSupport"),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels", "TestSupport"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Kernels", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Harness", "Kernels", "Model", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Harness", "Kernels"], resources: [.copy("Fixtures")]),
     ]

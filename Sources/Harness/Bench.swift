@@ -92,7 +92,7 @@ public enum Bench {
             let copies = try workloads(shape, options: options, machine: machine)
             let w = copies[0]
             let groupStart = Machine.now()
-            let (samples, iters, checks) = try measureGroup(group, workloads: copies, options: options, machine: machine) {
+            let (samples, cpuSamples, iters, checks) = try measureGroup(group, workloads: copies, options: options, machine: machine) {
                 what, fraction in
                 progress?(
                     BenchProgress(
@@ -100,8 +100,10 @@ public enum Bench {
                         current: what, elapsed: Machine.now() - start, finished: nil))
             }
             for (i, c) in group.enumerated() {
-                results.append(
-                    result(c, workload: w, samples: samples[i], iters: iters[i], check: checks[i], machine: machine, cache: options.cache))
+                var r = result(
+                    c, workload: w, samples: samples[i], iters: iters[i], check: checks[i], machine: machine, cache: options.cache)
+                r.cpuSamplesSeconds = cpuSamples[i]
+                results.append(r)
             }
             done += group.count
             progress?(
@@ -153,7 +155,10 @@ public enum Bench {
             let key = merged.cases[i].key
             for d in docs.dropFirst() {
                 guard let c = d.cases.first(where: { $0.key == key }) else { continue }
+                // CPU times only while every run has them, so they stay one per sample.
+                let cpu = merged.cases[i].cpuSamplesSeconds.flatMap { a in c.cpuSamplesSeconds.map { a + $0 } }
                 merged.cases[i].samplesSeconds += c.samplesSeconds
+                merged.cases[i].cpuSamplesSeconds = cpu
                 if let n = c.normalizedSamples { merged.cases[i].normalizedSamples = (merged.cases[i].normalizedSamples ?? []) + n }
                 if let n = c.roundMinSeconds { merged.cases[i].roundMinSeconds = (merged.cases[i].roundMinSeconds ?? []) + n }
                 if c.errorToTolerance > merged.cases[i].errorToTolerance {
@@ -194,7 +199,7 @@ public enum Bench {
     static func measureGroup(
         _ group: [BenchCase], workloads: [any Workload], options: BenchOptions, machine: MachineInfo,
         progress: (_ what: String, _ fraction: Double) -> Void
-    ) throws -> ([[Double]], [Int], [Verification]) {
+    ) throws -> ([[Double]], [[Double]], [Int], [Verification]) {
         struct Prepared { let c: BenchCase; let run: () throws -> Void; let iters: Int; let reps: Int; let check: Verification }
         var prepared: [Prepared] = []
         let workload = workloads[0]
@@ -227,17 +232,19 @@ public enum Bench {
             prepared.append(Prepared(c: c, run: run, iters: iters, reps: reps, check: check))
         }
         var samples = [[Double]](repeating: [], count: prepared.count)
+        var cpuSamples = [[Double]](repeating: [], count: prepared.count)
         let rounds = prepared.map(\.reps).max() ?? 0
         for r in 0..<rounds {
             for (i, p) in prepared.enumerated() where r < p.reps {
                 progress(
                     "\(p.c.variant) \(p.c.shape.text) t=\(p.c.threads) sample \(r + 1)/\(p.reps)", 0.1 + 0.9 * Double(r) / Double(rounds))
-                let s = Machine.now()
+                let s = Machine.now(), cpu = Machine.cpuNow()
                 for _ in 0..<p.iters { try p.run() }
                 samples[i].append((Machine.now() - s) / Double(p.iters))
+                cpuSamples[i].append((Machine.cpuNow() - cpu) / Double(p.iters))
             }
         }
-        return (samples, prepared.map(\.iters), prepared.map(\.check))
+        return (samples, cpuSamples, prepared.map(\.iters), prepared.map(\.check))
     }
 
     /// The best time of `run` over about `seconds` (at least `minRuns` runs, at most 1000).

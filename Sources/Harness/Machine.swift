@@ -251,4 +251,47 @@ public enum Machine {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// The process's CPU time (every thread's), seconds.
+    @inline(__always)
+    public static func cpuNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// The 1, 5 and 15-minute load averages (empty where the system gives none).
+    public static func loadAverage() -> [Double] {
+        var loads = [Double](repeating: 0, count: 3)
+        return getloadavg(&loads, 3) == 3 ? loads : []
+    }
+
+    /// The first CPU's clock in MHz as /proc/cpuinfo reports it, nil where it does not.
+    public static func megahertz() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
+            let value = line.split(separator: ":").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) })
+        else { return nil }
+        return Int(value.rounded())
+    }
+
+    /// How many logical CPUs share CPU 0's cache of `level` and type (`Data`, `Instruction`,
+    /// `Unified`), from sysfs; nil where it is not found.
+    public static func cacheSharing(level: Int, type: String) -> Int? {
+        let base = "/sys/devices/system/cpu/cpu0/cache"
+        for index in 0..<8 {
+            func read(_ file: String) -> String? {
+                (try? String(contentsOfFile: "\(base)/index\(index)/\(file)", encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+            }
+            guard let l = read("level"), let t = read("type") else { continue }
+            guard Int(l) == level, t == type, let list = read("shared_cpu_list") else { continue }
+            // "0-3,8-11" → 8
+            return list.split(separator: ",").reduce(0) { n, range in
+                let ends = range.split(separator: "-").compactMap { Int($0) }
+                return n + (ends.count == 2 ? ends[1] - ends[0] + 1 : 1)
+            }
+        }
+        return nil
+    }
+
 }

@@ -64,8 +64,9 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            if GoogleBenchmark.isGoogleBenchmark(object) { return try GoogleBenchmark.decode(object, path: path) }
             guard object["schema_version"] != nil, object["cases"] != nil else {
-                throw FileError(path, "not an opbench results file (no schema_version or cases)")
+                throw FileError(path, "not an opbench results file (no schema_version or cases) nor Google Benchmark JSON")
             }
             // Checked here: JSONDecoder reports a non-integer version as "not valid JSON".
             if let version = object["schema_version"] as? NSNumber, version.doubleValue != Double(Self.currentSchema) {
@@ -117,6 +118,14 @@ public struct ResultDocument: Codable, Equatable, Sendable {
                     throw FileError(path, "\(at): \(name) holds \(bad), not a positive time in seconds")
                 }
             }
+            if let cpu = c.cpuSamplesSeconds {
+                guard cpu.count == c.samplesSeconds.count else {
+                    throw FileError(path, "\(at): \(cpu.count) cpu_samples_seconds for \(c.samplesSeconds.count) samples")
+                }
+                if let bad = cpu.first(where: { !($0.isFinite && $0 >= 0) }) {
+                    throw FileError(path, "\(at): cpu_samples_seconds holds \(bad), not a CPU time in seconds")
+                }
+            }
             if let bad = (c.normalizedSamples ?? []).first(where: { !($0.isFinite && $0 > 0) }) {
                 throw FileError(path, "\(at): normalized_samples holds \(bad), not a positive ratio")
             }
@@ -166,6 +175,9 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var threads: Int
     /// Seconds per execution, one value per sample (each the mean over `iterationsPerSample`).
     public var samplesSeconds: [Double]
+    /// The process's CPU seconds (every thread's) per execution, one per sample of
+    /// `samplesSeconds`; nil in files from before it was measured.
+    public var cpuSamplesSeconds: [Double]?
     public var iterationsPerSample: Int
     public var medianSeconds: Double
     public var p10Seconds: Double
@@ -257,7 +269,7 @@ public struct CaseResult: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id, op, variant, shape, threads
-        case samplesSeconds = "samples_seconds", iterationsPerSample = "iterations_per_sample"
+        case samplesSeconds = "samples_seconds", cpuSamplesSeconds = "cpu_samples_seconds", iterationsPerSample = "iterations_per_sample"
         case medianSeconds = "median_seconds", p10Seconds = "p10_seconds", p90Seconds = "p90_seconds"
         case madSeconds = "mad_seconds", minSeconds = "min_seconds"
         case flops, bytes, gflops, gbps, arithmeticIntensity = "arithmetic_intensity"

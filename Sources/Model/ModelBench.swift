@@ -103,10 +103,13 @@ public enum ModelBench {
                 var sum = 0.0
                 for x in logits { sum += Foundation.exp(Double(x) - m) }
                 let logZ = m + Foundation.log(sum)
+                // Σ p·log(p/q) − p + q: the same sum (both distributions total 1), but each term is
+                // ≥ 0 (x·log x − x + 1 ≥ 0), so rounding cannot make a near-zero KL negative.
                 var kl = 0.0
                 for j in 0..<v {
-                    let pr = ref.distributions[n * v + j]
-                    if pr > 0 { kl += pr * (Foundation.log(pr) - (Double(logits[j]) - logZ)) }
+                    let pr = ref.distributions[n * v + j], lq = Double(logits[j]) - logZ
+                    let term = (pr > 0 ? pr * (Foundation.log(pr) - lq) : 0) - pr + Foundation.exp(lq)
+                    kl += Swift.max(0, term)
                 }
                 return kl
             }

@@ -38,14 +38,31 @@ struct BenchCommand: ParsableCommand {
             "warm: repeat on the same inputs (what fits stays cached); cold: rotate over copies of the inputs that exceed the "
                 + "last-level cache 4 times, so every run reads them from DRAM, as a model decode reads each layer's weights."))
     var cache: String = "warm"
-    @Option(help: "table, json, csv, md or gbench (Google Benchmark JSON).") var format: String = "table"
+    @Option(
+        help: ArgumentHelp(
+            "table, json, csv, md, gbench (Google Benchmark JSON: one entry per case, the median), gh-bigger or gh-smaller "
+                + "(github-action-benchmark's customBiggerIsBetter / customSmallerIsBetter).")
+    )
+    var format: String = "table"
+    @Flag(
+        name: .customLong("gbench-aggregates-only"),
+        help: "With --format gbench: the _mean, _median, _stddev and _cv aggregates only (--benchmark_report_aggregates_only).")
+    var gbenchAggregatesOnly = false
+    @Flag(name: .customLong("gbench-repetitions"), help: "With --format gbench: every repetition, then the aggregates.")
+    var gbenchRepetitions = false
     @Option(
         name: [.short, .long], help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
     var output: String?
 
     func run() throws {
-        let formats = ["table", "json", "csv", "md", "gbench"]
+        let formats = ["table", "json", "csv", "md", "gbench", "gh-bigger", "gh-smaller"]
         guard formats.contains(format) else { throw CLIError("--format '\(format)' must be one of \(formats.joined(separator: ", "))") }
+        if gbenchAggregatesOnly && gbenchRepetitions {
+            throw CLIError("--gbench-aggregates-only and --gbench-repetitions exclude each other")
+        }
+        if (gbenchAggregatesOnly || gbenchRepetitions) && format != "gbench" {
+            throw CLIError("--gbench-aggregates-only and --gbench-repetitions go with --format gbench")
+        }
         guard Suites.names.contains(suite) else { throw CLIError("--suite '\(suite)' must be quick or full") }
         if let minTime, !(minTime > 0 && minTime <= 600) { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         if let repetitions, !(1...1000).contains(repetitions) { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
@@ -125,7 +142,9 @@ struct BenchCommand: ParsableCommand {
         case "json": return try doc.json()
         case "csv": return Data(CaseTables.csv(doc.cases).csv.utf8)
         case "md": return Data(CaseTables.bench(doc.cases).markdown.utf8)
-        case "gbench": return try CaseTables.googleBenchmark(doc)
+        case "gbench":
+            return try GoogleBenchmark.encode(doc, mode: gbenchAggregatesOnly ? .aggregates : gbenchRepetitions ? .all : .summary)
+        case "gh-bigger", "gh-smaller": return try GoogleBenchmark.custom(doc, biggerIsBetter: format == "gh-bigger")
         default: return Data(CaseTables.bench(doc.cases).terminal.utf8)
         }
     }

@@ -46,11 +46,16 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Seed of the synthetic weights and the random prompt.") var seed: UInt64 = 1
     @Option(name: .customLong("save-hidden"), help: "Write the first plan's final hidden states [tokens × C] as float32 .npy.")
     var saveHidden: String?
-    @Option(help: "table, json or md.") var format: String = "table"
+    @Option(
+        help: ArgumentHelp(
+            "table, json, md, gbench (Google Benchmark JSON: seconds per token, tokens_per_second), gh-bigger or gh-smaller "
+                + "(github-action-benchmark: tokens/s or ms/token)."))
+    var format: String = "table"
     @Option(help: "Write the results document (JSON; Markdown with --format md) here, atomically.") var output: String?
 
     func run() throws {
-        guard ["table", "json", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table, json or md") }
+        let formats = ["table", "json", "md", "gbench", "gh-bigger", "gh-smaller"]
+        guard formats.contains(format) else { throw CLIError("--format '\(format)' must be one of \(formats.joined(separator: ", "))") }
         for path in [output, saveHidden, saveLogits, exportGGUF].compactMap({ $0 }) { try checkOutputDirectory(path) }
         let quantizedPlans = try plans.filter { try Plan.parse($0).weights != .f32 }.count
         let weights = try loadWeights(quantizedPlans: quantizedPlans)
@@ -100,7 +105,15 @@ struct ModelCommand: ParsableCommand {
         let markdown = ModelTables.table(models).markdown + "\n" + ModelTables.breakdown(models).markdown
         // Every output written as one step, after everything succeeded.
         var outputs: [(data: Data, path: String)] = []
-        if let output { outputs.append((format == "md" ? Data(markdown.utf8) : try doc.json(), output)) }
+        func rendered() throws -> Data {
+            switch format {
+            case "md": return Data(markdown.utf8)
+            case "gbench": return try GoogleBenchmark.encode(doc)
+            case "gh-bigger", "gh-smaller": return try GoogleBenchmark.custom(doc, biggerIsBetter: format == "gh-bigger")
+            default: return try doc.json()
+            }
+        }
+        if let output { outputs.append((try rendered(), output)) }
         if let saveHidden { outputs.append((NPY.encode(runs[0].hidden), saveHidden)) }
         if let saveLogits {
             let runner = try ModelRunner(
@@ -109,10 +122,9 @@ struct ModelCommand: ParsableCommand {
             outputs.append((NPY.encode(try runner.logits(prompt)), saveLogits))
         }
         try FileIO.writeAllAtomically(outputs)
-        switch format {
-        case "json" where output == nil: FileHandle.standardOutput.write(try doc.json())
-        case "md" where output == nil: FileHandle.standardOutput.write(Data(markdown.utf8))
-        default:
+        if format != "table" && output == nil {
+            FileHandle.standardOutput.write(try rendered())
+        } else {
             FileHandle.standardOutput.write(Data((ModelTables.table(models).terminal + "\n" + ModelTables.breakdown(models).terminal).utf8))
         }
         for path in [output, saveHidden, saveLogits].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }

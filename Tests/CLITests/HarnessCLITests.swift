@@ -91,6 +91,34 @@ import Testing
         #expect(att.status == 0 && att.stdout.contains("attention.simd"), "\(att.stderr)")
     }
 
+    /// Google Benchmark JSON out (one entry per case, aggregates only, every repetition), and
+    /// back in: compare and report read it like an OpBench file; github-action-benchmark's formats.
+    @Test func googleBenchmarkOutAndBackIn() throws {
+        let dir = try CLI.tempDir()
+        let (own, gb) = (dir.appendingPathComponent("own.json").path, dir.appendingPathComponent("gb.json").path)
+        let args = ["bench", "--op", "softmax", "--variant", "simd,blas", "--shape", "3x40"] + Self.tiny
+        #expect(try CLI.run(args + ["--output", own]).status == 0)
+        let g = try CLI.run(args + ["--format", "gbench", "--gbench-repetitions", "-o", gb])
+        #expect(g.status == 0, "\(g.stderr)")
+        let cmp = try CLI.run(["compare", own, gb])
+        #expect(cmp.status == 0 && cmp.stdout.contains("softmax.simd"), "\(cmp.stderr)")
+        let md = dir.appendingPathComponent("r.md").path
+        let rep = try CLI.run(["report", gb, "--md", md])
+        #expect(rep.status == 0, "\(rep.stderr)")
+        let agg = try CLI.run(args + ["--format", "gbench", "--gbench-aggregates-only"])
+        #expect(agg.status == 0, "\(agg.stderr)")
+        let entries = (try JSONSerialization.jsonObject(with: Data(agg.stdout.utf8)) as! [String: Any])["benchmarks"] as! [[String: Any]]
+        #expect(entries.compactMap { $0["name"] as? String }.contains("softmax.simd/3x40/threads:1_cv"))
+        #expect(entries.allSatisfy { $0["run_type"] as? String == "aggregate" })
+        let bigger = try CLI.run(args + ["--format", "gh-bigger"])
+        #expect(bigger.status == 0, "\(bigger.stderr)")
+        let list = try JSONSerialization.jsonObject(with: Data(bigger.stdout.utf8)) as! [[String: Any]]
+        #expect(list.count == 2 && list.allSatisfy { ["GFLOP/s", "GB/s"].contains($0["unit"] as? String ?? "") })
+        try CLI.expectError(args + ["--gbench-aggregates-only"], ["go with --format gbench"])
+        try CLI.expectError(
+            args + ["--format", "gbench", "--gbench-aggregates-only", "--gbench-repetitions"], ["exclude each other"])
+    }
+
     @Test func benchRefusesBadInput() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("never.json").path

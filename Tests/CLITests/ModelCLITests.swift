@@ -71,6 +71,40 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/never.json"))
     }
 
+    /// Llama-family GGUF files through the CLI: exported from a preset, then run with the
+    /// per-operator breakdown and the accuracy columns; the same pass as the preset; a model
+    /// too large for this machine's memory refused before anything is allocated.
+    @Test(arguments: ["llama-tiny", "qwen2-tiny"])
+    func llamaFamilyGGUFExportAndRun(preset: String) throws {
+        let dir = try CLI.tempDir()
+        let file = dir.appendingPathComponent("\(preset).gguf").path
+        let e = try CLI.run(["model", "--preset", preset, "--export-gguf", file, "--weights-format", "q8_0"])
+        #expect(e.status == 0 && e.stderr.contains("q8_0×14"), "\(e.stderr)")
+        let run = ["--tokens", "1,2,3,4,5,6,7,8", "--generate", "3", "--repetitions", "1"]
+        let (h1, h2, out) = ["a.npy", "b.npy", "m.json"].map { dir.appendingPathComponent($0).path }.triple
+        let viaFile = try CLI.run(["model", "--gguf", file, "--save-hidden", h1, "--output", out] + run)
+        #expect(viaFile.status == 0, "\(viaFile.stderr)")
+        for column in ["rope", "swiglu", "rmsnorm", "attention", "mean KL", "top-1 agree"] {
+            #expect(viaFile.stdout.contains(column), "no '\(column)' in \(viaFile.stdout)")
+        }
+        let m = try ResultDocument.read(out).models[0]
+        #expect(m.architecture == "llama" && m.decodeTokensPerSecond.count == 1 && (m.meanKL ?? -1) >= 0)
+        let direct = try CLI.run(["model", "--preset", preset, "--plan", "weights=q8_0", "--save-hidden", h2] + run)
+        #expect(direct.status == 0, "\(direct.stderr)")
+        #expect(try NPY.read(h1) == NPY.read(h2))
+        // Tokens/s for CI dashboards: Google Benchmark JSON and github-action-benchmark's format.
+        let gb = try CLI.run(["model", "--gguf", file, "--format", "gbench"] + run)
+        #expect(gb.status == 0, "\(gb.stderr)")
+        let entries = (try JSONSerialization.jsonObject(with: Data(gb.stdout.utf8)) as! [String: Any])["benchmarks"] as! [[String: Any]]
+        #expect(entries.count == 2 && entries.allSatisfy { ($0["tokens_per_second"] as? Double ?? 0) > 0 })
+        let bigger = try CLI.run(["model", "--gguf", file, "--format", "gh-bigger"] + run)
+        let list = try JSONSerialization.jsonObject(with: Data(bigger.stdout.utf8)) as! [[String: Any]]
+        #expect(list.count == 2 && list.allSatisfy { $0["unit"] as? String == "tokens/s" })
+        try CLI.expectError(
+            ["model", "--preset", "llama-3.2-1b"] + (0..<30).flatMap { _ in ["--plan", "weights=q8_0"] },
+            ["model 'llama-3.2-1b'", "quantized plan", "GiB"])
+    }
+
     @Test func badInputIsOneLineExitTwoAndWritesNothing() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("never.json").path

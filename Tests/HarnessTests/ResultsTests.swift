@@ -44,19 +44,6 @@ import Testing
         }
     }
 
-    @Test func googleBenchmarkExport() throws {
-        let doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1e-3, 2e-3])])
-        let object = try JSONSerialization.jsonObject(with: CaseTables.googleBenchmark(doc)) as! [String: Any]
-        let benchmarks = object["benchmarks"] as! [[String: Any]]
-        #expect(benchmarks.count == 2 + 3)
-        #expect(benchmarks[0]["name"] as? String == "matmul.simd/8x8x8/threads:1")
-        #expect(benchmarks[0]["run_type"] as? String == "iteration")
-        #expect(benchmarks[0]["time_unit"] as? String == "ns")
-        #expect(abs((benchmarks[0]["real_time"] as! Double) - 1e6) < 1e-6)
-        #expect(benchmarks.filter { $0["aggregate_name"] as? String == "median" }.count == 1)
-        #expect((object["context"] as! [String: Any])["num_cpus"] as? Int == 2)
-    }
-
     @Test func compareVerdicts() {
         let base = Synthetic.doc([
             Synthetic.result("matmul.simd", samples: Synthetic.samples(1.0e-3, seed: 1), peerSamples: Synthetic.samples(1e-3, seed: 2)),

@@ -159,7 +159,7 @@ import Testing
         // More queries than the decode path takes: a typed error.
         let q = Matrix(rows: 5, cols: 16), halves = [UInt16](repeating: 0, count: 5 * 16)
         var out = Matrix(rows: 5, cols: 16)
-        try q.withView { qv in
+        q.withView { qv in
             out.withMutableView { ov in
                 halves.withUnsafeBufferPointer { hp in
                     let kv = HalfMatrixView(base: hp.baseAddress!, rows: 5, cols: 16, stride: 16)
@@ -237,8 +237,8 @@ import Testing
         let kEight = Matrix(rows: 4, cols: 8), kHalf = Matrix(rows: 4, cols: 6)
         var out = Matrix(rows: 4, cols: 12)
         for kernel in Attention.variants {
-            try q.withView { qv in
-                try k.withView { kv in
+            q.withView { qv in
+                k.withView { kv in
                     out.withMutableView { ov in
                         expectKernelError(["attention", "window", "0"]) {
                             try kernel.run(q: qv, k: kv, v: kv, heads: 2, pattern: .init(window: 0), ov, threads: 1)

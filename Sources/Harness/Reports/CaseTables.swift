@@ -44,57 +44,6 @@ public enum CaseTables {
                 ]
             })
     }
-
-    /// Google Benchmark's JSON format (context + one "iteration" entry per sample + median,
-    /// mean and stddev aggregates), so compare.py and CI benchmark actions read OpBench runs.
-    public static func googleBenchmark(_ doc: ResultDocument) throws -> Data {
-        var benchmarks: [[String: Any]] = []
-        for (family, c) in doc.cases.enumerated() {
-            let name = "\(c.id)/\(c.shape)/threads:\(c.threads)"
-            let counters: [String: Any] = [
-                "FLOPS": c.flops / c.medianSeconds, "bytes_per_second": c.bytes / c.medianSeconds,
-                "roofline_fraction": c.rooflineFraction, "ceiling_error": c.ceilingError == true ? 1 : 0,
-                "max_abs_error": c.maxAbsError.isFinite ? c.maxAbsError : -1,
-            ]
-            for (i, s) in c.samplesSeconds.enumerated() {
-                var e: [String: Any] = [
-                    "name": name, "family_index": family, "per_family_instance_index": 0, "run_name": name,
-                    "run_type": "iteration", "repetitions": c.samplesSeconds.count, "repetition_index": i,
-                    "threads": c.threads, "iterations": c.iterationsPerSample,
-                    "real_time": s * 1e9, "cpu_time": s * 1e9, "time_unit": "ns",
-                ]
-                e["FLOPS"] = c.flops / s; e["bytes_per_second"] = c.bytes / s
-                benchmarks.append(e)
-            }
-            let mean = Statistics.mean(c.samplesSeconds)
-            let sd = (c.samplesSeconds.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, c.samplesSeconds.count - 1)))
-                .squareRoot()
-            for (agg, value) in [("mean", mean), ("median", c.medianSeconds), ("stddev", sd)] {
-                var e: [String: Any] = [
-                    "name": "\(name)_\(agg)", "family_index": family, "per_family_instance_index": 0, "run_name": name,
-                    "run_type": "aggregate", "repetitions": c.samplesSeconds.count, "threads": c.threads,
-                    "aggregate_name": agg, "aggregate_unit": "time", "iterations": c.samplesSeconds.count,
-                    "real_time": value * 1e9, "cpu_time": value * 1e9, "time_unit": "ns",
-                ]
-                if agg != "stddev" { for (k, v) in counters { e[k] = v } }
-                benchmarks.append(e)
-            }
-        }
-        let m = doc.machine
-        let caches: [[String: Any]] = m.caches.sorted { $0.key < $1.key }.map { k, v in
-            let level = Int(k.dropFirst().prefix { $0.isNumber }) ?? 0
-            let size = Int(v.dropLast()).map { v.hasSuffix("K") ? $0 * 1024 : (v.hasSuffix("M") ? $0 << 20 : $0) } ?? 0
-            return ["type": k.hasSuffix("d") ? "Data" : "Unified", "level": level, "size": size, "num_sharing": 0]
-        }
-        let context: [String: Any] = [
-            "date": doc.timestamp, "host_name": m.hostname, "executable": "opbench", "num_cpus": m.cores,
-            "mhz_per_cpu": 0, "cpu_scaling_enabled": false, "caches": caches, "load_avg": [Double](),
-            "library_build_type": "release", "library_version": "opbench \(doc.opbenchCommit)",
-            "opbench_cpu_model": m.cpuModel, "opbench_openblas": m.openblasConfig,
-        ]
-        return try JSONSerialization.data(
-            withJSONObject: ["context": context, "benchmarks": benchmarks], options: [.prettyPrinted, .sortedKeys])
-    }
 }
 
 /// The ablation table: one row per step, each against the previous step and the first.
