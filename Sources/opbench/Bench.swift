@@ -50,6 +50,8 @@ struct BenchCommand: ParsableCommand {
     var gbenchAggregatesOnly = false
     @Flag(name: .customLong("gbench-repetitions"), help: "With --format gbench: every repetition, then the aggregates.")
     var gbenchRepetitions = false
+    @Flag(help: "The table with every column (GFLOP/s and GB/s, p10–p90, vs naive, max abs error, whole shapes); default: 120 columns.")
+    var wide = false
     @Option(
         name: [.short, .long], help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
     var output: String?
@@ -107,7 +109,7 @@ struct BenchCommand: ParsableCommand {
         let rendered = try render(doc, format == "table" && output != nil ? "json" : format)
         if let output {
             try FileIO.writeAtomically(rendered, to: output)
-            FileHandle.standardOutput.write(Data(CaseTables.bench(results).terminal.utf8))
+            FileHandle.standardOutput.write(Data(table(results).terminal.utf8))
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
         } else {
             FileHandle.standardOutput.write(rendered)
@@ -137,6 +139,14 @@ struct BenchCommand: ParsableCommand {
         return merged
     }
 
+    /// The terminal table: every column with --wide, else the compact one in the terminal's
+    /// width (COLUMNS) or 120.
+    func table(_ cases: [CaseResult]) -> TextTable {
+        if wide { return CaseTables.bench(cases) }
+        let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init).map { min(max($0, 80), 400) } ?? 120
+        return CaseTables.compact(cases, width: columns)
+    }
+
     func render(_ doc: ResultDocument, _ format: String) throws -> Data {
         switch format {
         case "json": return try doc.json()
@@ -145,7 +155,7 @@ struct BenchCommand: ParsableCommand {
         case "gbench":
             return try GoogleBenchmark.encode(doc, mode: gbenchAggregatesOnly ? .aggregates : gbenchRepetitions ? .all : .summary)
         case "gh-bigger", "gh-smaller": return try GoogleBenchmark.custom(doc, biggerIsBetter: format == "gh-bigger")
-        default: return Data(CaseTables.bench(doc.cases).terminal.utf8)
+        default: return Data(table(doc.cases).terminal.utf8)
         }
     }
 

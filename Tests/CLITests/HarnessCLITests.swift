@@ -119,6 +119,20 @@ import Testing
             args + ["--format", "gbench", "--gbench-aggregates-only", "--gbench-repetitions"], ["exclude each other"])
     }
 
+    /// The default table fits 120 columns (long shapes cut with an ellipsis); --wide has every
+    /// column and whole shapes.
+    @Test func compactTableFits120ColumnsAndWideHasEverything() throws {
+        let long = "T=64,H=12,D=64,causal,window=256,global=4,block=16,density=0.5"
+        let args = ["bench", "--op", "attention", "--shape", long, "--shape", "T=16,Tq=1,H=4,KV=2,D=8,causal"] + Self.tiny
+        let compact = try CLI.run(args)
+        #expect(compact.status == 0, "\(compact.stderr)")
+        let lines = compact.stdout.split(separator: "\n")
+        #expect(lines.count == 2 + 6 && lines.allSatisfy { $0.count <= 120 }, "\(lines.map(\.count))")
+        #expect(compact.stdout.contains("…") && !compact.stdout.contains(long) && compact.stdout.contains("spread"))
+        let wide = try CLI.run(args + ["--wide"])
+        #expect(wide.status == 0 && wide.stdout.contains(long) && wide.stdout.contains("vs naive") && wide.stdout.contains("max abs err"))
+    }
+
     @Test func benchRefusesBadInput() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("never.json").path

@@ -22,6 +22,28 @@ public enum CaseTables {
             rightAligned: [2, 3, 4, 5, 6, 7, 8, 9, 10])
     }
 
+    /// The default terminal table, at most `width` columns (120 unless the terminal says
+    /// otherwise): case, shape, threads, median, spread (half the p10–p90 range over the
+    /// median), the rate that matters for the case's bound (GFLOP/s or GB/s), the fraction of
+    /// its ceiling, the speed-up over blas, and accuracy. Shapes longer than the room left are
+    /// cut with an ellipsis (results files and `--wide` keep them whole).
+    public static func compact(_ cases: [CaseResult], width: Int = 120) -> TextTable {
+        let headers = ["case", "shape", "thr", "median", "spread", "rate", "ceiling", "vs blas", "accuracy"]
+        var rows = cases.map { c -> [String] in
+            let spread = c.medianSeconds > 0 ? (c.p90Seconds - c.p10Seconds) / 2 / c.medianSeconds : .nan
+            let rate = c.bound == "memory" ? "\(Format.number(c.gbps)) GB/s" : "\(Format.number(c.gflops)) GFLOP/s"
+            return [
+                c.id, c.shape, "\(c.threads)", Format.seconds(c.medianSeconds), spread.isFinite ? "±" + Format.percent(spread) : "–",
+                rate, c.rooflineText, Format.ratio(c.speedupVsBlas), c.accuracyPass ? "ok" : "FAIL",
+            ]
+        }
+        // The room the shape column has: the width less every other column and the separators.
+        let others = headers.indices.filter { $0 != 1 }.map { c in ([headers[c]] + rows.map { $0[c] }).map(\.count).max() ?? 0 }
+        let room = Swift.max(12, width - others.reduce(0, +) - 2 * (headers.count - 1))
+        for i in rows.indices where rows[i][1].count > room { rows[i][1] = String(rows[i][1].prefix(room - 1)) + "…" }
+        return TextTable(headers: headers, rows: rows, rightAligned: [2, 3, 4, 5, 6, 7])
+    }
+
     /// One row per case with every scalar field, for spreadsheets.
     public static func csv(_ cases: [CaseResult]) -> TextTable {
         TextTable(
