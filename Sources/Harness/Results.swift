@@ -15,9 +15,12 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public var settings: RunSettings
     public var cases: [CaseResult]
     public var models: [ModelResult]
+    /// A merge of shards (`Shard.merge`): every shard's machine, in the order merged; nil otherwise.
+    public var shardMachines: [MachineInfo]?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", tool, opbenchCommit = "opbench_commit", timestamp, machine, settings, cases, models
+        case shardMachines = "shard_machines"
     }
 
     public init(machine: MachineInfo, settings: RunSettings, cases: [CaseResult], models: [ModelResult] = []) {
@@ -43,6 +46,7 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         settings = try c.decode(RunSettings.self, forKey: .settings)
         cases = try c.decode([CaseResult].self, forKey: .cases)
         models = try c.decodeIfPresent([ModelResult].self, forKey: .models) ?? []
+        shardMachines = try c.decodeIfPresent([MachineInfo].self, forKey: .shardMachines)
     }
 
     /// JSON text (sorted keys, pretty-printed; non-finite numbers as strings).
@@ -157,8 +161,13 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var command: String
     /// `warm` or `cold` (`CacheMode`); nil in files from before the option (warm).
     public var cache: String?
+    /// `I/N` when the run measured one shard of its cases (`bench --shard`); nil otherwise.
+    public var shard: String?
 
-    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command, cache }
+    /// N of `shard`.
+    public var shardCount: Int? { shard.flatMap { $0.split(separator: "/").last.flatMap { Int($0) } } }
+
+    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command, cache, shard }
 
     public init(suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String, cache: String? = nil) {
         self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.rounds = rounds;

@@ -50,6 +50,11 @@ struct BenchCommand: ParsableCommand {
     var gbenchAggregatesOnly = false
     @Flag(name: .customLong("gbench-repetitions"), help: "With --format gbench: every repetition, then the aggregates.")
     var gbenchRepetitions = false
+    @Option(
+        help: ArgumentHelp(
+            "Run shard I of N (1-based) of the cases, split by shape and balanced by expected time; default from "
+                + "OPBENCH_SHARD_INDEX/COUNT, GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS, SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX."))
+    var shard: String?
     @Flag(help: "The table with every column (GFLOP/s and GB/s, p10–p90, vs naive, max abs error, whole shapes); default: 120 columns.")
     var wide = false
     @Option(
@@ -71,9 +76,15 @@ struct BenchCommand: ParsableCommand {
         guard (1...100).contains(rounds) else { throw CLIError("--rounds \(rounds) must be from 1 to 100") }
         if let output { try checkOutputDirectory(output) }
         guard let cacheMode = CacheMode(rawValue: cache) else { throw CLIError("--cache '\(cache)' must be warm or cold") }
-        let cases = try plan()
         var options = BenchOptions()
         options.minTime = minTime ?? (suite == "quick" ? 0.4 : 1.0)
+        let part: Shard?
+        do { part = try shard.map(Shard.parse) ?? Shard.fromEnvironment() } catch let e as ShardError { throw CLIError(e.message) }
+        var cases = try plan()
+        if let part {
+            cases = part.select(cases, minTime: options.minTime)
+            if cases.isEmpty { FileHandle.standardError.write(Data("note: shard \(part) has no cases\n".utf8)) }
+        }
         options.repetitions = repetitions ?? (suite == "quick" ? 10 : 15)
         options.cache = cacheMode
         options.plantedSlowdowns = try PlantedSlowdown.fromEnvironment()
@@ -81,7 +92,7 @@ struct BenchCommand: ParsableCommand {
         if cacheMode == .cold {
             for s in Set(cases.map(\.shape)) { try Workloads.checkMemory(s, copies: Bench.coldCopies(s, machine: machine)) }
         }
-        let doc: ResultDocument
+        var doc: ResultDocument
         if rounds > 1 {
             doc = try runRounds(options: options)
         } else {
@@ -96,6 +107,7 @@ struct BenchCommand: ParsableCommand {
                     cache: cacheMode.rawValue),
                 cases: results)
         }
+        doc.settings.shard = part?.description
         let results = doc.cases
         for c in results where c.ceilingError == true {
             FileHandle.standardError.write(
@@ -131,6 +143,7 @@ struct BenchCommand: ParsableCommand {
         for v in selection.variants { args += ["--variant", v] }
         for t in selection.threads { args += ["--threads", t] }
         for sh in shapes { args += ["--shape", sh] }
+        if let part = try shard.map(Shard.parse) ?? Shard.fromEnvironment() { args += ["--shard", part.description] }
         if let casesFrom { args += ["--cases-from", casesFrom] }
         if let filter { args += ["--filter", filter] }
         let docs = try runChildren(args, count: rounds, label: "round")

@@ -117,3 +117,28 @@ struct Gate: ParsableCommand {
         if !pass { throw ExitCode(1) }
     }
 }
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge the shards of one run (bench --shard I/N, from one or many machines) into one results file.",
+        discussion: """
+            Refuses files of different commits, shards of different splits or suites, the same shard twice and a case in two \
+            shards; keeps every shard's machine fingerprint (shard_machines). compare, gate and report then read the merged file.
+            """)
+
+    @Argument(help: "The shards' results files.") var files: [String]
+    @Option(name: [.short, .long], help: "Write the merged results here, atomically.") var output: String
+
+    func run() throws {
+        guard !files.isEmpty else { throw CLIError("give the shards' results files") }
+        try checkOutputDirectory(output)
+        let docs = try files.map { try ResultDocument.read($0) }
+        let merged: ResultDocument
+        do { merged = try Shard.merge(docs, paths: files) } catch let e as ShardError { throw CLIError(e.message) }
+        try merged.write(to: output)
+        let machines = Set(docs.map { $0.machine.hostname }).sorted()
+        FileHandle.standardError.write(
+            Data("wrote \(output): \(merged.cases.count) cases from \(files.count) files (\(machines.joined(separator: ", ")))\n".utf8))
+    }
+}

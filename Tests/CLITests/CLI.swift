@@ -41,8 +41,10 @@ struct CLI {
     }
 
     /// Asserts a usage error: exit code 2, exactly one line on stderr mentioning `fragments`.
-    static func expectError(_ args: [String], _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let r = try run(args)
+    static func expectError(
+        _ args: [String], _ fragments: [String], env: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let r = try run(args, env: env)
         #expect(r.status == 2, "\(args): exit \(r.status), stderr \(r.stderr)", sourceLocation: sourceLocation)
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(args): stderr should be one line: \(r.stderr)", sourceLocation: sourceLocation)

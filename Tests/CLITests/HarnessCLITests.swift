@@ -133,6 +133,40 @@ import Testing
         #expect(wide.status == 0 && wide.stdout.contains(long) && wide.stdout.contains("vs naive") && wide.stdout.contains("max abs err"))
     }
 
+    /// Four shards as four processes, each told its part the way a fan-out engine would
+    /// (OpBench's variables, GoogleTest's, a Slurm array's, a Kubernetes indexed Job's), merged
+    /// back: exactly the cases of the unsharded run, each once.
+    @Test func fourShardsFromTheEnvironmentMergeIntoTheWholeRun() throws {
+        let dir = try CLI.tempDir()
+        let args =
+            ["bench", "--op", "softmax,layernorm", "--variant", "simd,blas", "--shape", "3x40", "--shape", "5x64", "--shape", "2x96"]
+            + Self.tiny
+        let whole = dir.appendingPathComponent("whole.json").path
+        #expect(try CLI.run(args + ["-o", whole]).status == 0)
+        let envs: [[String: String]] = [
+            ["OPBENCH_SHARD_INDEX": "0", "OPBENCH_SHARD_COUNT": "4"], ["GTEST_SHARD_INDEX": "1", "GTEST_TOTAL_SHARDS": "4"],
+            ["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"], ["JOB_COMPLETION_INDEX": "3", "OPBENCH_SHARD_COUNT": "4"],
+        ]
+        var parts: [String] = []
+        for (i, env) in envs.enumerated() {
+            let path = dir.appendingPathComponent("shard\(i).json").path
+            let r = try CLI.run(args + ["-o", path], env: env)
+            #expect(r.status == 0, "\(env): \(r.stderr)")
+            #expect(try ResultDocument.read(path).settings.shard == "\(i + 1)/4")
+            parts.append(path)
+        }
+        let merged = dir.appendingPathComponent("merged.json").path
+        let m = try CLI.run(["merge"] + parts + ["-o", merged])
+        #expect(m.status == 0, "\(m.stderr)")
+        let doc = try ResultDocument.read(merged)
+        #expect(doc.cases.map(\.key).sorted() == (try ResultDocument.read(whole)).cases.map(\.key).sorted())
+        #expect(doc.shardMachines?.count == 4)
+        #expect(try CLI.run(["compare", whole, merged]).status == 0)
+        try CLI.expectError(["merge", parts[0], parts[0], "-o", merged], ["both shard 1/4"])
+        try CLI.expectError(args + ["--shard", "5/4"], ["shard index 5 must be from 1 to 4"])
+        try CLI.expectError(args, ["GTEST_SHARD_INDEX='x' is not an integer"], env: ["GTEST_SHARD_INDEX": "x", "GTEST_TOTAL_SHARDS": "4"])
+    }
+
     @Test func benchRefusesBadInput() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("never.json").path

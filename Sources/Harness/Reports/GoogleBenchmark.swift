@@ -143,8 +143,8 @@ public enum GoogleBenchmark {
         var out: [[String: Any]] = []
         for c in doc.cases {
             let name = "\(c.id) \(c.shape) t=\(c.threads)"
-            let extra =
-                "p10–p90 \(Format.seconds(c.p10Seconds))–\(Format.seconds(c.p90Seconds)); \(c.accuracyPass ? "accuracy ok" : "ACCURACY FAIL")"
+            let accuracy = c.accuracyPass ? "accuracy ok" : "ACCURACY FAIL"
+            let extra = "p10–p90 \(Format.seconds(c.p10Seconds))–\(Format.seconds(c.p90Seconds)); \(accuracy)"
             if biggerIsBetter {
                 let memory = c.bound == "memory"
                 out.append([
