@@ -99,6 +99,10 @@ import Testing
             (.attention, "T=4,H=2", "T=, H= and D="), (.attention, "T=4,H=2,D=4,window=0", "window=0"),
             (.attention, "T=4,H=2,D=4,sparse", "unknown term 'sparse'"), (.attention, "T=4,H=2,D=4,block=2", "go together"),
             (.matmul, "9999999x2x2", "exceeds"),
+            // Grouped-query and decode terms.
+            (.attention, "T=8,H=4,KV=3,D=4", "KV=3 must divide H=4"), (.attention, "T=8,H=4,KV=0,D=4", "'KV=0' needs a positive"),
+            (.attention, "T=8,Tq=9,H=1,D=4", "Tq=9 queries exceed T=8"), (.attention, "T=8,Tq=,H=1,D=4", "'Tq=' needs a positive"),
+            (.attention, "T=8,H=4,KV=2,KV=2,D=4,kv=2", "unknown term 'kv=2'"),
         ]
         for (op, text, fragment) in bad {
             do {
@@ -109,6 +113,20 @@ import Testing
             }
         }
         #expect(throws: ShapeError.self) { try Workloads.make(try CaseShape(op: .matmul, "1000000x1000000x2")) }
+    }
+
+    /// The grouped-query and decode terms: canonical text (KV and Tq only when they differ from
+    /// H and T), FLOPs over the Tq query rows only, and bytes from the K/V heads.
+    @Test func groupedQueryAndDecodeShapes() throws {
+        let gqa = try CaseShape(op: .attention, "KV=8,T=4096,H=32,D=64,Tq=1,causal")
+        #expect(gqa.canonical == "T=4096,Tq=1,H=32,KV=8,D=64,causal")
+        #expect(try CaseShape(op: .attention, "T=64,Tq=64,H=4,KV=4,D=8").canonical == "T=64,H=4,D=8")
+        // One causal query row sees all 4096 keys: 4·D·H FLOPs per key.
+        #expect(gqa.flops == 4 * 64 * 32 * 4096)
+        // Q and out [1 × 32·64], K and V [4096 × 8·64], fp32.
+        #expect(gqa.bytes == 4 * (2 * 32 * 64 + 2 * 4096 * 8 * 64))
+        let mha = try CaseShape(op: .attention, "T=4096,Tq=1,H=32,D=64,causal")
+        #expect(mha.flops == gqa.flops && mha.bytes > 3.9 * gqa.bytes)
     }
 
     /// Cold runs rotate over enough input copies to exceed the last-level cache 4 times (at
