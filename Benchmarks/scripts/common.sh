@@ -39,6 +39,8 @@ what = {
     "model-gpt2.json": "gpt2-small plan comparison, synthetic weights (models.sh)",
     "model-tinyllama.json": "tinyllama-1.1b in f32, Q8_0, Q4_0 and Q4_K_M, 2 threads, synthetic weights (Benchmarks/scripts/llama.sh)",
     "model-tinyllama.md": "report of model-tinyllama.json (llama.sh)",
+    "history.html": "the quick suite across commits, one trend per case with its detected steps (Benchmarks/scripts/history.sh)",
+    "history.md": "the steps found across commits (history.sh)",
     "model-gpt2-896-all.json": "gpt2-small at 896 tokens, dense causal attention (models.sh)",
     "model-gpt2-896-window.json": "gpt2-small at 896 tokens, window 128 + 4 global (models.sh)",
     "model-minilm.json": "MiniLM-L6 real weights, five plans (models.sh)",

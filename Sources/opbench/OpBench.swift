@@ -11,7 +11,7 @@ struct OpBench: ParsableCommand {
         abstract: "Measure and verify the operators that dominate LLM inference.",
         subcommands: [
             List.self, MachineCommand.self, Verify.self, BenchCommand.self, AblationCommand.self, CompareCommand.self, Gate.self,
-            MergeCommand.self, ModelCommand.self, Report.self, Quant.self, Dequant.self,
+            MergeCommand.self, HistoryCommand.self, ModelCommand.self, Report.self, Quant.self, Dequant.self,
         ]
     )
 

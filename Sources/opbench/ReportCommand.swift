@@ -26,3 +26,35 @@ struct Report: ParsableCommand {
         for path in [md, html].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
     }
 }
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Trends across commits: one results file per commit in a directory, steps detected per case.",
+        discussion: """
+            Reads every .json results file of DIR (results/history/, appended by Benchmarks/scripts/history.sh), oldest first, \
+            and finds the steps in each case's run medians: a permutation test (p <= --alpha, the false-positive rate per \
+            series) and a change of at least --threshold, with binary segmentation. Prints the steps; --html draws a trend \
+            per case with the steps marked, --md writes the step table.
+            """)
+
+    @Argument(help: "The directory of results files, one per commit.") var directory: String
+    @Option(help: "Write the trend page here.") var html: String?
+    @Option(help: "Write the step table (Markdown) here.") var md: String?
+    @Option(help: "False-positive rate per series of the step test.") var alpha: Double = 0.01
+    @Option(help: "Smallest change reported as a step (e.g. 5% or 0.05).") var threshold: String = "5%"
+
+    func run() throws {
+        guard alpha > 0, alpha < 1 else { throw CLIError("--alpha \(alpha) must be between 0 and 1") }
+        let th = try parseFraction(threshold, option: "--threshold")
+        for path in [html, md].compactMap({ $0 }) { try checkOutputDirectory(path) }
+        let docs = try History.load(directory)
+        let markdown = History.markdown(docs, alpha: alpha, threshold: th)
+        var outputs: [(data: Data, path: String)] = []
+        if let html { outputs.append((Data(History.html(docs, alpha: alpha, threshold: th).utf8), html)) }
+        if let md { outputs.append((Data(markdown.utf8), md)) }
+        try FileIO.writeAllAtomically(outputs)
+        print(markdown, terminator: "")
+        for path in [html, md].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
+    }
+}
