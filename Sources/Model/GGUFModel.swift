@@ -77,7 +77,7 @@ public enum GGUFModel {
         var config = ModelConfig(
             name: name, architecture: llama ? .llama : arch == "gpt2" ? .decoder : .encoder, layers: layers, hidden: c, heads: heads,
             ff: ff, vocab: vocab, maxPositions: ctx, typeVocab: typeVocab, eps: Float(eps), gelu: arch == "bert" ? .erf : .tanh)
-        try ModelWeights.checkMemory(config, quantizedPlans: 0)
+        do { try ModelWeights.checkMemory(config, quantizedPlans: 0) } catch { throw fail("metadata", "\(error)") }
         if llama {
             config.kvHeadCount = kvHeads
             config.ropePairing = arch == "qwen2" ? .neox : .adjacent

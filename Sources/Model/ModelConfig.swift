@@ -71,13 +71,15 @@ public struct ModelConfig: Sendable, Equatable {
         }
     }
 
-    /// Weights of the model (linears, embeddings, head, norms), for memory checks and reports.
-    public var parameterCount: Int {
-        let c = hidden, f = ff
-        let attention = 2 * c * c + 2 * c * kvDim
+    /// Weights of the model (linears, embeddings, head, norms), for memory checks and reports;
+    /// in floating point, so a file's absurd metadata (2^24 layers of width 2^24) cannot overflow.
+    public var parameterCount: Double {
+        let c = Double(hidden), f = Double(ff), kv = Double(kvHeads) * (c / Double(heads))
+        let attention = 2 * c * c + 2 * c * kv
         let mlp = (architecture == .llama ? 3 : 2) * c * f
-        let embeddings = vocab * c * (isDecoder && !tiedEmbeddings ? 2 : 1) + (architecture == .llama ? 0 : maxPositions * c)
-        return layers * (attention + mlp + 4 * c) + embeddings
+        let embeddings =
+            Double(vocab) * c * (isDecoder && !tiedEmbeddings ? 2 : 1) + (architecture == .llama ? 0 : Double(maxPositions) * c)
+        return Double(layers) * (attention + mlp + 4 * c) + embeddings
     }
 
     /// The named presets (`--preset`).

@@ -70,7 +70,7 @@ public final class ReferenceModel {
         var p = pattern
         if config.isDecoder { p.causal = true }
         self.pattern = p
-        let keep = config.parameterCount * 8 <= Self.resident
+        let keep = config.parameterCount * 8 <= Double(Self.resident)
         func d(_ m: Matrix) -> [Double] { m.dense.map(Double.init) }
         func d(_ v: [Float]) -> [Double] { v.map(Double.init) }
         func lin(_ l: Linear) -> Lin { Lin([l.weight], bias: l.bias.map(d), keep: keep) }

@@ -109,7 +109,7 @@ public struct ModelWeights: Sendable {
     /// (its linears up to `ReferenceModel.resident`, its token embedding always) and one
     /// quantized copy per quantized plan (at most 1.1 bytes a weight: Q8_0 is 34 per 32).
     public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int) -> Double {
-        let params = Double(config.parameterCount), embedding = Double(config.vocab * config.hidden)
+        let params = config.parameterCount, embedding = Double(config.vocab) * Double(config.hidden)
         return 4 * params + min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding + 1.1 * params * Double(quantizedPlans)
     }
 
@@ -121,7 +121,7 @@ public struct ModelWeights: Sendable {
                 option: "model", value: config.name,
                 reason: String(
                     format: "%.2fB parameters with %d quantized plan(s) need %.1f GiB, more than 80%% of this machine's %.1f GiB",
-                    Double(config.parameterCount) / 1e9, quantizedPlans, need / 1_073_741_824, physical / 1_073_741_824))
+                    config.parameterCount / 1e9, quantizedPlans, need / 1_073_741_824, physical / 1_073_741_824))
         }
     }
 

@@ -32,6 +32,9 @@ func fuzzOne(_ data: Data, target: String) {
             // ones were checked to lie inside the file, which is what can go wrong there.
             for t in file.tensors where t.elements <= 1 << 20 { _ = try? file.matrix(t) }
             _ = file.metadata.map(\.value.description)
+            // The model loader: every architecture's metadata and tensor checks (a tensor must
+            // lie inside the file, so what it reads is bounded by the input's size).
+            _ = try? GGUFModel.load(file)
         }
     case "shape":
         for spec in Operators.all {

@@ -114,6 +114,9 @@ import Testing
             refuse(try rewrite(meta: set("llama.rope.dimension_count", .u32(7))), ["rope.dimension_count", "not even"])
             refuse(try rewrite(meta: set("llama.rope.dimension_count", .u32(32))), ["rope.dimension_count", "head dimension 16"])
             refuse(try rewrite(meta: set("llama.rope.freq_base", .f32(.nan))), ["rope.freq_base", "not > 1"])
+            // Metadata of a model far larger than memory (2^24 layers: 7e11 parameters): refused
+            // before any layer's tensor is read.
+            refuse(try rewrite(meta: set("llama.block_count", .u32(1 << 24))), ["model", "GiB"])
             refuse(try rewrite(meta: set("llama.attention.layer_norm_rms_epsilon", .f32(0))), ["layer_norm_rms_epsilon", "not a float"])
             refuse(try rewrite(tensors: { $0.removeAll { $0.name == "blk.1.ffn_gate.weight" } }), ["blk.1.ffn_gate.weight", "missing"])
             refuse(
