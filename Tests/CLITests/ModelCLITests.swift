@@ -105,6 +105,37 @@ import Testing
             ["model 'llama-3.2-1b'", "quantized plan", "GiB"])
     }
 
+    /// `--save-logits` of the exact plan on the committed Llama GGUF fixture matches the
+    /// float64 logits of transformers (Tests/ModelTests/Fixtures/make_llama_fixture.py) at every
+    /// recorded position of the short sequence, within the pass's rounding bound (derived in
+    /// ModelTests' passTolerance: 6·√S·√K·u·rms, S = 13·layers + 3 stages, K = max(C, F)).
+    @Test(arguments: ["llama-tiny", "qwen2-tiny"])
+    func saveLogitsMatchesTransformers(model: String) throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ModelTests/Fixtures")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("llama_reference.json")))
+        let seq = ((json as! [String: Any])[model] as! [String: Any])["sequences"] as! [[String: Any]]
+        let short = seq.first { $0["name"] as? String == "short" }!
+        let tokens = short["tokens"] as! [Int], positions = short["positions"] as! [Int], expected = short["logits"] as! [[Double]]
+        let out = try CLI.tempDir().appendingPathComponent("logits.npy").path
+        let r = try CLI.run([
+            "model", "--gguf", fixtures.appendingPathComponent("\(model).gguf").path, "--tokens",
+            tokens.map(String.init).joined(separator: ","),
+            "--generate", "0", "--repetitions", "1", "--plan", "", "--save-logits", out,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let logits = try NPY.read(out)
+        #expect(logits.rows == tokens.count && logits.cols == 512)
+        let all = expected.flatMap { $0 }
+        let rms = (all.map { $0 * $0 }.reduce(0, +) / Double(all.count)).squareRoot()
+        let tol = 6 * Double(13 * 2 + 3).squareRoot() * Double(160).squareRoot() * 0x1p-24 * rms
+        var worst = 0.0
+        for (row, p) in positions.enumerated() {
+            for (j, e) in expected[row].enumerated() { worst = max(worst, abs(Double(logits[p, j]) - e)) }
+        }
+        #expect(worst <= tol, "\(model): \(worst) > \(tol)")
+    }
+
     @Test func badInputIsOneLineExitTwoAndWritesNothing() throws {
         let dir = try CLI.tempDir()
         let out = dir.appendingPathComponent("never.json").path
