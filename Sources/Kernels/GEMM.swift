@@ -1,3 +1,5 @@
+import CIntrinsics
+
 // The packed SGEMM framework behind matmul.simd and int4.simd (batch > 1), BLIS-style:
 // the driver owns the loops and packing; one register-blocked micro-kernel does the FMAs.
 //
@@ -196,7 +198,11 @@ enum GEMM {
     }
 
     /// The 6×64 register tile: C[mr×nr] = (first ? bias : C) + Apanel[kc×6]ᵀ·Bpanel[kc×64].
-    /// 24 SIMD16 accumulators + 4 B vectors + 1 broadcast = 29 of 32 zmm registers.
+    /// 24 SIMD16 accumulators + 4 B vectors + 1 broadcast = 29 of 32 zmm registers. With 16
+    /// vector registers (AVX2) those 24 accumulators are 48 ymm and spill to the stack on
+    /// every step; there the tile is computed as four 6×16 strips (`narrowBody`: 12 ymm
+    /// accumulators, 2 for B, 1 broadcast), each reading the A panel again from L1, into
+    /// `tile`, and stored from there.
     @inline(never)
     static func microKernel(
         _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
@@ -205,6 +211,15 @@ enum GEMM {
         aRows: (Int, Int, Int, Int, Int, Int) = (0, 1, 2, 3, 4, 5), aStep: Int = Blocking.mr,
         bStride: Int = Blocking.nr
     ) {
+        if opbench_vector_registers() < 32 {
+            for strip in 0..<4 {
+                narrowBody(
+                    NarrowWidth1.self, kc, a, b + 16 * strip, tile + 16 * strip, Blocking.nr, bStride: bStride, aRows: aRows,
+                    aStep: aStep)
+            }
+            storeTile(tile, into: c, ldc, mr, nr, first, bias)
+            return
+        }
         var c00 = Vec(), c01 = Vec(), c02 = Vec(), c03 = Vec()
         var c10 = Vec(), c11 = Vec(), c12 = Vec(), c13 = Vec()
         var c20 = Vec(), c21 = Vec(), c22 = Vec(), c23 = Vec()
@@ -247,14 +262,22 @@ enum GEMM {
         storeRow(dst + 3 * ld, add, bv, c30, c31, c32, c33)
         storeRow(dst + 4 * ld, add, bv, c40, c41, c42, c43)
         storeRow(dst + 5 * ld, add, bv, c50, c51, c52, c53)
-        if !full {
-            for i in 0..<mr {
-                let ci = c + i * ldc, ti = tile + i * Blocking.nr
-                if first {
-                    if let bias { for j in 0..<nr { ci[j] = ti[j] + bias[j] } } else { for j in 0..<nr { ci[j] = ti[j] } }
-                } else {
-                    for j in 0..<nr { ci[j] += ti[j] }
-                }
+        if !full { storeTile(tile, into: c, ldc, mr, nr, first, bias) }
+    }
+
+    /// The valid mr × nr part of a tile (row stride NR) into C: written (plus the bias) on the
+    /// first K block, added after.
+    @inline(__always)
+    static func storeTile(
+        _ tile: UnsafeMutablePointer<Float>, into c: UnsafeMutablePointer<Float>, _ ldc: Int, _ mr: Int, _ nr: Int, _ first: Bool,
+        _ bias: UnsafePointer<Float>?
+    ) {
+        for i in 0..<mr {
+            let ci = c + i * ldc, ti = tile + i * Blocking.nr
+            if first {
+                if let bias { for j in 0..<nr { ci[j] = ti[j] + bias[j] } } else { for j in 0..<nr { ci[j] = ti[j] } }
+            } else {
+                for j in 0..<nr { ci[j] += ti[j] }
             }
         }
     }
@@ -263,12 +286,15 @@ enum GEMM {
     /// over the first 16·W.vectors columns of B (row p at b + p·bStride), all 6 rows stored
     /// to c (row stride ldc), overwriting. For tiles whose useful columns are a few 16-lane
     /// groups — attention's window edges — where the 6×64 tile would compute masked columns.
+    /// A element (row r, step p) is at a[aRows.r + p·aStep], as in `microKernel`.
     @inline(__always)
     static func narrowBody<W: NarrowWidth>(
         _: W.Type, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bStride: Int,
+        aRows: (Int, Int, Int, Int, Int, Int) = (0, 1, 2, 3, 4, 5), aStep: Int = Blocking.mr
     ) {
         let n = W.vectors
+        let (o0, o1, o2, o3, o4, o5) = aRows
         var c00 = Vec(), c01 = Vec(), c02 = Vec(), c10 = Vec(), c11 = Vec(), c12 = Vec()
         var c20 = Vec(), c21 = Vec(), c22 = Vec(), c30 = Vec(), c31 = Vec(), c32 = Vec()
         var c40 = Vec(), c41 = Vec(), c42 = Vec(), c50 = Vec(), c51 = Vec(), c52 = Vec()
@@ -277,19 +303,19 @@ enum GEMM {
             let b0 = pb.loadUnaligned(as: Vec.self)
             let b1 = n > 1 ? pb.loadUnaligned(fromByteOffset: 64, as: Vec.self) : Vec()
             let b2 = n > 2 ? pb.loadUnaligned(fromByteOffset: 128, as: Vec.self) : Vec()
-            var s = Vec(repeating: pa[0])
+            var s = Vec(repeating: pa[o0])
             c00 = c00.addingProduct(s, b0); if n > 1 { c01 = c01.addingProduct(s, b1) }; if n > 2 { c02 = c02.addingProduct(s, b2) }
-            s = Vec(repeating: pa[1])
+            s = Vec(repeating: pa[o1])
             c10 = c10.addingProduct(s, b0); if n > 1 { c11 = c11.addingProduct(s, b1) }; if n > 2 { c12 = c12.addingProduct(s, b2) }
-            s = Vec(repeating: pa[2])
+            s = Vec(repeating: pa[o2])
             c20 = c20.addingProduct(s, b0); if n > 1 { c21 = c21.addingProduct(s, b1) }; if n > 2 { c22 = c22.addingProduct(s, b2) }
-            s = Vec(repeating: pa[3])
+            s = Vec(repeating: pa[o3])
             c30 = c30.addingProduct(s, b0); if n > 1 { c31 = c31.addingProduct(s, b1) }; if n > 2 { c32 = c32.addingProduct(s, b2) }
-            s = Vec(repeating: pa[4])
+            s = Vec(repeating: pa[o4])
             c40 = c40.addingProduct(s, b0); if n > 1 { c41 = c41.addingProduct(s, b1) }; if n > 2 { c42 = c42.addingProduct(s, b2) }
-            s = Vec(repeating: pa[5])
+            s = Vec(repeating: pa[o5])
             c50 = c50.addingProduct(s, b0); if n > 1 { c51 = c51.addingProduct(s, b1) }; if n > 2 { c52 = c52.addingProduct(s, b2) }
-            pa += Blocking.mr
+            pa += aStep
             pb += bStride &* 4
         }
         @inline(__always) func store(_ r: Int, _ x0: Vec, _ x1: Vec, _ x2: Vec) {

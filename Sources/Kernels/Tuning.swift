@@ -1,3 +1,5 @@
+import CIntrinsics
+
 // Every blocking, tiling and threshold constant of the kernels, one table per kernel family
 // (as BLIS sets its block sizes in one `bli_blksz_init_easy` line each): what a tuner may set,
 // with its legal range, and where a reader finds it. `opbench list --tuning` prints them.
@@ -47,10 +49,12 @@ extension Matmul {
         public var directMaxRows = 4
         /// Largest M served by the unpacked dot path for `W[N×K]` (4 W rows × 3 A rows per
         /// register block, the W rows reused from L1 across all of A's rows): packing W is a
-        /// transpose, which costs more than it saves up to here.
-        public var directMaxRowsNK = 64
+        /// transpose, which costs more than it saves up to here. With 16 vector registers
+        /// (AVX2) the block's 12 SIMD16 accumulators are 24 ymm and spill, and the packed GEMM
+        /// wins from M ≈ 32 on (measured at 12, 32 and 128 rows): there the dot path stops at 16.
+        public var directMaxRowsNK = opbench_vector_registers() == 32 ? 64 : 16
         /// … and up to this M when K ≤ `directMaxKNK` (4 W rows of ≤ 16 KiB stay in L1).
-        public var directMaxRowsNKShortK = 128
+        public var directMaxRowsNKShortK = opbench_vector_registers() == 32 ? 128 : 16
         public var directMaxKNK = 1024
         /// Below this many multiply-adds one thread does the whole product (a second thread's
         /// wake-up and duplicated packing cost more), and a small `B[K×N]` is read in place.
