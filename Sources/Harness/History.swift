@@ -48,7 +48,9 @@ public enum History {
         return order.map { ($0, out[$0]!) }
     }
 
-    /// Reads every `.json` results file of `directory`, oldest first (by timestamp, then name).
+    /// Reads every `.json` results file of `directory` in the order of their names, which
+    /// `history.sh` makes the commits' order (`<commit date>-<commit>.json`): a commit run
+    /// later (a backfill) still takes its place in the history.
     public static func load(_ directory: String) throws -> [ResultDocument] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
@@ -56,8 +58,7 @@ public enum History {
         }
         let files = names.filter { $0.hasSuffix(".json") }.sorted()
         guard !files.isEmpty else { throw FileError(directory, "holds no .json results files") }
-        let docs = try files.map { try ResultDocument.read((directory as NSString).appendingPathComponent($0)) }
-        return zip(docs, files).sorted { $0.0.timestamp != $1.0.timestamp ? $0.0.timestamp < $1.0.timestamp : $0.1 < $1.1 }.map(\.0)
+        return try files.map { try ResultDocument.read((directory as NSString).appendingPathComponent($0)) }
     }
 
     /// The steps of a series of run medians (seconds), earliest first.
@@ -149,7 +150,22 @@ public enum History {
             }
         }
         let t = TextTable(headers: ["case", "first commit after the step", "after / before", "", "p"], rows: rows)
-        return "# OpBench history: \(docs.count) runs\n\n" + (rows.isEmpty ? "No steps.\n" : t.markdown)
+        let longest = series(docs).map(\.points.count).max() ?? 0
+        return "# OpBench history: \(docs.count) runs\n\n"
+            + (rows.isEmpty ? "No steps. " + reach(longest, alpha: alpha) + "\n" : t.markdown)
+    }
+
+    /// What a series of `n` runs can show: the smallest p-value a split can have is that of
+    /// the most extreme split, 2 of the C(n, n/2) orders of its values (two-sided).
+    public static func reach(_ n: Int, alpha: Double) -> String {
+        guard n >= 4 else { return "With \(n) runs no split has two runs a side: no step can be tested." }
+        var orders = 1.0
+        for i in 0..<(n / 2) { orders = orders * Double(n - i) / Double(i + 1) }
+        let smallest = Swift.min(1, 2 / orders)
+        return smallest > alpha
+            ? String(
+                format: "With %d runs the smallest p a step can reach is %.3g, above alpha = %g: more runs are needed.", n, smallest, alpha)
+            : String(format: "With %d runs a step can reach p = %.3g (alpha = %g).", n, smallest, alpha)
     }
 }
 

@@ -52,6 +52,10 @@ import TestSupport
         #expect(History.steps(small, commits: Self.commits(20)).isEmpty)
         #expect(!History.steps(small, commits: Self.commits(20), threshold: 0.01).isEmpty)
         #expect(History.steps([1, 2, 3], commits: Self.commits(3)).isEmpty)
+        // Four runs can never reach p ≤ 0.01 (2 of C(4, 2) = 6 orders: p ≥ 1/3), and the
+        // Markdown says so rather than "no steps" alone.
+        #expect(History.steps([1, 1, 2, 2], commits: Self.commits(4)).isEmpty)
+        #expect(History.reach(4, alpha: 0.01).contains("0.333") && History.reach(12, alpha: 0.01).contains("0.00216"))
     }
 
     /// The directory reader and the CLI-facing outputs: files sorted by timestamp, series per
@@ -66,9 +70,10 @@ import TestSupport
         for (i, m) in medians.enumerated() {
             var doc = Synthetic.doc([Synthetic.result("matmul.simd", samples: [m * 0.99, m, m * 1.01])])
             doc.opbenchCommit = String(format: "%07x", 0xabc000 + i)
-            doc.timestamp = String(format: "2026-11-%02dT00:00:00Z", i + 1)
-            // Names out of order: the reader sorts by timestamp.
-            try doc.write(to: dir.appendingPathComponent("\(11 - i)-run.json").path)
+            // Run times in reverse (a backfill runs old commits last): the names, which
+            // history.sh makes the commit dates, give the order.
+            doc.timestamp = String(format: "2026-12-%02dT00:00:00Z", 12 - i)
+            try doc.write(to: dir.appendingPathComponent(String(format: "202611%02d000000-%@.json", i + 1, doc.opbenchCommit)).path)
         }
         let docs = try History.load(dir.path)
         #expect(docs.map(\.opbenchCommit).first == "0abc000" && docs.count == 12)
