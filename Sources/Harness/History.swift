@@ -109,14 +109,29 @@ public enum History {
         return bestSplit < 0 ? nil : (bestSplit, bestStat)
     }
 
+    /// Every case's series with its steps, found once for every printer.
+    public struct Analysis: Sendable {
+        public let runs: Int
+        public let alpha: Double
+        public let threshold: Double
+        public let cases: [(key: String, points: [Point], steps: [Step])]
+    }
+
+    public static func analyze(_ docs: [ResultDocument], alpha: Double = 0.01, threshold: Double = 0.05) -> Analysis {
+        Analysis(
+            runs: docs.count, alpha: alpha, threshold: threshold,
+            cases: series(docs).map { key, points in
+                (key, points, steps(points.map(\.median), commits: points.map(\.commit), alpha: alpha, threshold: threshold))
+            })
+    }
+
     /// The trend page: per case, median and p10–p90 against commit, steps marked; a table of
     /// every step found first.
-    public static func html(_ docs: [ResultDocument], alpha: Double = 0.01, threshold: Double = 0.05) -> String {
-        let all = series(docs)
+    public static func html(_ analysis: Analysis) -> String {
+        let alpha = analysis.alpha, threshold = analysis.threshold
         var table = ""
         var charts = ""
-        for (key, points) in all {
-            let steps = Self.steps(points.map(\.median), commits: points.map(\.commit), alpha: alpha, threshold: threshold)
+        for (key, points, steps) in analysis.cases {
             for s in steps {
                 table +=
                     "<tr><td>\(SVG.esc(key))</td><td>\(SVG.esc(s.commit))</td><td>\(String(format: "%.3f×", s.ratio))</td>"
@@ -129,7 +144,7 @@ public enum History {
             <!doctype html><html><head><meta charset="utf-8"><title>OpBench history</title>
             <style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}
             svg{margin:8px 8px 0 0}</style></head><body>
-            <h1>OpBench history: \(docs.count) runs, \(all.count) cases</h1>
+            <h1>OpBench history: \(analysis.runs) runs, \(analysis.cases.count) cases</h1>
             <p>Steps: a permutation test on the run medians (p ≤ \(alpha), \(permutationsNote)) and a change of at least
             \(Int(threshold * 100)) %, with binary segmentation.</p>
             <table>\(header)\(table.isEmpty ? "<tr><td colspan=5>no steps</td></tr>" : table)</table>
@@ -140,19 +155,19 @@ public enum History {
     static let permutationsNote = "999 seeded shuffles"
 
     /// Markdown: every step found, per case.
-    public static func markdown(_ docs: [ResultDocument], alpha: Double = 0.01, threshold: Double = 0.05) -> String {
+    public static func markdown(_ analysis: Analysis) -> String {
         var rows: [[String]] = []
-        for (key, points) in series(docs) {
-            for s in steps(points.map(\.median), commits: points.map(\.commit), alpha: alpha, threshold: threshold) {
+        for (key, _, steps) in analysis.cases {
+            for s in steps {
                 rows.append([
                     key, s.commit, String(format: "%.3f×", s.ratio), s.ratio > 1 ? "slower" : "faster", String(format: "%.3f", s.pValue),
                 ])
             }
         }
         let t = TextTable(headers: ["case", "first commit after the step", "after / before", "", "p"], rows: rows)
-        let longest = series(docs).map(\.points.count).max() ?? 0
-        return "# OpBench history: \(docs.count) runs\n\n"
-            + (rows.isEmpty ? "No steps. " + reach(longest, alpha: alpha) + "\n" : t.markdown)
+        let longest = analysis.cases.map(\.points.count).max() ?? 0
+        return "# OpBench history: \(analysis.runs) runs\n\n"
+            + (rows.isEmpty ? "No steps. " + reach(longest, alpha: analysis.alpha) + "\n" : t.markdown)
     }
 
     /// What a series of `n` runs can show: the smallest p-value a split can have is that of

@@ -24,6 +24,13 @@ public enum Statistics {
 
     public static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
 
+    /// Sample standard deviation (n − 1 in the denominator; 0 for fewer than two values).
+    public static func stddev(_ xs: [Double]) -> Double {
+        guard xs.count > 1 else { return 0 }
+        let m = mean(xs)
+        return (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot()
+    }
+
     /// Two-sided Mann–Whitney U test of `a` vs `b`, normal approximation with tie correction
     /// and continuity correction (as scipy.stats.mannwhitneyu(method="asymptotic")).
     /// Returns U of `a` (U₁ = R₁ − n₁(n₁+1)/2) and the p-value.

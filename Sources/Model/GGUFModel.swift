@@ -98,18 +98,12 @@ public enum GGUFModel {
         }
 
         let r = Reader(file: file, arch: arch)
-        func matrix(_ name: String, rows: Int, cols: Int) throws -> Matrix { try r.matrix(name, rows: rows, cols: cols) }
-        func norm(_ name: String) throws -> Norm { try r.norm(name, c) }
-        func linears(_ name: String, out: Int, in inF: Int, parts: Int) throws -> [Linear] {
-            try r.linears(name, out: out, in: inF, parts: parts)
-        }
-        func linear(_ name: String, out: Int, in inF: Int) throws -> Linear { try r.linears(name, out: out, in: inF, parts: 1)[0] }
         var weights = ModelWeights(
             config: config, tokenEmbedding: try file.matrix(embd),
-            positionEmbedding: try matrix("position_embd.weight", rows: ctx, cols: c),
-            tokenTypeEmbedding: arch == "bert" ? try matrix("token_types.weight", rows: typeVocab, cols: c) : nil,
-            embeddingNorm: arch == "bert" ? try norm("token_embd_norm") : nil, layers: [],
-            finalNorm: arch == "gpt2" ? try norm("output_norm") : nil, source: file.path)
+            positionEmbedding: try r.matrix("position_embd.weight", rows: ctx, cols: c),
+            tokenTypeEmbedding: arch == "bert" ? try r.matrix("token_types.weight", rows: typeVocab, cols: c) : nil,
+            embeddingNorm: arch == "bert" ? try r.norm("token_embd_norm", c) : nil, layers: [],
+            finalNorm: arch == "gpt2" ? try r.norm("output_norm", c) : nil, source: file.path)
         if arch == "gpt2", case .quantized(let f) = embd.type {
             weights.tokenEmbeddingQuantized = try file.quantized(embd, format: f)
         }
@@ -123,19 +117,23 @@ public enum GGUFModel {
         for i in 0..<layers {
             let p = "blk.\(i)."
             if arch == "gpt2" {
-                let qkv = try linears(p + "attn_qkv", out: c, in: c, parts: 3)
+                let qkv = try r.linears(p + "attn_qkv", out: c, in: c, parts: 3)
                 weights.layers.append(
                     LayerWeights(
                         q: qkv[0], k: qkv[1], v: qkv[2],
-                        proj: try linear(p + "attn_output", out: c, in: c), fc1: try linear(p + "ffn_up", out: ff, in: c),
-                        fc2: try linear(p + "ffn_down", out: c, in: ff), norm1: try norm(p + "attn_norm"), norm2: try norm(p + "ffn_norm")))
+                        proj: try r.linear(p + "attn_output", out: c, in: c, bias: true),
+                        fc1: try r.linear(p + "ffn_up", out: ff, in: c, bias: true),
+                        fc2: try r.linear(p + "ffn_down", out: c, in: ff, bias: true), norm1: try r.norm(p + "attn_norm", c),
+                        norm2: try r.norm(p + "ffn_norm", c)))
             } else {
                 weights.layers.append(
                     LayerWeights(
-                        q: try linear(p + "attn_q", out: c, in: c), k: try linear(p + "attn_k", out: c, in: c),
-                        v: try linear(p + "attn_v", out: c, in: c), proj: try linear(p + "attn_output", out: c, in: c),
-                        fc1: try linear(p + "ffn_up", out: ff, in: c), fc2: try linear(p + "ffn_down", out: c, in: ff),
-                        norm1: try norm(p + "attn_output_norm"), norm2: try norm(p + "layer_output_norm")))
+                        q: try r.linear(p + "attn_q", out: c, in: c, bias: true), k: try r.linear(p + "attn_k", out: c, in: c, bias: true),
+                        v: try r.linear(p + "attn_v", out: c, in: c, bias: true),
+                        proj: try r.linear(p + "attn_output", out: c, in: c, bias: true),
+                        fc1: try r.linear(p + "ffn_up", out: ff, in: c, bias: true),
+                        fc2: try r.linear(p + "ffn_down", out: c, in: ff, bias: true),
+                        norm1: try r.norm(p + "attn_output_norm", c), norm2: try r.norm(p + "layer_output_norm", c)))
             }
         }
         return weights

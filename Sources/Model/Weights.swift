@@ -136,11 +136,8 @@ public struct ModelWeights: Sendable {
     /// output head of its own unless tied.
     public static func synthetic(_ config: ModelConfig, seed: UInt64) -> ModelWeights {
         if config.architecture == .llama { return syntheticLlama(config, seed: seed) }
-        var rng = SplitMix64(seed: seed)
-        func uniform(_ count: Int, std: Float) -> [Float] {
-            let a = std * Float(3).squareRoot()
-            return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) * 2 * a - a }
-        }
+        var draws = UniformDraws(seed: seed)
+        func uniform(_ count: Int, std: Float) -> [Float] { draws.next(count, std: std) }
         func matrix(_ r: Int, _ c: Int, std: Float) -> Matrix { Matrix(rows: r, cols: c, values: uniform(r * c, std: std)) }
         func norm() -> Norm {
             Norm(gamma: uniform(config.hidden, std: 0.1 / Float(3).squareRoot()).map { 1 + $0 }, beta: uniform(config.hidden, std: 0.02))
@@ -168,11 +165,8 @@ public struct ModelWeights: Sendable {
     }
 
     static func syntheticLlama(_ config: ModelConfig, seed: UInt64) -> ModelWeights {
-        var rng = SplitMix64(seed: seed)
-        func uniform(_ count: Int, std: Float) -> [Float] {
-            let a = std * Float(3).squareRoot()
-            return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) * 2 * a - a }
-        }
+        var draws = UniformDraws(seed: seed)
+        func uniform(_ count: Int, std: Float) -> [Float] { draws.next(count, std: std) }
         func linear(_ r: Int, _ c: Int, std: Float = 0.02, bias: Bool = false) -> Linear {
             Linear(weight: Matrix(rows: r, cols: c, values: uniform(r * c, std: std)), bias: bias ? uniform(r, std: 0.02) : nil)
         }
@@ -424,6 +418,17 @@ public struct ModelWeights: Sendable {
             if let n = finalNorm { add("ln_f.weight", n.gamma); add("ln_f.bias", n.beta) }
         }
         return out
+    }
+}
+
+/// The synthetic weights' one seeded stream: uniform values of mean 0 and a given standard
+/// deviation (on ±std·√3), drawn in order.
+struct UniformDraws {
+    var rng: SplitMix64
+    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    mutating func next(_ count: Int, std: Float) -> [Float] {
+        let a = std * Float(3).squareRoot()
+        return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) * 2 * a - a }
     }
 }
 

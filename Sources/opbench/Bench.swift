@@ -94,7 +94,7 @@ struct BenchCommand: ParsableCommand {
         }
         var doc: ResultDocument
         if rounds > 1 {
-            doc = try runRounds(options: options)
+            doc = try runRounds(options: options, part: part)
         } else {
             let progress = ProgressBar()
             let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0) }
@@ -134,7 +134,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Runs `rounds` child processes of this command (one round each) and merges their results.
-    func runRounds(options: BenchOptions) throws -> ResultDocument {
+    func runRounds(options: BenchOptions, part: Shard?) throws -> ResultDocument {
         var args = [
             "bench", "--suite", suite, "--min-time", "\(options.minTime)", "--repetitions", "\(options.repetitions)", "--format", "json",
             "--cache", options.cache.rawValue,
@@ -143,7 +143,7 @@ struct BenchCommand: ParsableCommand {
         for v in selection.variants { args += ["--variant", v] }
         for t in selection.threads { args += ["--threads", t] }
         for sh in shapes { args += ["--shape", sh] }
-        if let part = try shard.map(Shard.parse) ?? Shard.fromEnvironment() { args += ["--shard", part.description] }
+        if let part { args += ["--shard", part.description] }
         if let casesFrom { args += ["--cases-from", casesFrom] }
         if let filter { args += ["--filter", filter] }
         let docs = try runChildren(args, count: rounds, label: "round")

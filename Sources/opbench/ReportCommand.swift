@@ -49,9 +49,10 @@ struct HistoryCommand: ParsableCommand {
         let th = try parseFraction(threshold, option: "--threshold")
         for path in [html, md].compactMap({ $0 }) { try checkOutputDirectory(path) }
         let docs = try History.load(directory)
-        let markdown = History.markdown(docs, alpha: alpha, threshold: th)
+        let analysis = History.analyze(docs, alpha: alpha, threshold: th)
+        let markdown = History.markdown(analysis)
         var outputs: [(data: Data, path: String)] = []
-        if let html { outputs.append((Data(History.html(docs, alpha: alpha, threshold: th).utf8), html)) }
+        if let html { outputs.append((Data(History.html(analysis).utf8), html)) }
         if let md { outputs.append((Data(markdown.utf8), md)) }
         try FileIO.writeAllAtomically(outputs)
         print(markdown, terminator: "")

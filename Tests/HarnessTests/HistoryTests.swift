@@ -77,9 +77,9 @@ import TestSupport
         }
         let docs = try History.load(dir.path)
         #expect(docs.map(\.opbenchCommit).first == "0abc000" && docs.count == 12)
-        let md = History.markdown(docs)
+        let md = History.markdown(History.analyze(docs))
         #expect(md.contains("0abc006") && md.contains("slower"), "\(md)")
-        let html = History.html(docs)
+        let html = History.html(History.analyze(docs))
         #expect(html.contains("<svg") && html.contains("stroke-dasharray") && html.contains("0abc006"))
         #expect(throws: FileError.self) { try History.load(dir.appendingPathComponent("none").path) }
     }

@@ -77,10 +77,11 @@ public enum GoogleBenchmark {
             let aggregates: [(String, Double, Double, String)] = [
                 ("mean", Statistics.mean(c.samplesSeconds), Statistics.mean(cpu), "time"),
                 ("median", c.medianSeconds, Statistics.median(cpu), "time"),
-                ("stddev", Self.stddev(c.samplesSeconds), Self.stddev(cpu), "time"),
+                ("stddev", Statistics.stddev(c.samplesSeconds), Statistics.stddev(cpu), "time"),
                 // Google Benchmark's cv: stddev / mean, a fraction, with aggregate_unit "percentage".
                 (
-                    "cv", Self.stddev(c.samplesSeconds) / Statistics.mean(c.samplesSeconds), Self.stddev(cpu) / Statistics.mean(cpu),
+                    "cv", Statistics.stddev(c.samplesSeconds) / Statistics.mean(c.samplesSeconds),
+                    Statistics.stddev(cpu) / Statistics.mean(cpu),
                     "percentage"
                 ),
             ]
@@ -108,12 +109,6 @@ public enum GoogleBenchmark {
         }
         return try JSONSerialization.data(
             withJSONObject: ["context": context(doc), "benchmarks": benchmarks], options: [.prettyPrinted, .sortedKeys])
-    }
-
-    static func stddev(_ xs: [Double]) -> Double {
-        guard xs.count > 1 else { return 0 }
-        let mean = Statistics.mean(xs)
-        return (xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(xs.count - 1)).squareRoot()
     }
 
     /// The `context` object: the machine, as Google Benchmark describes it, plus OpBench's own
