@@ -1,10 +1,10 @@
 // Instructions Swift cannot spell: streaming stores, software prefetch, a 16-lane
-// fp16 → fp32 conversion, two-source lane shuffles, the byte dot product of AVX-512 VNNI
-// and int32 / byte → fp32 conversion. The functions are static inline, so
-// the Swift compiler inlines them into the kernels, where each becomes one instruction (or,
-// for the shuffles, a short sequence) on x86-64 with AVX-512 (`vmovntps`,
-// `prefetcht0`/`prefetcht1`, `vcvtph2ps`, `vshuff64x2`/`vpermt2ps`, `vpdpbusd`,
-// `vcvtdq2ps`); other targets get the portable forms.
+// fp16 → fp32 conversion, two-source lane shuffles, the byte dot product of AVX-512 VNNI,
+// int32 / byte → fp32 conversion, and fp32 → int32 → byte rounding and narrowing. The
+// functions are static inline, so the Swift compiler inlines them into the kernels, where
+// each becomes one instruction (or, for the shuffles, a short sequence) on x86-64 with
+// AVX-512 (`vmovntps`, `prefetcht0`/`prefetcht1`, `vcvtph2ps`, `vshuff64x2`/`vpermt2ps`,
+// `vpdpbusd`, `vcvtdq2ps`, `vcvtps2dq`, `vpmovdb`); other targets get the portable forms.
 #ifndef OPBENCH_INTRINSICS_H
 #define OPBENCH_INTRINSICS_H
 
@@ -116,6 +116,31 @@ static inline __attribute__((always_inline)) opbench_f32x16 opbench_i32_to_f32(o
 /// integers below 2³¹ in magnitude, exact.
 static inline __attribute__((always_inline)) opbench_i32x16 opbench_f32_to_i32(opbench_f32x16 v) {
     return __builtin_convertvector(v, opbench_i32x16);
+}
+
+/// The 16 fp32 lanes rounded to the nearest integer, ties to even, as int32 (`vrndscaleps` +
+/// `vcvttps2dq`, or `vcvtps2dq`); for lanes below 2³¹ in magnitude, exact.
+static inline __attribute__((always_inline)) opbench_i32x16 opbench_f32_to_i32_nearest(opbench_f32x16 v) {
+    return __builtin_convertvector(__builtin_elementwise_roundeven(v), opbench_i32x16);
+}
+
+/// Stores the low byte of each of the 16 int32 lanes at `p` (any alignment; `vpmovdb`).
+static inline __attribute__((always_inline)) void opbench_store_i32_as_i8(void *p, opbench_i32x16 v) {
+    typedef signed char s8x16 __attribute__((ext_vector_type(16)));
+    s8x16 b = __builtin_convertvector(v, s8x16);
+    memcpy(p, &b, sizeof b);
+}
+
+typedef unsigned int opbench_u32x16 __attribute__((ext_vector_type(16)));
+
+/// The largest of the 16 uint32 lanes (a shuffle-and-max tree).
+static inline __attribute__((always_inline)) unsigned int opbench_u32_max(opbench_u32x16 v) {
+    return __builtin_reduce_max(v);
+}
+
+/// The wrapping sum of the 16 int32 lanes.
+static inline __attribute__((always_inline)) int opbench_i32_sum(opbench_i32x16 v) {
+    return __builtin_reduce_add(v);
 }
 
 typedef unsigned char opbench_u8x16 __attribute__((ext_vector_type(16)));

@@ -262,9 +262,10 @@ public enum Bench {
 
     /// The case's place on the cache-aware roofline.
     static func roofline(_ c: BenchCase, workload: any Workload, machine: MachineInfo, cache: CacheMode) -> RooflinePlace {
-        Roofline.place(
+        let kernel = c.shape.spec.kernels.first { $0.name == c.variant.variant }
+        return Roofline.place(
             flops: workload.flops, bytes: workload.bytes, written: c.shape.writtenBytes, ceiling: machine.ceiling(threads: c.threads),
-            cache: cache)
+            cache: cache, arithmetic: kernel?.arithmetic ?? .fma)
     }
 
     /// Statistics, throughput and roofline position of one case.

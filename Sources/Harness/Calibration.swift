@@ -82,12 +82,14 @@ extension Machine {
         let counts = Array(Set([1, info.cores])).sorted()
         let caches = cacheBytes(info)
         info.ceilings = counts.map { t in
-            let peak = peakGflops(threads: t)
+            let peak = peakGflops(threads: t), int8 = peakInt8Gops(threads: t)
             let probes = levelProbes(threads: t, caches: caches)
             let dram = probes.levels.last!
-            return Ceiling(
+            var c = Ceiling(
                 threads: t, peakGflops: peak.best, bandwidthGBps: dram.copyGBps, streamingCopyGBps: probes.streamingCopyGBps,
                 readGBps: dram.readGBps, levels: probes.levels, peakSpread: peak.spread)
+            (c.peakInt8Gops, c.int8Spread) = (int8.best, int8.spread)
+            return c
         }
         info.calibratedAt = ISO8601DateFormatter().string(from: Date())
         problems += contention(info.ceilings, physicalCores: physicalCores(info.cores))
@@ -134,6 +136,20 @@ extension Machine {
             }
         }
         return rate(Double(threads) * Double(iterations) * 12 * 16 * 2 / 1e9, times)
+    }
+
+    /// Best and spread of 7 runs of 12 independent `vpdpbusd` chains per thread (each
+    /// instruction 64 byte multiply-adds, counted as 128 operations), the integer-dot
+    /// variants' compute roof. Without AVX-512 VNNI the dot product is the portable loop of
+    /// `opbench_dot_u8s8`, and this measures that loop: the roof those variants really have.
+    public static func peakInt8Gops(threads: Int, iterations: Int = 2_000_000, runs: Int = 7) -> (best: Double, spread: Double) {
+        let n = VectorMath.hasInt8Dot ? iterations : iterations / 64
+        let times = timings(runs: runs) {
+            Parallel.forEach(threads, threads: threads) { _ in
+                if VectorMath.int8DotProbe(n) == 42 { print("") }  // keeps the result alive
+            }
+        }
+        return rate(Double(threads) * Double(n) * 12 * 64 * 2 / 1e9, times)
     }
 
     /// Six SIMD16 chains (AVX2: twelve ymm chains in 12 of the 16 registers).
@@ -302,7 +318,7 @@ extension Machine {
     static func cached(matching fresh: MachineInfo) -> MachineInfo? {
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: cacheFile)),
             let cached = try? JSONDecoder().decode(MachineInfo.self, from: data), cached.sameFingerprint(fresh), !cached.ceilings.isEmpty,
-            cached.ceilings.allSatisfy({ $0.levels?.count == 4 && $0.readGBps != nil })
+            cached.ceilings.allSatisfy({ $0.levels?.count == 4 && $0.readGBps != nil && $0.peakInt8Gops != nil })
         else { return nil }
         return cached
     }
@@ -381,6 +397,7 @@ extension Machine {
         for (i, c) in out.ceilings.enumerated() {
             guard let o = old.ceilings.first(where: { $0.threads == c.threads }) else { continue }
             out.ceilings[i].peakGflops = max(c.peakGflops, o.peakGflops)
+            if let a = c.peakInt8Gops, let b = o.peakInt8Gops { out.ceilings[i].peakInt8Gops = max(a, b) }
             out.ceilings[i].bandwidthGBps = max(c.bandwidthGBps, o.bandwidthGBps)
             if let a = c.readGBps, let b = o.readGBps { out.ceilings[i].readGBps = max(a, b) }
             if let a = c.streamingCopyGBps, let b = o.streamingCopyGBps { out.ceilings[i].streamingCopyGBps = max(a, b) }

@@ -52,6 +52,12 @@ public struct Ceiling: Codable, Equatable, Sendable {
     public var levels: [LevelBandwidth]?
     /// (median − best) / best of the FMA probe's repeats.
     public var peakSpread: Double?
+    /// Peak 8-bit integer dot-product throughput, GOPS (a multiply and an add per byte pair;
+    /// built-in probe: independent `vpdpbusd` chains), the compute roof of integer-dot
+    /// variants (`Arithmetic.int8Dot`). Absent in calibrations made before it was measured.
+    public var peakInt8Gops: Double?
+    /// (median − best) / best of the int8 probe's repeats.
+    public var int8Spread: Double?
 
     /// Memberwise.
     public init(
@@ -69,7 +75,7 @@ public struct Ceiling: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case threads, peakGflops = "peak_gflops", bandwidthGBps = "bandwidth_gbps", streamingCopyGBps = "streaming_copy_gbps"
-        case readGBps = "read_gbps", levels, peakSpread = "peak_spread"
+        case readGBps = "read_gbps", levels, peakSpread = "peak_spread", peakInt8Gops = "peak_int8_gops", int8Spread = "int8_spread"
     }
 }
 

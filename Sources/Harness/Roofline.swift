@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// How a case's inputs meet the caches: `warm` repeats on the same inputs, so whatever of
 /// them fits stays cached between runs; `cold` rotates over enough copies of the inputs to
@@ -47,7 +48,11 @@ public enum Roofline {
     /// 2/copy − 1/read (a copy moves one of each), so a read-only kernel meets the read
     /// ceiling, one that writes as much as it reads the copy ceiling, and others lie between.
     /// Without level figures (older calibrations) the DRAM copy bandwidth is used, as before.
-    public static func place(flops: Double, bytes: Double, written: Double, ceiling: Ceiling, cache: CacheMode) -> RooflinePlace {
+    /// The compute roof is the FMA peak, or for `.int8Dot` variants the int8 dot-product peak
+    /// (the FMA peak when a calibration predates that probe).
+    public static func place(
+        flops: Double, bytes: Double, written: Double, ceiling: Ceiling, cache: CacheMode, arithmetic: Arithmetic = .fma
+    ) -> RooflinePlace {
         let ai = flops / bytes
         let written = min(max(0, written), bytes), read = bytes - written
         let kind = written <= 0.1 * bytes ? "read" : "rw"
@@ -64,9 +69,11 @@ public enum Roofline {
             name = zip(levels, share).filter { $0.1 >= 0.1 }.map(\.0.level).joined(separator: "+") + "-" + kind
         }
         let memoryRoof = ai * bandwidth
-        let compute = memoryRoof >= ceiling.peakGflops
+        let (peak, unit) =
+            arithmetic == .int8Dot
+            ? (ceiling.peakInt8Gops.map { ($0, "int8-dot") } ?? (ceiling.peakGflops, "fma")) : (ceiling.peakGflops, "fma")
+        let compute = memoryRoof >= peak
         return RooflinePlace(
-            gflops: min(ceiling.peakGflops, memoryRoof), bound: compute ? "compute" : "memory", ceiling: compute ? "fma" : name,
-            bandwidthGBps: bandwidth)
+            gflops: min(peak, memoryRoof), bound: compute ? "compute" : "memory", ceiling: compute ? unit : name, bandwidthGBps: bandwidth)
     }
 }

@@ -30,6 +30,10 @@ extension Int4 {
                 + "per instruction = int4.simd",
             threads: 1),
         Ablation.Step(variant: "simd", change: "2 threads (N split)", threads: 2),
+        Ablation.Step(
+            variant: "act8",
+            change: "x rounded once to 8-bit blocks, one vpdpbusd per 4 weights and row of x, 4 rows x 32 W rows per tile "
+                + "= int4.act8 (other numerics: its own bound)", threads: 2),
     ]
 
     /// The chain of the GEMV from the GGUF blocks (Q8_0, Q4_K, Q6_K; `int4.simd`'s
@@ -44,6 +48,15 @@ extension Int4 {
             threads: 1),
         Ablation.Step(variant: "simd", change: "2 threads (256-row chunks of N)", threads: 2),
     ]
+
+    /// `blockAblation` for Q8_0, which int4.act8 also runs from its 16-row planes.
+    public static let q8Ablation: [Ablation.Step] =
+        blockAblation + [
+            Ablation.Step(
+                variant: "act8",
+                change: "16-row planes, x rounded once to 8-bit blocks, one vpdpbusd per 4 weights and row of x = int4.act8 "
+                    + "(other numerics: its own bound)", threads: 2)
+        ]
 
     /// Each weight row dequantized into an fp32 buffer, then a SIMD16 dot product with each x row.
     struct AblateDequantDot: Int4Kernel {

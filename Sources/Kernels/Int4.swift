@@ -6,9 +6,10 @@
 import COpenBLAS
 
 /// A weight matrix W[N×K] (`[out, in]`) stored as GGUF blocks, row-major: each row is
-/// K/blockSize consecutive blocks — the bytes a GGUF file holds for that tensor. For Q4_0
-/// and Q4_1 a second copy of the same bytes, rearranged into planes for `int4.simd`'s GEMV
-/// (`Int4.Planes`), is built with it, so such a matrix takes twice its GGUF size in memory.
+/// K/blockSize consecutive blocks — the bytes a GGUF file holds for that tensor. For Q4_0,
+/// Q4_1 and Q8_0 a second copy of the same bytes, rearranged into planes of 16 interleaved
+/// rows (`Int4.Planes`) for `int4.simd`'s GEMV and `int4.act8`, is built with it (as ggml's
+/// CPU backend repacks at load), so such a matrix takes twice its GGUF size in memory.
 ///
 /// The blocks live in an `AlignedBuffer` (2 MiB pages from 256 KiB up), not in a Swift array:
 /// with 4 KiB pages the hardware prefetchers stop at every page boundary, and the decode GEMV
@@ -55,15 +56,17 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let storage = AlignedBuffer(count: (expected + 3) / 4)
         fill(UnsafeMutableRawPointer(storage.pointer))
         self.storage = storage
-        // Only the Q4 formats have planes (int4.simd's GEMV reads the others' blocks).
-        guard format.isQ4 else {
+        // Only Q4_0, Q4_1 and Q8_0 have planes (int4.simd's GEMV reads the others' blocks).
+        guard format.hasPlanes else {
             planes = AlignedBuffer(count: 16); nibblePlaneOffset = 0
             return
         }
         let nb = cols / format.blockSize, groups = Int4.Planes.rowGroups(rows)
-        let scaleBytes = groups * nb * 16 * 2 * (format == .q4_0 ? 1 : 2)
+        let scaleBytes = groups * nb * 16 * 2 * (format == .q4_1 ? 2 : 1)
         nibblePlaneOffset = (scaleBytes + 63) & ~63
-        let nibbleBytes = groups * nb * 256
+        // Q4: 16 bytes of nibbles per row and block; Q8_0: 32 bytes of quants.
+        let unitBytes = format == .q8_0 ? 512 : 256, vectors = unitBytes / 64
+        let nibbleBytes = groups * nb * unitBytes
         let planes = AlignedBuffer(count: (nibblePlaneOffset + nibbleBytes + 3) / 4)
         self.planes = planes
         let src = UnsafeRawPointer(storage.pointer), dst = UnsafeMutableRawPointer(planes.pointer)
@@ -78,12 +81,14 @@ public struct QuantizedMatrix: Sendable, Equatable {
                     dst.storeBytes(
                         of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (minsAt + slot), as: UInt16.self)
                 }
-                // Block (rg, b) is 256 bytes, four 64-byte vectors; bytes 4v…4v+3 of row
-                // r's block are the 32-bit lane r mod 16 of vector v.
-                let unit = dst + nibblePlaneOffset + (rg * nb + b) * 256
-                for v in 0..<4 {
+                // Block (rg, b) is `vectors` 64-byte vectors; bytes 4v…4v+3 of row r's block
+                // are the 32-bit lane r mod 16 of vector v. Q8_0's signed quants are stored
+                // offset by 128 (as unsigned bytes, the operand `vpdpbusd` wants unsigned).
+                let unit = dst + nibblePlaneOffset + (rg * nb + b) * unitBytes
+                let flip: UInt32 = format == .q8_0 ? 0x8080_8080 : 0
+                for v in 0..<vectors {
                     unit.storeBytes(
-                        of: blk.loadUnaligned(fromByteOffset: off + 4 * v, as: UInt32.self), toByteOffset: 64 * v + 4 * lane,
+                        of: blk.loadUnaligned(fromByteOffset: off + 4 * v, as: UInt32.self) ^ flip, toByteOffset: 64 * v + 4 * lane,
                         as: UInt32.self)
                 }
             }
@@ -91,8 +96,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
     }
 
     /// Calls `body` with the planes (`Int4.Planes`): `scales` and `mins` hold the block b of
-    /// row r at ((r/16)·(K/32) + b)·16 + r mod 16 (`mins` is `scales` for Q4_0, which has
-    /// none); `nibbles` holds rows 16·g … 16·g + 15, block b, as 256 bytes at (g·(K/32) + b)·256.
+    /// row r at ((r/16)·(K/32) + b)·16 + r mod 16 (`mins` is `scales` for Q4_0 and Q8_0, which
+    /// have none); `nibbles` holds rows 16·g … 16·g + 15, block b, as 256 bytes at
+    /// (g·(K/32) + b)·256 (Q8_0: the quants + 128 as 512 bytes at (g·(K/32) + b)·512).
     @inlinable
     public func withPlanes<R>(
         _ body: (
@@ -104,7 +110,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
             let raw = UnsafeRawPointer(planes.pointer)
             let scales = raw.assumingMemoryBound(to: UInt16.self)
             return try body(
-                scales, format == .q4_0 ? scales : scales + Int4.Planes.rowGroups(rows) * blocksPerRow * 16,
+                scales, format != .q4_1 ? scales : scales + Int4.Planes.rowGroups(rows) * blocksPerRow * 16,
                 (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
         }
     }
@@ -154,7 +160,7 @@ public enum Int4: OperatorFamily {
     public static let op = Op.int4
 
     /// Registered variants, in the order tools list them.
-    public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS()]
+    public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS(), Act8()]
 
     /// Throws unless K is a positive multiple of the format's block size (32, or 256 for
     /// the K-quants).

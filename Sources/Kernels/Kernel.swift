@@ -17,6 +17,19 @@ public protocol Kernel: Sendable {
     var name: String { get }
     /// One line on what the variant does and how it splits work over threads.
     var summary: String { get }
+    /// The unit that bounds the variant's arithmetic on the roofline: the fp32 FMA, or the
+    /// 8-bit integer dot product (`vpdpbusd`), four times as many multiply-adds per cycle.
+    var arithmetic: Arithmetic { get }
+}
+
+/// The arithmetic a variant's roofline ceiling is measured for.
+public enum Arithmetic: String, Sendable {
+    case fma
+    case int8Dot = "int8-dot"
+}
+
+extension Kernel {
+    public var arithmetic: Arithmetic { .fma }
 }
 
 /// "Did you mean" for misspelt names.

@@ -31,6 +31,46 @@ public enum Tolerance {
         gamma(k + 2) * (absScale + abs(bias))
     }
 
+    /// int4.act8 (x rounded to 8-bit blocks, `Int4.Act8`) against the fp64 product of the
+    /// dequantized weights and the unrounded x: (½ + 400u)·R + γ_{2nb+2}·(A + |bias|).
+    ///
+    /// Rounding x moves element t of block b by at most d_b·(½ + 400u), d_b = max|x_b|/127
+    /// (the reciprocal, the scale and the product round once each, and |x/d| ≤ 127), so the
+    /// exact sum moves by at most (½ + 400u)·R, R = Σ_b d_b·Σ_{t∈b}|w_t|. The integer block
+    /// sums are exact; what is left is a sum of at most 2 terms per block (Q4_1's minimum adds
+    /// the second), each rounded once before it is added (d_w·d_x, or d_x·Σq) and once by the
+    /// FMA that adds it, plus the bias: γ_{2nb+2} of A + |bias|, where A bounds the terms'
+    /// magnitudes: Σ_t (|w_t| + 2|m_b|)·(|x_t| + d_b) (|d_w·q_t| ≤ |w_t| + |m_b| for Q4_1's
+    /// w = d_w·q + m; m_b = 0 for the other formats).
+    public static func int4Act8(blocks nb: Int, absScale: Double, rounding: Double, bias: Double = 0) -> Double {
+        (0.5 + 400 * u) * rounding + gamma(2 * nb + 2) * (absScale + abs(bias))
+    }
+
+    /// `int4Act8` for output (i, j): x is row i of x (K floats), `wj` row j of W dequantized.
+    public static func int4Act8(x: UnsafePointer<Float>, w: QuantizedMatrix, row j: Int, weights wj: UnsafePointer<Float>, bias: Double = 0)
+        -> Double
+    {
+        let nb = w.cols / 32
+        var a = 0.0, r = 0.0
+        w.withUnsafeBytes { blocks in
+            for b in 0..<nb {
+                var amax = 0.0
+                for t in 0..<32 { amax = max(amax, abs(Double(x[32 * b + t]))) }
+                // d_b as the kernel computes it, rounded up; a block the kernel takes as zeros
+                // (127/max|x| overflows fp32) errs by up to max|x| = 2·max|x|·½; Q4_1's |m_b|
+                // (fp16 at byte 2).
+                let d = (127 / Float(amax)).isFinite ? amax / 127 * (1 + u) : 2 * amax
+                let mb =
+                    w.format == .q4_1 ? abs(Double(Int4.loadHalf(blocks.baseAddress! + j * w.rowBytes + b * w.format.blockBytes + 2))) : 0
+                for t in 32 * b..<32 * b + 32 {
+                    let (xv, wv) = (abs(Double(x[t])), abs(Double(wj[t])))
+                    a += (wv + 2 * mb) * (xv + d); r += d * wv
+                }
+            }
+        }
+        return int4Act8(blocks: nb, absScale: a, rounding: r, bias: bias)
+    }
+
     /// Softmax row bound: for row x (allowed prefix n of `cols`), scale s, reference y.
     ///
     /// The exponent argument a_j = fl(fl(s·x_j) − m) is off by ≤ u·(2|s·x_j| + |m|) (two

@@ -79,7 +79,7 @@ extension Matmul {
 }
 
 extension Int4 {
-    /// int4.simd (GEMV and the dequantize-into-panel GEMM) and int4.blas.
+    /// int4.simd (GEMV and the dequantize-into-panel GEMM), int4.blas and int4.act8.
     public struct Tuning: TuningTable {
         /// GEMM blocks for batch > 1: a narrow B block, so the dequantized panel stays
         /// L2-sized (KC·NC·4 B = 1 MiB) instead of becoming a copy of W.
@@ -90,6 +90,8 @@ extension Int4 {
         public var gemvChunkRows = 256
         /// W rows per dequantized fp32 panel of int4.blas.
         public var blasPanelRows = 64
+        /// W rows per work item of int4.act8 (threads take chunks from a shared counter).
+        public var act8ChunkRows = 256
 
         public var parameters: [TuningParameter] {
             [
@@ -99,6 +101,7 @@ extension Int4 {
                 TuningParameter("gemvMaxRows", gemvMaxRows, 1...16, controls: "largest M on the GEMV path"),
                 TuningParameter("gemvChunkRows", gemvChunkRows, 16...65536, multiple: 16, controls: "W rows per GEMV work item"),
                 TuningParameter("blasPanelRows", blasPanelRows, 1...4096, controls: "W rows per int4.blas fp32 panel"),
+                TuningParameter("act8ChunkRows", act8ChunkRows, 32...65536, multiple: 32, controls: "W rows per int4.act8 work item"),
             ]
         }
     }

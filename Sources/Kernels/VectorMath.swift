@@ -160,6 +160,26 @@ public enum VectorMath {
     @inlinable @inline(__always)
     public static func halves(_ p: UnsafeRawPointer) -> Vec { opbench_halves_to_floats(p) }
 
+    /// 12 independent chains of n byte dot products (`opbench_dot_u8s8`: `vpdpbusd` with
+    /// AVX-512 VNNI), for the calibration's int8 probe.
+    @inline(never)
+    public static func int8DotProbe(_ n: Int) -> Int32 {
+        typealias I = SIMD16<Int32>
+        let a = I(repeating: 0x0102_0304)
+        var a0 = I(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
+        for i in 0..<n {
+            let b = Int32(truncatingIfNeeded: i)
+            a0 = opbench_dot_u8s8(a0, a, b); a1 = opbench_dot_u8s8(a1, a, b); a2 = opbench_dot_u8s8(a2, a, b)
+            a3 = opbench_dot_u8s8(a3, a, b); a4 = opbench_dot_u8s8(a4, a, b); a5 = opbench_dot_u8s8(a5, a, b)
+            a6 = opbench_dot_u8s8(a6, a, b); a7 = opbench_dot_u8s8(a7, a, b); a8 = opbench_dot_u8s8(a8, a, b)
+            a9 = opbench_dot_u8s8(a9, a, b); a10 = opbench_dot_u8s8(a10, a, b); a11 = opbench_dot_u8s8(a11, a, b)
+        }
+        return (a0 &+ a1 &+ a2 &+ a3 &+ a4 &+ a5 &+ a6 &+ a7 &+ a8 &+ a9 &+ a10 &+ a11).wrappedSum()
+    }
+
+    /// Whether `opbench_dot_u8s8` is one instruction (`vpdpbusd`) on the compiled-for target.
+    public static var hasInt8Dot: Bool { opbench_has_dot_u8s8() != 0 }
+
     /// |v| lane-wise (the sign bit cleared).
     @inlinable @inline(__always)
     public static func magnitude(_ v: Vec) -> Vec { unsafeBitCast(magnitudeBits(v), to: Vec.self) }

@@ -107,10 +107,11 @@ public struct ModelWeights: Sendable {
 
     /// Bytes a model pass of `config` holds at its peak: the fp32 weights, the fp64 reference
     /// (its linears up to `ReferenceModel.resident`, its token embedding always) and one
-    /// quantized copy per quantized plan (at most 1.1 bytes a weight: Q8_0 is 34 per 32).
+    /// quantized copy per quantized plan (at most 2.2 bytes a weight: Q8_0 is 34 bytes per 32
+    /// weights, held twice, as GGUF blocks and as the 16-row planes of the GEMV and int4.act8).
     public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int) -> Double {
         let params = config.parameterCount, embedding = Double(config.vocab) * Double(config.hidden)
-        return 4 * params + min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding + 1.1 * params * Double(quantizedPlans)
+        return 4 * params + min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding + 2.2 * params * Double(quantizedPlans)
     }
 
     /// A typed error when `memoryNeeded` exceeds 80 % of this machine's memory, before any allocation.

@@ -31,6 +31,9 @@ struct MachineCommand: ParsableCommand {
         var rows: [[String]] = []
         for c in m.ceilings {
             rows.append(["\(c.threads)", "FMA", "", Format.number(c.peakGflops, 4) + " GFLOP/s", pct(c.peakSpread), "", ""])
+            if let g = c.peakInt8Gops {
+                rows.append(["\(c.threads)", "int8 dot", "", Format.number(g, 4) + " GOPS", pct(c.int8Spread), "", ""])
+            }
             for l in c.levels ?? [] {
                 rows.append([
                     "\(c.threads)", l.level, l.capacityBytes.map { Format.bytes($0) } ?? "–", Format.number(l.readGBps, 3) + " GB/s",

@@ -60,7 +60,7 @@ import Testing
     /// |ŷ − y| ≤ γ_{K+2}·(Σ|x||w| + |bias|) — applying d per block after a 32-term sum
     /// adds at most one rounding per term's path.
     @Test(
-        arguments: Int4.checkedNames,
+        arguments: Int4.checkedNames.filter { $0 != Int4.Act8().name },
         QuantFormat.allCases)
     func linearMatchesReference(variant: String, format: QuantFormat) throws {
         let kernel = try Int4.variant(variant)

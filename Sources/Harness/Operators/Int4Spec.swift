@@ -72,8 +72,10 @@ public struct Int4Spec: OperatorSpec {
     }
 
     /// Q4_0 and Q4_1 rebuild the nibble-plane GEMV (`Int4.ablation`); the other formats
-    /// their own GEMV from the blocks (`Int4.blockAblation`).
-    public func ablationSteps(_ d: Dims) -> [Ablation.Step] { d.format.isQ4 ? Int4.ablation : Int4.blockAblation }
+    /// their own GEMV from the blocks (`Int4.blockAblation`), Q8_0 then int4.act8.
+    public func ablationSteps(_ d: Dims) -> [Ablation.Step] {
+        d.format.isQ4 ? Int4.ablation : (d.format == .q8_0 ? Int4.q8Ablation : Int4.blockAblation)
+    }
 
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         try Int4Workload(shape, dims, seed: seed)
@@ -87,6 +89,8 @@ final class Int4Workload: Workload {
     let w: QuantizedMatrix  // W [N×K] in GGUF blocks
     var y: Matrix  // [M×N]
     let m: Int, k: Int, n: Int
+    /// The variant of the last runner made: int4.act8 is checked against its own bound.
+    var variant = ""
 
     init(_ shape: CaseShape, _ dims: Int4Spec.Dims, seed: UInt64) throws {
         let (m, k, n, format) = (dims.m, dims.k, dims.n, dims.format)
@@ -108,6 +112,7 @@ final class Int4Workload: Workload {
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Int4.variant(variant)
+        self.variant = variant
         return { [self] in
             try self.x.withView { xv in try self.y.withMutableView { yv in try kernel.run(xv, self.w, bias: nil, yv, threads: threads) } }
         }
@@ -115,18 +120,22 @@ final class Int4Workload: Workload {
 
     func verify() -> Verification {
         let rows = Workloads.sampleRows(m, limit: 4)
-        var ref = [Double](repeating: 0, count: rows.count * n), scale = ref
+        let act8 = variant == Int4.Act8().name && w.format.hasPlanes
+        var ref = [Double](repeating: 0, count: rows.count * n), tol = ref
         for j in 0..<n {
             let wj = Int4.dequantize(w, row: j)
             for (ri, i) in rows.enumerated() {
                 var s = 0.0, a = 0.0
                 for p in 0..<k { let t = Double(x[i, p]) * Double(wj[p]); s += t; a += abs(t) }
-                ref[ri * n + j] = s; scale[ri * n + j] = a
+                ref[ri * n + j] = s
+                tol[ri * n + j] =
+                    act8
+                    ? x.withView { xv in Tolerance.int4Act8(x: xv.row(i), w: w, row: j, weights: wj) }
+                    : Tolerance.int4Linear(k: k, absScale: a)
             }
         }
         var got: [Float] = []
         for i in rows { for j in 0..<n { got.append(y[i, j]) } }
-        return Workloads.verification(
-            got: got, ref: ref, tol: scale.map { Tolerance.int4Linear(k: k, absScale: $0) }, rows: rows.count, total: m)
+        return Workloads.verification(got: got, ref: ref, tol: tol, rows: rows.count, total: m)
     }
 }
