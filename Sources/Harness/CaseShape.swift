@@ -38,6 +38,8 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
     public var ablationRefusal: String? { spec.ablationRefusal(of: self) }
     /// The operator's ablation chain at this shape.
     public var ablationSteps: [Ablation.Step] { spec.ablationSteps(of: self) }
+    /// Why `variant` cannot run this shape, or nil (`OperatorSpec.unsupported`).
+    public func unsupported(variant: String) -> String? { spec.unsupported(variant: variant, of: self) }
 
     public static func == (l: CaseShape, r: CaseShape) -> Bool { l.op == r.op && l.text == r.text }
     public func hash(into hasher: inout Hasher) { hasher.combine(op); hasher.combine(text) }

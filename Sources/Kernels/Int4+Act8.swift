@@ -19,8 +19,8 @@ extension Int4 {
     ///   to fp32 (exact) and adds it times d_w·d_x by one FMA (Q4_1: a second FMA adds
     ///   m_w·d_x·Σq). Each 16-byte group of weights is unpacked once for the 4 rows of x.
     /// - Threads take 256-row chunks of N from a shared counter.
-    /// - Q4_K and Q6_K have no planes: they take `int4.simd`'s exact path (so a Q4_K_M model
-    ///   plan runs its Q4_1/Q8_0 layers here and the K-quant layers there).
+    /// - Q4_K and Q6_K have no planes: `run` refuses them (`KernelError.unsupported`); a model
+    ///   plan with `int4=act8` runs its K-quant tensors on `int4.simd` (`Transformer`).
     ///
     /// Accuracy: the rounding of x moves each element by at most d_b·(½ + 400u) (the
     /// reciprocal, the scale and the product each round once: |fl(x·id) − x/d| ≤ 127·3.01u),
@@ -33,9 +33,11 @@ extension Int4 {
         public init() {}
         public var name: String { "act8" }
         public var arithmetic: Arithmetic { .int8Dot }
+        /// The formats with 16-row planes; the K-quants have none.
+        public func supports(_ format: QuantFormat) -> Bool { format.hasPlanes }
         public var summary: String {
             "x rounded once per call to 8-bit blocks (d = max|x|/127), integer dot products (vpdpbusd) against 16-row planes, "
-                + "4 rows of x x 32 rows of W per tile, fp32 scales per block, every M; Q4_0/Q4_1/Q8_0 (K-quants: int4.simd); "
+                + "4 rows of x x 32 rows of W per tile, fp32 scales per block, every M; Q4_0/Q4_1/Q8_0 only; "
                 + "threads take 256-row chunks; changes the numerics: own bound"
         }
 
@@ -44,7 +46,11 @@ extension Int4 {
             _ y: MutableMatrixView, threads: Int
         ) throws {
             let (m, _, n) = try validate(x, w, bias: bias, y, threads: threads)
-            guard w.format.hasPlanes else { return try Int4.SIMD().run(x, w, bias: bias, y, threads: threads) }
+            guard supports(w.format) else {
+                throw KernelError.unsupported(
+                    op: Int4.op.rawValue, variant: name,
+                    reason: "\(w.format.rawValue) weights (it runs q4_0, q4_1 and q8_0, from 16-row planes)")
+            }
             let nb = w.blocksPerRow
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             Workspace.with(Act8Blocks.floats(rows: m, blocks: nb)) { buf in

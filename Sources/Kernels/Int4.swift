@@ -142,6 +142,13 @@ public protocol Int4Kernel: Kernel {
     func run(
         _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
         _ y: MutableMatrixView, threads: Int) throws
+    /// Whether the variant runs weights in `format`; `run` throws `KernelError.unsupported`
+    /// for the others, and the tools leave such cases out (saying so).
+    func supports(_ format: QuantFormat) -> Bool
+}
+
+extension Int4Kernel {
+    public func supports(_ format: QuantFormat) -> Bool { true }
 }
 
 /// Int4 quantization (GGUF Q4_0 / Q4_1): quantize, dequantize, and the quantized linear.

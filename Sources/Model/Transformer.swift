@@ -130,7 +130,10 @@ public final class ModelRunner {
         try timed(linearName) {
             try withBias(lin.bias) { bias in
                 if let q = lin.quantized {
-                    try int4.run(input, q, bias: bias, out, threads: threads)
+                    // A tensor in a format the plan's int4 variant does not run (int4.act8 and
+                    // the K-quants) takes int4.simd, as the plan's documentation says.
+                    let kernel: any Int4Kernel = int4.supports(q.format) ? int4 : Int4.SIMD()
+                    try kernel.run(input, q, bias: bias, out, threads: threads)
                 } else {
                     try matmul.run(input, lin.weight.unsafeView, layout: .nk, bias: bias, out, threads: threads)
                 }

@@ -196,6 +196,7 @@ struct BenchCommand: ParsableCommand {
         let threads = try selection.threadCounts()
         var out: [BenchCase] = []
         var accepted = Set<String>()
+        var skipped: [String] = []
         for spec in ops {
             var opShapes: [CaseShape] = []
             if shapes.isEmpty {
@@ -208,6 +209,10 @@ struct BenchCommand: ParsableCommand {
             for shape in opShapes {
                 for id in Operators.variantIDs where id.op == spec.op && filter(id) {
                     if id.variant == "naive" && shapes.isEmpty && shape.flops > Suites.naiveFlopLimit { continue }
+                    if let why = shape.unsupported(variant: id.variant) {
+                        skipped.append("\(id) \(shape.text): \(why)")
+                        continue
+                    }
                     for t in threads { out.append(BenchCase(variant: id, shape: shape, threads: t)) }
                 }
             }
@@ -217,9 +222,13 @@ struct BenchCommand: ParsableCommand {
             _ = try ops[0].shape(s)
             throw CLIError("--shape '\(s)' fits none of the selected operators")
         }
+        if out.isEmpty, let first = skipped.first { throw CLIError("the selection has no case a variant runs (\(first))") }
         // An operator named by --op that no --shape fits would be dropped without a word.
         if !selection.ops.isEmpty && !shapes.isEmpty {
             for spec in ops where !out.contains(where: { $0.variant.op == spec.op }) {
+                if let why = skipped.first(where: { $0.hasPrefix(spec.op.rawValue + ".") }) {
+                    throw CLIError("--op \(spec.op.rawValue): no selected variant runs the shapes (\(why))")
+                }
                 throw CLIError(
                     "--op \(spec.op.rawValue) gets no shape: none of \(shapes.map { "'\($0)'" }.joined(separator: ", ")) is a "
                         + "\(spec.op.rawValue) shape (\(spec.grammar))")
@@ -229,6 +238,10 @@ struct BenchCommand: ParsableCommand {
         if out.isEmpty, let pattern = self.filter { throw CLIError("--filter '\(pattern)' matches none of the selected cases") }
         for s in Set(out.map(\.shape)) { try Workloads.checkMemory(s) }
         guard !out.isEmpty else { throw CLIError("the selection matches no variant") }
+        if !skipped.isEmpty {
+            let list = skipped.prefix(3).joined(separator: "; ") + (skipped.count > 3 ? "; …" : "")
+            FileHandle.standardError.write(Data("note: left out \(skipped.count) case(s) a variant does not run: \(list)\n".utf8))
+        }
         return out
     }
 }

@@ -22,8 +22,9 @@ struct Verify: ParsableCommand {
         for spec in try selection.selectedOps() {
             let ids = Operators.variantIDs.filter { $0.op == spec.op && filter($0) }
             for text in spec.shapes.verify {
-                let workload = try Workloads.make(try spec.shape(text))
-                for id in ids {
+                let shape = try spec.shape(text)
+                let workload = try Workloads.make(shape)
+                for id in ids where shape.unsupported(variant: id.variant) == nil {
                     for t in threadList {
                         try workload.runner(variant: id.variant, threads: t)()
                         let v = workload.verify()

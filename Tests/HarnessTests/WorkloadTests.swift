@@ -39,8 +39,14 @@ import Testing
         let spec = try Operators.named(op)
         #expect(!spec.kernels.isEmpty && !spec.shapes.verify.isEmpty)
         for text in spec.shapes.verify {
-            let w = try Workloads.make(try spec.shape(text))
+            let shape = try spec.shape(text)
+            let w = try Workloads.make(shape)
             for k in spec.kernels {
+                // A variant that does not take the shape refuses it with a typed error.
+                if shape.unsupported(variant: k.name) != nil {
+                    #expect(throws: KernelError.self) { try w.runner(variant: k.name, threads: 1)() }
+                    continue
+                }
                 for threads in [1, 2] {
                     try w.runner(variant: k.name, threads: threads)()
                     let v = w.verify()

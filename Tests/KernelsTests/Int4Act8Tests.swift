@@ -149,13 +149,13 @@ import Testing
         }
     }
 
-    /// K-quants have no planes: int4.act8 runs int4.simd's exact path for them.
-    @Test func kQuantsTakeTheExactPath() throws {
+    /// K-quants have no planes: int4.act8 refuses them with a typed error naming the format.
+    @Test func refusesKQuants() throws {
         let x = randomMatrix(5, 512, seed: 61)
-        let w = try randomMatrix(33, 512, seed: 62).withView { try Int4.quantize($0, format: .q4_k) }
-        let a = try Self.run(x, w, bias: nil, threads: 2)
-        var b = Matrix(rows: 5, cols: 33, stride: 34)
-        try x.withView { xv in try b.withMutableView { try Int4.SIMD().run(xv, w, bias: nil, $0, threads: 2) } }
-        #expect(a.dense.map(\.bitPattern) == b.dense.map(\.bitPattern))
+        for format in [QuantFormat.q4_k, .q6_k] {
+            let w = try randomMatrix(33, 512, seed: 62).withView { try Int4.quantize($0, format: format) }
+            #expect(!Int4.Act8().supports(format))
+            expectKernelError(["int4.act8", "unsupported", format.rawValue]) { _ = try Self.run(x, w, bias: nil, threads: 2) }
+        }
     }
 }

@@ -65,7 +65,8 @@ import Testing
         let w = try QuantizedMatrix(format: format, rows: blocks, cols: format.blockSize, bytes: bytes)
         let d = Self.bitDiffs(Int4.dequantize(w).dense, expected)
         #expect(d.count == 0, "\(format): \(d.count) values differ in bits, first at \(d.first ?? "")")
-        for kernel in Int4.variants {
+        // int4.act8 rounds x, so its output is not the weight bit for bit (Int4Act8Tests).
+        for kernel in Int4.variants where kernel.name != Int4.Act8().name {
             for t0 in stride(from: 0, to: format.blockSize, by: 4) {
                 let ts = Array(t0..<(t0 + 4))
                 let x = Matrix(rows: 4, cols: format.blockSize) { i, p in p == ts[i] ? 1 : 0 }

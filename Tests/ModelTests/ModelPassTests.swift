@@ -65,6 +65,31 @@ import Testing
         #expect(f32.maxAbsError > 10 * tol && f32.cosine < 1)
     }
 
+    /// int4=act8 rounds the activations: against the fp64 pass of the dequantized weights the
+    /// exact plan stays within the rounding model's tolerance and act8 does not, yet the cost of
+    /// rounding activations to 8 bits (KL) stays below that of rounding the weights to Q4_0.
+    /// With Q4_K weights (tiny's fc2, K = 256) the K-quant tensors run on int4.simd, the others on
+    /// act8: the pass runs and differs from the all-exact one.
+    @Test(arguments: ["q8_0", "q4_0", "q4_1"])
+    func act8PlansRoundTheActivations(format: String) throws {
+        let cfg = try ModelConfig.preset("tiny")
+        let w = ModelWeights.synthetic(cfg, seed: 11)
+        let deq = try w.quantized(QuantFormat(rawValue: format)!).dequantized()
+        let plans = try ["simd", "act8"].map { try Plan.parse("int4=\($0),weights=\(format)") }
+        let req = try Self.request("tiny", plans: plans, weights: w)
+        let refDeq = ReferenceModel(weights: deq, pattern: .all).run(prompt: req.prompt, generate: req.generate)
+        let tol = passTolerance(cfg, rms: rms(refDeq.hidden), bothRound: false)
+        let runs = try ModelBench.run(req, reference: refDeq).map(\.result)
+        #expect(runs[0].maxAbsError <= tol && runs[1].maxAbsError > tol, "\(runs[0].maxAbsError), \(runs[1].maxAbsError), tol \(tol)")
+        let q4 = try ModelBench.run(Self.request("tiny", plans: [try Plan.parse("weights=q4_0")], weights: w))[0].result
+        let (act8KL, q4KL) = (runs[1].meanKL ?? .nan, q4.meanKL ?? .nan)
+        #expect(act8KL > 0 && act8KL < q4KL, "act8 KL \(act8KL), Q4_0 weights KL \(q4KL)")
+        let mixed = try ModelBench.run(
+            Self.request("tiny", plans: try ["simd", "act8"].map { try Plan.parse("int4=\($0),weights=q4_k") }, weights: w)
+        ).map(\.result)
+        #expect(mixed[1].cosine.isFinite && mixed[1].maxAbsError != mixed[0].maxAbsError)
+    }
+
     /// The next-token divergence from the fp64 pass ranks the weight formats: KL ≥ 0 always,
     /// f32 (rounding only) below Q8_0 below Q4_0, and the exact plan's KL far under Q8_0's.
     @Test(arguments: ["tiny", "llama-tiny"])

@@ -77,6 +77,12 @@ public struct Int4Spec: OperatorSpec {
         d.format.isQ4 ? Int4.ablation : (d.format == .q8_0 ? Int4.q8Ablation : Int4.blockAblation)
     }
 
+    /// A variant that does not take the shape's format (int4.act8 and the K-quants).
+    public func unsupported(variant: String, _ d: Dims) -> String? {
+        guard let k = Int4.variants.first(where: { $0.name == variant }), !k.supports(d.format) else { return nil }
+        return "int4.\(variant) does not run \(d.format.rawValue) weights"
+    }
+
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         try Int4Workload(shape, dims, seed: seed)
     }
@@ -120,7 +126,7 @@ final class Int4Workload: Workload {
 
     func verify() -> Verification {
         let rows = Workloads.sampleRows(m, limit: 4)
-        let act8 = variant == Int4.Act8().name && w.format.hasPlanes
+        let act8 = variant == Int4.Act8().name
         var ref = [Double](repeating: 0, count: rows.count * n), tol = ref
         for j in 0..<n {
             let wj = Int4.dequantize(w, row: j)

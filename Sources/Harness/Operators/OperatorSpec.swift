@@ -39,6 +39,9 @@ public protocol OperatorSpec: Sendable {
     func ablationRefusal(_ dims: Dims) -> String?
     /// The ablation chain at `dims` (the family's, unless the shape picks another code path).
     func ablationSteps(_ dims: Dims) -> [Ablation.Step]
+    /// Why `variant` cannot run a case of `dims` (e.g. a weight format it does not take), or
+    /// nil: the tools leave such cases out and say so.
+    func unsupported(variant: String, _ dims: Dims) -> String?
 }
 
 /// The shape lists every tool draws from.
@@ -68,6 +71,7 @@ extension OperatorSpec {
     public var ablation: [Ablation.Step] { Family.ablation }
     public func ablationRefusal(_ dims: Dims) -> String? { nil }
     public func ablationSteps(_ dims: Dims) -> [Ablation.Step] { Family.ablation }
+    public func unsupported(variant: String, _ dims: Dims) -> String? { nil }
 
     /// Parses `text` into a case shape of this operator.
     public func shape(_ text: String) throws -> CaseShape {
@@ -88,6 +92,7 @@ extension OperatorSpec {
     func workload(of shape: CaseShape, seed: UInt64) throws -> any Workload { try workload(shape, typed(shape), seed: seed) }
     func ablationRefusal(of shape: CaseShape) -> String? { ablationRefusal(typed(shape)) }
     func ablationSteps(of shape: CaseShape) -> [Ablation.Step] { ablationSteps(typed(shape)) }
+    func unsupported(variant: String, of shape: CaseShape) -> String? { unsupported(variant: variant, typed(shape)) }
 }
 
 /// The registry: every operator the tools know, in the order they list them.
