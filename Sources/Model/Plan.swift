@@ -7,7 +7,8 @@ import Kernels
 /// head's next-token distribution; attention variants carry their own softmax), `layernorm`
 /// [simd], `attention` [simd], `rmsnorm`, `rope`, `swiglu` [simd] (Llama-family passes),
 /// `int4` [= matmul] (the int4 linear used when weights are quantized; a tensor in a format the
-/// variant does not run, e.g. a K-quant under `int4=act8`, takes int4.simd), `weights` f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored [f32; stored for GGUF files]
+/// variant does not run, e.g. a K-quant under `int4=act8`, takes int4.simd), `weights`
+/// f32|q4_0|q4_1|q8_0|q4_k|q6_k|q4_k_m|stored [f32; stored for GGUF files]
 /// (`Weights`), `kv` f32|f16 [f32] (the KV cache's storage: f16
 /// rounds K and V to half precision as they are stored, and attention.simd's decode path
 /// reads the halves, half the bytes per step), `threads` [the --threads option].
