@@ -46,12 +46,14 @@ what = {
     "model-minilm.json": "MiniLM-L6 real weights, five plans (models.sh)",
     "peer.json": "OpBench beside llama.cpp on the same GGUF files: MiniLM-L6 and gpt2-small, f32/Q8_0/Q4_0, pp12/128/512 and tg128, 1 and 2 threads (Benchmarks/scripts/peer-llamacpp.sh)",
     "peer.md": "table of peer.json (peer-llamacpp.sh)",
+    "peer-ggml.json": "ggml's CPU_REPACK quantized matmul beside int4.act8, int4.simd and matmul.blas, 1 and 2 threads (peer-llamacpp.sh)",
+    "peer-ggml.md": "table of peer-ggml.json (peer-llamacpp.sh)",
     "gate-reliability.log": "false alarms and caught slowdowns of opbench gate (Benchmarks/scripts/gate-reliability.sh)",
 }
 for i in range(1, 9):
     what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
 # Reports are made from results files; they carry their sources' provenance.
-derived = {"peer.md": "peer.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
+derived = {"peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
 rows = []
 for root, _, files in os.walk(out):
     for f in sorted(files):

