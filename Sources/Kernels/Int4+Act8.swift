@@ -82,15 +82,22 @@ extension Int4 {
                     // One specialization per row count, group count and format (generic
                     // parameters the optimizer specializes): the tile's loops unroll and the
                     // unused rows' code disappears.
-                    switch (rows, width > 16) {
+                    // Decode (≤ 2 rows of x): one lane group at a time, so the weights are read as
+                    // one sequential stream (two interleaved streams reached 56 % of the DRAM read
+                    // bandwidth cold at 1×4096×14336, one stream more).
+                    switch (rows, width > 16 && act.rows > 2) {
                     case (4, true): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R4G2.self, F.self)
                     case (4, false): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R4G1.self, F.self)
                     case (3, true): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R3G2.self, F.self)
                     case (3, false): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R3G1.self, F.self)
                     case (2, true): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R2G2.self, F.self)
-                    case (2, false): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R2G1.self, F.self)
+                    case (2, false):
+                        tile(act, scales, mins, units, nb, bias, y, i0, j0, Swift.min(16, width), R2G1.self, F.self)
+                        if width > 16 { tile(act, scales, mins, units, nb, bias, y, i0, j0 + 16, width - 16, R2G1.self, F.self) }
                     case (_, true): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R1G2.self, F.self)
-                    case (_, false): tile(act, scales, mins, units, nb, bias, y, i0, j0, width, R1G1.self, F.self)
+                    case (_, false):
+                        tile(act, scales, mins, units, nb, bias, y, i0, j0, Swift.min(16, width), R1G1.self, F.self)
+                        if width > 16 { tile(act, scales, mins, units, nb, bias, y, i0, j0 + 16, width - 16, R1G1.self, F.self) }
                     }
                     i0 += rows
                 }
@@ -119,6 +126,19 @@ extension Int4 {
             for b in 0..<nb {
                 let ua = UnsafeRawPointer(units + (g0 * nb + b) * unitBytes), ub = UnsafeRawPointer(units + (g1 * nb + b) * unitBytes)
                 let qa = q0 + 8 * b, qb = q1 + 8 * b, qc = q2 + 8 * b, qd = q3 + 8 * b
+                if rows <= 2 {
+                    // Few rows of x (decode): the loop streams the weights once, faster than the
+                    // hardware prefetchers keep up with; ask for them 16 units ahead into L1 and
+                    // 64 into L2, as int4.simd's GEMV does.
+                    for line in stride(from: 0, to: unitBytes, by: 64) {
+                        CacheControl.prefetch(ua + 16 * unitBytes + line)
+                        CacheControl.prefetchL2(ua + 64 * unitBytes + line)
+                        if groups > 1 {
+                            CacheControl.prefetch(ub + 16 * unitBytes + line)
+                            CacheControl.prefetchL2(ub + 64 * unitBytes + line)
+                        }
+                    }
+                }
                 var a00 = I(repeating: c0[b]), a01 = a00
                 var a10 = rows > 1 ? I(repeating: c1[b]) : I(), a11 = a10
                 var a20 = rows > 2 ? I(repeating: c2[b]) : I(), a21 = a20
