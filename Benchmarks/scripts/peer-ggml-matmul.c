@@ -1,8 +1,9 @@
 // ggml's CPU matmul of quantized weights, timed the way `opbench bench` times int4: y[M×N] =
 // x[M×K]·dequant(W[N×K])ᵀ, W quantized by ggml (Q4_0 or Q8_0) from seeded uniform values,
 // placed in the CPU backend's repacking buffer type ("CPU_REPACK", llama.cpp's default for
-// weights) when the build offers one, x and y in a plain CPU buffer. Built against the libggml
-// that llama-cpp-python installs (peer-ggml.sh); prints one line per repetition:
+// weights) when it has a layout for the type, else in a plain CPU buffer, as llama.cpp's loader
+// does; x and y in a plain CPU buffer. Built against the libggml that llama-cpp-python installs
+// (peer-llamacpp.sh); prints one line per repetition:
 //   ggml TYPE MxKxN threads=T buffer=NAME seconds=S
 //
 //   peer-ggml-matmul TYPE M K N THREADS REPETITIONS
@@ -47,6 +48,20 @@ int main(int argc, char **argv) {
     if (extra) {
         ggml_backend_buffer_type_t *list = extra(dev);
         if (list && list[0]) wbuft = list[0];
+    }
+
+    // The repacking buffer takes only the types it has a layout for (Q4_0 on x86, not Q8_0):
+    // as llama.cpp's loader does, ask the device whether it runs the product with the weights
+    // there (on a probe), and use a plain buffer when it does not.
+    if (wbuft != ggml_backend_dev_buffer_type(dev)) {
+        struct ggml_init_params pp = {ggml_tensor_overhead() * 4, NULL, true};
+        struct ggml_context *pctx = ggml_init(pp);
+        struct ggml_tensor *pw = ggml_new_tensor_2d(pctx, type, k, n);
+        ggml_backend_buffer_t pbuf = ggml_backend_alloc_ctx_tensors_from_buft(pctx, wbuft);
+        struct ggml_tensor *py = ggml_mul_mat(pctx, pw, ggml_new_tensor_2d(pctx, GGML_TYPE_F32, k, m));
+        if (!pbuf || !ggml_backend_dev_supports_op(dev, py)) wbuft = ggml_backend_dev_buffer_type(dev);
+        if (pbuf) ggml_backend_buffer_free(pbuf);
+        ggml_free(pctx);
     }
 
     struct ggml_init_params wp = {ggml_tensor_overhead() * 4, NULL, true};

