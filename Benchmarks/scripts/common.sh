@@ -48,12 +48,14 @@ what = {
     "peer.md": "table of peer.json (peer-llamacpp.sh)",
     "peer-ggml.json": "ggml's CPU_REPACK quantized matmul beside int4.act8, int4.simd and matmul.blas, 1 and 2 threads (peer-llamacpp.sh)",
     "peer-ggml.md": "table of peer-ggml.json (peer-llamacpp.sh)",
+    "peer-ort.json": "ONNX Runtime fp32 and int8 beside OpBench f32 and Q8_0 + act8 on MiniLM-L6, accuracy vs transformers in float64 (peer-llamacpp.sh)",
+    "peer-ort.md": "table of peer-ort.json (peer-llamacpp.sh)",
     "gate-reliability.log": "false alarms and caught slowdowns of opbench gate (Benchmarks/scripts/gate-reliability.sh)",
 }
 for i in range(1, 9):
     what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
 # Reports are made from results files; they carry their sources' provenance.
-derived = {"peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
+derived = {"peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "peer-ort.md": "peer-ort.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
 rows = []
 for root, _, files in os.walk(out):
     for f in sorted(files):
