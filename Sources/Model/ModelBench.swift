@@ -79,6 +79,10 @@ public enum ModelBench {
         // The reference is the model as defined — dense attention (causal for decoders) and the
         // fp32 weights — so a plan's sparsity and quantization both show up as its accuracy cost.
         let ref = reference ?? ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, types: req.types, generate: g)
+        // OpenBLAS's worker threads, which ran the reference's dgemm, spin for about 2^28 cycles
+        // (~0.1 s) after their last call before they sleep; a 2-thread pass timed in that window
+        // shares a core with a spinner and ran at a third of its speed. Let them go idle first.
+        if reference == nil { Thread.sleep(forTimeInterval: 0.25) }
         var runs: [Run] = []
         for (index, runner) in runners.enumerated() {
             progress(index, runner.plan)
