@@ -9,7 +9,10 @@ peer-llamacpp.sh.
 Environment: PEER_GGML_SHAPES (512x4096x14336,q4_0 512x4096x14336,q8_0 12x4096x14336,q4_0),
 PEER_THREADS (1,2), PEER_ROUNDS (3), PEER_REPS (5 timed runs per engine and round).
 """
-import json, os, statistics, subprocess, sys, tempfile, time
+import json, os, statistics, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peerlib  # noqa: E402
 
 opbench, ggml, out_path, md_path = sys.argv[1:5]
 SHAPES = os.environ.get("PEER_GGML_SHAPES", "512x4096x14336,q4_0 512x4096x14336,q8_0 12x4096x14336,q4_0").split()
@@ -66,11 +69,10 @@ for shape in SHAPES:
         print(f"{shape} t={t}: " + ", ".join(f"{key} {med[key] * 1e3:.1f} ms ({flops / med[key] / 1e9:.0f} GFLOP/s)"
                                              for key in med), flush=True)
 
-commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
 import llama_cpp  # noqa: E402  (only for its version)
-doc = {"tool": "peer-ggml.py", "opbench_commit": commit, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-       "command": "Benchmarks/scripts/peer-llamacpp.sh", "ggml": f"libggml of llama-cpp-python {llama_cpp.__version__}",
-       "rounds": ROUNDS, "repetitions": REPS, "records": records}
+doc = peerlib.document("peer-ggml.py", ggml=f"libggml of llama-cpp-python {llama_cpp.__version__}", rounds=ROUNDS, repetitions=REPS,
+                       records=records)
+commit = doc["opbench_commit"]
 lines = ["# ggml's quantized matmul beside OpBench's", "",
          f"OpBench {commit}; {doc['ggml']}, the weights in the buffer type llama.cpp's loader would pick (CPU_REPACK where "
          "it has a layout for the type); "
@@ -86,9 +88,4 @@ for r in records:
     act8 = med.get("int4.act8")
     lines.append(f"| {r['shape']} | {r['threads']} | {cell('ggml')} {r['ggml_buffer']} | {cell('int4.act8')} | {cell('int4.simd')} | "
                  f"{cell('matmul.blas')} | {med['ggml'] / act8:.2f}× | {med['matmul.blas'] / act8:.2f}× |")
-for path, text in ((out_path, json.dumps(doc, indent=1)), (md_path, "\n".join(lines) + "\n")):
-    with open(path + ".tmp", "w") as fh:
-        fh.write(text)
-for path in (out_path, md_path):
-    os.replace(path + ".tmp", path)
-print(f"wrote {out_path}, {md_path}")
+peerlib.write(doc, "\n".join(lines) + "\n", out_path, md_path)

@@ -15,6 +15,9 @@ n_ubatch = 512, pooling none. OpBench runs each quantized file in two plans: the
 (int4=simd) and 8-bit activations (int4=act8), which rounds as llama.cpp does.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peerlib  # noqa: E402
 import numpy as np
 import llama_cpp
 
@@ -185,12 +188,9 @@ for name, path, kind in models:
             print(line, flush=True)
         del engine
 
-commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
-doc = {"tool": "peer-llamacpp.py", "opbench_commit": commit, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-       "command": "Benchmarks/scripts/peer-llamacpp.sh", "rounds": ROUNDS, "repetitions": REPS,
-       "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
-       "records": records}
-
+doc = peerlib.document("peer-llamacpp.py", rounds=ROUNDS, repetitions=REPS,
+                       cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
+                       records=records)
 
 def md(doc):
     med = statistics.median
@@ -229,9 +229,4 @@ def md(doc):
     return "\n".join(lines) + "\n"
 
 
-for path, text in ((out_path, json.dumps(doc, indent=1)), (md_path, md(doc))):
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-for path in (out_path, md_path):
-    os.replace(path + ".tmp", path)
-print(f"wrote {out_path}, {md_path}")
+peerlib.write(doc, md(doc), out_path, md_path)

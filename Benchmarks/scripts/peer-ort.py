@@ -12,6 +12,9 @@ Run by peer-llamacpp.sh (PEER_ONLY=ort runs this part alone).
 Environment: PEER_PROMPTS (12,128,512), PEER_THREADS (1,2), PEER_ROUNDS (3), PEER_REPS (5).
 """
 import json, os, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peerlib  # noqa: E402
 import numpy as np
 import torch
 import onnxruntime as ort
@@ -127,10 +130,9 @@ for threads in THREADS:
             f"{k} {med[k]:.0f} tok/s (min cos {rec['engines'][k]['accuracy_vs_fp64']['min_token_cosine']:.4f})" for k in med),
             flush=True)
 
-commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
-doc = {"tool": "peer-ort.py", "opbench_commit": commit, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-       "command": "Benchmarks/scripts/peer-llamacpp.sh", "onnxruntime": ort.__version__, "torch": torch.__version__,
-       "rounds": ROUNDS, "repetitions": REPS, "records": records}
+doc = peerlib.document("peer-ort.py", onnxruntime=ort.__version__, torch=torch.__version__, rounds=ROUNDS, repetitions=REPS,
+                       records=records)
+commit = doc["opbench_commit"]
 lines = ["# OpBench and ONNX Runtime on MiniLM-L6 (real weights)", "",
          f"OpBench {commit}; ONNX Runtime {ort.__version__} (CPU provider, all graph optimizations; int8 = "
          "quantize_dynamic, QInt8 weights); the ONNX model exported by torch {torch.__version__} from transformers' "
@@ -145,9 +147,4 @@ for r in records:
                  f"{m['opbench f32'] / m['ort fp32']:.2f}× | {m['ort int8']:.0f} | {m['opbench act8']:.0f} | "
                  f"{m['opbench act8'] / m['ort int8']:.2f}× | {e['ort int8']['accuracy_vs_fp64']['min_token_cosine']:.4f} / "
                  f"{e['opbench act8']['accuracy_vs_fp64']['min_token_cosine']:.4f} |")
-for path, text in ((out_path, json.dumps(doc, indent=1)), (md_path, "\n".join(lines) + "\n")):
-    with open(path + ".tmp", "w") as fh:
-        fh.write(text)
-for path in (out_path, md_path):
-    os.replace(path + ".tmp", path)
-print(f"wrote {out_path}, {md_path}")
+peerlib.write(doc, "\n".join(lines) + "\n", out_path, md_path)

@@ -1,0 +1,20 @@
+"""What the peer scripts share: the results document's provenance and the atomic write of a
+results file with its Markdown table."""
+import json, os, subprocess, time
+
+
+def document(tool, **fields):
+    """The provenance every peer results file carries, then `fields`."""
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {"tool": tool, "opbench_commit": commit, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": "Benchmarks/scripts/peer-llamacpp.sh", **fields}
+
+
+def write(doc, markdown, json_path, md_path):
+    """Writes both files, each to a temporary name first, and renames them only when both are written."""
+    for path, text in ((json_path, json.dumps(doc, indent=1)), (md_path, markdown)):
+        with open(path + ".tmp", "w") as fh:
+            fh.write(text)
+    for path in (json_path, md_path):
+        os.replace(path + ".tmp", path)
+    print(f"wrote {json_path}, {md_path}")
