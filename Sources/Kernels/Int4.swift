@@ -56,7 +56,8 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let storage = AlignedBuffer(count: (expected + 3) / 4)
         fill(UnsafeMutableRawPointer(storage.pointer))
         self.storage = storage
-        // Only Q4_0, Q4_1 and Q8_0 have planes (int4.simd's GEMV reads the others' blocks).
+        // Only Q4_0, Q4_1 and Q8_0 have planes (the GEMV of int4.simd for Q4, int4.act8 for
+        // all three; int4.simd reads Q8_0 and the K-quants from their blocks).
         guard format.hasPlanes else {
             planes = AlignedBuffer(count: 16); nibblePlaneOffset = 0
             return

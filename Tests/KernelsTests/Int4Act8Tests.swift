@@ -64,14 +64,20 @@ import Testing
         return f + (bias?[j] ?? 0)
     }
 
+    /// Seeded x (padded rows), W in `format` and a bias for every shape of `shapes`.
+    static func cases(_ format: QuantFormat, seed: UInt64) throws -> [(
+        m: Int, k: Int, n: Int, x: Matrix, w: QuantizedMatrix, bias: [Float]
+    )] {
+        try shapes.enumerated().map { index, shape in
+            let (m, k, n) = shape, s = seed + 3 * UInt64(index + 1)
+            let w = try randomMatrix(n, k, lo: -2, hi: 2, seed: s + 1).withView { try Int4.quantize($0, format: format) }
+            return (m, k, n, randomMatrix(m, k, pad: 3, seed: s), w, randomMatrix(1, n, seed: s + 2).dense)
+        }
+    }
+
     @Test(arguments: formats)
     func matchesScalarArithmeticBitForBit(format: QuantFormat) throws {
-        var seed: UInt64 = 900
-        for (m, k, n) in Self.shapes {
-            seed += 3
-            let x = randomMatrix(m, k, pad: 3, seed: seed)
-            let w = try randomMatrix(n, k, lo: -2, hi: 2, seed: seed + 1).withView { try Int4.quantize($0, format: format) }
-            let bias = randomMatrix(1, n, seed: seed + 2).dense
+        for (m, k, n, x, w, bias) in try Self.cases(format, seed: 900) {
             for threads in [1, 2] {
                 let y = try Self.run(x, w, bias: bias, threads: threads)
                 var mismatches = 0, first = ""
@@ -91,12 +97,7 @@ import Testing
     /// (the rounding of x is really there: a kernel that ignored it would be exact).
     @Test(arguments: formats)
     func withinItsBound(format: QuantFormat) throws {
-        var seed: UInt64 = 1900
-        for (m, k, n) in Self.shapes {
-            seed += 3
-            let x = randomMatrix(m, k, pad: 3, seed: seed)
-            let w = try randomMatrix(n, k, lo: -2, hi: 2, seed: seed + 1).withView { try Int4.quantize($0, format: format) }
-            let bias = randomMatrix(1, n, seed: seed + 2).dense
+        for (m, k, n, x, w, bias) in try Self.cases(format, seed: 1900) {
             let y = try Self.run(x, w, bias: bias, threads: 2)
             let ref = x.withView { Reference.int4Linear($0, w, bias: bias) }
             let wd = Int4.dequantize(w)
