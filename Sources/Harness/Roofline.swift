@@ -69,13 +69,11 @@ public enum Roofline {
             name = zip(levels, share).filter { $0.1 >= 0.1 }.map(\.0.level).joined(separator: "+") + "-" + kind
         }
         let memoryRoof = ai * bandwidth
-        // The unit whose peak the calibration has: int8 dot for `.int8Dot`, else (and for older
-        // calibrations) the FMA.
-        let int8 = arithmetic == .int8Dot ? ceiling.peakInt8Gops : nil
-        let (peak, unit) = int8.map { ($0, Arithmetic.int8Dot) } ?? (ceiling.peakGflops, Arithmetic.fma)
+        let (peak, unit) =
+            arithmetic == .int8Dot
+            ? (ceiling.peakInt8Gops.map { ($0, "int8-dot") } ?? (ceiling.peakGflops, "fma")) : (ceiling.peakGflops, "fma")
         let compute = memoryRoof >= peak
         return RooflinePlace(
-            gflops: min(peak, memoryRoof), bound: compute ? "compute" : "memory", ceiling: compute ? unit.rawValue : name,
-            bandwidthGBps: bandwidth)
+            gflops: min(peak, memoryRoof), bound: compute ? "compute" : "memory", ceiling: compute ? unit : name, bandwidthGBps: bandwidth)
     }
 }
