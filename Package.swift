@@ -35,11 +35,13 @@ let package = Package(
         ),
         // Instructions Swift cannot spell (a header of static inline functions; nothing to link).
         .systemLibrary(name: "CIntrinsics"),
+        // The C ABI of external kernels (include/opbench_plugin.h, the header plugins build against).
+        .systemLibrary(name: "COpBenchPlugin"),
 
         // MARK: - Libraries
         .target(
             name: "Kernels",
-            dependencies: ["COpenBLAS", "CIntrinsics"],
+            dependencies: ["COpenBLAS", "CIntrinsics", "COpBenchPlugin"],
             swiftSettings: kernelFlags
         ),
         .target(

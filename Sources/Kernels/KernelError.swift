@@ -8,6 +8,8 @@ public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidArgument(op: String, argument: String, value: String, reason: String)
     /// The variant does not implement this case (reported, never silently rerouted).
     case unsupported(op: String, variant: String, reason: String)
+    /// The variant reported a failure of its own (a plugin kernel's status and message).
+    case failed(op: String, variant: String, reason: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(op): argument '\(argument)' = \(value) is invalid: \(reason)"
         case let .unsupported(op, variant, reason):
             return "\(op).\(variant): unsupported case: \(reason)"
+        case let .failed(op, variant, reason):
+            return "\(op).\(variant) failed: \(reason)"
         }
     }
 }

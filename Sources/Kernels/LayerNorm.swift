@@ -28,8 +28,10 @@ public enum LayerNorm: OperatorFamily {
     /// The operator name in ids, results and plans.
     public static let op = Op.layernorm
 
-    /// Registered variants, in the order tools list them.
-    public static let variants: [any LayerNormKernel] = [Naive(), SIMD(), BLAS()]
+    /// Registered variants, in the order tools list them: the built-in ones, then those of
+    /// loaded plugins (`Plugins`).
+    public static var variants: [any LayerNormKernel] { builtIn + Plugins.layerNorm }
+    static let builtIn: [any LayerNormKernel] = [Naive(), SIMD(), BLAS()]
 
     /// Checks every argument.
     public static func validate(

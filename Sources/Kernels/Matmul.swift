@@ -30,8 +30,10 @@ public enum Matmul: OperatorFamily {
         case nk
     }
 
-    /// Registered variants, in the order tools list them.
-    public static let variants: [any MatmulKernel] = [Naive(), SIMD(), BLAS()]
+    /// Registered variants, in the order tools list them: the built-in ones, then those of
+    /// loaded plugins (`Plugins`).
+    public static var variants: [any MatmulKernel] { builtIn + Plugins.matmul }
+    static let builtIn: [any MatmulKernel] = [Naive(), SIMD(), BLAS()]
 
     /// Checks every argument; returns (M, K, N).
     @discardableResult

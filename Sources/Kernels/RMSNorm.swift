@@ -19,8 +19,10 @@ public enum RMSNorm: OperatorFamily {
     /// The operator name in ids, results and plans.
     public static let op = Op.rmsnorm
 
-    /// Registered variants, in the order tools list them.
-    public static let variants: [any RMSNormKernel] = [Naive(), SIMD(), BLAS()]
+    /// Registered variants, in the order tools list them: the built-in ones, then those of
+    /// loaded plugins (`Plugins`).
+    public static var variants: [any RMSNormKernel] { builtIn + Plugins.rmsNorm }
+    static let builtIn: [any RMSNormKernel] = [Naive(), SIMD(), BLAS()]
 
     /// Checks every argument.
     public static func validate(

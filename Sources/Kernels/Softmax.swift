@@ -39,8 +39,10 @@ public enum Softmax: OperatorFamily {
         public init(scale: Float = 1, causal: Bool = false) { self.scale = scale; self.causal = causal }
     }
 
-    /// Registered variants, in the order tools list them.
-    public static let variants: [any SoftmaxKernel] = [Naive(), SIMD(), BLAS()]
+    /// Registered variants, in the order tools list them: the built-in ones, then those of
+    /// loaded plugins (`Plugins`).
+    public static var variants: [any SoftmaxKernel] { builtIn + Plugins.softmax }
+    static let builtIn: [any SoftmaxKernel] = [Naive(), SIMD(), BLAS()]
 
     /// Checks every argument.
     public static func validate(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {

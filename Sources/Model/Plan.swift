@@ -63,8 +63,9 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
 
     public init() {}
 
-    /// The int4 variant actually used (the `int4` key, else the matmul choice).
-    public var int4Variant: String { int4 ?? matmul }
+    /// The int4 variant actually used: the `int4` key, else the matmul choice when int4 has a
+    /// variant of that name (a plugin matmul has none: then simd).
+    public var int4Variant: String { int4 ?? (Int4.checkedNames.contains(matmul) ? matmul : "simd") }
 
     /// Parses the plan text; unknown keys, variants or values are errors naming them.
     public static func parse(_ text: String) throws -> Plan {

@@ -209,11 +209,13 @@ struct BenchCommand: ParsableCommand {
             for shape in opShapes {
                 for id in Operators.variantIDs where id.op == spec.op && filter(id) {
                     if id.variant == "naive" && shapes.isEmpty && shape.flops > Suites.naiveFlopLimit { continue }
-                    if let why = shape.unsupported(variant: id.variant) {
-                        skipped.append("\(id) \(shape.text): \(why)")
-                        continue
+                    for t in threads {
+                        if let why = Operators.unsupported(id, shape, threads: t) {
+                            skipped.append("\(id) \(shape.text) t\(t): \(why)")
+                            continue
+                        }
+                        out.append(BenchCase(variant: id, shape: shape, threads: t))
                     }
-                    for t in threads { out.append(BenchCase(variant: id, shape: shape, threads: t)) }
                 }
             }
         }

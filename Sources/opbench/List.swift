@@ -3,7 +3,7 @@ import Harness
 import Kernels
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List every registered variant id.")
+    static let configuration = CommandConfiguration(abstract: "List every registered variant id (built-in, then those of loaded plugins).")
 
     @Flag(name: .long, help: "Show a table with each variant's summary.")
     var verbose = false
@@ -40,7 +40,8 @@ struct List: ParsableCommand {
         }
         let width = ids.map { $0.description.count }.max() ?? 0
         for id in ids {
-            print(id.description.padding(toLength: width + 2, withPad: " ", startingAt: 0) + Operators.summary(id))
+            let source = Plugins.info(op: id.op, variant: id.variant).map { " [plugin \($0.path)]" } ?? ""
+            print(id.description.padding(toLength: width + 2, withPad: " ", startingAt: 0) + Operators.summary(id) + source)
         }
     }
 }

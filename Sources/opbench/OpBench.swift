@@ -9,6 +9,10 @@ struct OpBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opbench",
         abstract: "Measure and verify the operators that dominate LLM inference.",
+        discussion: """
+            --plugin PATH.so (repeatable, before or after the subcommand; or OPBENCH_PLUGIN=a.so:b.so) loads external \
+            kernels built against include/opbench_plugin.h: their variants, <op>.<plugin>.<name>, join every command.
+            """,
         subcommands: [
             List.self, MachineCommand.self, Verify.self, BenchCommand.self, AblationCommand.self, CompareCommand.self, Gate.self,
             MergeCommand.self, HistoryCommand.self, ModelCommand.self, Report.self, Quant.self, Dequant.self,
@@ -18,9 +22,11 @@ struct OpBench: ParsableCommand {
     /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept
     /// for "ran fine, but a check failed": verify failures and gate regressions).
     static func main() {
+        quietOpenBLASThreads()
         do {
-            try refuseNegativeValues(Array(CommandLine.arguments.dropFirst()))
-            var command = try parseAsRoot()
+            let args = try loadPlugins(Array(CommandLine.arguments.dropFirst()))
+            try refuseNegativeValues(args)
+            var command = try parseAsRoot(args)
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
@@ -28,7 +34,8 @@ struct OpBench: ParsableCommand {
             // --help and --version: ArgumentParser prints them and exits 0.
             if exitCode(for: error) == .success { exit(withError: error) }
             let message =
-                error is KernelError || error is FileError || error is CLIError || error is ShapeError || error is ModelError
+                error is KernelError || error is PluginError || error is FileError || error is CLIError || error is ShapeError
+                    || error is ModelError
                 ? "\(error)" : cleaned(fullMessage(for: error))
             FileHandle.standardError.write(Data("opbench: error: \(oneLine(message))\n".utf8))
             Foundation.exit(2)
@@ -51,6 +58,60 @@ func refuseNegativeValues(_ args: [String]) throws {
             throw CLIError("\(option) \(value): negative values are not accepted")
         }
     }
+}
+
+/// OpenBLAS's worker threads spin for 2^28 cycles (0.13 s at this machine's 2 GHz TSC) after
+/// each threaded call before they sleep. In a benchmark that interleaves variants, the case
+/// measured after a threaded `blas` sample shared its cores with those spinners: a C plugin's
+/// 2-thread SGEMM measured 29.5 ms after blas and 15.9 ms with the spin cut to 2^22 cycles
+/// (2 ms), while blas's own back-to-back calls never wait that long. OpenBLAS reads the
+/// variable once, when it loads, so opbench sets it and re-executes itself once (a value the
+/// user set is kept).
+func quietOpenBLASThreads() {
+    #if os(Linux)
+        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
+        setenv("OPENBLAS_THREAD_TIMEOUT", "22", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    // execv returns only on failure: carry on with OpenBLAS's default.
+    #endif
+}
+
+/// Loads the plugins named by `--plugin PATH` (anywhere on the command line, repeatable) and
+/// by `OPBENCH_PLUGIN` (paths separated by `:`), before any command parses its options, so
+/// their variants are known to every command (plans, filters, results files). Returns the
+/// arguments without the `--plugin` options.
+func loadPlugins(_ args: [String]) throws -> [String] {
+    var paths: [String] = []
+    if let env = ProcessInfo.processInfo.environment["OPBENCH_PLUGIN"], !env.isEmpty {
+        for item in env.split(separator: ":", omittingEmptySubsequences: false) {
+            guard !item.isEmpty else { throw CLIError("OPBENCH_PLUGIN '\(env)' has an empty item") }
+            paths.append(String(item))
+        }
+    }
+    var rest: [String] = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "--" { rest += args[i...]; break }
+        if a == "--plugin" {
+            guard i + 1 < args.count, !args[i + 1].hasPrefix("-") else { throw CLIError("--plugin needs a path to a shared library") }
+            paths.append(args[i + 1]); i += 2; continue
+        }
+        if a.hasPrefix("--plugin=") {
+            let path = String(a.dropFirst("--plugin=".count))
+            guard !path.isEmpty else { throw CLIError("--plugin needs a path to a shared library") }
+            paths.append(path); i += 1; continue
+        }
+        rest.append(a); i += 1
+    }
+    var seen = Set<String>()
+    for path in paths where seen.insert(path).inserted {
+        // dlopen searches the library path for a bare name; a plugin is named by its file.
+        let file = path.contains("/") ? path : "./" + path
+        guard FileManager.default.fileExists(atPath: file) else { throw PluginError(path, "no such file") }
+        try Plugins.load(file)
+    }
+    return rest
 }
 
 /// The first line of an ArgumentParser message, without its own "Error: " prefix.

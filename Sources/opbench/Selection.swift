@@ -24,15 +24,16 @@ struct Selection: ParsableArguments {
     func variantFilter() throws -> (VariantID) -> Bool {
         let names = try listItems(variants, option: "--variant")
         if names.isEmpty { return { _ in true } }
+        // A name is a variant name (`simd`, a plugin's `example.sgemm`) or a full id (`matmul.simd`).
         let known = Set(Operators.variantNames)
-        for n in names where !n.contains(".") && !known.contains(n) {
+        for n in names where !known.contains(n) && VariantID(n) == nil {
+            if n.contains(".") {
+                throw CLIError(
+                    "unknown variant id '\(n)' (see 'opbench list')" + Suggest.clause(n, among: Operators.variantIDs.map(\.description)))
+            }
             throw CLIError(
                 "unknown variant '\(n)' (known: \(known.sorted().joined(separator: ", ")), or an id like matmul.simd)"
                     + Suggest.clause(n, among: known.sorted()))
-        }
-        for n in names where n.contains(".") && VariantID(n) == nil {
-            throw CLIError(
-                "unknown variant id '\(n)' (see 'opbench list')" + Suggest.clause(n, among: Operators.variantIDs.map(\.description)))
         }
         return { id in names.contains(id.variant) || names.contains(id.description) }
     }

@@ -24,8 +24,8 @@ struct Verify: ParsableCommand {
             for text in spec.shapes.verify {
                 let shape = try spec.shape(text)
                 let workload = try Workloads.make(shape)
-                for id in ids where shape.unsupported(variant: id.variant) == nil {
-                    for t in threadList {
+                for id in ids {
+                    for t in threadList where Operators.unsupported(id, shape, threads: t) == nil {
                         try workload.runner(variant: id.variant, threads: t)()
                         let v = workload.verify()
                         if !v.passed { failures += 1 }

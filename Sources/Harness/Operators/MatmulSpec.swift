@@ -52,6 +52,13 @@ public struct MatmulSpec: OperatorSpec {
         MatmulWorkload(shape, dims, seed: seed)
     }
 
+    /// A plugin variant that declares neither this layout nor the other.
+    public func unsupported(variant: String, _ d: Dims) -> String? {
+        guard let caps = Plugins.info(op: op, variant: variant)?.caps else { return nil }
+        let ok = d.layout == .kn ? caps.matmulKN : caps.matmulNK
+        return ok ? nil : "matmul.\(variant) declares no \(d.layout.rawValue) layout"
+    }
+
     public func ablationRefusal(_ d: Dims) -> String? {
         d.layout == .kn ? nil : "the matmul chain takes B[K×N] shapes (no ,nk)"
     }

@@ -131,6 +131,16 @@ public enum Operators {
         all.flatMap { spec in spec.kernels.map { VariantID(op: spec.op, variant: $0.name) } }
     }
 
+    /// Why variant `id` cannot run `shape` at `threads`, or nil: what the operator's spec says
+    /// (`OperatorSpec.unsupported`), then a plugin variant's declared thread limit.
+    public static func unsupported(_ id: VariantID, _ shape: CaseShape, threads: Int) -> String? {
+        if let why = shape.unsupported(variant: id.variant) { return why }
+        if let most = Plugins.info(op: id.op, variant: id.variant)?.caps.maxThreads, threads > most {
+            return "\(id) runs at most \(most) thread\(most == 1 ? "" : "s")"
+        }
+        return nil
+    }
+
     /// The summary line of a registered variant ("" for an unknown one).
     public static func summary(_ id: VariantID) -> String {
         all.first { $0.op == id.op }?.kernels.first { $0.name == id.variant }?.summary ?? ""
@@ -158,9 +168,11 @@ public struct VariantID: Hashable, Comparable, Codable, Sendable, CustomStringCo
 
     public init(op: Op, variant: String) { self.op = op; self.variant = variant }
 
-    /// Parses `matmul.simd`; nil when either part is unknown to the registry.
+    /// Parses `matmul.simd` (or a plugin's `matmul.<plugin>.<name>`); nil when either part is
+    /// unknown to the registry.
     public init?(_ text: String) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        // A plugin variant's name has a dot of its own: `matmul.<plugin>.<name>`.
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
         let id = VariantID(op: Op(rawValue: String(parts[0])), variant: String(parts[1]))
         guard Operators.variantIDs.contains(id) else { return nil }
