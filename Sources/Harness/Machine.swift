@@ -6,8 +6,8 @@ import Kernels
 public struct LevelBandwidth: Codable, Equatable, Sendable {
     /// `L1`, `L2`, `L3` or `DRAM`.
     public var level: String
-    /// Bytes this level holds for the thread count (private levels: per core × threads);
-    /// nil for DRAM.
+    /// Bytes this level holds for the thread count (private levels: per core × threads; L3:
+    /// the share measured to read faster than DRAM, `Machine.effectiveL3`); nil for DRAM.
     public var capacityBytes: Double?
     /// The probe's working set, all threads together (half the capacity for L1 and L2, a
     /// quarter for the shared L3, 4 × L3 for DRAM).
@@ -98,6 +98,13 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     /// What the calibration or this run's spot check found wrong (a busy machine, figures
     /// that disagree with the cache); empty when nothing was.
     public var calibrationWarnings: [String]?
+    /// Which probes measured the ceilings (`Machine.calibrationVersion` when current; nil in
+    /// files from before the L3 share was measured): a cached calibration of an older version
+    /// is measured again.
+    public var calibrationVersion: Int?
+    /// The core OpenBLAS detected by itself when opbench asked for a better one
+    /// (`Machine.betterOpenBLASCore`); nil when OpenBLAS's own choice stands.
+    public var openblasDetectedCore: String?
 
     /// Memberwise.
     public init(
@@ -123,7 +130,8 @@ public struct MachineInfo: Codable, Equatable, Sendable {
         case cpuModel = "cpu_model", cores, simdFeatures = "simd_features", caches, os, kernel, hostname
         case swiftVersion = "swift_version", openblasConfig = "openblas_config", openblasCore = "openblas_core"
         case opbenchCommit = "opbench_commit", ceilings, calibratedAt = "calibrated_at"
-        case calibrationWarnings = "calibration_warnings"
+        case calibrationWarnings = "calibration_warnings", openblasDetectedCore = "openblas_detected_core"
+        case calibrationVersion = "calibration_version"
     }
 
     /// The ceiling for `threads` (the largest calibrated one at or below it).
@@ -164,6 +172,50 @@ public struct MachineInfo: Codable, Equatable, Sendable {
 }
 
 public enum Machine {
+    /// The OpenBLAS core type to ask for (`OPENBLAS_CORETYPE`) when the library's own detection
+    /// (`detected`, `openblas_get_corename()`) chose kernels older than the CPU's instructions
+    /// (`flags`, /proc/cpuinfo's), or nil. OpenBLAS 0.3.21 (Debian 12) does not know Sapphire
+    /// and Emerald Rapids and falls back to `Prescott`, whose SSE3 SGEMM ran 256³ at 15.7
+    /// GFLOP/s there against 104 with `Cooperlake`'s: against such a peer every "vs blas" ratio
+    /// would flatter OpBench 4–6×. Only cores OpenBLAS ranks below the CPU's best are replaced
+    /// (a user's own `OPENBLAS_CORETYPE` is never touched); unknown names are left alone.
+    public static func betterOpenBLASCore(detected: String, flags: Set<String>) -> String? {
+        // x86-64 cores by the widest kernels they use: SSE only, AVX, AVX2+FMA, AVX-512, AVX-512 with BF16.
+        let sse = [
+            "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+            "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat", "Nano",
+        ]
+        let ranks: [String: Int] =
+            Dictionary(uniqueKeysWithValues: sse.map { ($0, 0) }).merging(
+                [
+                    "Sandybridge": 1, "Bulldozer": 1, "Piledriver": 1, "Steamroller": 1, "Excavator": 1,
+                    "Haswell": 2, "Zen": 2, "SkylakeX": 3, "Cooperlake": 4,
+                ], uniquingKeysWith: { a, _ in a })
+        let lower = Set(flags.map { $0.lowercased() })
+        let best: (rank: Int, core: String)? =
+            ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(lower.contains)
+            ? (lower.contains("avx512_bf16") ? (4, "Cooperlake") : (3, "SkylakeX"))
+            : lower.contains("avx2") && lower.contains("fma") ? (2, "Haswell") : nil
+        guard let best, let rank = ranks[detected], rank < best.rank else { return nil }
+        return best.core
+    }
+
+    /// The CPU's feature flags, from /proc/cpuinfo (empty where it cannot be read).
+    public static func cpuFlags() -> Set<String> {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let list = line.split(separator: ":", maxSplits: 1).last
+        else { return [] }
+        return Set(list.split(separator: " ").map(String.init))
+    }
+
+    /// The variable through which opbench tells the process it re-executed which core OpenBLAS
+    /// had detected before `OPENBLAS_CORETYPE` replaced it.
+    public static let openBLASDetectedVariable = "OPBENCH_OPENBLAS_DETECTED"
+
+    /// OpenBLAS's core type as it chose it for this process.
+    public static var openBLASCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// Reads the fingerprint (no calibration; ceilings empty).
     public static func fingerprint() -> MachineInfo {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -193,13 +245,14 @@ public enum Machine {
         uname(&uts)
         let release = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let machine = withUnsafeBytes(of: &uts.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return MachineInfo(
+        var info = MachineInfo(
             cpuModel: field("model name") ?? machine, cores: ProcessInfo.processInfo.activeProcessorCount,
             simdFeatures: simd, caches: caches, os: os, kernel: "Linux \(release) \(machine)",
             hostname: ProcessInfo.processInfo.hostName, swiftVersion: swiftVersion(),
             openblasConfig: openblas_get_config().map { String(cString: $0) } ?? "unknown",
-            openblasCore: openblas_get_corename().map { String(cString: $0) } ?? "unknown",
-            opbenchCommit: gitCommit(), ceilings: [])
+            openblasCore: openBLASCore, opbenchCommit: gitCommit(), ceilings: [])
+        info.openblasDetectedCore = ProcessInfo.processInfo.environment[openBLASDetectedVariable]
+        return info
     }
 
     /// `swift --version`'s first line, or the compiler this binary was built with.

@@ -19,10 +19,11 @@ struct MachineCommand: ParsableCommand {
             print(String(decoding: try e.encode(m), as: UTF8.self))
             return
         }
+        let detected = m.openblasDetectedCore.map { "; OpenBLAS detected \($0), opbench set OPENBLAS_CORETYPE" } ?? ""
         let facts: [(String, String)] = [
             ("CPU", m.cpuModel), ("cores", "\(m.cores)"), ("SIMD", m.simdFeatures.joined(separator: " ")),
             ("caches", m.caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
-            ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion), ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore))"),
+            ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion), ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore)\(detected))"),
             ("OpBench", m.opbenchCommit), ("cache file", Machine.cacheFile),
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }

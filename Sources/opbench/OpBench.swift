@@ -22,7 +22,7 @@ struct OpBench: ParsableCommand {
     /// Runs the command; any error becomes one line on stderr and exit code 2 (1 is kept
     /// for "ran fine, but a check failed": verify failures and gate regressions).
     static func main() {
-        quietOpenBLASThreads()
+        configureOpenBLAS()
         do {
             let args = try loadPlugins(Array(CommandLine.arguments.dropFirst()))
             try refuseNegativeValues(args)
@@ -60,19 +60,35 @@ func refuseNegativeValues(_ args: [String]) throws {
     }
 }
 
-/// OpenBLAS's worker threads spin for 2^28 cycles (0.13 s at this machine's 2 GHz TSC) after
-/// each threaded call before they sleep. In a benchmark that interleaves variants, the case
-/// measured after a threaded `blas` sample shared its cores with those spinners: a C plugin's
-/// 2-thread SGEMM measured 29.5 ms after blas and 15.9 ms with the spin cut to 2^22 cycles
-/// (2 ms), while blas's own back-to-back calls never wait that long. OpenBLAS reads the
-/// variable once, when it loads, so opbench sets it and re-executes itself once (a value the
-/// user set is kept).
-func quietOpenBLASThreads() {
+/// Sets OpenBLAS's environment, which it reads once when it loads, and re-executes opbench
+/// once so that it applies (a value the user set is kept):
+/// - `OPENBLAS_THREAD_TIMEOUT=22`: OpenBLAS's worker threads spin for 2^28 cycles (0.13 s at
+///   this machine's 2 GHz TSC) after each threaded call before they sleep. In a benchmark that
+///   interleaves variants, the case measured after a threaded `blas` sample shared its cores with
+///   those spinners: a C plugin's 2-thread SGEMM measured 29.5 ms after blas and 15.9 ms with the
+///   spin cut to 2^22 cycles (2 ms), while blas's own back-to-back calls never wait that long.
+/// - `OPENBLAS_CORETYPE`, when OpenBLAS's detection fell back to kernels older than the CPU's
+///   instructions (`Machine.betterOpenBLASCore`): the peer every `vs blas` ratio divides by must
+///   run the best kernels the library has for this CPU. The detected core is passed on in
+///   `OPBENCH_OPENBLAS_DETECTED` and recorded in the machine fingerprint.
+func configureOpenBLAS() {
     #if os(Linux)
-        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
-        setenv("OPENBLAS_THREAD_TIMEOUT", "22", 1)
+        var changed = false
+        if getenv("OPENBLAS_THREAD_TIMEOUT") == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", "22", 1)
+            changed = true
+        }
+        if getenv("OPENBLAS_CORETYPE") == nil, getenv(Machine.openBLASDetectedVariable) == nil {
+            let detected = Machine.openBLASCore
+            if let better = Machine.betterOpenBLASCore(detected: detected, flags: Machine.cpuFlags()) {
+                setenv("OPENBLAS_CORETYPE", better, 1)
+                setenv(Machine.openBLASDetectedVariable, detected, 1)
+                changed = true
+            }
+        }
+        guard changed else { return }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
-    // execv returns only on failure: carry on with OpenBLAS's default.
+    // execv returns only on failure: carry on with OpenBLAS's defaults.
     #endif
 }
 

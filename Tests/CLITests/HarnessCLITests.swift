@@ -286,6 +286,14 @@ import Testing
         #expect(cached || r.stderr.contains("warning: calibration not cached"))
         let table = try CLI.run(["machine"], env: ["OPBENCH_CACHE_DIR": dir.path])
         #expect(table.status == 0 && table.stdout.contains("FMA") && table.stdout.contains("DRAM, streaming stores"))
+        // The blas peer runs the best kernels OpenBLAS has for this CPU, unless the user chose.
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            #expect(Machine.betterOpenBLASCore(detected: m.openblasCore, flags: Machine.cpuFlags()) == nil, "\(m.openblasCore)")
+            if let detected = m.openblasDetectedCore {
+                #expect(Machine.betterOpenBLASCore(detected: detected, flags: Machine.cpuFlags()) == m.openblasCore)
+                #expect(table.stdout.contains("OpenBLAS detected \(detected), opbench set OPENBLAS_CORETYPE"))
+            }
+        }
     }
 
     /// With sibling processes keeping every core busy, the calibration is used for the run
