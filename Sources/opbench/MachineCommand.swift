@@ -23,7 +23,8 @@ struct MachineCommand: ParsableCommand {
         let facts: [(String, String)] = [
             ("CPU", m.cpuModel), ("cores", "\(m.cores)"), ("SIMD", m.simdFeatures.joined(separator: " ")),
             ("caches", m.caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
-            ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion), ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore)\(detected))"),
+            ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion),
+            ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore)\(detected))"),
             ("OpBench", m.opbenchCommit), ("cache file", Machine.cacheFile),
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }
