@@ -58,6 +58,10 @@ public struct BenchProgress: Sendable {
         public let op: String, shape: String
         public let cases: Int
         public let seconds: Double
+
+        public init(op: String, shape: String, cases: Int, seconds: Double) {
+            self.op = op; self.shape = shape; self.cases = cases; self.seconds = seconds
+        }
     }
     public let done: Double
     public let total: Int
@@ -65,6 +69,11 @@ public struct BenchProgress: Sendable {
     public let current: String
     public let elapsed: Double
     public let finished: Finished?
+
+    public init(done: Double, total: Int, group: Int, groups: Int, current: String, elapsed: Double, finished: Finished?) {
+        self.done = done; self.total = total; self.group = group; self.groups = groups; self.current = current
+        self.elapsed = elapsed; self.finished = finished
+    }
 
     /// Seconds left at the pace so far, nil before anything is done.
     public var eta: Double? { done > 0 ? elapsed * (Double(total) - done) / done : nil }

@@ -40,6 +40,8 @@ public struct CaseShape: Hashable, Sendable, CustomStringConvertible {
     public var ablationSteps: [Ablation.Step] { spec.ablationSteps(of: self) }
     /// Why `variant` cannot run this shape, or nil (`OperatorSpec.unsupported`).
     public func unsupported(variant: String) -> String? { spec.unsupported(variant: variant, of: self) }
+    /// The key of this shape on `threads` threads, as the family's kernels build it at run time.
+    public func tuningKey(threads: Int) -> TuningKey { spec.tuningKey(of: self, threads: threads) }
 
     public static func == (l: CaseShape, r: CaseShape) -> Bool { l.op == r.op && l.text == r.text }
     public func hash(into hasher: inout Hasher) { hasher.combine(op); hasher.combine(text) }

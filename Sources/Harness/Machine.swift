@@ -216,8 +216,10 @@ public enum Machine {
     /// OpenBLAS's core type as it chose it for this process.
     public static var openBLASCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
-    /// Reads the fingerprint (no calibration; ceilings empty).
-    public static func fingerprint() -> MachineInfo {
+    /// Reads the fingerprint (no calibration; ceilings empty). Without `toolchain` the Swift
+    /// version and the OpBench commit are left empty (they take a process each to read): the
+    /// hardware facts alone, which `speedDifference` and `slug` use.
+    public static func fingerprint(toolchain: Bool = true) -> MachineInfo {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         func field(_ name: String) -> String? {
             cpuinfo.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { $0.split(separator: ":", maxSplits: 1).last }
@@ -248,9 +250,9 @@ public enum Machine {
         var info = MachineInfo(
             cpuModel: field("model name") ?? machine, cores: ProcessInfo.processInfo.activeProcessorCount,
             simdFeatures: simd, caches: caches, os: os, kernel: "Linux \(release) \(machine)",
-            hostname: ProcessInfo.processInfo.hostName, swiftVersion: swiftVersion(),
+            hostname: ProcessInfo.processInfo.hostName, swiftVersion: toolchain ? swiftVersion() : "",
             openblasConfig: openblas_get_config().map { String(cString: $0) } ?? "unknown",
-            openblasCore: openBLASCore, opbenchCommit: gitCommit(), ceilings: [])
+            openblasCore: openBLASCore, opbenchCommit: toolchain ? gitCommit() : "", ceilings: [])
         info.openblasDetectedCore = ProcessInfo.processInfo.environment[openBLASDetectedVariable]
         return info
     }

@@ -163,15 +163,22 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var cache: String?
     /// `I/N` when the run measured one shard of its cases (`bench --shard`); nil otherwise.
     public var shard: String?
+    /// The tuning file the `auto` variants followed (`TuningFile.applied`), nil when none was.
+    public var tuning: String?
 
     /// N of `shard`.
     public var shardCount: Int? { shard.flatMap { $0.split(separator: "/").last.flatMap { Int($0) } } }
 
-    enum CodingKeys: String, CodingKey { case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command, cache, shard }
+    enum CodingKeys: String, CodingKey {
+        case suite, minTimeSeconds = "min_time_seconds", repetitions, rounds, command, cache, shard, tuning
+    }
 
-    public init(suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String, cache: String? = nil) {
+    public init(
+        suite: String, minTimeSeconds: Double, repetitions: Int, rounds: Int = 1, command: String, cache: String? = nil,
+        tuning: String? = TuningFile.applied
+    ) {
         self.suite = suite; self.minTimeSeconds = minTimeSeconds; self.repetitions = repetitions; self.rounds = rounds;
-        self.command = command; self.cache = cache
+        self.command = command; self.cache = cache; self.tuning = tuning
     }
 }
 
@@ -350,6 +357,10 @@ public struct ModelResult: Codable, Equatable, Sendable {
     /// distributions' divergence from the fp64 pass (what llama.cpp's perplexity tool reports
     /// for a quantization). Absent in files written before it existed.
     public var meanKL: Double?
+    /// Plans with `auto` operators: kernel calls that found a tuning file entry (`tunedCalls`)
+    /// among all calls of auto variants (`autoCalls`) in the timed passes; nil otherwise.
+    public var tunedCalls: Int?
+    public var autoCalls: Int?
 
     public init(
         preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
@@ -405,6 +416,6 @@ public struct ModelResult: Codable, Equatable, Sendable {
         case prefillTokensPerSecond = "prefill_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second"
         case opSeconds = "op_seconds", prefillLinearFlops = "prefill_linear_flops", weightBytesPerToken = "weight_bytes_per_token"
         case maxAbsError = "max_abs_error", cosine, minTokenCosine = "min_token_cosine", pooledCosine = "pooled_cosine"
-        case top1Agreement = "top1_agreement", meanKL = "mean_kl"
+        case top1Agreement = "top1_agreement", meanKL = "mean_kl", tunedCalls = "tuned_calls", autoCalls = "auto_calls"
     }
 }

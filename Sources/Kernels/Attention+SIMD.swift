@@ -15,6 +15,7 @@ extension Attention {
     public struct SIMD: AttentionKernel {
         public init() {}
         public var name: String { "simd" }
+        public var tunables: [String] { ["keyTile", "decodeRows"] }
         public var summary: String {
             "flash-style: 6 queries x 256-key tiles of 64-key panels, 16-key groups on partial tiles, window spans + global group, "
                 + "online softmax, micro-kernel for QK^T and PV; threads split heads x query tiles; <=4 queries: unpacked decode path"
@@ -75,7 +76,7 @@ extension Attention {
         }
 
         /// The most queries the decode path (and the fp16 decode entry) takes.
-        static var decodeRows: Int { Attention.tuning.decodeRows }
+        static var decodeRows: Int { Attention.current.decodeRows }
         /// The most queries the fp16 decode entry takes (`Attention.tuning.decodeRows`).
         public static var decodeQueries: Int { decodeRows }
 
@@ -503,7 +504,7 @@ extension Attention {
             let d = layout.d, mr = Blocking.mr, nr = Blocking.nr
             let tq = q.rows, tk = k.rows, offset = tk - tq
             let tilesPerHead = (tq + mr - 1) / mr
-            let keyTile = Attention.tuning.keyTile
+            let keyTile = Attention.current.keyTile
             let scale = Vec(repeating: 1 / Float(d).squareRoot())
             // With d a multiple of NR a head's V rows are whole 64-column panels already: PV
             // reads them in place (B stride = V's row stride) and V is not packed.

@@ -26,7 +26,7 @@ public enum Attention: OperatorFamily {
     public static let op = Op.attention
 
     /// Registered variants, in the order tools list them.
-    public static let variants: [any AttentionKernel] = [Naive(), SIMD(), BLAS()]
+    public static let variants: [any AttentionKernel] = [Naive(), SIMD(), BLAS(), Auto()]
 
     /// The head layout of one call: head dimension D and the query heads per K/V head.
     public struct Heads: Sendable {
@@ -132,6 +132,7 @@ public enum Attention: OperatorFamily {
     public struct BLAS: AttentionKernel {
         public init() {}
         public var name: String { "blas" }
+        public var tunables: [String] { ["blasBlock"] }
         public var summary: String { "sgemm QK^T per non-empty 64x64 block, masked softmax, sgemm PV; threads split heads x query blocks" }
 
         public func run(
@@ -142,7 +143,7 @@ public enum Attention: OperatorFamily {
             let d = layout.d
             openblas_set_num_threads(1)
             let tq = q.rows, tk = k.rows, offset = tk - tq
-            let bq = Attention.tuning.blasBlock, bk = Attention.tuning.blasBlock
+            let bq = Attention.current.blasBlock, bk = bq
             let nqb = (tq + bq - 1) / bq, nkb = (tk + bk - 1) / bk
             let scale = 1 / Float(d).squareRoot()
             Parallel.forEach(heads * nqb, threads: threads) { units in

@@ -419,7 +419,7 @@ enum GEMM {
     /// Splits C over threads — by rows (MR granule) when there are enough, else by
     /// columns (NR granule) — and runs `body(rows, cols)` on each part.
     static func splitC(m: Int, n: Int, k: Int, threads: Int, _ body: @Sendable (Range<Int>, Range<Int>) -> Void) {
-        if threads == 1 || m * n * k < Matmul.tuning.minParallelWork { body(0..<m, 0..<n); return }
+        if threads == 1 || m * n * k < Matmul.current.minParallelWork { body(0..<m, 0..<n); return }
         if m >= Blocking.mr * 4 * threads || n < Blocking.nr * threads {
             Parallel.forEach(m, threads: threads, granule: Blocking.mr) { rows in body(rows, 0..<n) }
         } else {

@@ -32,6 +32,7 @@ extension Int4 {
     public struct Act8: Int4Kernel {
         public init() {}
         public var name: String { "act8" }
+        public var tunables: [String] { ["act8ChunkRows"] }
         public var arithmetic: Arithmetic { .int8Dot }
         /// The formats with 16-row planes; the K-quants have none.
         public func supports(_ format: QuantFormat) -> Bool { format.hasPlanes }
@@ -56,7 +57,7 @@ extension Int4 {
             Workspace.with(Act8Blocks.floats(rows: m, blocks: nb)) { buf in
                 let act = Act8Blocks(buf, rows: m, blocks: nb)
                 act.quantize(x, offset: w.format == .q4_0 ? 8 : (w.format == .q8_0 ? 128 : 0))
-                Parallel.forEachChunk(n, threads: threads, chunk: Int4.tuning.act8ChunkRows, granule: 32) { cols in
+                Parallel.forEachChunk(n, threads: threads, chunk: Int4.current.act8ChunkRows, granule: 32) { cols in
                     w.withPlanes { scales, mins, units in
                         switch w.format {
                         case .q4_0: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q40.self)

@@ -28,6 +28,7 @@ extension Int4 {
         public init() { integerDot = true }
         init(integerDot: Bool) { self.integerDot = integerDot }
         public var name: String { integerDot ? "simd" : "ablate-planes" }
+        public var tunables: [String] { ["MC", "KC", "NC", "gemvMaxRows", "gemvChunkRows"] }
         public var summary: String {
             integerDot
                 ? "GEMV with 16 rows in the lanes of nibble planes: Q4_0 by byte dot products (vpdpbusd, exact in int32) against x "
@@ -43,13 +44,14 @@ extension Int4 {
         ) throws {
             let (m, k, n) = try validate(x, w, bias: bias, y, threads: threads)
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            if m <= Int4.tuning.gemvMaxRows && !w.format.isQ4 {
-                Parallel.forEachChunk(n, threads: threads, chunk: Int4.tuning.gemvChunkRows, granule: 16) { cols in
+            let tuning = Int4.current
+            if m <= tuning.gemvMaxRows && !w.format.isQ4 {
+                Parallel.forEachChunk(n, threads: threads, chunk: tuning.gemvChunkRows, granule: 16) { cols in
                     Int4.SIMD.gemvBlocks(x, w, bias: bp.pointer, y, cols: cols)
                 }
                 return
             }
-            if m <= Int4.tuning.gemvMaxRows {
+            if m <= tuning.gemvMaxRows {
                 let nb = w.blocksPerRow, copies = m * 5 * nb * 32 + m * nb
                 Workspace.with(copies + Planes.Digits.floats(rows: m, blocks: nb)) { xs in
                     let digits = Planes.Digits(xs + copies, rows: m, blocks: nb)
@@ -66,14 +68,14 @@ extension Int4 {
                     if w.format == .q4_1 { Planes.blockSums(x, into: xs + m * 5 * nb * 32) }
                     let xsp = SendablePointer(UnsafePointer(xs))
                     // Chunks of W rows from a shared counter.
-                    Parallel.forEachChunk(n, threads: threads, chunk: Int4.tuning.gemvChunkRows, granule: 16) { cols in
+                    Parallel.forEachChunk(n, threads: threads, chunk: tuning.gemvChunkRows, granule: 16) { cols in
                         Int4.SIMD.gemv(w, xs: xsp.pointer!, digits: digits, rows: m, bias: bp.pointer, y, cols: cols)
                     }
                 }
                 return
             }
             // Panels hold whole blocks: KC rounded up to the block size (256 for the K-quants).
-            let tuned = Int4.tuning.blocking, bs = w.format.blockSize
+            let tuned = tuning.blocking, bs = w.format.blockSize
             let blocking = Blocking(mc: tuned.mc, kc: (tuned.kc + bs - 1) / bs * bs, nc: tuned.nc)
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)

@@ -168,7 +168,7 @@ public enum Int4: OperatorFamily {
     public static let op = Op.int4
 
     /// Registered variants, in the order tools list them.
-    public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS(), Act8()]
+    public static let variants: [any Int4Kernel] = [Naive(), SIMD(), BLAS(), Act8(), Auto()]
 
     /// Throws unless K is a positive multiple of the format's block size (32, or 256 for
     /// the K-quants).
@@ -455,6 +455,7 @@ public enum Int4: OperatorFamily {
     public struct BLAS: Int4Kernel {
         public init() {}
         public var name: String { "blas" }
+        public var tunables: [String] { ["blasPanelRows"] }
         public var summary: String { "dequantize a 64-row panel to fp32, then sgemm/sgemv on it; threads split N" }
 
         public func run(
@@ -466,7 +467,7 @@ public enum Int4: OperatorFamily {
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
-                let panelRows = Int4.tuning.blasPanelRows
+                let panelRows = Int4.current.blasPanelRows
                 Parallel.forEach(n, threads: threads, granule: panelRows) { cols in
                     Workspace.with(panelRows * k) { panel in
                         var j0 = cols.lowerBound

@@ -20,6 +20,12 @@ public protocol Kernel: Sendable {
     /// The unit that bounds the variant's arithmetic on the roofline: the fp32 FMA, or the
     /// 8-bit integer dot product (`vpdpbusd`), four times as many multiply-adds per cycle.
     var arithmetic: Arithmetic { get }
+    /// The constants of the family's tuning table this variant reads (`opbench tune` searches
+    /// these); empty for variants with none.
+    var tunables: [String] { get }
+    /// Whether `verify`, `bench` and the suites run the variant when no `--variant` names it
+    /// (false for `auto`, which without a tuning file entry for the shape is simd again).
+    var runsByDefault: Bool { get }
 }
 
 /// The arithmetic a variant's roofline ceiling is measured for.
@@ -30,6 +36,8 @@ public enum Arithmetic: String, Sendable {
 
 extension Kernel {
     public var arithmetic: Arithmetic { .fma }
+    public var tunables: [String] { [] }
+    public var runsByDefault: Bool { true }
 }
 
 /// "Did you mean" for misspelt names.

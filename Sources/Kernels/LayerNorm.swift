@@ -31,7 +31,7 @@ public enum LayerNorm: OperatorFamily {
     /// Registered variants, in the order tools list them: the built-in ones, then those of
     /// loaded plugins (`Plugins`).
     public static var variants: [any LayerNormKernel] { builtIn + Plugins.layerNorm }
-    static let builtIn: [any LayerNormKernel] = [Naive(), SIMD(), BLAS()]
+    static let builtIn: [any LayerNormKernel] = [Naive(), SIMD(), BLAS(), Auto()]
 
     /// Checks every argument.
     public static func validate(

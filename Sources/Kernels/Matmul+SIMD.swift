@@ -12,6 +12,7 @@ extension Matmul {
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
+        public var tunables: [String] { Matmul.tuning.parameters.map(\.name) }
         public var summary: String {
             "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if "
                 + "K<=1024), axpy path for M<=4, small B[KxN] in place; threads split C"
@@ -23,7 +24,7 @@ extension Matmul {
         ) throws {
             let (m, k, n) = try validate(a, b, layout: layout, bias: bias, c, threads: threads)
             let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-            let tuning = Matmul.tuning
+            let tuning = Matmul.current
             let direct =
                 m <= tuning.directMaxRows
                 || (layout == .nk && (m <= tuning.directMaxRowsNK || (m <= tuning.directMaxRowsNKShortK && k <= tuning.directMaxKNK)))

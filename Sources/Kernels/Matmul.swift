@@ -33,7 +33,7 @@ public enum Matmul: OperatorFamily {
     /// Registered variants, in the order tools list them: the built-in ones, then those of
     /// loaded plugins (`Plugins`).
     public static var variants: [any MatmulKernel] { builtIn + Plugins.matmul }
-    static let builtIn: [any MatmulKernel] = [Naive(), SIMD(), BLAS()]
+    static let builtIn: [any MatmulKernel] = [Naive(), SIMD(), BLAS(), Auto()]
 
     /// Checks every argument; returns (M, K, N).
     @discardableResult

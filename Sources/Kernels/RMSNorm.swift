@@ -22,7 +22,7 @@ public enum RMSNorm: OperatorFamily {
     /// Registered variants, in the order tools list them: the built-in ones, then those of
     /// loaded plugins (`Plugins`).
     public static var variants: [any RMSNormKernel] { builtIn + Plugins.rmsNorm }
-    static let builtIn: [any RMSNormKernel] = [Naive(), SIMD(), BLAS()]
+    static let builtIn: [any RMSNormKernel] = [Naive(), SIMD(), BLAS(), Auto()]
 
     /// Checks every argument.
     public static func validate(

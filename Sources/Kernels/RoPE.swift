@@ -92,7 +92,7 @@ public enum RoPE: OperatorFamily {
     public static let op = Op.rope
 
     /// Registered variants, in the order tools list them.
-    public static let variants: [any RoPEKernel] = [Naive(), SIMD(), BLAS()]
+    public static let variants: [any RoPEKernel] = [Naive(), SIMD(), BLAS(), Auto()]
 
     /// The fp64 angle of pair i at `position`.
     @inline(__always)

@@ -42,7 +42,7 @@ public enum Softmax: OperatorFamily {
     /// Registered variants, in the order tools list them: the built-in ones, then those of
     /// loaded plugins (`Plugins`).
     public static var variants: [any SoftmaxKernel] { builtIn + Plugins.softmax }
-    static let builtIn: [any SoftmaxKernel] = [Naive(), SIMD(), BLAS()]
+    static let builtIn: [any SoftmaxKernel] = [Naive(), SIMD(), BLAS(), Auto()]
 
     /// Checks every argument.
     public static func validate(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {

@@ -25,7 +25,7 @@ public enum SwiGLU: OperatorFamily {
     public static let op = Op.swiglu
 
     /// Registered variants, in the order tools list them.
-    public static let variants: [any SwiGLUKernel] = [Naive(), SIMD()]
+    public static let variants: [any SwiGLUKernel] = [Naive(), SIMD(), Auto()]
 
     /// Checks every argument.
     public static func validate(_ gate: MatrixView, _ up: MatrixView, _ y: MutableMatrixView, threads: Int) throws {

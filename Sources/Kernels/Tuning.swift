@@ -27,6 +27,85 @@ public struct TuningParameter: Sendable, Equatable {
 public protocol TuningTable: Sendable {
     /// The constants, with their legal ranges.
     var parameters: [TuningParameter] { get }
+    /// Sets constant `name` to `value` (unchecked); false when the table has no such constant.
+    mutating func set(_ name: String, _ value: Int) -> Bool
+    /// The constants that can change what the family's kernels do for a call of `key`
+    /// (`TuningKey`): a tuner leaves the others at their defaults.
+    func relevant(to key: TuningKey) -> Set<String>
+}
+
+extension TuningTable {
+    /// Every constant, unless the table says otherwise.
+    public func relevant(to key: TuningKey) -> Set<String> { Set(parameters.map(\.name)) }
+
+    /// This table with `values` set, each checked against its legal values; a
+    /// `KernelError` names the first unknown constant or illegal value.
+    public func setting(_ values: [String: Int], op: Op) throws -> Self {
+        var table = self
+        let known = parameters
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+            guard let p = known.first(where: { $0.name == name }) else {
+                throw KernelError.invalidArgument(
+                    op: op.rawValue, argument: "tuning parameter", value: "'\(name)'",
+                    reason: "known: " + known.map(\.name).joined(separator: ", ") + Suggest.clause(name, among: known.map(\.name)))
+            }
+            guard p.allows(value) else {
+                throw KernelError.invalidArgument(
+                    op: op.rawValue, argument: name, value: "\(value)",
+                    reason: "legal values are \(p.range.lowerBound)…\(p.range.upperBound)"
+                        + (p.multiple > 1 ? " in multiples of \(p.multiple)" : ""))
+            }
+            _ = table.set(name, value)
+        }
+        return table
+    }
+
+    /// The constants whose values differ from `other`'s, by name.
+    public func differences(from other: Self) -> [String: Int] {
+        let theirs = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.name, $0.value) })
+        var out: [String: Int] = [:]
+        for p in parameters where theirs[p.name] != p.value { out[p.name] = p.value }
+        return out
+    }
+}
+
+/// A kernel family whose variants read a table of tunable constants: the defaults
+/// (`tuning`), and a table installed for the call in progress (`override`: set by the `auto`
+/// variant from a tuning file, and by `opbench tune` while it measures a candidate). Kernels
+/// read `current` once, on the calling thread, before they split work over threads.
+public protocol TunableFamily: OperatorFamily {
+    associatedtype Table: TuningTable
+    /// The defaults.
+    static var tuning: Table { get }
+    /// The table installed for the call in progress, nil for the defaults.
+    static var override: Table? { get set }
+}
+
+extension TunableFamily {
+    /// The table the family's kernels run with now.
+    public static var current: Table { override ?? tuning }
+
+    /// Runs `body` with `table` installed (nil: the defaults), then restores what was installed.
+    public static func with<R>(_ table: Table?, _ body: () throws -> R) rethrows -> R {
+        let saved = override
+        override = table
+        defer { override = saved }
+        return try body()
+    }
+
+    /// The defaults' constants (for tools that hold the family as `any TunableFamily.Type`).
+    public static var defaultParameters: [TuningParameter] { tuning.parameters }
+
+    /// The constants that matter for a call of `key` (`TuningTable.relevant`).
+    public static func relevant(to key: TuningKey) -> Set<String> { tuning.relevant(to: key) }
+
+    /// The defaults with `values` set and checked (`TuningTable.setting`), type-erased.
+    public static func table(_ values: [String: Int]) throws -> any TuningTable { try tuning.setting(values, op: op) }
+
+    /// `with` for a type-erased table of this family (nil, or another family's table: the defaults).
+    public static func withTable<R>(_ table: (any TuningTable)?, _ body: () throws -> R) rethrows -> R {
+        try with(table as? Table, body)
+    }
 }
 
 /// The tables, by kernel family.
@@ -72,11 +151,46 @@ extension Matmul {
                 TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs"),
             ]
         }
+
+        /// By `Matmul.tuningKey` (M, K, N, 1 for W[N×K]): a threshold only where a value of
+        /// its ladder (up to 4 × the default, `Tuner.ladder`) can change the path taken, the
+        /// W[N×K] ones only for that layout, the parallel threshold only where it picks a path
+        /// (more than one thread, or B[K×N]'s in-place path) for this many multiply-adds.
+        public func relevant(to key: TuningKey) -> Set<String> {
+            let m = key.sizes[0], k = key.sizes[1], n = key.sizes[2], nk = key.sizes[3] == 1
+            var out: Set<String> = ["MC", "KC", "NC"]
+            if m <= 4 * directMaxRows { out.insert("directMaxRows") }
+            if nk && m <= 4 * directMaxRowsNK { out.insert("directMaxRowsNK") }
+            if nk && m <= 4 * directMaxRowsNKShortK { out.formUnion(["directMaxRowsNKShortK", "directMaxKNK"]) }
+            if (key.threads > 1 || !nk) && Double(m) * Double(n) * Double(k) < 4 * Double(minParallelWork) {
+                out.insert("minParallelWork")
+            }
+            return out
+        }
+
+        public mutating func set(_ name: String, _ value: Int) -> Bool {
+            switch name {
+            case "MC": blocking.mc = value
+            case "KC": blocking.kc = value
+            case "NC": blocking.nc = value
+            case "directMaxRows": directMaxRows = value
+            case "directMaxRowsNK": directMaxRowsNK = value
+            case "directMaxRowsNKShortK": directMaxRowsNKShortK = value
+            case "directMaxKNK": directMaxKNK = value
+            case "minParallelWork": minParallelWork = value
+            default: return false
+            }
+            return true
+        }
     }
 
-    /// The table matmul.simd runs with.
+    /// The defaults matmul.simd runs with.
     public static let tuning = Tuning()
+    /// The table installed for the call in progress (`TunableFamily`).
+    nonisolated(unsafe) public static var override: Tuning?
 }
+
+extension Matmul: TunableFamily {}
 
 extension Int4 {
     /// int4.simd (GEMV and the dequantize-into-panel GEMM), int4.blas and int4.act8.
@@ -104,11 +218,40 @@ extension Int4 {
                 TuningParameter("act8ChunkRows", act8ChunkRows, 32...65536, multiple: 32, controls: "W rows per int4.act8 work item"),
             ]
         }
+
+        /// By `Int4.tuningKey` (M, K, N, format): the GEMV's constants where a value of the
+        /// GEMV threshold's ladder (up to 4 × its default) reaches M, the GEMM blocks where M is
+        /// above the ladder's least value.
+        public func relevant(to key: TuningKey) -> Set<String> {
+            let m = key.sizes[0]
+            var out: Set<String> = ["blasPanelRows", "act8ChunkRows"]
+            if m <= 4 * gemvMaxRows { out.formUnion(["gemvMaxRows", "gemvChunkRows"]) }
+            if m > max(1, gemvMaxRows / 4) { out.formUnion(["MC", "KC", "NC"]) }
+            return out
+        }
+
+        public mutating func set(_ name: String, _ value: Int) -> Bool {
+            switch name {
+            case "MC": blocking.mc = value
+            case "KC": blocking.kc = value
+            case "NC": blocking.nc = value
+            case "gemvMaxRows": gemvMaxRows = value
+            case "gemvChunkRows": gemvChunkRows = value
+            case "blasPanelRows": blasPanelRows = value
+            case "act8ChunkRows": act8ChunkRows = value
+            default: return false
+            }
+            return true
+        }
     }
 
-    /// The table int4's variants run with.
+    /// The defaults int4's variants run with.
     public static let tuning = Tuning()
+    /// The table installed for the call in progress (`TunableFamily`).
+    nonisolated(unsafe) public static var override: Tuning?
 }
+
+extension Int4: TunableFamily {}
 
 extension Attention {
     /// attention.simd's tiles and attention.blas's blocks.
@@ -130,11 +273,35 @@ extension Attention {
                 TuningParameter("blasBlock", blasBlock, 1...1024, controls: "block edge of attention.blas"),
             ]
         }
+
+        /// By `Attention.tuningKey` (Tq, Tk, …): the decode threshold where a value of its
+        /// ladder (up to 4 × its default) reaches Tq, the key tile where the tile path can run.
+        public func relevant(to key: TuningKey) -> Set<String> {
+            let tq = key.sizes[0]
+            var out: Set<String> = ["blasBlock"]
+            if tq <= 4 * decodeRows { out.insert("decodeRows") }
+            if tq > max(1, decodeRows / 4) { out.insert("keyTile") }
+            return out
+        }
+
+        public mutating func set(_ name: String, _ value: Int) -> Bool {
+            switch name {
+            case "keyTile": keyTile = value
+            case "decodeRows": decodeRows = value
+            case "blasBlock": blasBlock = value
+            default: return false
+            }
+            return true
+        }
     }
 
-    /// The table attention's variants run with.
+    /// The defaults attention's variants run with.
     public static let tuning = Tuning()
+    /// The table installed for the call in progress (`TunableFamily`).
+    nonisolated(unsafe) public static var override: Tuning?
 }
+
+extension Attention: TunableFamily {}
 
 extension CacheControl {
     /// When the row kernels (softmax.simd, layernorm.simd) prefetch and stream.
@@ -152,6 +319,12 @@ extension CacheControl {
                     controls: "array size from which rows are prefetched and stored streaming")
             ]
         }
+
+        public mutating func set(_ name: String, _ value: Int) -> Bool {
+            guard name == "streamingThresholdBytes" else { return false }
+            streamingThresholdBytes = value
+            return true
+        }
     }
 
     /// The table the row kernels run with.
@@ -166,6 +339,12 @@ extension Parallel {
 
         public var parameters: [TuningParameter] {
             [TuningParameter("spinLimit", spinLimit, 0...10_000_000, controls: "spins before a worker sleeps")]
+        }
+
+        public mutating func set(_ name: String, _ value: Int) -> Bool {
+            guard name == "spinLimit" else { return false }
+            spinLimit = value
+            return true
         }
     }
 

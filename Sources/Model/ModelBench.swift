@@ -94,6 +94,7 @@ public enum ModelBench {
                 if g > 0 { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p]])) }
             }
             runner.resetTimers()
+            TunedChoices.resetCounts()
             var prefill: [Double] = [], decode: [Double] = []
             var hidden = Matrix(rows: p + g, cols: c)
             var predictions: [Int] = []
@@ -170,7 +171,11 @@ public enum ModelBench {
                 maxAbsError: acc.maxAbs, cosine: acc.cosine, minTokenCosine: minTokenCosine,
                 pooledCosine: pooled, top1Agreement: top1,
                 meanKL: divergences.isEmpty ? nil : divergences.reduce(0, +) / Double(divergences.count))
-            runs.append(Run(result: result, hidden: hidden))
+            var out = result
+            if TunedChoices.hits + TunedChoices.misses > 0 {
+                (out.tunedCalls, out.autoCalls) = (TunedChoices.hits, TunedChoices.hits + TunedChoices.misses)
+            }
+            runs.append(Run(result: out, hidden: hidden))
         }
         return runs
     }

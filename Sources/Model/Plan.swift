@@ -3,6 +3,9 @@ import Kernels
 /// Which variant runs each operator of a model pass, in what weight format, on how many
 /// threads: `matmul=simd,softmax=simd,layernorm=blas,attention=simd,weights=q4_0,threads=2`.
 ///
+/// `auto` (alone or among the terms) sets every operator to its `auto` variant: the variant and
+/// constants a tuning file chose for each call's shape (`opbench tune`), simd where it has none.
+///
 /// Keys (each optional, defaults in brackets): `matmul` [simd], `softmax` [simd] (the LM
 /// head's next-token distribution; attention variants carry their own softmax), `layernorm`
 /// [simd], `attention` [simd], `rmsnorm`, `rope`, `swiglu` [simd] (Llama-family passes),
@@ -73,6 +76,15 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
         var seen = Set<String>()
         let terms = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         for term in terms where !(terms.count == 1 && term.isEmpty) {
+            // `auto`: every operator takes the tuning file's choice for each call's shape.
+            if term == "auto" {
+                guard seen.insert("auto").inserted else {
+                    throw ModelError.invalidOption(option: "--plan", value: text, reason: "auto is given twice")
+                }
+                (plan.matmul, plan.softmax, plan.layernorm, plan.attention) = ("auto", "auto", "auto", "auto")
+                (plan.rmsnorm, plan.rope, plan.swiglu) = ("auto", "auto", "auto")
+                continue
+            }
             let kv = term.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard kv.count == 2, !kv[1].isEmpty else {
                 throw ModelError.invalidOption(option: "--plan", value: text, reason: "term '\(term)' must be key=value")

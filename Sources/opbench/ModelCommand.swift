@@ -128,6 +128,12 @@ struct ModelCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data((ModelTables.table(models).terminal + "\n" + ModelTables.breakdown(models).terminal).utf8))
         }
         for path in [output, saveHidden, saveLogits].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
+        for m in models {
+            guard let calls = m.autoCalls, let tuned = m.tunedCalls else { continue }
+            let file = TuningFile.applied.map { "the tuning file \($0)" } ?? "no tuning file (opbench tune writes one)"
+            FileHandle.standardError.write(
+                Data("note: \(m.plan): \(tuned) of \(calls) calls of auto variants followed \(file); the rest ran simd\n".utf8))
+        }
     }
 
     /// The model: a --gguf file, or a --preset with --weights safetensors or seeded weights.

@@ -11,11 +11,13 @@ struct OpBench: ParsableCommand {
         abstract: "Measure and verify the operators that dominate LLM inference.",
         discussion: """
             --plugin PATH.so (repeatable, before or after the subcommand; or OPBENCH_PLUGIN=a.so:b.so) loads external \
-            kernels built against include/opbench_plugin.h: their variants, <op>.<plugin>.<name>, join every command.
+            kernels built against include/opbench_plugin.h: their variants, <op>.<plugin>.<name>, join every command. \
+            --tuning FILE|none (or OPBENCH_TUNING) picks the tuning file the auto variants follow (default: \
+            results/tuning/<machine>.json when it exists; 'opbench tune' writes it).
             """,
         subcommands: [
             List.self, MachineCommand.self, Verify.self, BenchCommand.self, AblationCommand.self, CompareCommand.self, Gate.self,
-            MergeCommand.self, HistoryCommand.self, ModelCommand.self, Report.self, Quant.self, Dequant.self,
+            MergeCommand.self, HistoryCommand.self, ModelCommand.self, TuneCommand.self, Report.self, Quant.self, Dequant.self,
         ]
     )
 
@@ -24,7 +26,7 @@ struct OpBench: ParsableCommand {
     static func main() {
         configureOpenBLAS()
         do {
-            let args = try loadPlugins(Array(CommandLine.arguments.dropFirst()))
+            let args = try loadTuning(try loadPlugins(Array(CommandLine.arguments.dropFirst())))
             try refuseNegativeValues(args)
             var command = try parseAsRoot(args)
             try command.run()
@@ -127,6 +129,48 @@ func loadPlugins(_ args: [String]) throws -> [String] {
         guard FileManager.default.fileExists(atPath: file) else { throw PluginError(path, "no such file") }
         try Plugins.load(file)
     }
+    return rest
+}
+
+/// Installs the tuning file the `auto` variants follow (`TuningFile.install`), named by
+/// `--tuning FILE` (anywhere on the command line; `none` for no file), else by `OPBENCH_TUNING`,
+/// else this machine's file (`results/tuning/<machine>.json`) when it exists. The choice is
+/// passed on in `OPBENCH_TUNING`, so the processes a command starts (bench rounds, the gate's
+/// runs) follow the same file. `list --tuning` (a flag, no value) is left to `list`. Returns the
+/// arguments without the option.
+func loadTuning(_ args: [String]) throws -> [String] {
+    var given: String?
+    var rest: [String] = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "--" { rest += args[i...]; break }
+        if a == "--tuning", i + 1 < args.count, !args[i + 1].hasPrefix("-") {
+            given = args[i + 1]; i += 2; continue
+        }
+        if a.hasPrefix("--tuning=") {
+            given = String(a.dropFirst("--tuning=".count))
+            guard !given!.isEmpty else { throw CLIError("--tuning needs a tuning file or none") }
+            i += 1; continue
+        }
+        rest.append(a); i += 1
+    }
+    let env = ProcessInfo.processInfo.environment["OPBENCH_TUNING"].flatMap { $0.isEmpty ? nil : $0 }
+    let explicit = given ?? env
+    let path: String
+    if let explicit {
+        guard explicit != "none" else { setenv("OPBENCH_TUNING", "none", 1); return rest }
+        path = explicit
+    } else {
+        path = TuningFile.defaultPath(for: Machine.fingerprint(toolchain: false))
+        guard FileManager.default.fileExists(atPath: path) else { return rest }
+    }
+    let file = try TuningFile.read(path)
+    if let why = Machine.fingerprint(toolchain: false).speedDifference(file.machine) {
+        FileHandle.standardError.write(Data("warning: tuning file \(path) was made on another kind of machine (\(why))\n".utf8))
+    }
+    for line in try file.install(from: path) { FileHandle.standardError.write(Data("warning: \(path): \(line)\n".utf8)) }
+    setenv("OPBENCH_TUNING", path, 1)
     return rest
 }
 

@@ -7,7 +7,7 @@ struct Selection: ParsableArguments {
     @Option(name: .customLong("op"), help: ArgumentHelp("Operators, comma-separated (default: all; 'opbench list --ops' names them)."))
     var ops: [String] = []
 
-    @Option(name: .customLong("variant"), help: "Variants, comma-separated: naive,simd,blas, or full ids like matmul.simd (default: all).")
+    @Option(name: .customLong("variant"), help: "Variants, comma-separated: naive,simd,blas,auto, or full ids like matmul.simd (default: all but auto).")
     var variants: [String] = []
 
     @Option(name: .customLong("threads"), help: "Thread counts, comma-separated (default: 1).")
@@ -20,10 +20,11 @@ struct Selection: ParsableArguments {
         return try names.map { try Operators.named($0) }
     }
 
-    /// Whether `id` is selected by --variant.
+    /// Whether `id` is selected by --variant (without it: every variant that runs by
+    /// default, i.e. all but `auto`).
     func variantFilter() throws -> (VariantID) -> Bool {
         let names = try listItems(variants, option: "--variant")
-        if names.isEmpty { return { _ in true } }
+        if names.isEmpty { return Operators.runsByDefault }
         // A name is a variant name (`simd`, a plugin's `example.sgemm`) or a full id (`matmul.simd`).
         let known = Set(Operators.variantNames)
         for n in names where !known.contains(n) && VariantID(n) == nil {

@@ -16,7 +16,7 @@ let benchmarks: @Sendable () -> Void = {
         guard let shape = try? spec.shape(text), let workload = try? Workloads.make(shape) else {
             fatalError("bad representative shape \(text) for \(spec.op)")
         }
-        for kernel in spec.kernels {
+        for kernel in spec.kernels where kernel.runsByDefault {
             guard let run = try? workload.runner(variant: kernel.name, threads: 1) else { continue }
             Benchmark("\(spec.op.rawValue).\(kernel.name) \(text)") { benchmark in
                 for _ in benchmark.scaledIterations { try run() }

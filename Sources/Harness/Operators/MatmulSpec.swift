@@ -48,6 +48,10 @@ public struct MatmulSpec: OperatorSpec {
 
     public func memoryBytes(_ d: Dims) -> Double { bytes(d) }
 
+    public func tuningKey(_ d: Dims, threads: Int) -> TuningKey {
+        Matmul.tuningKey(m: d.m, k: d.k, n: d.n, layout: d.layout, threads: threads)
+    }
+
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         MatmulWorkload(shape, dims, seed: seed)
     }
@@ -92,19 +96,27 @@ final class MatmulWorkload: Workload {
         }
     }
 
-    func verify() -> Verification {
+    /// The sampled rows' fp64 products and bounds, computed once: the inputs never change,
+    /// and `opbench tune` checks every candidate against them.
+    lazy var reference: (rows: [Int], ref: [Double], tol: [Double]) = {
         let rows = Workloads.sampleRows(m, limit: 8)
-        var got: [Float] = [], ref: [Double] = [], tol: [Double] = []
+        var ref: [Double] = [], tol: [Double] = []
         a.withView { av in
             b.withView { bv in
                 for i in rows {
                     let ai = av.rows(i, 1)
                     ref += Reference.matmul(ai, bv, layout: layout)
                     tol += Reference.matmulAbs(ai, bv, layout: layout).map { Tolerance.matmul(k: k, absScale: $0) }
-                    for j in 0..<n { got.append(c[i, j]) }
                 }
             }
         }
+        return (rows, ref, tol)
+    }()
+
+    func verify() -> Verification {
+        let (rows, ref, tol) = reference
+        var got: [Float] = []
+        for i in rows { for j in 0..<n { got.append(c[i, j]) } }
         return Workloads.verification(got: got, ref: ref, tol: tol, rows: rows.count, total: m)
     }
 }

@@ -42,6 +42,9 @@ public protocol OperatorSpec: Sendable {
     /// Why `variant` cannot run a case of `dims` (e.g. a weight format it does not take), or
     /// nil: the tools leave such cases out and say so.
     func unsupported(variant: String, _ dims: Dims) -> String?
+    /// The key the family's kernels build for a call of `dims` on `threads` threads (the
+    /// family's `tuningKey`): what tuning file entries are found by.
+    func tuningKey(_ dims: Dims, threads: Int) -> TuningKey
 }
 
 /// The shape lists every tool draws from.
@@ -93,6 +96,7 @@ extension OperatorSpec {
     func ablationRefusal(of shape: CaseShape) -> String? { ablationRefusal(typed(shape)) }
     func ablationSteps(of shape: CaseShape) -> [Ablation.Step] { ablationSteps(typed(shape)) }
     func unsupported(variant: String, of shape: CaseShape) -> String? { unsupported(variant: variant, typed(shape)) }
+    func tuningKey(of shape: CaseShape, threads: Int) -> TuningKey { tuningKey(typed(shape), threads: threads) }
 }
 
 /// The registry: every operator the tools know, in the order they list them.
@@ -141,10 +145,16 @@ public enum Operators {
         return nil
     }
 
-    /// The summary line of a registered variant ("" for an unknown one).
-    public static func summary(_ id: VariantID) -> String {
-        all.first { $0.op == id.op }?.kernels.first { $0.name == id.variant }?.summary ?? ""
+    /// The registered kernel of `id`, nil for an unknown one.
+    public static func kernel(_ id: VariantID) -> (any Kernel)? {
+        all.first { $0.op == id.op }?.kernels.first { $0.name == id.variant }
     }
+
+    /// The summary line of a registered variant ("" for an unknown one).
+    public static func summary(_ id: VariantID) -> String { kernel(id)?.summary ?? "" }
+
+    /// Whether tools run `id` when no `--variant` names it (`Kernel.runsByDefault`).
+    public static func runsByDefault(_ id: VariantID) -> Bool { kernel(id)?.runsByDefault ?? true }
 
     /// The distinct variant names (`naive`, `simd`, `blas`, …) in the registry's listing order.
     public static var variantNames: [String] {

@@ -84,6 +84,10 @@ public struct RoPESpec: OperatorSpec {
     /// x, y and the whole table (both layouts).
     public func memoryBytes(_ d: Dims) -> Double { 8 * Double(d.t) * Double(d.h) * Double(d.d) + 12 * Double(d.t) * Double(d.r) }
 
+    public func tuningKey(_ d: Dims, threads: Int) -> TuningKey {
+        RoPE.tuningKey(tokens: d.t, heads: d.h, headDim: d.d, rotaryDims: d.r, pairing: d.pairing, threads: threads)
+    }
+
     public func workload(_ shape: CaseShape, _ dims: Dims, seed: UInt64) throws -> any Workload {
         try RoPEWorkload(shape, dims, seed: seed)
     }

@@ -19,4 +19,5 @@ public struct RowsDims: Sendable, Equatable {
 extension OperatorSpec where Dims == RowsDims {
     public func parse(_ text: String) throws -> RowsDims { try RowsDims.parse(text, op: op) }
     public func canonical(_ d: RowsDims) -> String { d.canonical }
+    public func tuningKey(_ d: RowsDims, threads: Int) -> TuningKey { .rows(d.rows, d.cols, threads: threads) }
 }
