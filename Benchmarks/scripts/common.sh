@@ -52,11 +52,17 @@ what = {
     "peer-ort.json": "ONNX Runtime fp32 and int8 beside OpBench f32 and Q8_0 + act8 on MiniLM-L6, accuracy vs transformers in float64 (peer-llamacpp.sh)",
     "peer-ort.md": "table of peer-ort.json (peer-llamacpp.sh)",
     "gate-reliability.log": "false alarms and caught slowdowns of opbench gate (Benchmarks/scripts/gate-reliability.sh)",
+    "tune-model-t1.json": "MiniLM-L6 real weights at 128 tokens, the default plan and --plan auto from the tuning file, 1 thread (Benchmarks/scripts/tune.sh)",
+    "tune-model-t2.json": "the same on 2 threads (tune.sh)",
+    "what-if.json": "gpt2-small model --what-if: every one-operator swap of the default plan, predicted then measured (tune.sh)",
+    "tune.md": "report of tune-model-t1/t2.json and what-if.json (tune.sh)",
 }
+for f in os.listdir(os.path.join(out, "tuning")) if os.path.isdir(os.path.join(out, "tuning")) else []:
+    what["tuning/" + f] = "opbench tune's choices for this kind of machine, which the auto variants follow (tune.sh)"
 for i in range(1, 9):
     what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
 # Reports are made from results files; they carry their sources' provenance.
-derived = {"peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "peer-ort.md": "peer-ort.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
+derived = {"tune.md": "tune-model-t1.json", "peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "peer-ort.md": "peer-ort.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
 rows = []
 for root, _, files in os.walk(out):
     for f in sorted(files):
@@ -68,7 +74,7 @@ for root, _, files in os.walk(out):
             try:
                 d = json.load(open(os.path.join(root, f)))
                 commit = d.get("opbench_commit", d.get("machine", {}).get("opbench_commit", ""))
-                when = d.get("timestamp", "")
+                when = d.get("timestamp", d.get("updated", ""))
                 command = d.get("settings", {}).get("command", d.get("command", ""))
             except Exception:
                 pass

@@ -9,6 +9,21 @@
 #define OPBENCH_INTRINSICS_H
 
 #include <string.h>
+#if defined(__linux__) && defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+/// Makes glibc give freed blocks of `bytes` and more back to the system at once: by default it
+/// raises that size to the largest block freed so far (up to 32 MiB), and blocks below it come
+/// from the heap and stay resident after they are freed. Returns 1 where it took effect.
+static inline int opbench_return_freed_memory(int bytes) {
+#if defined(__linux__) && defined(__GLIBC__)
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
 
 typedef float opbench_f32x16 __attribute__((ext_vector_type(16)));
 

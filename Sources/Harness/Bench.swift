@@ -42,6 +42,9 @@ public struct BenchOptions: Sendable {
     public static let coldCacheMultiple = 4.0
     /// At most this many copies (a tiny case needs no more to be evicted between its runs).
     public static let coldCopiesLimit = 4096
+    /// At most this much resident memory for a cold case's copies: a small case's copies take
+    /// several times their bytes (huge pages), and 4 × a VM's 300 MiB L3 of them took 8 GB.
+    public static let coldMemoryLimit = 4.0 * 1_073_741_824
 }
 
 /// A usage mistake found by the harness (bad option value).
@@ -186,14 +189,49 @@ public enum Bench {
         return merged
     }
 
-    /// The inputs of one shape: one workload when warm; when cold, as many seeded copies as
-    /// it takes for their traffic to exceed the last-level cache `coldCacheMultiple` times
-    /// (each run then finds its inputs evicted by the others), checked against memory first.
+    /// The inputs of one shape: one workload when warm; when cold, as many copies as it takes
+    /// for their traffic to exceed the last-level cache `coldCacheMultiple` times (each run
+    /// then finds its inputs evicted by the others). A copy's memory is what one copy really
+    /// added to this process's resident memory (buffers of 256 KiB and more sit on their own 2
+    /// MiB huge pages, so a small case takes several times its bytes), and the copies must fit
+    /// in `Workloads.memoryBudget` and `coldMemoryLimit`; when fewer fit than wanted, as many
+    /// as fit are used and stderr says so, as long as they hold at least twice the L3 share
+    /// the calibration measured (`Machine.effectiveL3`); else the case is refused.
     static func workloads(_ shape: CaseShape, options: BenchOptions, machine: MachineInfo) throws -> [any Workload] {
         guard options.cache == .cold else { return [try Workloads.make(shape)] }
-        let copies = coldCopies(shape, machine: machine)
-        try Workloads.checkMemory(shape, copies: copies)
-        return try (0..<copies).map { try Workloads.make(shape, seed: 1 &+ UInt64($0)) }
+        let wanted = coldCopies(shape, machine: machine)
+        try Workloads.checkMemory(shape, copies: 2)
+        let first = try Workloads.make(shape, seed: 1)
+        let before = Machine.residentBytes()
+        let second = try first.copy(seed: 2)
+        let after = Machine.residentBytes()
+        let measured = before.flatMap { b in after.map { $0 - b } } ?? 0
+        let perCopy = max(measured, shape.memoryBytes * 0.5, 4096)
+        let fit = Int(min(Workloads.memoryBudget, BenchOptions.coldMemoryLimit) / perCopy)
+        var copies = wanted
+        if fit < wanted {
+            // The floor is twice the L3 share this machine measured (sysfs's L3 where none was).
+            let share =
+                machine.ceilings.compactMap { $0.levels?.first { $0.level == "L3" }?.capacityBytes }.max() ?? Machine.cacheBytes(machine).l3
+            copies = max(2, fit)
+            let multiple = Double(copies) * shape.bytes / share
+            try Workloads.checkMemory(shape, copies: copies, perCopy: perCopy)
+            guard multiple >= 2 else {
+                throw ShapeError(
+                    String(
+                        format: "%@ shape '%@' cold: the %d copies that fit in memory (%.0f MiB each) hold %.1f× the L3 share "
+                            + "measured (%.0f MiB), not 2×",
+                        shape.op.rawValue, shape.text, copies, perCopy / 1_048_576, multiple, share / 1_048_576))
+            }
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "note: %@ %@ cold: %d of %d copies (%.0f MiB each) fit in memory, %.1f× the L3 share measured "
+                            + "(%.0f MiB)\n",
+                        shape.op.rawValue, shape.text, copies, wanted, perCopy / 1_048_576, multiple, share / 1_048_576
+                    ).utf8))
+        }
+        return try [first, second] + (2..<max(2, copies)).map { try first.copy(seed: 1 &+ UInt64($0)) }
     }
 
     /// How many copies of `shape`'s inputs a cold run rotates over.

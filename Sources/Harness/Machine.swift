@@ -200,6 +200,24 @@ public enum Machine {
         return best.core
     }
 
+    /// Memory the system can give without swapping (/proc/meminfo's MemAvailable), nil where
+    /// it cannot be read.
+    public static func availableBytes() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else { return nil }
+        return kib * 1024
+    }
+
+    /// This process's resident memory (/proc/self/statm), nil where it cannot be read.
+    public static func residentBytes() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = text.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else { return nil }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     /// The CPU's feature flags, from /proc/cpuinfo (empty where it cannot be read).
     public static func cpuFlags() -> Set<String> {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""

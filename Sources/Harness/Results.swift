@@ -148,6 +148,13 @@ public struct ResultDocument: Codable, Equatable, Sendable {
             }) {
                 throw FileError(path, "model \(i) (\(m.plan)): tokens per second \(bad) is not a finite rate")
             }
+            if let w = m.whatIf,
+                let bad = [w.predictedPrefillTokensPerSecond, w.predictedDecodeTokensPerSecond].compactMap({ $0 }).first(where: {
+                    !($0.isFinite && $0 > 0 && $0 <= Self.absurdRate)
+                })
+            {
+                throw FileError(path, "model \(i) (\(m.plan)): predicted tokens per second \(bad) is not a finite rate")
+            }
         }
     }
 }
@@ -321,6 +328,29 @@ public struct CaseResult: Codable, Equatable, Sendable {
     }
 }
 
+/// What `opbench model --what-if` predicted for a swap of one operator's variant (or the weight
+/// format) in a base plan, from the base pass's time per operator (Amdahl) and the swapped
+/// operator's calls measured in isolation; the pass it belongs to measured the swap.
+public struct WhatIfRecord: Codable, Equatable, Sendable {
+    /// `matmul=blas`, `weights=q4_0`.
+    public var swap: String
+    /// The plan the swap changes (its `Plan.description`).
+    public var basePlan: String
+    public var predictedPrefillTokensPerSecond: Double?
+    public var predictedDecodeTokensPerSecond: Double?
+
+    public init(swap: String, basePlan: String, predictedPrefillTokensPerSecond: Double?, predictedDecodeTokensPerSecond: Double?) {
+        self.swap = swap; self.basePlan = basePlan
+        self.predictedPrefillTokensPerSecond = predictedPrefillTokensPerSecond
+        self.predictedDecodeTokensPerSecond = predictedDecodeTokensPerSecond
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case swap, basePlan = "base_plan", predictedPrefillTokensPerSecond = "predicted_prefill_tokens_per_second"
+        case predictedDecodeTokensPerSecond = "predicted_decode_tokens_per_second"
+    }
+}
+
 /// A model pass result (filled by `opbench model`): one plan on one preset.
 public struct ModelResult: Codable, Equatable, Sendable {
     public var preset: String
@@ -361,6 +391,8 @@ public struct ModelResult: Codable, Equatable, Sendable {
     /// among all calls of auto variants (`autoCalls`) in the timed passes; nil otherwise.
     public var tunedCalls: Int?
     public var autoCalls: Int?
+    /// `model --what-if`: the swap this pass measured, and its prediction; nil otherwise.
+    public var whatIf: WhatIfRecord?
 
     public init(
         preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
@@ -417,5 +449,6 @@ public struct ModelResult: Codable, Equatable, Sendable {
         case opSeconds = "op_seconds", prefillLinearFlops = "prefill_linear_flops", weightBytesPerToken = "weight_bytes_per_token"
         case maxAbsError = "max_abs_error", cosine, minTokenCosine = "min_token_cosine", pooledCosine = "pooled_cosine"
         case top1Agreement = "top1_agreement", meanKL = "mean_kl", tunedCalls = "tuned_calls", autoCalls = "auto_calls"
+        case whatIf = "what_if"
     }
 }

@@ -30,7 +30,9 @@ public enum Tuner {
         public var variant: String
         public var parameters: [String: Int]
         public var description: String {
-            parameters.isEmpty ? variant : variant + "{" + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+            parameters.isEmpty
+                ? variant
+                : variant + "{" + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
         }
     }
 
@@ -126,7 +128,13 @@ public enum Tuner {
                 try e.run()
                 let v = workload.verify()
                 guard v.passed else {
-                    rejected.append((c.description, String(format: "error %.3g× its bound", v.worstRatio)))
+                    rejected.append(
+                        (
+                            c.description,
+                            v.worstRatio.isFinite
+                                ? String(format: "error %.3g× its bound", v.worstRatio)
+                                : "an output that is nan or inf, or beyond every bound"
+                        ))
                     return nil
                 }
                 return e
@@ -167,14 +175,18 @@ public enum Tuner {
                 for i in field.indices {
                     if used() >= 0.7 { break }
                     progress(
-                        "\(shape.op) \(shape.text) t=\(threads): rung \(rungs), \(field.count) left, \(field[i].candidate) \(s + 1)/\(perRung)",
+                        "\(shape.op) \(shape.text) t=\(threads): rung \(rungs), \(field.count) left, "
+                            + "\(field[i].candidate) \(s + 1)/\(perRung)",
                         used())
                     let t0 = Machine.now()
                     for _ in 0..<iters { try field[i].run() }
                     field[i].samples.append((Machine.now() - t0) / Double(iters))
                 }
             }
-            field.sort { Statistics.median($0.samples.isEmpty ? [.infinity] : $0.samples) < Statistics.median($1.samples.isEmpty ? [.infinity] : $1.samples) }
+            field.sort {
+                Statistics.median($0.samples.isEmpty ? [.infinity] : $0.samples)
+                    < Statistics.median($1.samples.isEmpty ? [.infinity] : $1.samples)
+            }
             field = Array(field.prefix((field.count + 1) / 2))
             perRung *= 2
         }

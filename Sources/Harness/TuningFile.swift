@@ -28,13 +28,25 @@ public struct TuningEntry: Codable, Equatable, Sendable {
     public var budgetSeconds: Double
     public var elapsedSeconds: Double
 
+    public init(
+        op: String, shape: String, threads: Int, variant: String, parameters: [String: Int], defaultMedianSeconds: Double,
+        tunedMedianSeconds: Double, pValue: Double, finalSamples: Int, candidates: Int, rejected: Int, budgetSeconds: Double,
+        elapsedSeconds: Double
+    ) {
+        self.op = op; self.shape = shape; self.threads = threads; self.variant = variant; self.parameters = parameters
+        self.defaultMedianSeconds = defaultMedianSeconds; self.tunedMedianSeconds = tunedMedianSeconds; self.pValue = pValue
+        self.finalSamples = finalSamples; self.candidates = candidates; self.rejected = rejected; self.budgetSeconds = budgetSeconds
+        self.elapsedSeconds = elapsedSeconds
+    }
+
     /// `matmul 512x768x3072,nk t=1`: what entries are matched by.
     public var key: String { "\(op) \(shape) t=\(threads)" }
     /// default / tuned median.
     public var speedup: Double { defaultMedianSeconds / tunedMedianSeconds }
     /// `simd`, or `simd{KC=512,MC=96}` with the constants that differ from the defaults.
     public var choice: String {
-        parameters.isEmpty ? variant : variant + "{" + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+        parameters.isEmpty
+            ? variant : variant + "{" + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
     }
 
     enum CodingKeys: String, CodingKey {
@@ -127,7 +139,9 @@ public struct TuningFile: Codable, Equatable, Sendable {
             guard (1...Check.maxThreads).contains(e.threads) else {
                 throw FileError(path, "\(at): threads \(e.threads) is outside 1…\(Check.maxThreads)")
             }
-            guard seen.insert("\(e.op) \(shape.canonical) t=\(e.threads)").inserted else { throw FileError(path, "\(at) (\(e.key)) appears twice") }
+            guard seen.insert("\(e.op) \(shape.canonical) t=\(e.threads)").inserted else {
+                throw FileError(path, "\(at) (\(e.key)) appears twice")
+            }
             guard e.variant != "auto" else { throw FileError(path, "\(at) (\(e.key)): the choice cannot be auto itself") }
             if let kernel = Operators.kernel(VariantID(op: spec.op, variant: e.variant)) {
                 for name in e.parameters.keys where !kernel.tunables.contains(name) {
@@ -143,7 +157,9 @@ public struct TuningFile: Codable, Equatable, Sendable {
             where !(v.isFinite && v > 0) {
                 throw FileError(path, "\(at) (\(e.key)): \(name) is \(v), not a positive time in seconds")
             }
-            guard e.pValue.isFinite, (0...1).contains(e.pValue) else { throw FileError(path, "\(at) (\(e.key)): p_value \(e.pValue) is not in 0…1") }
+            guard e.pValue.isFinite, (0...1).contains(e.pValue) else {
+                throw FileError(path, "\(at) (\(e.key)): p_value \(e.pValue) is not in 0…1")
+            }
         }
         return file
     }
@@ -191,8 +207,11 @@ extension MachineInfo {
         while name.contains("--") { name = name.replacingOccurrences(of: "--", with: "-") }
         name = String(name.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(40))
         let facts =
-            [cpuModel, "\(cores)", simdFeatures.sorted().joined(separator: ","), caches.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                .joined(separator: ","), openblasCore].joined(separator: "|")
+            [
+                cpuModel, "\(cores)", simdFeatures.sorted().joined(separator: ","),
+                caches.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    .joined(separator: ","), openblasCore,
+            ].joined(separator: "|")
         // FNV-1a, 64 bits: stable across runs and platforms (Swift's Hasher is seeded per process).
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in facts.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }

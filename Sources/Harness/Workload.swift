@@ -32,11 +32,16 @@ public protocol Workload: AnyObject {
     func runner(variant: String, threads: Int) throws -> () throws -> Void
     /// Compares the output of the last run with the fp64 reference.
     func verify() -> Verification
+    /// Another workload of the same shape with inputs at other addresses: what a cold-cache
+    /// run rotates over (`Bench.workloads`). By default a new seeded workload; a workload whose
+    /// inputs are costly to make (quantized weights) copies its own.
+    func copy(seed: UInt64) throws -> any Workload
 }
 
 extension Workload {
     public var flops: Double { shape.flops }
     public var bytes: Double { shape.bytes }
+    public func copy(seed: UInt64) throws -> any Workload { try shape.spec.workload(of: shape, seed: seed) }
 }
 
 /// Making workloads, and the helpers the operators' workloads share.
@@ -51,17 +56,23 @@ public enum Workloads {
         return try shape.spec.workload(of: shape, seed: seed)
     }
 
-    /// Throws a `ShapeError` when `shape` would need more than `memoryFraction` of physical memory.
-    /// `copies` of it (cold-cache runs) must fit together.
-    public static func checkMemory(_ shape: CaseShape, copies: Int = 1) throws {
+    /// Bytes a case may take: `memoryFraction` of physical memory, and no more than 90 % of
+    /// what the system has available now (a model command holds its weights meanwhile).
+    public static var memoryBudget: Double {
         let physical = Double(ProcessInfo.processInfo.physicalMemory)
-        let need = shape.memoryBytes * Double(copies)
-        guard need <= physical * memoryFraction else {
+        return min(physical * memoryFraction, (Machine.availableBytes() ?? physical) * 0.9)
+    }
+
+    /// Throws a `ShapeError` when `shape` would need more than `memoryBudget`. `copies` of it
+    /// (cold-cache runs) must fit together, each `perCopy` bytes (default: the spec's count).
+    public static func checkMemory(_ shape: CaseShape, copies: Int = 1, perCopy: Double? = nil) throws {
+        let need = (perCopy ?? shape.memoryBytes) * Double(copies), budget = memoryBudget
+        guard need <= budget else {
             throw ShapeError(
                 String(
-                    format: "%@ shape '%@' needs %.1f GiB%@, more than %.0f%% of this machine's %.1f GiB",
+                    format: "%@ shape '%@' needs %.1f GiB%@, more than the %.1f GiB this machine can give it now",
                     shape.op.rawValue, shape.text, need / 1_073_741_824, copies > 1 ? " for \(copies) cold-cache copies" : "",
-                    memoryFraction * 100, physical / 1_073_741_824))
+                    budget / 1_073_741_824))
         }
     }
 

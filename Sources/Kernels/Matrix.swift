@@ -143,6 +143,13 @@ public struct Matrix: @unchecked Sendable, Equatable {
         }
     }
 
+    /// A copy with storage of its own (the same values at other addresses).
+    public func copy() -> Matrix {
+        var out = self
+        out.makeUnique()
+        return out
+    }
+
     /// The elements in dense row-major order (padding dropped).
     public var dense: [Float] {
         var out = [Float](); out.reserveCapacity(rows * cols)

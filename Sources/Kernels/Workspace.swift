@@ -1,9 +1,16 @@
+import CIntrinsics
 import Synchronization
 
 /// A pool of 64-byte-aligned scratch buffers, so kernels called in a loop (benchmarks,
 /// decode steps) reuse packing space instead of paying allocation and page faults.
 public enum Workspace {
     private static let pool = Mutex<[AlignedBuffer]>([])
+
+    /// Makes the C allocator give freed buffers of 256 KiB and more (every `AlignedBuffer` on
+    /// huge pages) back to the system when they are freed (`opbench_return_freed_memory`):
+    /// a command that makes and frees many large buffers in turn stays at the size of what is
+    /// alive. Call once, before large allocations.
+    public static func returnFreedMemory() { _ = opbench_return_freed_memory(256 << 10) }
 
     /// Runs `body` with a zero-or-garbage buffer of at least `count` floats, then returns
     /// it to the pool. Safe to call from several threads at once.

@@ -10,7 +10,8 @@ import Kernels
 /// decode step), then `repetitions` timed passes, each from an empty KV cache: prefill of
 /// the prompt (including the first next-token distribution for decoders), then `generate`
 /// decode steps, each feeding the reference's greedy token and computing the next
-/// distribution. Prefill tokens/s = prompt / prefill time, decode tokens/s = generate /
+/// distribution. The passes are interleaved: round r times pass r of every plan, so a shared
+/// machine's drift hits the plans alike. Prefill tokens/s = prompt / prefill time, decode tokens/s = generate /
 /// decode time, one value per repetition. Accuracy comes from the first timed pass (the
 /// kernels are deterministic for a fixed thread count).
 public enum ModelBench {
@@ -23,6 +24,8 @@ public enum ModelBench {
         public var types: [Int]?
         public var generate: Int
         public var repetitions: Int
+        /// Keep the first plan's call sites (`Run.calls`) from one more, untimed pass.
+        public var recordCalls = false
 
         public init(
             weights: ModelWeights, plans: [Plan], pattern: AttentionPattern, threads: Int, prompt: [Int],
@@ -61,6 +64,11 @@ public enum ModelBench {
         public var result: ModelResult
         /// Final hidden states of every position, [prompt + generate × C].
         public var hidden: Matrix
+        /// Mean seconds per repetition spent in each operator, in prefill and in decode.
+        public var prefillOpSeconds: [String: Double] = [:]
+        public var decodeOpSeconds: [String: Double] = [:]
+        /// The operator calls of one pass, by site (`Request.recordCalls`, first plan only).
+        public var calls: [CallSite: Int]?
     }
 
     /// Runs every plan; `progress` is told which plan starts.
@@ -83,7 +91,37 @@ public enum ModelBench {
         // (~0.1 s) after their last call before they sleep; a 2-thread pass timed in that window
         // shares a core with a spinner and ran at a third of its speed. Let them go idle first.
         if reference == nil { Thread.sleep(forTimeInterval: 0.25) }
-        var runs: [Run] = []
+        // What each plan accumulates over its timed passes.
+        struct Tally {
+            var prefill: [Double] = [], decode: [Double] = []
+            var prefillOps: [String: Double] = [:], decodeOps: [String: Double] = [:]
+            var hidden: Matrix
+            var predictions: [Int] = [], divergences: [Double] = []
+            var hits = 0, misses = 0
+        }
+        var tallies = runners.map { _ in Tally(hidden: Matrix(rows: p + g, cols: c)) }
+        // KL(P_fp64 ‖ P_plan) of prediction `n`, the plan's log-probabilities from its logits
+        // in fp64 (a log-softmax: no log of an underflowed fp32 probability).
+        func divergence(_ runner: ModelRunner, _ n: Int) -> Double {
+            let logits = runner.lastLogits, v = cfg.vocab
+            var m = -Double.infinity
+            for x in logits { m = Swift.max(m, Double(x)) }
+            var sum = 0.0
+            for x in logits { sum += Foundation.exp(Double(x) - m) }
+            let logZ = m + Foundation.log(sum)
+            // Σ p·log(p/q) − p + q: the same sum (both distributions total 1), but each term is
+            // ≥ 0 (x·log x − x + 1 ≥ 0), so rounding cannot make a near-zero KL negative.
+            var kl = 0.0
+            for j in 0..<v {
+                let pr = ref.distributions[n * v + j], lq = Double(logits[j]) - logZ
+                let term = (pr > 0 ? pr * (Foundation.log(pr) - lq) : 0) - pr + Foundation.exp(lq)
+                kl += Swift.max(0, term)
+            }
+            return kl
+        }
+        func add(_ into: inout [String: Double], _ after: [String: Double], _ before: [String: Double]) {
+            for (op, s) in after { into[op, default: 0] += (s - (before[op] ?? 0)) / Double(req.repetitions) }
+        }
         for (index, runner) in runners.enumerated() {
             progress(index, runner.plan)
             // Warm-up.
@@ -94,55 +132,61 @@ public enum ModelBench {
                 if g > 0 { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p]])) }
             }
             runner.resetTimers()
+        }
+        // Round `rep` times pass `rep` of every plan, so a shared machine's drift hits the
+        // plans alike (as bench interleaves its variants).
+        // One timed pass of `runner` into `tally` (in place: no copy of its buffers while timing).
+        func pass(_ runner: ModelRunner, _ tally: inout Tally, rep: Int) throws {
             TunedChoices.resetCounts()
-            var prefill: [Double] = [], decode: [Double] = []
-            var hidden = Matrix(rows: p + g, cols: c)
-            var predictions: [Int] = []
-            var divergences: [Double] = []
-            // KL(P_fp64 ‖ P_plan) of prediction `n`, the plan's log-probabilities from its
-            // logits in fp64 (a log-softmax: no log of an underflowed fp32 probability).
-            func divergence(_ n: Int) -> Double {
-                let logits = runner.lastLogits, v = cfg.vocab
-                var m = -Double.infinity
-                for x in logits { m = Swift.max(m, Double(x)) }
-                var sum = 0.0
-                for x in logits { sum += Foundation.exp(Double(x) - m) }
-                let logZ = m + Foundation.log(sum)
-                // Σ p·log(p/q) − p + q: the same sum (both distributions total 1), but each term is
-                // ≥ 0 (x·log x − x + 1 ≥ 0), so rounding cannot make a near-zero KL negative.
-                var kl = 0.0
-                for j in 0..<v {
-                    let pr = ref.distributions[n * v + j], lq = Double(logits[j]) - logZ
-                    let term = (pr > 0 ? pr * (Foundation.log(pr) - lq) : 0) - pr + Foundation.exp(lq)
-                    kl += Swift.max(0, term)
-                }
-                return kl
+            runner.reset()
+            let ops0 = runner.opSeconds
+            let t0 = Machine.now()
+            let h = try runner.forward(req.prompt, types: req.types)
+            var pred = cfg.isDecoder ? try runner.nextToken(after: h).top1 : 0
+            let t1 = Machine.now()
+            let ops1 = runner.opSeconds
+            if rep == 0 {
+                tally.hidden.withMutableView { out in for r in 0..<p { out.row(r).update(from: h.row(r), count: c) } }
+                tally.predictions.append(pred)
+                if cfg.isDecoder { tally.divergences.append(divergence(runner, 0)) }
             }
-            for rep in 0..<req.repetitions {
-                runner.reset()
-                let t0 = Machine.now()
-                let h = try runner.forward(req.prompt, types: req.types)
-                var pred = cfg.isDecoder ? try runner.nextToken(after: h).top1 : 0
-                let t1 = Machine.now()
+            for step in 0..<g {
+                let hs = try runner.forward([ref.tokens[p + step]])
+                pred = try runner.nextToken(after: hs).top1
                 if rep == 0 {
-                    hidden.withMutableView { out in for r in 0..<p { out.row(r).update(from: h.row(r), count: c) } }
-                    predictions.append(pred)
-                    if cfg.isDecoder { divergences.append(divergence(0)) }
+                    tally.hidden.withMutableView { $0.row(p + step).update(from: hs.row(0), count: c) }
+                    tally.predictions.append(pred)
+                    tally.divergences.append(divergence(runner, step + 1))
                 }
-                for step in 0..<g {
-                    let hs = try runner.forward([ref.tokens[p + step]])
-                    pred = try runner.nextToken(after: hs).top1
-                    if rep == 0 {
-                        hidden.withMutableView { $0.row(p + step).update(from: hs.row(0), count: c) }
-                        predictions.append(pred)
-                        divergences.append(divergence(step + 1))
-                    }
-                }
-                let t2 = Machine.now()
-                prefill.append(Double(p) / (t1 - t0))
-                if g > 0 { decode.append(Double(g) / (t2 - t1)) }
             }
-            let got = hidden.dense
+            let t2 = Machine.now()
+            tally.prefill.append(Double(p) / (t1 - t0))
+            if g > 0 { tally.decode.append(Double(g) / (t2 - t1)) }
+            add(&tally.prefillOps, ops1, ops0)
+            add(&tally.decodeOps, runner.opSeconds, ops1)
+            (tally.hits, tally.misses) = (tally.hits + TunedChoices.hits, tally.misses + TunedChoices.misses)
+        }
+        for rep in 0..<req.repetitions {
+            for (index, runner) in runners.enumerated() { try pass(runner, &tallies[index], rep: rep) }
+        }
+        var runs: [Run] = []
+        for (index, runner) in runners.enumerated() {
+            let tally = tallies[index]
+            // One more pass, untimed, that records where every operator call happens.
+            var calls: [CallSite: Int]?
+            if req.recordCalls && index == 0 {
+                runner.reset()
+                runner.callLog = [:]
+                runner.phase = .prefill
+                let h = try runner.forward(req.prompt, types: req.types)
+                if cfg.isDecoder { _ = try runner.nextToken(after: h) }
+                runner.phase = .decode
+                for step in 0..<g { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p + step]])) }
+                calls = runner.callLog
+                runner.callLog = nil
+                runner.phase = .prefill
+            }
+            let got = tally.hidden.dense
             let acc = Accuracy(got: got, ref: ref.hidden)
             // NaN-propagating: one position whose cosine is not a number makes the minimum NaN.
             var minTokenCosine = 1.0
@@ -159,23 +203,23 @@ public enum ModelBench {
             }
             var top1: Double?
             if cfg.isDecoder {
-                top1 = Double(zip(predictions, ref.predictions).filter { $0 == $1 }.count) / Double(ref.predictions.count)
+                top1 = Double(zip(tally.predictions, ref.predictions).filter { $0 == $1 }.count) / Double(ref.predictions.count)
             }
-            let result = ModelResult(
+            var result = ModelResult(
                 preset: cfg.name, architecture: cfg.architecture.rawValue, plan: runner.plan.description,
                 pattern: runner.pattern.description, weights: req.weights.source, threads: runner.threads,
-                promptTokens: p, generatedTokens: g, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode,
+                promptTokens: p, generatedTokens: g, prefillTokensPerSecond: tally.prefill, decodeTokensPerSecond: tally.decode,
                 opSeconds: runner.opSeconds.mapValues { $0 / Double(req.repetitions) },
                 prefillLinearFlops: req.weights.linearFlops(tokens: p),
                 weightBytesPerToken: Double(runner.weights.bytesPerDecodeStep),
                 maxAbsError: acc.maxAbs, cosine: acc.cosine, minTokenCosine: minTokenCosine,
                 pooledCosine: pooled, top1Agreement: top1,
-                meanKL: divergences.isEmpty ? nil : divergences.reduce(0, +) / Double(divergences.count))
-            var out = result
-            if TunedChoices.hits + TunedChoices.misses > 0 {
-                (out.tunedCalls, out.autoCalls) = (TunedChoices.hits, TunedChoices.hits + TunedChoices.misses)
-            }
-            runs.append(Run(result: out, hidden: hidden))
+                meanKL: tally.divergences.isEmpty ? nil : tally.divergences.reduce(0, +) / Double(tally.divergences.count))
+            if tally.hits + tally.misses > 0 { (result.tunedCalls, result.autoCalls) = (tally.hits, tally.hits + tally.misses) }
+            runs.append(
+                Run(
+                    result: result, hidden: tally.hidden, prefillOpSeconds: tally.prefillOps, decodeOpSeconds: tally.decodeOps,
+                    calls: calls))
         }
         return runs
     }

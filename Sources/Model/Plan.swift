@@ -49,6 +49,15 @@ public struct Plan: Sendable, Equatable, CustomStringConvertible {
             guard chosen.blockSize == 256, k % 256 != 0 else { return chosen }
             return chosen == .q6_k ? .q8_0 : .q4_1
         }
+
+        /// `format(tensor:layer:layers:k:)` for a model of `config`. A GPT-2 decoder stores Q,
+        /// K and V as one tensor (`attn_qkv` in GGUF), which takes one format: there V is
+        /// treated as Q and K are. (llama.cpp's Q4_K_M gives that tensor Q5_K, which OpBench
+        /// does not have; here it is Q4_K.)
+        public func format(tensor: String, layer: Int?, config: ModelConfig, k: Int) -> QuantFormat? {
+            let fused = config.architecture == .decoder && tensor == "v"
+            return format(tensor: fused ? "q" : tensor, layer: layer, layers: config.layers, k: k)
+        }
     }
     public enum KVCache: String, Sendable, CaseIterable { case f32, f16 }
 

@@ -23,6 +23,11 @@ public final class ModelRunner {
     public private(set) var position = 0
     /// Seconds spent per operator since `resetTimers()`.
     public private(set) var opSeconds: [String: Double] = [:]
+    /// Which part of a pass the next calls belong to (set by whoever drives the runner).
+    public var phase = CallSite.Phase.prefill
+    /// When set (not nil), every operator call adds one to the count of its `CallSite`: the
+    /// shapes `opbench model --what-if` measures each variant at.
+    public var callLog: [CallSite: Int]?
 
     let matmul: any MatmulKernel
     let int4: any Int4Kernel
@@ -120,14 +125,37 @@ public final class ModelRunner {
         return r
     }
 
+    /// `timed`, and a count for the call's site in `callLog` when it is kept (the site is only
+    /// built then).
+    @inline(__always)
+    func timed<R>(_ op: String, site: @autoclosure () -> CallSite, _ body: () throws -> R) rethrows -> R {
+        let r = try timed(op, body)
+        if callLog != nil { callLog![site(), default: 0] += 1 }
+        return r
+    }
+
+    /// The call site of an operator call of `op` at `shape` (the operator spec's spelling).
+    func site(_ op: Op, _ shape: String, tensor: String? = nil, layer: Int? = nil, format: QuantFormat? = nil) -> CallSite {
+        CallSite(phase: phase, op: op.rawValue, shape: shape, tensor: tensor, layer: layer, format: format?.rawValue)
+    }
+
     // MARK: - building blocks
 
     func view(_ b: AlignedBuffer, rows: Int, cols: Int) -> MutableMatrixView {
         MutableMatrixView(base: b.pointer, rows: rows, cols: cols, stride: cols)
     }
 
-    func linear(_ input: MatrixView, _ lin: Linear, _ out: MutableMatrixView) throws {
-        try timed(linearName) {
+    /// The call site of a linear of M = `rows`: a matmul `M×K×N,nk`, or an int4 `M×K×N[,format]`.
+    func linearSite(_ rows: Int, _ lin: Linear, tensor: String, layer: Int?) -> CallSite {
+        let shape = "\(rows)x\(lin.inFeatures)x\(lin.outFeatures)"
+        guard let q = lin.quantized else { return site(Matmul.op, shape + ",nk", tensor: tensor, layer: layer) }
+        return site(Int4.op, shape + (q.format == .q4_0 ? "" : ",\(q.format.rawValue)"), tensor: tensor, layer: layer, format: q.format)
+    }
+
+    /// `out = input·Wᵀ (+ bias)` for linear `lin`, tensor `tensor` (`q`, `k`, `v`, `proj`,
+    /// `fc1`, `up`, `fc2`, `head`) of layer `layer`.
+    func linear(_ input: MatrixView, _ lin: Linear, _ out: MutableMatrixView, tensor: String, layer: Int?) throws {
+        try timed(linearName, site: linearSite(input.rows, lin, tensor: tensor, layer: layer)) {
             try withBias(lin.bias) { bias in
                 if let q = lin.quantized {
                     // A tensor in a format the plan's int4 variant does not run (int4.act8 and
@@ -148,12 +176,13 @@ public final class ModelRunner {
 
     /// The architecture's norm: RMSNorm (γ only) for `llama`, LayerNorm otherwise.
     func norm(_ input: MatrixView, _ n: Norm, _ out: MutableMatrixView) throws {
+        let shape = "\(input.rows)x\(input.cols)"
         if config.architecture == .llama {
-            return try timed(RMSNorm.op.rawValue) {
+            return try timed(RMSNorm.op.rawValue, site: site(RMSNorm.op, shape)) {
                 try n.gamma.withUnsafeBufferPointer { g in try rmsNorm.run(input, gamma: g, eps: config.eps, out, threads: threads) }
             }
         }
-        try timed(LayerNorm.op.rawValue) {
+        try timed(LayerNorm.op.rawValue, site: site(LayerNorm.op, shape)) {
             try n.gamma.withUnsafeBufferPointer { g in
                 try n.beta.withUnsafeBufferPointer { b in
                     try layerNorm.run(input, gamma: g, beta: b, eps: config.eps, out, threads: threads)
@@ -221,14 +250,21 @@ public final class ModelRunner {
         }
         func project(_ input: MatrixView, _ l: LayerWeights, _ i: Int) throws -> (k: MatrixView, v: MatrixView) {
             let (k, v) = kv(i)
-            try linear(input, l.q, q)  // q is (T, C) from W (C, C)
-            try linear(input, l.k, k.rows(p0, t))  // k, v rows are (T, KV·D) from W (KV·D, C)
-            try linear(input, l.v, v.rows(p0, t))
+            try linear(input, l.q, q, tensor: "q", layer: i)  // q is (T, C) from W (C, C)
+            try linear(input, l.k, k.rows(p0, t), tensor: "k", layer: i)  // k, v rows are (T, KV·D) from W (KV·D, C)
+            try linear(input, l.v, v.rows(p0, t), tensor: "v", layer: i)
             if let ropeTable {
-                try timed(RoPE.op.rawValue) {
-                    let d = cfg.headDim, pairing = cfg.ropePairing
+                let d = cfg.headDim, pairing = cfg.ropePairing
+                // The spec's spelling of a rotation of `heads` heads (positions do not change its cost).
+                func ropeShape(_ heads: Int) -> String {
+                    "T=\(t),H=\(heads),D=\(d)" + (cfg.rotaryDims != d ? ",R=\(cfg.rotaryDims)" : "")
+                        + (cfg.ropeTheta != 10000 ? ",theta=\(Int(cfg.ropeTheta))" : "") + (pairing == .neox ? ",neox" : "")
+                }
+                try timed(RoPE.op.rawValue, site: site(RoPE.op, ropeShape(cfg.heads))) {
                     try rope.run(q.readOnly, q, heads: cfg.heads, headDim: d, table: ropeTable, pairing: pairing, threads: threads)
-                    let kNew = k.rows(p0, t)
+                }
+                let kNew = k.rows(p0, t)
+                try timed(RoPE.op.rawValue, site: site(RoPE.op, ropeShape(cfg.kvHeads))) {
                     try rope.run(kNew.readOnly, kNew, heads: cfg.kvHeads, headDim: d, table: ropeTable, pairing: pairing, threads: threads)
                 }
             }
@@ -243,7 +279,11 @@ public final class ModelRunner {
         // Attention of these tokens: from the halves when the cache holds them and the decode
         // path takes the step, else from the fp32 rows.
         func attend(_ i: Int, _ k: MatrixView, _ v: MatrixView, _ out: MutableMatrixView) throws {
-            try timed(Attention.op.rawValue) {
+            let tk = p0 + t
+            let shape =
+                "T=\(tk)" + (t != tk ? ",Tq=\(t)" : "") + ",H=\(cfg.heads)" + (cfg.kvHeads != cfg.heads ? ",KV=\(cfg.kvHeads)" : "")
+                + ",D=\(cfg.headDim)" + (pattern.description == "all" ? "" : "," + pattern.description)
+            try timed(Attention.op.rawValue, site: site(Attention.op, shape)) {
                 if plan.kv == .f16 && plan.attention == "simd" && t <= Attention.SIMD.decodeQueries {
                     let kh = HalfMatrixView(base: UnsafePointer(halves(kHalves[i])), rows: p0 + t, cols: kvc, stride: kvc)
                     let vh = HalfMatrixView(base: UnsafePointer(halves(vHalves[i])), rows: p0 + t, cols: kvc, stride: kvc)
@@ -261,12 +301,12 @@ public final class ModelRunner {
             for (i, l) in weights.layers.enumerated() {
                 let (k, v) = try project(residual.readOnly, l, i)  // q, k, v are (T, C) from W (C, C)
                 try attend(i, k, v, attnOut)  // attnOut is (T, C)
-                try linear(attnOut.readOnly, l.proj, sublayerOut)  // W (C, C)
+                try linear(attnOut.readOnly, l.proj, sublayerOut, tensor: "proj", layer: i)  // W (C, C)
                 try add(residual.readOnly, into: sublayerOut)
                 try norm(sublayerOut.readOnly, l.norm1, residual)
-                try linear(residual.readOnly, l.fc1, mlpHidden)  // mlpHidden is (T, F) from W (F, C)
+                try linear(residual.readOnly, l.fc1, mlpHidden, tensor: "fc1", layer: i)  // mlpHidden is (T, F) from W (F, C)
                 try timed("gelu") { try Elementwise.gelu(mlpHidden, kind: cfg.gelu, threads: threads) }
-                try linear(mlpHidden.readOnly, l.fc2, sublayerOut)  // W (C, F)
+                try linear(mlpHidden.readOnly, l.fc2, sublayerOut, tensor: "fc2", layer: i)  // W (C, F)
                 try add(residual.readOnly, into: sublayerOut)
                 try norm(sublayerOut.readOnly, l.norm2, residual)
             }
@@ -278,12 +318,12 @@ public final class ModelRunner {
                 try norm(residual.readOnly, l.norm1, normed)  // normed is (T, C)
                 let (k, v) = try project(normed.readOnly, l, i)  // q, k, v are (T, C) from W (C, C)
                 try attend(i, k, v, attnOut)  // attnOut is (T, C)
-                try linear(attnOut.readOnly, l.proj, sublayerOut)  // W (C, C)
+                try linear(attnOut.readOnly, l.proj, sublayerOut, tensor: "proj", layer: i)  // W (C, C)
                 try add(sublayerOut.readOnly, into: residual)
                 try norm(residual.readOnly, l.norm2, normed)
-                try linear(normed.readOnly, l.fc1, mlpHidden)  // mlpHidden is (T, F) from W (F, C)
+                try linear(normed.readOnly, l.fc1, mlpHidden, tensor: "fc1", layer: i)  // mlpHidden is (T, F) from W (F, C)
                 try timed("gelu") { try Elementwise.gelu(mlpHidden, kind: cfg.gelu, threads: threads) }
-                try linear(mlpHidden.readOnly, l.fc2, sublayerOut)  // W (C, F)
+                try linear(mlpHidden.readOnly, l.fc2, sublayerOut, tensor: "fc2", layer: i)  // W (C, F)
                 try add(sublayerOut.readOnly, into: residual)
             }
             if let n = weights.finalNorm { try norm(residual.readOnly, n, normed) }
@@ -296,13 +336,15 @@ public final class ModelRunner {
                 try norm(residual.readOnly, l.norm1, normed)  // normed is (T, C)
                 let (k, v) = try project(normed.readOnly, l, i)  // q (T, C); k, v (T, KV·D), rotated
                 try attend(i, k, v, attnOut)  // attnOut is (T, C): H heads over KV groups
-                try linear(attnOut.readOnly, l.proj, sublayerOut)  // W_o (C, C)
+                try linear(attnOut.readOnly, l.proj, sublayerOut, tensor: "proj", layer: i)  // W_o (C, C)
                 try add(sublayerOut.readOnly, into: residual)
                 try norm(residual.readOnly, l.norm2, normed)
-                try linear(normed.readOnly, l.fc1, mlpHidden)  // gate (T, F) from W (F, C)
-                if let up = l.up { try linear(normed.readOnly, up, mlpUp) }  // up (T, F) from W (F, C)
-                try timed(SwiGLU.op.rawValue) { try swiglu.run(mlpHidden.readOnly, mlpUp.readOnly, mlpHidden, threads: threads) }
-                try linear(mlpHidden.readOnly, l.fc2, sublayerOut)  // down: W (C, F)
+                try linear(normed.readOnly, l.fc1, mlpHidden, tensor: "fc1", layer: i)  // gate (T, F) from W (F, C)
+                if let up = l.up { try linear(normed.readOnly, up, mlpUp, tensor: "up", layer: i) }  // up (T, F) from W (F, C)
+                try timed(SwiGLU.op.rawValue, site: site(SwiGLU.op, "\(t)x\(cfg.ff)")) {
+                    try swiglu.run(mlpHidden.readOnly, mlpUp.readOnly, mlpHidden, threads: threads)
+                }
+                try linear(mlpHidden.readOnly, l.fc2, sublayerOut, tensor: "fc2", layer: i)  // down: W (C, F)
                 try add(sublayerOut.readOnly, into: residual)
             }
             if let n = weights.finalNorm { try norm(residual.readOnly, n, normed) }
@@ -366,8 +408,10 @@ public final class ModelRunner {
         }
         let last = hidden.rows(hidden.rows - 1, 1)
         let lv = view(logits, rows: 1, cols: cfg.vocab), pv = view(probs, rows: 1, cols: cfg.vocab)
-        try linear(last, weights.head, lv)
-        try timed(Softmax.op.rawValue) { try softmax.run(lv.readOnly, pv, options: .init(), threads: threads) }
+        try linear(last, weights.head, lv, tensor: "head", layer: nil)
+        try timed(Softmax.op.rawValue, site: site(Softmax.op, "1x\(cfg.vocab)")) {
+            try softmax.run(lv.readOnly, pv, options: .init(), threads: threads)
+        }
         var best = 0
         for j in 1..<cfg.vocab where probs.pointer[j] > probs.pointer[best] { best = j }
         return (UnsafeBufferPointer(start: probs.pointer, count: cfg.vocab), best)
@@ -387,7 +431,7 @@ extension ModelRunner {
         }
         var out = Matrix(rows: hidden.rows, cols: cfg.vocab)
         try out.withMutableView { ov in
-            try linear(hidden, weights.head, ov)
+            try linear(hidden, weights.head, ov, tensor: "head", layer: nil)
         }
         return out
     }

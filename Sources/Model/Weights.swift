@@ -197,17 +197,10 @@ public struct ModelWeights: Sendable {
         try quantized { _, _, _ in format }
     }
 
-    /// The same model with its weights in the plan's `scheme` (`Plan.Weights.format`); f32
-    /// leaves them as they are.
-    /// A decoder (GPT-2) stores Q, K and V as one tensor (`attn_qkv` in GGUF), which takes one
-    /// format: there V is treated as Q and K are. (llama.cpp's Q4_K_M gives that tensor Q5_K,
-    /// which OpBench does not have; here it is Q4_K.)
+    /// The same model with its weights in the plan's `scheme` (`Plan.Weights.format(tensor:layer:config:k:)`);
+    /// f32 leaves them as they are.
     public func quantized(_ scheme: Plan.Weights) throws -> ModelWeights {
-        // GPT-2 stores Q, K and V as one tensor; Llama as three.
-        let layers = config.layers, fused = config.architecture == .decoder
-        return try quantized { tensor, layer, k in
-            scheme.format(tensor: fused && tensor == "v" ? "q" : tensor, layer: layer, layers: layers, k: k)
-        }
+        try quantized { tensor, layer, k in scheme.format(tensor: tensor, layer: layer, config: config, k: k) }
     }
 
     /// Quantizes each linear weight to `choose(tensor, layer, K)` (nil: keeps fp32); `head`

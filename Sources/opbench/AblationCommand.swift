@@ -21,7 +21,7 @@ struct AblationCommand: ParsableCommand {
     @Option(name: .customLong("min-time"), help: "Measuring time per step, seconds.") var minTime: Double = 0.5
     @Option(help: "Samples per step.") var repetitions: Int = 7
     @Option(help: "table or md.") var format: String = "table"
-    @Option(help: "Also write the results document (JSON) here, atomically.") var output: String?
+    @Option(name: [.short, .long], help: "Also write the results document (JSON) here, atomically.") var output: String?
 
     func run() throws {
         guard ["table", "md"].contains(format) else { throw CLIError("--format '\(format)' must be table or md") }

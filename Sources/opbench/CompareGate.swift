@@ -65,7 +65,7 @@ struct Gate: ParsableCommand {
     @Option(help: "Slowdown that fails the gate (e.g. 5% or 0.05).") var threshold: String = "5%"
     @Option(help: "Significance level of the U test.") var alpha: Double = 0.01
     @Option(help: "Also write the Markdown summary to FILE.") var summary: String?
-    @Option(help: "Write the candidate's results (all runs pooled) to FILE.") var output: String?
+    @Option(name: [.short, .long], help: "Write the candidate's results (all runs pooled) to FILE.") var output: String?
     @Option(help: "Candidate runs, each a fresh process; a case fails only when every run finds it slower.") var runs: Int = 2
     @Flag(
         name: .customLong("gate-naive"),

@@ -27,7 +27,9 @@ struct List: ParsableCommand {
                     let legal = "\(p.range.lowerBound)…\(p.range.upperBound)" + (p.multiple > 1 ? ", multiple of \(p.multiple)" : "")
                     let readers = Operators.variantIDs.filter { Operators.kernel($0)?.tunables.contains(p.name) == true }
                         .filter { family.hasPrefix($0.op.rawValue) }.map(\.description)
-                    table.rows.append([family, p.name, "\(p.value)", legal, readers.isEmpty ? "–" : readers.joined(separator: ", "), p.controls])
+                    table.rows.append([
+                        family, p.name, "\(p.value)", legal, readers.isEmpty ? "–" : readers.joined(separator: ", "), p.controls,
+                    ])
                 }
             }
             print(table.terminal, terminator: "")

@@ -26,6 +26,7 @@ struct MachineCommand: ParsableCommand {
             ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion),
             ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore)\(detected))"),
             ("OpBench", m.opbenchCommit), ("cache file", Machine.cacheFile),
+            ("tuning", TuningFile.applied.map { "\($0) (installed)" } ?? "\(TuningFile.defaultPath(for: m)) (none installed)"),
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }
         print("")

@@ -51,13 +51,26 @@ struct ModelCommand: ParsableCommand {
             "table, json, md, gbench (Google Benchmark JSON: seconds per token, tokens_per_second), gh-bigger or gh-smaller "
                 + "(github-action-benchmark: tokens/s or ms/token)."))
     var format: String = "table"
-    @Option(help: "Write the results document (JSON; Markdown with --format md) here, atomically.") var output: String?
+    @Option(name: [.short, .long], help: "Write the results document (JSON; Markdown with --format md) here, atomically.")
+    var output: String?
+    @Flag(
+        name: .customLong("what-if"),
+        help: ArgumentHelp(
+            "From one pass of the plan (one --plan, or the default), predict the tokens/s of every one-operator swap (each "
+                + "other variant, each other weight format) from the operators' calls measured in isolation, then measure each "
+                + "swap: predicted vs measured, with each swap's accuracy."))
+    var whatIf = false
 
     func run() throws {
         let formats = ["table", "json", "md", "gbench", "gh-bigger", "gh-smaller"]
         guard formats.contains(format) else { throw CLIError("--format '\(format)' must be one of \(formats.joined(separator: ", "))") }
         for path in [output, saveHidden, saveLogits, exportGGUF].compactMap({ $0 }) { try checkOutputDirectory(path) }
-        let quantizedPlans = try plans.filter { try Plan.parse($0).weights != .f32 }.count
+        if whatIf && plans.count > 1 { throw CLIError("--what-if takes one --plan, the base (got \(plans.count))") }
+        if whatIf && (saveHidden != nil || saveLogits != nil || exportGGUF != nil) {
+            throw CLIError("--what-if does not go with --save-hidden, --save-logits or --export-gguf")
+        }
+        // What-if passes run one plan at a time: one quantized copy of the weights at most.
+        let quantizedPlans = whatIf ? 1 : try plans.filter { try Plan.parse($0).weights != .f32 }.count
         let weights = try loadWeights(quantizedPlans: quantizedPlans)
         let config = weights.config
         if let exportGGUF { return try export(weights, to: exportGGUF) }
@@ -92,8 +105,14 @@ struct ModelCommand: ParsableCommand {
         try request.validate()
         let tty = isatty(2) == 1
         if tty { FileHandle.standardError.write(Data("fp64 reference pass…\n".utf8)) }
-        let runs = try ModelBench.run(request) { i, plan in
-            if tty { FileHandle.standardError.write(Data("plan \(i + 1)/\(planList.count): \(plan)\n".utf8)) }
+        var whatIfTable: TextTable?
+        let runs: [ModelBench.Run]
+        if whatIf {
+            (runs, whatIfTable) = try runWhatIf(request)
+        } else {
+            runs = try ModelBench.run(request) { i, plan in
+                if tty { FileHandle.standardError.write(Data("plan \(i + 1)/\(planList.count): \(plan)\n".utf8)) }
+            }
         }
         let models = runs.map(\.result)
         let doc = ResultDocument(
@@ -102,7 +121,9 @@ struct ModelCommand: ParsableCommand {
                 suite: "model", minTimeSeconds: 0, repetitions: repetitions,
                 command: CommandLine.arguments.dropFirst().joined(separator: " ")),
             cases: [], models: models)
-        let markdown = ModelTables.table(models).markdown + "\n" + ModelTables.breakdown(models).markdown
+        let markdown =
+            ModelTables.table(models).markdown + "\n" + ModelTables.breakdown(models).markdown
+            + (whatIfTable.map { "\n" + $0.markdown } ?? "")
         // Every output written as one step, after everything succeeded.
         var outputs: [(data: Data, path: String)] = []
         func rendered() throws -> Data {
@@ -125,7 +146,8 @@ struct ModelCommand: ParsableCommand {
         if format != "table" && output == nil {
             FileHandle.standardOutput.write(try rendered())
         } else {
-            FileHandle.standardOutput.write(Data((ModelTables.table(models).terminal + "\n" + ModelTables.breakdown(models).terminal).utf8))
+            let tables = [ModelTables.table(models), ModelTables.breakdown(models)] + (whatIfTable.map { [$0] } ?? [])
+            FileHandle.standardOutput.write(Data(tables.map(\.terminal).joined(separator: "\n").utf8))
         }
         for path in [output, saveHidden, saveLogits].compactMap({ $0 }) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
         for m in models {
@@ -134,6 +156,56 @@ struct ModelCommand: ParsableCommand {
             FileHandle.standardError.write(
                 Data("note: \(m.plan): \(tuned) of \(calls) calls of auto variants followed \(file); the rest ran simd\n".utf8))
         }
+    }
+
+    /// `--what-if`: the base plan's passes (recording its call sites), then each swap's, one
+    /// plan at a time against one fp64 reference, then the calls measured in isolation under
+    /// the base and every swap; returns the runs (the swaps' carrying their predictions) and the
+    /// predicted-vs-measured table.
+    func runWhatIf(_ request: ModelBench.Request) throws -> ([ModelBench.Run], TextTable) {
+        let cfg = request.weights.config
+        let reference = ReferenceModel(weights: request.weights, pattern: .all).run(
+            prompt: request.prompt, types: request.types, generate: request.generate)
+        // OpenBLAS's threads, which ran the reference's dgemm, spin for a while: let them go idle.
+        Thread.sleep(forTimeInterval: 0.25)
+        var baseRequest = request
+        baseRequest.recordCalls = true
+        let base = try ModelBench.run(baseRequest, reference: reference)[0]
+        let basePlan = request.plans[0]
+        let threads = basePlan.threads ?? request.threads
+        let calls = base.calls ?? [:]
+        let swaps = WhatIf.swaps(of: basePlan, calls: calls, config: cfg, threads: threads, includeAuto: TuningFile.applied != nil)
+        let bar = ProgressBar()
+        var runs = [base], bases: [ModelBench.Run] = []
+        let start = Machine.now()
+        for (i, swap) in swaps.enumerated() {
+            bar.update(
+                BenchProgress(
+                    done: Double(i), total: swaps.count, group: i, groups: swaps.count, current: "measuring \(swap.name) beside the base",
+                    elapsed: Machine.now() - start, finished: nil))
+            // Each swap beside a pass of the base, rounds interleaved: the prediction starts
+            // from the base as measured in the same minutes as the swap.
+            var pair = request
+            pair.plans = [basePlan, swap.plan]
+            let measured = try ModelBench.run(pair, reference: reference)
+            bases.append(measured[0])
+            runs.append(measured[1])
+        }
+        bar.finish()
+        var options = BenchOptions()
+        options.minTime = 0.1
+        options.repetitions = 5
+        let (predictions, _) = try WhatIf.predict(
+            bases: bases, plan: basePlan, calls: calls, swaps: swaps, config: cfg, threads: threads, options: options,
+            machine: Machine.current(spotCheck: false)
+        ) { bar.update($0) }
+        bar.finish()
+        for (i, p) in predictions.enumerated() {
+            runs[i + 1].result.whatIf = WhatIfRecord(
+                swap: p.swap.name, basePlan: base.result.plan, predictedPrefillTokensPerSecond: p.prefillTokensPerSecond,
+                predictedDecodeTokensPerSecond: p.decodeTokensPerSecond)
+        }
+        return (runs, ModelTables.whatIf(runs.map(\.result)))
     }
 
     /// The model: a --gguf file, or a --preset with --weights safetensors or seeded weights.

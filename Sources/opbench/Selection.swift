@@ -7,7 +7,9 @@ struct Selection: ParsableArguments {
     @Option(name: .customLong("op"), help: ArgumentHelp("Operators, comma-separated (default: all; 'opbench list --ops' names them)."))
     var ops: [String] = []
 
-    @Option(name: .customLong("variant"), help: "Variants, comma-separated: naive,simd,blas,auto, or full ids like matmul.simd (default: all but auto).")
+    @Option(
+        name: .customLong("variant"),
+        help: "Variants, comma-separated: naive,simd,blas,auto, or full ids like matmul.simd (default: all but auto).")
     var variants: [String] = []
 
     @Option(name: .customLong("threads"), help: "Thread counts, comma-separated (default: 1).")

@@ -12,7 +12,8 @@ struct TuneCommand: ParsableCommand {
             constants each tunable variant reads ('opbench list --tuning'; ladders around the defaults) are checked against \
             fp64 (a candidate that fails can never win), then raced by successive halving with interleaved samples; the \
             winner and the default (simd at its defaults) are measured side by side in the final rounds, and the winner is \
-            kept only when it is faster by a one-sided U test at --alpha and by at least --min-gain. Entries are merged into --output (default \
+            kept only when it is faster by a one-sided U test at --alpha and by at least --min-gain. Entries are merged into \
+            --output (default \
             results/tuning/<machine>.json, which every command then installs for the auto variants: bench --variant auto, \
             model --plan auto).
             """)
@@ -35,7 +36,8 @@ struct TuneCommand: ParsableCommand {
     static func seconds(_ text: String) throws -> Double {
         let t = text.trimmingCharacters(in: .whitespaces)
         let (digits, scale): (Substring, Double) =
-            t.hasSuffix("ms") ? (t.dropLast(2), 1e-3) : t.hasSuffix("s") ? (t.dropLast(), 1) : t.hasSuffix("m") ? (t.dropLast(), 60) : (t[...], 1)
+            t.hasSuffix("ms")
+            ? (t.dropLast(2), 1e-3) : t.hasSuffix("s") ? (t.dropLast(), 1) : t.hasSuffix("m") ? (t.dropLast(), 60) : (t[...], 1)
         guard let v = Double(digits), v.isFinite, v * scale >= 1, v * scale <= 86_400 else {
             throw CLIError("--budget '\(text)' must be a time from 1 s to 24 h, like 60s, 2m or 90")
         }
@@ -66,7 +68,9 @@ struct TuneCommand: ParsableCommand {
                 }
                 guard !chosen.isEmpty else {
                     throw CLIError(
-                        "--variant \(asked.joined(separator: ",")): none is a variant of \(spec.op) (known: \(names.joined(separator: ", ")))")
+                        "--variant \(asked.joined(separator: ",")): none is a variant of \(spec.op) "
+                            + "(known: \(names.joined(separator: ", ")))"
+                    )
                 }
             }
             let texts = shapes.isEmpty ? [spec.shapes.representative] : shapes
@@ -82,7 +86,8 @@ struct TuneCommand: ParsableCommand {
                 throw CLIError("--op \(spec.op) gets no shape")
             }
         }
-        let machine = Machine.current()
+        // The file keeps the fingerprint only (the ceilings play no part in tuning).
+        let machine = Machine.fingerprint()
         let path = output ?? TuningFile.defaultPath(for: machine)
         if output == nil {
             try FileManager.default.createDirectory(

@@ -120,6 +120,20 @@ final class Int4Workload: Workload {
         y = Matrix(rows: m, cols: n)
     }
 
+    /// The same x and W at other addresses. Quantizing again would take seconds for the
+    /// thousands of copies of a small cold-cache case, and its transient fp32 slabs between
+    /// the copies' blocks fragmented the heap (8 GB resident for 1738 copies of 64x768x768).
+    init(copying o: Int4Workload) throws {
+        shape = o.shape; m = o.m; k = o.k; n = o.n
+        x = o.x.copy()
+        w = try o.w.withUnsafeBytes {
+            try QuantizedMatrix(format: o.w.format, rows: o.n, cols: o.k, bytes: UnsafeRawPointer($0.baseAddress!))
+        }
+        y = Matrix(rows: m, cols: n)
+    }
+
+    func copy(seed: UInt64) throws -> any Workload { try Int4Workload(copying: self) }
+
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Int4.variant(variant)
         self.variant = variant

@@ -53,6 +53,11 @@ public enum Report {
         }
         let models = docs.flatMap { name, d in d.models.map { (name, $0) } }
         if !models.isEmpty { md += "## Model passes\n\n" + ModelTables.table(models.map(\.1)).markdown + "\n" }
+        let bases = Set(models.compactMap { $0.1.whatIf?.basePlan })
+        if !bases.isEmpty {
+            let rows = models.map(\.1).filter { $0.whatIf != nil || bases.contains($0.plan) }
+            md += "## What if\n\n" + ModelTables.whatIf(rows).markdown + "\n"
+        }
         return md
     }
 
@@ -141,6 +146,20 @@ public enum Report {
                     xLog: true, yLog: true))
         }
         let models = docs.flatMap { $0.1.models }
+        // model --what-if: each swap's predicted and measured tokens/s, prefill and decode.
+        for (phase, predicted, measured) in [
+            ("prefill", \WhatIfRecord.predictedPrefillTokensPerSecond, \ModelResult.prefillTokensPerSecond),
+            ("decode", \WhatIfRecord.predictedDecodeTokensPerSecond, \ModelResult.decodeTokensPerSecond),
+        ] {
+            let groups = models.compactMap { m -> (label: String, values: [(key: String, value: Double)])? in
+                guard let w = m.whatIf, let p = w[keyPath: predicted], !m[keyPath: measured].isEmpty else { return nil }
+                return ("\(m.preset) \(w.swap) t=\(m.threads)", [("predicted", p), ("measured", Statistics.median(m[keyPath: measured]))])
+            }
+            if !groups.isEmpty {
+                charts.append(
+                    SVG.bars(title: "What if: \(phase) tokens/s of each swap, predicted vs measured", yTitle: "tokens/s", groups: groups))
+            }
+        }
         if !models.isEmpty {
             charts.append(
                 SVG.stacked(
@@ -220,6 +239,33 @@ public enum ModelTables {
                     m.meanKL.map { Format.error($0) } ?? "–",
                 ]
             }, rightAligned: Set(3...13))
+    }
+
+    /// `model --what-if`: per swap, the predicted and the measured tokens/s (median) with the
+    /// prediction's error, and the swap's accuracy beside the base's (the first row).
+    public static func whatIf(_ models: [ModelResult]) -> TextTable {
+        func rate(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : Statistics.median(xs) }
+        func error(_ predicted: Double?, _ measured: Double?) -> String {
+            guard let p = predicted, let m = measured, m > 0 else { return "–" }
+            return String(format: "%+.0f%%", (p / m - 1) * 100)
+        }
+        var t = TextTable(
+            headers: [
+                "swap", "prefill predicted", "prefill measured", "error", "decode predicted", "decode measured", "error", "cosine",
+                "min tok cos", "top-1 agree", "mean KL",
+            ], rightAligned: Set(1...10))
+        for m in models {
+            let w = m.whatIf
+            let prefill = rate(m.prefillTokensPerSecond), decode = rate(m.decodeTokensPerSecond)
+            t.rows.append([
+                w?.swap ?? "base: \(m.plan)", Format.number(w?.predictedPrefillTokensPerSecond), Format.number(prefill),
+                error(w?.predictedPrefillTokensPerSecond, prefill), Format.number(w?.predictedDecodeTokensPerSecond), Format.number(decode),
+                error(w?.predictedDecodeTokensPerSecond, decode), String(format: "%.7f", m.cosine),
+                String(format: "%.7f", m.minTokenCosine),
+                m.top1Agreement.map { Format.percent($0) } ?? "–", m.meanKL.map { Format.error($0) } ?? "–",
+            ])
+        }
+        return t
     }
 
     /// Seconds per pass (prefill + decode) and share of the total, per operator and plan.
