@@ -328,6 +328,27 @@ public struct CaseResult: Codable, Equatable, Sendable {
     }
 }
 
+/// One term of a what-if prediction: a timing group (an operator; the linears together) whose
+/// calls the swap makes cost `isolatedAfterSeconds` instead of `isolatedBeforeSeconds` per pass
+/// when measured alone, and the time the base pass spent in it (median over its passes).
+public struct WhatIfTerm: Codable, Equatable, Sendable {
+    public var phase: String
+    public var group: String
+    public var inPassSeconds: Double
+    public var isolatedBeforeSeconds: Double
+    public var isolatedAfterSeconds: Double
+
+    public init(phase: String, group: String, inPassSeconds: Double, isolatedBeforeSeconds: Double, isolatedAfterSeconds: Double) {
+        self.phase = phase; self.group = group; self.inPassSeconds = inPassSeconds
+        self.isolatedBeforeSeconds = isolatedBeforeSeconds; self.isolatedAfterSeconds = isolatedAfterSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case phase, group, inPassSeconds = "in_pass_seconds", isolatedBeforeSeconds = "isolated_before_seconds"
+        case isolatedAfterSeconds = "isolated_after_seconds"
+    }
+}
+
 /// What `opbench model --what-if` predicted for a swap of one operator's variant (or the weight
 /// format) in a base plan, from the base pass's time per operator (Amdahl) and the swapped
 /// operator's calls measured in isolation; the pass it belongs to measured the swap.
@@ -338,16 +359,22 @@ public struct WhatIfRecord: Codable, Equatable, Sendable {
     public var basePlan: String
     public var predictedPrefillTokensPerSecond: Double?
     public var predictedDecodeTokensPerSecond: Double?
+    /// What the prediction scaled (absent in files from before it was recorded).
+    public var terms: [WhatIfTerm]?
 
-    public init(swap: String, basePlan: String, predictedPrefillTokensPerSecond: Double?, predictedDecodeTokensPerSecond: Double?) {
+    public init(
+        swap: String, basePlan: String, predictedPrefillTokensPerSecond: Double?, predictedDecodeTokensPerSecond: Double?,
+        terms: [WhatIfTerm]? = nil
+    ) {
         self.swap = swap; self.basePlan = basePlan
         self.predictedPrefillTokensPerSecond = predictedPrefillTokensPerSecond
         self.predictedDecodeTokensPerSecond = predictedDecodeTokensPerSecond
+        self.terms = terms
     }
 
     enum CodingKeys: String, CodingKey {
         case swap, basePlan = "base_plan", predictedPrefillTokensPerSecond = "predicted_prefill_tokens_per_second"
-        case predictedDecodeTokensPerSecond = "predicted_decode_tokens_per_second"
+        case predictedDecodeTokensPerSecond = "predicted_decode_tokens_per_second", terms
     }
 }
 

@@ -64,9 +64,10 @@ public enum ModelBench {
         public var result: ModelResult
         /// Final hidden states of every position, [prompt + generate × C].
         public var hidden: Matrix
-        /// Mean seconds per repetition spent in each operator, in prefill and in decode.
-        public var prefillOpSeconds: [String: Double] = [:]
-        public var decodeOpSeconds: [String: Double] = [:]
+        /// Seconds spent in each operator, in prefill and in decode, one dictionary per
+        /// repetition (in the order of `result`'s tokens/s).
+        public var prefillOpSeconds: [[String: Double]] = []
+        public var decodeOpSeconds: [[String: Double]] = []
         /// The operator calls of one pass, by site (`Request.recordCalls`, first plan only).
         public var calls: [CallSite: Int]?
     }
@@ -94,7 +95,7 @@ public enum ModelBench {
         // What each plan accumulates over its timed passes.
         struct Tally {
             var prefill: [Double] = [], decode: [Double] = []
-            var prefillOps: [String: Double] = [:], decodeOps: [String: Double] = [:]
+            var prefillOps: [[String: Double]] = [], decodeOps: [[String: Double]] = []
             var hidden: Matrix
             var predictions: [Int] = [], divergences: [Double] = []
             var hits = 0, misses = 0
@@ -119,8 +120,10 @@ public enum ModelBench {
             }
             return kl
         }
-        func add(_ into: inout [String: Double], _ after: [String: Double], _ before: [String: Double]) {
-            for (op, s) in after { into[op, default: 0] += (s - (before[op] ?? 0)) / Double(req.repetitions) }
+        func spent(_ after: [String: Double], since before: [String: Double]) -> [String: Double] {
+            var out: [String: Double] = [:]
+            for (op, s) in after { out[op] = s - (before[op] ?? 0) }
+            return out
         }
         for (index, runner) in runners.enumerated() {
             progress(index, runner.plan)
@@ -162,8 +165,8 @@ public enum ModelBench {
             let t2 = Machine.now()
             tally.prefill.append(Double(p) / (t1 - t0))
             if g > 0 { tally.decode.append(Double(g) / (t2 - t1)) }
-            add(&tally.prefillOps, ops1, ops0)
-            add(&tally.decodeOps, runner.opSeconds, ops1)
+            tally.prefillOps.append(spent(ops1, since: ops0))
+            tally.decodeOps.append(spent(runner.opSeconds, since: ops1))
             (tally.hits, tally.misses) = (tally.hits + TunedChoices.hits, tally.misses + TunedChoices.misses)
         }
         for rep in 0..<req.repetitions {

@@ -26,7 +26,8 @@ public struct CallSite: Hashable, Sendable {
 /// the swap (`opbench bench` cases at the call's shape and the pass's threads, side by side);
 /// the operator's measured time in the pass is scaled by the ratio of the two sums (each call
 /// counted as often as the pass makes it), and the rest of the pass is assumed unchanged.
-/// Prefill and decode are predicted separately.
+/// Prefill and decode are predicted separately, once per repetition of the base pass, and the
+/// median is the prediction.
 public enum WhatIf {
     /// The base plan with one thing changed.
     public struct Swap: Sendable {
@@ -44,12 +45,13 @@ public enum WhatIf {
         public var swap: Swap
         public var prefillTokensPerSecond: Double?
         public var decodeTokensPerSecond: Double?
+        /// The groups whose isolated cost the swap changes, per phase.
+        public var terms: [WhatIfTerm]
     }
 
     /// The linear timing key of a pass: `int4` when its linears were timed as such, else `matmul`.
     static func linearKey(_ run: ModelBench.Run) -> String {
-        run.prefillOpSeconds[Int4.op.rawValue] != nil || run.decodeOpSeconds[Int4.op.rawValue] != nil
-            ? Int4.op.rawValue : Matmul.op.rawValue
+        run.result.opSeconds[Int4.op.rawValue] != nil ? Int4.op.rawValue : Matmul.op.rawValue
     }
 
     /// The plan key that chooses the variant of a call of operator `op` (linears: `linear`).
@@ -182,13 +184,15 @@ public enum WhatIf {
             for r in measuredCases { median["\(r.id) \(r.shape) \(mode.rawValue)"] = r.medianSeconds }
             results += measuredCases
         }
-        func predicted(_ i: Int, _ phase: CallSite.Phase) -> Double? {
+        // The prediction for swap i in `phase`: one per repetition of its base pass (that pass's
+        // phase time and its operators' time in it), the median taken, so one slow pass of the
+        // base does not move it; and the terms it came from.
+        func predicted(_ i: Int, _ phase: CallSite.Phase) -> (rate: Double?, terms: [WhatIfTerm]) {
             let base = bases[i], swap = swaps[i]
             let tokens = phase == .prefill ? base.result.promptTokens : base.result.generatedTokens
             let rates = phase == .prefill ? base.result.prefillTokensPerSecond : base.result.decodeTokensPerSecond
-            guard tokens > 0, !rates.isEmpty else { return nil }
             let opSeconds = phase == .prefill ? base.prefillOpSeconds : base.decodeOpSeconds
-            let total = Statistics.mean(rates.map { Double(tokens) / $0 })
+            guard tokens > 0, !rates.isEmpty, opSeconds.count == rates.count else { return (nil, []) }
             let linear = linearKey(base)
             // Per timing group (the linears together): the isolated cost of its calls before and after.
             var before: [String: Double] = [:], after: [String: Double] = [:]
@@ -200,11 +204,21 @@ public enum WhatIf {
                 before[group, default: 0] += Double(count) * tb
                 after[group, default: 0] += Double(count) * ta
             }
-            let seconds = amdahl(total: total, inPass: opSeconds, before: before, after: after)
-            return seconds > 0 ? Double(tokens) / seconds : nil
+            let perPass = zip(rates, opSeconds).map { rate, ops in
+                Double(tokens) / amdahl(total: Double(tokens) / rate, inPass: ops, before: before, after: after)
+            }
+            let terms = before.keys.sorted().compactMap { g -> WhatIfTerm? in
+                guard let b = before[g], let a = after[g], a != b else { return nil }
+                return WhatIfTerm(
+                    phase: phase.rawValue, group: g, inPassSeconds: Statistics.median(opSeconds.map { $0[g] ?? 0 }),
+                    isolatedBeforeSeconds: b, isolatedAfterSeconds: a)
+            }
+            let rate = Statistics.median(perPass)
+            return (rate.isFinite && rate > 0 ? rate : nil, terms)
         }
-        let predictions = swaps.indices.map {
-            Prediction(swap: swaps[$0], prefillTokensPerSecond: predicted($0, .prefill), decodeTokensPerSecond: predicted($0, .decode))
+        let predictions = swaps.indices.map { i in
+            let (prefill, p) = predicted(i, .prefill), (decode, d) = predicted(i, .decode)
+            return Prediction(swap: swaps[i], prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, terms: p + d)
         }
         return (predictions, results)
     }

@@ -203,7 +203,7 @@ struct ModelCommand: ParsableCommand {
         for (i, p) in predictions.enumerated() {
             runs[i + 1].result.whatIf = WhatIfRecord(
                 swap: p.swap.name, basePlan: base.result.plan, predictedPrefillTokensPerSecond: p.prefillTokensPerSecond,
-                predictedDecodeTokensPerSecond: p.decodeTokensPerSecond)
+                predictedDecodeTokensPerSecond: p.decodeTokensPerSecond, terms: p.terms)
         }
         return (runs, ModelTables.whatIf(runs.map(\.result)))
     }

@@ -25,7 +25,7 @@ import Testing
         let rep = try CLI.run(["report", out, "--html", html])
         #expect(rep.status == 0, "\(rep.stderr)")
         let page = try String(contentsOfFile: html, encoding: .utf8)
-        #expect(page.contains("Model pass: time per operator") && page.contains("Model pass: accuracy vs speed"))
+        #expect(page.contains("tiny: time per operator") && page.contains("Model pass: accuracy vs speed"))
 
         let npy = dir.appendingPathComponent("h.npy").path
         let e = try CLI.run([

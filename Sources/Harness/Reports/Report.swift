@@ -36,9 +36,59 @@ public enum Report {
             })
     }
 
-    /// Markdown: machines, then one table per operator, then model passes.
+    /// The fastest variant of each operator, shape and thread count (per kind of machine when
+    /// the runs come from several) among those whose output passed its fp64 check: its
+    /// median, the runner-up and the factor between them, and its factor over simd.
+    static func winners(_ docs: [(String, ResultDocument)]) -> TextTable {
+        let all = tagged(docs)
+        let several = Set(docs.map(\.1.machine.slug)).count > 1
+        var keys: [String] = []
+        var groups: [String: [Tagged]] = [:]
+        for t in all {
+            let key = "\(t.c.op) \(t.c.shape) \(t.c.threads)" + (several ? " \(t.machine.slug)" : "")
+            if groups[key] == nil { keys.append(key) }
+            groups[key, default: []].append(t)
+        }
+        var table = TextTable(
+            headers: ["op", "shape", "thr"] + (several ? ["machine"] : []) + ["winner", "median", "runner-up", "winner ×", "vs simd"],
+            rightAligned: several ? [2, 5, 7, 8] : [2, 4, 6, 7])
+        for key in keys {
+            let cases = groups[key]!.sorted { $0.c.medianSeconds < $1.c.medianSeconds }
+            let passing = cases.filter(\.c.accuracyPass)
+            let first = cases[0]
+            var row = [first.c.op, first.c.shape, "\(first.c.threads)"] + (several ? [first.machine.cpuModel] : [])
+            guard let win = passing.first else {
+                table.rows.append(row + ["none passes its fp64 check", "–", "–", "–", "–"])
+                continue
+            }
+            func name(_ t: Tagged) -> String { t.c.variant + (docs.count > 1 && !several ? " (\(t.source))" : "") }
+            let second = passing.dropFirst().first
+            let simd = passing.first { $0.c.variant == "simd" }
+            row += [
+                name(win), Format.seconds(win.c.medianSeconds), second.map(name) ?? "–",
+                second.map { Format.ratio($0.c.medianSeconds / win.c.medianSeconds) } ?? "–",
+                simd.map { Format.ratio($0.c.medianSeconds / win.c.medianSeconds) } ?? "–",
+            ]
+            table.rows.append(row)
+        }
+        return table
+    }
+
+    /// The what-if rows of `models`: each base (same preset, threads and plan as a swap's, no
+    /// swap of its own) and the swaps; nil when there are none.
+    static func whatIfTable(_ models: [ModelResult]) -> TextTable? {
+        func baseKey(_ m: ModelResult) -> String { "\(m.preset) \(m.threads) \(m.whatIf?.basePlan ?? m.plan)" }
+        let bases = Set(models.compactMap { $0.whatIf == nil ? nil : baseKey($0) })
+        guard !bases.isEmpty else { return nil }
+        return ModelTables.whatIf(models.filter { $0.whatIf != nil || bases.contains(baseKey($0)) })
+    }
+
+    /// Markdown: machines, the winners, then one table per operator, then model passes.
     public static func markdown(_ docs: [(String, ResultDocument)]) -> String {
         var md = "# OpBench report\n\n" + machineTable(docs).markdown + "\n"
+        if docs.contains(where: { !$0.1.cases.isEmpty }) {
+            md += "## Winner per operator and shape\n\n" + winners(docs).markdown + "\n"
+        }
         let all = tagged(docs)
         for op in operators(all) {
             let cases = all.filter { $0.c.op == op }
@@ -53,11 +103,7 @@ public enum Report {
         }
         let models = docs.flatMap { name, d in d.models.map { (name, $0) } }
         if !models.isEmpty { md += "## Model passes\n\n" + ModelTables.table(models.map(\.1)).markdown + "\n" }
-        let bases = Set(models.compactMap { $0.1.whatIf?.basePlan })
-        if !bases.isEmpty {
-            let rows = models.map(\.1).filter { $0.whatIf != nil || bases.contains($0.plan) }
-            md += "## What if\n\n" + ModelTables.whatIf(rows).markdown + "\n"
-        }
+        if let t = whatIfTable(models.map(\.1)) { md += "## What if\n\n" + t.markdown + "\n" }
         return md
     }
 
@@ -85,29 +131,38 @@ public enum Report {
         }
         if !all.isEmpty {
             var roofs: [SVG.Roof] = []
-            for (name, d) in docs {
-                for c in d.machine.ceilings {
+            // One set of ceilings per kind of machine (the first run's calibration of it),
+            // named by the machine when the runs come from several.
+            var machines: [(name: String, machine: MachineInfo)] = []
+            for (_, d) in docs where !machines.contains(where: { $0.machine.slug == d.machine.slug }) {
+                machines.append((d.machine.cpuModel, d.machine))
+            }
+            let several = machines.count > 1
+            for (name, m) in machines {
+                for c in m.ceilings {
                     roofs.append(
                         SVG.Roof(
                             peak: c.peakGflops, bandwidth: c.bandwidthGBps,
                             label:
-                                "\(multi ? name + " " : "")\(c.threads) thread\(c.threads > 1 ? "s" : ""): "
+                                "\(several ? name + " " : "")\(c.threads) thread\(c.threads > 1 ? "s" : ""): "
                                 + "\(Format.number(c.peakGflops)) GFLOP/s, DRAM copy \(Format.number(c.bandwidthGBps)) GB/s"
                         ))
                     // The cache-aware ceilings: every level's read bandwidth at the largest thread count.
-                    guard c.threads == d.machine.ceilings.map(\.threads).max() else { continue }
+                    guard c.threads == m.ceilings.map(\.threads).max() else { continue }
                     for l in c.levels ?? [] {
                         roofs.append(
                             SVG.Roof(
                                 peak: c.peakGflops, bandwidth: l.readGBps,
-                                label: "\(multi ? name + " " : "")\(l.level) read \(Format.number(l.readGBps)) GB/s, t=\(c.threads)",
+                                label: "\(several ? name + " " : "")\(l.level) read \(Format.number(l.readGBps)) GB/s, t=\(c.threads)",
                                 labelSlope: true))
                     }
                 }
             }
             charts.append(
                 SVG.scatter(
-                    title: "Roofline: every case against this machine's ceilings", xTitle: "arithmetic intensity (FLOP/byte)",
+                    title: several
+                        ? "Roofline: every case against its machine's ceilings" : "Roofline: every case against this machine's ceilings",
+                    xTitle: "arithmetic intensity (FLOP/byte)",
                     yTitle: "GFLOP/s",
                     points: all.map {
                         SVG.Point(
@@ -129,7 +184,7 @@ public enum Report {
                 charts.append(
                     SVG.scatter(
                         title: "Thread scaling", xTitle: "threads", yTitle: "GFLOP/s",
-                        points: pts.filter { multiThread.contains($0.series) }, xLog: false, yLog: true, lines: true))
+                        points: pts.filter { multiThread.contains($0.series) }, xLog: false, yLog: true, lines: true, xInteger: true))
             }
             charts.append(
                 SVG.scatter(
@@ -161,10 +216,18 @@ public enum Report {
             }
         }
         if !models.isEmpty {
-            charts.append(
-                SVG.stacked(
-                    title: "Model pass: time per operator", xTitle: "seconds per pass (prefill + decode)",
-                    rows: models.map { ($0.label, $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }))
+            // One chart per preset: a model's passes next to each other on their own axis, so a
+            // small model's bars do not vanish beside a large one's.
+            var presets: [String] = []
+            for m in models where !presets.contains(m.preset) { presets.append(m.preset) }
+            for preset in presets {
+                charts.append(
+                    SVG.stacked(
+                        title: "\(preset): time per operator", xTitle: "seconds per pass (prefill + decode)",
+                        rows: models.filter { $0.preset == preset }.map {
+                            ($0.label, $0.opSeconds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                        }))
+            }
             charts.append(
                 SVG.scatter(
                     title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)",
@@ -185,15 +248,17 @@ public enum Report {
             body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
             table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}
             th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
-            th{background:#f4f4f4}td:first-child,td:nth-child(2){text-align:left}
+            th{background:#f4f4f4}td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}
             .charts{display:flex;flex-wrap:wrap;gap:16px}.charts svg{border:1px solid #eee;background:#fff}
-            .fail{color:#c00;font-weight:bold}
+            .fail{color:#c00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}
             </style></head><body>
             <h1>OpBench report</h1>
             \(tableHTML(machineTable(docs)))
+            \(all.isEmpty ? "" : "<h2>Winner per operator and shape</h2>" + tableHTML(winners(docs)))
             <h2>Charts</h2><div class="charts">\(charts.joined(separator: "\n"))</div>
             \(tablesHTML(all, multi: multi))
             \(models.isEmpty ? "" : "<h2>Model passes</h2>" + tableHTML(ModelTables.table(models)))
+            \(whatIfTable(models).map { "<h2>What if</h2>" + tableHTML($0) } ?? "")
             <details><summary>Markdown</summary><pre>\(SVG.esc(md))</pre></details>
             </body></html>
             """
@@ -208,12 +273,13 @@ public enum Report {
         }.joined(separator: "\n")
     }
 
+    /// A table, scrolled sideways inside its own box on a page narrower than it.
     static func tableHTML(_ t: TextTable) -> String {
-        "<table><tr>" + t.headers.map { "<th>\(SVG.esc($0))</th>" }.joined() + "</tr>"
+        "<div class=\"wide\"><table><tr>" + t.headers.map { "<th>\(SVG.esc($0))</th>" }.joined() + "</tr>"
             + t.rows.map {
                 "<tr>" + $0.map { $0 == "FAIL" ? "<td class=\"fail\">FAIL</td>" : "<td>\(SVG.esc($0))</td>" }.joined() + "</tr>"
             }.joined()
-            + "</table>"
+            + "</table></div>"
     }
 }
 
