@@ -14,7 +14,7 @@ public enum Tuner {
         /// The variants raced (names; those that cannot run the shape are left out).
         public var variants: [String]
         /// Random settings drawn per tunable variant, at most (the budget may allow fewer).
-        public var maxSettings = 32
+        public var maxSettings = 96
         /// Seeds the draws, so a search can be repeated.
         public var seed: UInt64 = 1
         /// Significance the final rounds need before the choice replaces the default.

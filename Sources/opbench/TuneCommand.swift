@@ -23,7 +23,7 @@ struct TuneCommand: ParsableCommand {
     var shapes: [String] = []
     @Option(help: ArgumentHelp("Time for the whole search, e.g. 60s, 2m or 90 (seconds), split evenly over the shapes and threads."))
     var budget: String = "60s"
-    @Option(help: "Random settings drawn per tunable variant, at most.") var settings: Int = 32
+    @Option(help: "Random settings drawn per tunable variant, at most (the budget may allow fewer).") var settings: Int = 96
     @Option(help: "Seed of the draws.") var seed: UInt64 = 1
     @Option(help: "Significance the choice must reach against the default in the final rounds.") var alpha: Double = 0.05
     @Option(name: .customLong("min-gain"), help: "Least speed-up over the default worth an entry (e.g. 1% or 0.01).")
