@@ -8,6 +8,7 @@
  *  7 a variant declared twice  8 no layout flag            9 kernel returns an error
  * 10 kernel writes NaN        11 count 0                  12 summary without NUL in 201 bytes
  * 13 undefined flag bits      14 kernel returns UNSUPPORTED 15 no entry symbol at all
+ * 16 kernel crashes (writes through a null pointer): what only --isolate contains
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@ static int matmul(const opbench_matmul_args *g, char *message, size_t size) {
     if (DEFECT == 14) {
         snprintf(message, size, "no such case here");
         return OPBENCH_UNSUPPORTED;
+    }
+    if (DEFECT == 16) {
+        volatile float *nowhere = NULL;
+        *nowhere = (float)g->m;
     }
     for (int64_t i = 0; i < g->m; i++)
         for (int64_t j = 0; j < g->n; j++) {

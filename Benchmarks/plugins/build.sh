@@ -10,8 +10,8 @@ flags=(-O3 -march=native -shared -fPIC -std=c11 -Wall -Wextra -Werror -Iinclude)
 "$cc" "${flags[@]}" -o "$out/libopbench_example.so" Benchmarks/plugins/example.c -lpthread
 echo "built $out/libopbench_example.so"
 if [[ "${1:-}" == "--broken" ]]; then
-  for defect in $(seq 0 15); do
+  for defect in $(seq 0 16); do
     "$cc" "${flags[@]}" -Wno-unused-function -Wno-unused-const-variable -DDEFECT="$defect" -o "$out/libopbench_broken$defect.so" Benchmarks/plugins/broken.c -lm
   done
-  echo "built $out/libopbench_broken{0..15}.so"
+  echo "built $out/libopbench_broken{0..16}.so"
 fi

@@ -40,8 +40,6 @@ what = {
     "model-gpt2.json": "gpt2-small plan comparison, synthetic weights (models.sh)",
     "model-tinyllama.json": "tinyllama-1.1b in f32, Q8_0, Q4_0 and Q4_K_M, 2 threads, synthetic weights (Benchmarks/scripts/llama.sh)",
     "model-tinyllama.md": "report of model-tinyllama.json (llama.sh)",
-    "history.html": "the quick suite across commits, one trend per case with its detected steps (Benchmarks/scripts/history.sh)",
-    "history.md": "the steps found across commits (history.sh)",
     "model-gpt2-896-all.json": "gpt2-small at 896 tokens, dense causal attention (models.sh)",
     "model-gpt2-896-window.json": "gpt2-small at 896 tokens, window 128 + 4 global (models.sh)",
     "model-minilm.json": "MiniLM-L6 real weights, five plans (models.sh)",
@@ -57,6 +55,9 @@ what = {
     "what-if.json": "gpt2-small model --what-if: every one-operator swap of the default plan, predicted then measured (tune.sh)",
     "tune.md": "report of tune-model-t1/t2.json and what-if.json (tune.sh)",
 }
+for f in os.listdir(out):
+    if f.startswith("history-") and f.endswith(".md"):
+        what[f] = "the steps found across commits on one kind of machine, " + f[8:-3] + " (Benchmarks/scripts/history.sh)"
 for f in os.listdir(os.path.join(out, "tuning")) if os.path.isdir(os.path.join(out, "tuning")) else []:
     what["tuning/" + f] = "opbench tune's choices for this kind of machine, which the auto variants follow (tune.sh)"
 for i in range(1, 9):

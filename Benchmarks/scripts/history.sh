@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Appends this commit's quick-suite run to results/history/<date>-<commit>.json (a clean tree
-# only: a dirty one has no commit to name) and redraws results/history.html and history.md.
+# Appends this commit's quick-suite run to results/history/<kind>/<date>-<commit>.json (a clean
+# tree only: a dirty one has no commit to name; <kind> is this machine's, `opbench machine`'s
+# `kind` line: steps are only looked for among runs of one kind) and redraws
+# results/history-<kind>.html and .md.
 #   history.sh                 this commit
 #   history.sh --backfill REV… earlier commits, each built and run in a temporary worktree
 # `opbench history results/history` finds the steps (docs/cli.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-mkdir -p results/history
+swift build -c release >/dev/null
+kind=$(.build/release/opbench --tuning none machine | awk '$1 == "kind" { print $2 }')
+dir=results/history/$kind
+mkdir -p "$dir"
 run_at() {  # run_at DIR: build DIR's opbench and append its quick-suite run
   (cd "$1" && swift build -c release >/dev/null && commit=$(git rev-parse --short=12 HEAD) \
     && stamp=$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S) \
-    && .build/release/opbench bench --suite quick --output "$root/results/history/$stamp-$commit.json" >/dev/null \
-    && echo "appended results/history/$stamp-$commit.json")
+    && .build/release/opbench bench --suite quick --output "$root/$dir/$stamp-$commit.json" >/dev/null \
+    && echo "appended $dir/$stamp-$commit.json")
 }
 if [ "${1:-}" = "--backfill" ]; then
   shift
@@ -30,6 +35,5 @@ else
   bash .ci/setup
   run_at .
 fi
-.build/release/opbench history results/history --html results/history.html --md results/history.md >/dev/null 2>&1 \
-  || { swift build -c release >/dev/null && .build/release/opbench history results/history --html results/history.html --md results/history.md >/dev/null; }
-echo "wrote results/history.html, results/history.md"
+.build/release/opbench history "$dir" --html "results/history-$kind.html" --md "results/history-$kind.md" >/dev/null
+echo "wrote results/history-$kind.html, results/history-$kind.md"

@@ -8,9 +8,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bash .ci/setup
 swift build -c release
-slug=$($bin --tuning none machine | awk '$1 == "tuning" { print $2 }' | xargs basename)
+kind=$($bin --tuning none machine | awk '$1 == "kind" { print $2 }')
 mkdir -p "$out/tuning"
-tuning="$out/tuning/$slug"
+tuning="$out/tuning/$kind.json"
 # MiniLM-L6 at 128 tokens: the Q, K, V and output projections, the MLP's two linears, attention
 # over 12 heads of 32, and the layer norms.
 $bin tune --op matmul,attention,layernorm --threads 1,2 --budget 150s -o "$tuning" \

@@ -129,6 +129,15 @@ public enum Bench {
         return results
     }
 
+    /// Results measured in separate runs (`bench --isolate`: plugin variants in processes of
+    /// their own) as one run's: peers linked and speed-ups computed across all of them.
+    public static func combine(_ parts: [[CaseResult]]) -> [CaseResult] {
+        var results = parts.flatMap { $0 }
+        linkPeers(&results)
+        computeSpeedups(&results)
+        return results
+    }
+
     /// The run's minimum (its one round), and the peer of each case (same op, shape and threads: blas, or
     /// simd for blas) with the per-sample normalized times.
     static func linkPeers(_ results: inout [CaseResult]) {

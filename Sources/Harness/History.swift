@@ -50,7 +50,9 @@ public enum History {
 
     /// Reads every `.json` results file of `directory` in the order of their names, which
     /// `history.sh` makes the commits' order (`<commit date>-<commit>.json`): a commit run
-    /// later (a backfill) still takes its place in the history.
+    /// later (a backfill) still takes its place in the history. Every file must come from one
+    /// kind of machine (`MachineInfo.speedDifference`): a step between two machines is not a
+    /// step of the code, so `history.sh` keeps one directory per kind (`results/history/<kind>/`).
     public static func load(_ directory: String) throws -> [ResultDocument] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
@@ -58,7 +60,15 @@ public enum History {
         }
         let files = names.filter { $0.hasSuffix(".json") }.sorted()
         guard !files.isEmpty else { throw FileError(directory, "holds no .json results files") }
-        return try files.map { try ResultDocument.read((directory as NSString).appendingPathComponent($0)) }
+        let docs = try files.map { try ResultDocument.read((directory as NSString).appendingPathComponent($0)) }
+        for (file, doc) in zip(files, docs).dropFirst() {
+            if let why = doc.machine.speedDifference(docs[0].machine) {
+                throw FileError(
+                    (directory as NSString).appendingPathComponent(file),
+                    "comes from another kind of machine than \(files[0]) (\(why)); keep one directory per kind")
+            }
+        }
+        return docs
     }
 
     /// The steps of a series of run medians (seconds), earliest first.

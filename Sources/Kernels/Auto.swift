@@ -72,6 +72,14 @@ public enum TunedChoices {
         return found
     }
 
+    /// The kernel (as the family's kernel type `K`) and table an `auto` variant runs a call
+    /// of `op` with: the choice installed for `key`, else `fallback` at its defaults.
+    @inline(__always)
+    static func resolve<K>(_ op: Op, _ key: @autoclosure () -> TuningKey, fallback: K) -> (kernel: K, table: (any TuningTable)?) {
+        guard let c = choice(op, key()), let kernel = c.kernel as? K else { return (fallback, nil) }
+        return (kernel, c.table)
+    }
+
     /// The summary line every `auto` variant shows.
     static let summary = "the variant and constants 'opbench tune' chose for the shape and threads (--tuning FILE), else simd"
 }
@@ -93,10 +101,10 @@ extension Matmul {
             _ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
             _ c: MutableMatrixView, threads: Int
         ) throws {
-            let choice = TunedChoices.choice(
-                op, tuningKey(m: a.rows, k: a.cols, n: layout == .kn ? b.cols : b.rows, layout: layout, threads: threads))
-            let kernel = choice?.kernel as? any MatmulKernel ?? SIMD()
-            try Matmul.with(choice?.table as? Tuning) { try kernel.run(a, b, layout: layout, bias: bias, c, threads: threads) }
+            let (kernel, table) = TunedChoices.resolve(
+                op, tuningKey(m: a.rows, k: a.cols, n: layout == .kn ? b.cols : b.rows, layout: layout, threads: threads),
+                fallback: SIMD() as any MatmulKernel)
+            try Matmul.withTable(table) { try kernel.run(a, b, layout: layout, bias: bias, c, threads: threads) }
         }
     }
 }
@@ -118,9 +126,9 @@ extension Int4 {
             _ x: MatrixView, _ w: QuantizedMatrix, bias: UnsafeBufferPointer<Float>?,
             _ y: MutableMatrixView, threads: Int
         ) throws {
-            let choice = TunedChoices.choice(op, tuningKey(m: x.rows, k: w.cols, n: w.rows, format: w.format, threads: threads))
-            let kernel = choice?.kernel as? any Int4Kernel ?? SIMD()
-            try Int4.with(choice?.table as? Tuning) { try kernel.run(x, w, bias: bias, y, threads: threads) }
+            let (kernel, table) = TunedChoices.resolve(
+                op, tuningKey(m: x.rows, k: w.cols, n: w.rows, format: w.format, threads: threads), fallback: SIMD() as any Int4Kernel)
+            try Int4.withTable(table) { try kernel.run(x, w, bias: bias, y, threads: threads) }
         }
     }
 }
@@ -144,13 +152,13 @@ extension Attention {
             q: MatrixView, k: MatrixView, v: MatrixView, heads: Int, pattern: AttentionPattern,
             _ out: MutableMatrixView, threads: Int
         ) throws {
-            let choice = TunedChoices.choice(
+            let (kernel, table) = TunedChoices.resolve(
                 op,
                 tuningKey(
                     tq: q.rows, tk: k.rows, heads: heads, kvHeads: heads > 0 && q.cols % heads == 0 ? k.cols / (q.cols / heads) : 0,
-                    headDim: heads > 0 ? q.cols / heads : 0, pattern: pattern, threads: threads))
-            let kernel = choice?.kernel as? any AttentionKernel ?? SIMD()
-            try Attention.with(choice?.table as? Tuning) {
+                    headDim: heads > 0 ? q.cols / heads : 0, pattern: pattern, threads: threads),
+                fallback: SIMD() as any AttentionKernel)
+            try Attention.withTable(table) {
                 try kernel.run(q: q, k: k, v: v, heads: heads, pattern: pattern, out, threads: threads)
             }
         }
@@ -167,9 +175,8 @@ extension Softmax {
         public var runsByDefault: Bool { false }
 
         public func run(_ x: MatrixView, _ y: MutableMatrixView, options: Options, threads: Int) throws {
-            let choice = TunedChoices.choice(op, .rows(x.rows, x.cols, flag: options.causal ? 1 : 0, threads: threads))
-            let kernel = choice?.kernel as? any SoftmaxKernel ?? SIMD()
-            try kernel.run(x, y, options: options, threads: threads)
+            let key = TuningKey.rows(x.rows, x.cols, flag: options.causal ? 1 : 0, threads: threads)
+            try TunedChoices.resolve(op, key, fallback: SIMD() as any SoftmaxKernel).kernel.run(x, y, options: options, threads: threads)
         }
     }
 }
@@ -186,7 +193,7 @@ extension LayerNorm {
             _ x: MatrixView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
             eps: Float, _ y: MutableMatrixView, threads: Int
         ) throws {
-            let kernel = TunedChoices.choice(op, .rows(x.rows, x.cols, threads: threads))?.kernel as? any LayerNormKernel ?? SIMD()
+            let kernel = TunedChoices.resolve(op, .rows(x.rows, x.cols, threads: threads), fallback: SIMD() as any LayerNormKernel).kernel
             try kernel.run(x, gamma: gamma, beta: beta, eps: eps, y, threads: threads)
         }
     }
@@ -201,7 +208,7 @@ extension RMSNorm {
         public var runsByDefault: Bool { false }
 
         public func run(_ x: MatrixView, gamma: UnsafeBufferPointer<Float>, eps: Float, _ y: MutableMatrixView, threads: Int) throws {
-            let kernel = TunedChoices.choice(op, .rows(x.rows, x.cols, threads: threads))?.kernel as? any RMSNormKernel ?? SIMD()
+            let kernel = TunedChoices.resolve(op, .rows(x.rows, x.cols, threads: threads), fallback: SIMD() as any RMSNormKernel).kernel
             try kernel.run(x, gamma: gamma, eps: eps, y, threads: threads)
         }
     }
@@ -216,7 +223,8 @@ extension SwiGLU {
         public var runsByDefault: Bool { false }
 
         public func run(_ gate: MatrixView, _ up: MatrixView, _ y: MutableMatrixView, threads: Int) throws {
-            let kernel = TunedChoices.choice(op, .rows(gate.rows, gate.cols, threads: threads))?.kernel as? any SwiGLUKernel ?? SIMD()
+            let kernel = TunedChoices.resolve(op, .rows(gate.rows, gate.cols, threads: threads), fallback: SIMD() as any SwiGLUKernel)
+                .kernel
             try kernel.run(gate, up, y, threads: threads)
         }
     }
@@ -241,7 +249,7 @@ extension RoPE {
         ) throws {
             let key = tuningKey(
                 tokens: x.rows, heads: heads, headDim: headDim, rotaryDims: table.rotaryDims, pairing: pairing, threads: threads)
-            let kernel = TunedChoices.choice(op, key)?.kernel as? any RoPEKernel ?? SIMD()
+            let kernel = TunedChoices.resolve(op, key, fallback: SIMD() as any RoPEKernel).kernel
             try kernel.run(x, y, heads: heads, headDim: headDim, table: table, pairing: pairing, threads: threads)
         }
     }

@@ -26,6 +26,17 @@ public struct Blocking: Sendable, Equatable, CustomStringConvertible {
     public init(mc: Int, kc: Int, nc: Int) { self.mc = mc; self.kc = kc; self.nc = nc }
 
     public var description: String { "MR=\(Blocking.mr) NR=\(Blocking.nr) MC=\(mc) KC=\(kc) NC=\(nc)" }
+
+    /// Sets `MC`, `KC` or `NC` (a tuning table's names for them); false for any other name.
+    public mutating func set(_ name: String, _ value: Int) -> Bool {
+        switch name {
+        case "MC": mc = value
+        case "KC": kc = value
+        case "NC": nc = value
+        default: return false
+        }
+        return true
+    }
 }
 
 /// Something that can fill packed B panels: for columns `j0 ..< j0+nc` and depth

@@ -169,10 +169,8 @@ extension Matmul {
         }
 
         public mutating func set(_ name: String, _ value: Int) -> Bool {
+            if blocking.set(name, value) { return true }
             switch name {
-            case "MC": blocking.mc = value
-            case "KC": blocking.kc = value
-            case "NC": blocking.nc = value
             case "directMaxRows": directMaxRows = value
             case "directMaxRowsNK": directMaxRowsNK = value
             case "directMaxRowsNKShortK": directMaxRowsNKShortK = value
@@ -231,10 +229,8 @@ extension Int4 {
         }
 
         public mutating func set(_ name: String, _ value: Int) -> Bool {
+            if blocking.set(name, value) { return true }
             switch name {
-            case "MC": blocking.mc = value
-            case "KC": blocking.kc = value
-            case "NC": blocking.nc = value
             case "gemvMaxRows": gemvMaxRows = value
             case "gemvChunkRows": gemvChunkRows = value
             case "blasPanelRows": blasPanelRows = value

@@ -60,6 +60,11 @@ struct BenchCommand: ParsableCommand {
     @Option(
         name: [.short, .long], help: "Write the results to FILE in --format (JSON results document when the format is table), atomically.")
     var output: String?
+    @Flag(
+        help: ArgumentHelp(
+            "Measure each plugin variant in an opbench process of its own (not interleaved with the others): a kernel that crashes "
+                + "stops the command with one line naming it, instead of ending opbench."))
+    var isolate = false
 
     func run() throws {
         let formats = ["table", "json", "csv", "md", "gbench", "gh-bigger", "gh-smaller"]
@@ -74,6 +79,7 @@ struct BenchCommand: ParsableCommand {
         if let minTime, !(minTime > 0 && minTime <= 600) { throw CLIError("--min-time \(minTime) must be between 0 and 600 seconds") }
         if let repetitions, !(1...1000).contains(repetitions) { throw CLIError("--repetitions \(repetitions) must be from 1 to 1000") }
         guard (1...100).contains(rounds) else { throw CLIError("--rounds \(rounds) must be from 1 to 100") }
+        if isolate && rounds > 1 { throw CLIError("--isolate takes one round (each round is a process of its own already)") }
         if let output { try checkOutputDirectory(output) }
         guard let cacheMode = CacheMode(rawValue: cache) else { throw CLIError("--cache '\(cache)' must be warm or cold") }
         var options = BenchOptions()
@@ -97,8 +103,13 @@ struct BenchCommand: ParsableCommand {
             doc = try runRounds(options: options, part: part)
         } else {
             let progress = ProgressBar()
-            let results = try Bench.run(cases, options: options, machine: machine) { progress.update($0) }
+            let isolated = isolate ? cases.filter { Isolated.isPlugin($0.variant) } : []
+            var parts = [try Bench.run(cases.filter { !isolated.contains($0) }, options: options, machine: machine) { progress.update($0) }]
             progress.finish()
+            for id in Set(isolated.map(\.variant)).sorted() {
+                parts.append(try benchIsolated(id, isolated.filter { $0.variant == id }, options: options))
+            }
+            let results = Bench.combine(parts)
             doc = ResultDocument(
                 machine: machine,
                 settings: RunSettings(
@@ -131,6 +142,36 @@ struct BenchCommand: ParsableCommand {
             FileHandle.standardError.write(Data("accuracy FAIL: \(failed.map(\.key).joined(separator: ", "))\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Measures plugin variant `id`'s `cases` in a process of its own; a crash stops the
+    /// command (nothing is written), naming the variant and the signal.
+    func benchIsolated(_ id: VariantID, _ cases: [BenchCase], options: BenchOptions) throws -> [CaseResult] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opbench-isolated-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("r.json").path
+        var args = [
+            "bench", "--op", id.op.rawValue, "--variant", id.description, "--min-time", "\(options.minTime)", "--repetitions",
+            "\(options.repetitions)", "--cache", options.cache.rawValue, "--format", "json", "--output", out,
+        ]
+        var shapes: [String] = [], threads: [Int] = []
+        for c in cases {
+            if !shapes.contains(c.shape.text) { shapes.append(c.shape.text) }
+            if !threads.contains(c.threads) { threads.append(c.threads) }
+        }
+        for sh in shapes { args += ["--shape", sh] }
+        args += ["--threads", threads.map(String.init).joined(separator: ",")]
+        FileHandle.standardError.write(Data("\(id): measuring \(cases.count) case(s) in a process of its own (--isolate)\n".utf8))
+        let o = try Isolated.run(args, for: id)
+        if let signal = o.signal {
+            throw CLIError("\(id) crashed (\(Isolated.describe(signal: signal))) in its isolated process; nothing written")
+        }
+        guard o.status == 0 || o.status == 1, FileManager.default.fileExists(atPath: out) else {
+            throw CLIError("\(id) (isolated): \(Isolated.lastLine(o))")
+        }
+        let keys = Set(cases.map { "\($0.variant) \($0.shape.text) t=\($0.threads)" })
+        return try ResultDocument.read(out).cases.filter { keys.contains($0.key) }
     }
 
     /// Runs `rounds` child processes of this command (one round each) and merges their results.

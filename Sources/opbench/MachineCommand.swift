@@ -25,7 +25,7 @@ struct MachineCommand: ParsableCommand {
             ("caches", m.caches.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
             ("OS", "\(m.os), \(m.kernel)"), ("Swift", m.swiftVersion),
             ("OpenBLAS", "\(m.openblasConfig) (core \(m.openblasCore)\(detected))"),
-            ("OpBench", m.opbenchCommit), ("cache file", Machine.cacheFile),
+            ("OpBench", m.opbenchCommit), ("kind", m.slug), ("cache file", Machine.cacheFile),
             ("tuning", TuningFile.applied.map { "\($0) (installed)" } ?? "\(TuningFile.defaultPath(for: m)) (none installed)"),
         ]
         for (k, v) in facts { print(k.padding(toLength: 11, withPad: " ", startingAt: 0) + v) }

@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 import Testing
 
 /// External kernels through include/opbench_plugin.h: the example plugin takes part in every
@@ -130,6 +131,33 @@ import Testing
         let nan = try CLI.run(["--plugin", Self.broken(10), "verify", "--op", "matmul", "--variant", "broken.loops"])
         #expect(nan.status == 1, "a NaN output fails verification: \(nan.stdout)\(nan.stderr)")
         #expect(nan.stdout.contains("FAIL"))
+        // A kernel that crashes takes opbench with it, unless its cases run isolated: then
+        // verify fails them (CRASH) and goes on, bench stops with one line and writes nothing.
+        let crash = try CLI.run(["--plugin", Self.broken(16), "verify", "--op", "matmul", "--variant", "broken.loops"])
+        #expect(crash.status >= 128 || crash.status == 11, "not contained without --isolate: status \(crash.status)")
+        let isolated = try CLI.run(["--plugin", Self.broken(16), "verify", "--op", "matmul", "--variant", "simd,broken.loops", "--isolate"])
+        #expect(isolated.status == 1, "\(isolated.stdout)\(isolated.stderr)")
+        #expect(isolated.stdout.contains("CRASH (signal 11 (SIGSEGV))") && isolated.stdout.contains("1 failed"), "\(isolated.stdout)")
+        #expect(isolated.stdout.split(separator: "\n").filter { $0.hasPrefix("matmul.simd") }.allSatisfy { $0.hasSuffix("PASS") })
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("b.json").path
+        let stopped = try CLI.run([
+            "--plugin", Self.broken(16), "bench", "--op", "matmul", "--variant", "simd,broken.loops", "--shape", "16x16x16", "--isolate",
+            "--min-time", "0.02", "-r", "3", "-o", out,
+        ])
+        let last = stopped.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(
+            stopped.status == 2 && last.hasPrefix("opbench: error: matmul.broken.loops crashed (signal 11 (SIGSEGV))"), "\(stopped.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        // A sound plugin measured isolated joins the others' table, its peer linked.
+        let sound = try CLI.run([
+            "--plugin", Self.broken(0), "bench", "--op", "matmul", "--variant", "blas,broken.loops", "--shape", "16x16x16", "--isolate",
+            "--min-time", "0.02", "-r", "3", "-o", out,
+        ])
+        #expect(sound.status == 0, "\(sound.stderr)")
+        let doc = try ResultDocument.read(out)
+        #expect(doc.cases.map(\.id) == ["matmul.blas", "matmul.broken.loops"] && doc.cases[1].speedupVsBlas != nil)
+
         // Asked for 2 threads only, the one-thread plugin has no case to run: said, exit 2.
         try CLI.expectError(
             ["--plugin", Self.broken(0), "bench", "--op", "matmul", "--variant", "broken.loops", "--shape", "8x8x8", "--threads", "2"],

@@ -82,5 +82,14 @@ import TestSupport
         let html = History.html(History.analyze(docs))
         #expect(html.contains("<svg") && html.contains("stroke-dasharray") && html.contains("0abc006"))
         #expect(throws: FileError.self) { try History.load(dir.appendingPathComponent("none").path) }
+        // A run from another kind of machine in the same directory is refused, by name.
+        var foreign = Synthetic.doc([Synthetic.result("matmul.simd", samples: [1, 1, 1])])
+        foreign.machine.cpuModel = "Another CPU"
+        let name = "20261231000000-fffffff.json"
+        try foreign.write(to: dir.appendingPathComponent(name).path)
+        #expect { try History.load(dir.path) } throws: {
+            let text = "\($0)"
+            return text.contains(name) && text.contains("another kind of machine") && text.contains("Another CPU")
+        }
     }
 }
