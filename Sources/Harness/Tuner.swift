@@ -46,6 +46,13 @@ public enum Tuner {
         public var note: String?
     }
 
+    /// The variants a search races when none are named: every one that runs by default, but
+    /// not naive (never the fastest) nor those that approximate (`Kernel.approximates`:
+    /// `auto` must not change a plan's numerics unasked).
+    public static func defaultVariants(_ spec: any OperatorSpec) -> [String] {
+        spec.kernels.filter { $0.runsByDefault && !$0.approximates && $0.name != "naive" }.map(\.name)
+    }
+
     /// The values a tuner tries for `p`: a ladder around its default (×¼, ×½, ×⅔, ×1, ×1½,
     /// ×2, ×4), rounded to its multiple and kept within its range.
     public static func ladder(_ p: TuningParameter) -> [Int] {

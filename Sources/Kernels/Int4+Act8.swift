@@ -34,6 +34,7 @@ extension Int4 {
         public var name: String { "act8" }
         public var tunables: [String] { ["act8ChunkRows"] }
         public var arithmetic: Arithmetic { .int8Dot }
+        public var approximates: Bool { true }
         /// The formats with 16-row planes; the K-quants have none.
         public func supports(_ format: QuantFormat) -> Bool { format.hasPlanes }
         public var summary: String {

@@ -26,6 +26,11 @@ public protocol Kernel: Sendable {
     /// Whether `verify`, `bench` and the suites run the variant when no `--variant` names it
     /// (false for `auto`, which without a tuning file entry for the shape is simd again).
     var runsByDefault: Bool { get }
+    /// Whether the variant computes something other than the operation to fp32 rounding (int4.act8
+    /// rounds the activations to 8 bits) and so is checked against a bound of its own:
+    /// `opbench tune` races such a variant only when `--variant` names it, so `auto` never
+    /// changes a plan's numerics unasked.
+    var approximates: Bool { get }
 }
 
 /// The arithmetic a variant's roofline ceiling is measured for.
@@ -38,6 +43,7 @@ extension Kernel {
     public var arithmetic: Arithmetic { .fma }
     public var tunables: [String] { [] }
     public var runsByDefault: Bool { true }
+    public var approximates: Bool { false }
 }
 
 /// "Did you mean" for misspelt names.

@@ -53,12 +53,11 @@ struct TuneCommand: ParsableCommand {
         guard !selection.ops.isEmpty else { throw CLIError("give the operators to tune with --op (e.g. --op matmul)") }
         let specs = try selection.selectedOps()
         let threadCounts = try selection.threadCounts()
-        // Raced by default: every variant that runs by default but naive (never the fastest).
         let asked = try listItems(selection.variants, option: "--variant")
         var tasks: [(CaseShape, Int, [String])] = []
         for spec in specs {
             let names = spec.kernels.filter(\.runsByDefault).map(\.name)
-            var chosen = names.filter { $0 != "naive" }
+            var chosen = Tuner.defaultVariants(spec)
             if !asked.isEmpty {
                 chosen = []
                 for a in asked {

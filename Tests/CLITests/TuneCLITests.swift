@@ -18,10 +18,14 @@ import Testing
         #expect(r.stdout.contains("speed-up") && r.stderr.contains("wrote \(file): 5 entries"), "\(r.stdout)\(r.stderr)")
         let tuned = try TuningFile.read(file)
         #expect(tuned.entries.count == 5 && tuned.entries.allSatisfy { $0.variant != "naive" && $0.variant != "auto" })
+        // A variant that approximates (int4.act8) takes part when named.
+        let q = try CLI.run(["tune", "--op", "int4", "--variant", "simd,act8", "--shape", "16x256x64", "--budget", "2s", "-o", file])
+        let withInt4 = try TuningFile.read(file)
+        #expect(q.status == 0 && withInt4.entries.contains { $0.op == "int4" }, "\(q.stderr)")
         // A second run at another shape keeps the first run's entries.
         let again = try CLI.run(["tune", "--op", "softmax", "--shape", "8x512", "--budget", "1s", "-o", file])
         let merged = try TuningFile.read(file)
-        #expect(again.status == 0 && merged.entries.count == 6, "\(again.stderr)")
+        #expect(again.status == 0 && merged.entries.count == 7, "\(again.stderr)")
 
         // bench --variant auto follows the file, and the results say which file.
         let out = dir.appendingPathComponent("b.json").path
@@ -50,7 +54,7 @@ import Testing
         #expect(none.status == 0 && none.stderr.contains("0 of ") && none.stderr.contains("no tuning file"), "\(none.stderr)")
         // list --tuning shows the installed file's entries.
         let list = try CLI.run(["--tuning", file, "list", "--tuning"])
-        #expect(list.status == 0 && list.stdout.contains("tuning file \(file) (6 entries"), "\(list.stdout)")
+        #expect(list.status == 0 && list.stdout.contains("tuning file \(file) (7 entries"), "\(list.stdout)")
     }
 
     /// A candidate that fails its fp64 check never wins: a plugin writing NaN is raced and refused.

@@ -26,6 +26,13 @@ import Testing
         }
     }
 
+    /// Unless named, a search races neither naive, auto nor a variant that approximates.
+    @Test func defaultRaceKeepsTheNumerics() throws {
+        #expect(Tuner.defaultVariants(try Operators.named("int4")) == ["simd", "blas"])
+        #expect(Tuner.defaultVariants(try Operators.named("matmul")) == ["simd", "blas"])
+        #expect(Operators.all.allSatisfy { spec in Tuner.defaultVariants(spec).allSatisfy { $0 != "auto" && $0 != "naive" } })
+    }
+
     /// Ladders stay within each constant's legal values and hold its default.
     @Test func laddersAreLegal() {
         for (_, table) in Tuning.tables {
