@@ -9,6 +9,6 @@ source "$(dirname "$0")/common.sh"
 bash .ci/setup
 swift build -c release
 name=${1:-baseline.json}
-$bin bench --suite quick --rounds 5 --output "$out/$name"
+$bin --tuning none bench --suite quick --rounds 5 --output "$out/$name"
 write_index
 echo "wrote $out/$name"

@@ -97,9 +97,10 @@ struct Gate: ParsableCommand {
         } else {
             guard (1...10).contains(runs) else { throw CLIError("--runs \(runs) must be from 1 to 10") }
             _ = try BenchCase.list(from: base, path: baseline)
+            // The candidate runs with the tuning file the baseline ran with (none unless it says).
             candidates = try runChildren(
                 [
-                    "bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
+                    "--tuning", base.settings.tuning ?? "none", "bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
                     "--repetitions", "\(base.settings.repetitions)", "--format", "json", "--cache", base.settings.cache ?? "warm",
                 ], count: runs, label: "run")
             if let output { try Bench.merge(candidates).write(to: output) }
