@@ -28,6 +28,7 @@ what = {
     "baseline.json": "the gate baseline: the quick suite in 5 rounds (Benchmarks/scripts/baseline.sh), AMD EPYC Zen 4 with AVX-512",
     "baseline-avx2.json": "the gate baseline for AVX2-only machines (baseline.sh baseline-avx2.json), AMD EPYC Zen 3",
     "baseline-zen5.json": "the gate baseline for AMD EPYC Zen 5 with AVX-512 VNNI, 48K L1d (baseline.sh baseline-zen5.json)",
+    "baseline-xeon.json": "the gate baseline for the Intel Xeon VM (Sapphire/Emerald Rapids, AVX-512 VNNI/BF16, 2 MiB L2; baseline.sh baseline-xeon.json)",
     "avx2-formats-cold.json": "the decode GEMV 1x4096x14336 cold in Q4_0, Q8_0, Q4_K, Q6_K, simd and blas, 1 and 2 threads, on the AVX2 Zen 3 VM",
     "avx2-llama-ops.json": "rmsnorm, swiglu and rope, bench --suite full, 1 and 2 threads, on the AVX2 Zen 3 VM",
     "avx2-new.md": "report of avx2-formats-cold.json and avx2-llama-ops.json",
