@@ -199,11 +199,11 @@ public enum Tuner {
         }
         let winner = field.first ?? defaultEntrant
         // Final rounds: the winner and the default side by side until the budget is spent
-        // (at least 5 rounds each, at most 101).
+        // (at least 5 rounds each, at most 101); 5 of the default alone when it won the race.
         var def: [Double] = [], tuned: [Double] = []
         let isDefault = winner.candidate == defaultEntrant.candidate
         var rounds = 0
-        while rounds < 5 || (used() < 1 && rounds < 101) {
+        while rounds < 5 || (!isDefault && used() < 1 && rounds < 101) {
             rounds += 1
             progress("\(shape.op) \(shape.text) t=\(threads): final round \(rounds), \(winner.candidate) vs default", min(used(), 1))
             for (entrant, sink) in isDefault ? [(defaultEntrant, 0)] : [(defaultEntrant, 0), (winner, 1)] {

@@ -100,7 +100,8 @@ struct Gate: ParsableCommand {
             // The candidate runs with the tuning file the baseline ran with (none unless it says).
             candidates = try runChildren(
                 [
-                    "--tuning", base.settings.tuning ?? "none", "bench", "--cases-from", baseline, "--min-time", "\(base.settings.minTimeSeconds)",
+                    "--tuning", base.settings.tuning ?? "none", "bench", "--cases-from", baseline, "--min-time",
+                    "\(base.settings.minTimeSeconds)",
                     "--repetitions", "\(base.settings.repetitions)", "--format", "json", "--cache", base.settings.cache ?? "warm",
                 ], count: runs, label: "run")
             if let output { try Bench.merge(candidates).write(to: output) }
