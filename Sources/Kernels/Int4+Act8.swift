@@ -7,20 +7,23 @@ extension Int4 {
     ///
     /// - Activations (`Act8Blocks`): each row's 32-element block b gets d = max|x|/127 (fp32)
     ///   and q_t = round(x_t·127/max|x|) ∈ [−127, 127], stored as signed bytes, with the
-    ///   block's correction −o·Σ_t q_t (o = 8 for Q4_0, 128 for Q8_0, 0 for Q4_1) and, for
-    ///   Q4_1, d·Σ_t q_t. A block with a non-finite element gets d = NaN, so the rows it
+    ///   block's correction −o·Σ_t q_t (o = 8 for Q4_0, 128 for Q8_0, 0 for Q4_1 and Q4_K;
+    ///   Q6_K: o = 32, one correction per 16-element half) and d·Σ_t q_t (for the minima of
+    ///   Q4_1 and Q4_K). A block with a non-finite element gets d = NaN, so the rows it
     ///   touches come out NaN rather than a number.
-    /// - Weights: the matrix's planes (`Int4.Planes`), 16 rows per 32-bit lane group: Q4
-    ///   nibbles become bytes by one AND (low) or a shift and an AND (high); Q8_0's quants are
-    ///   stored + 128 as unsigned bytes.
+    /// - Weights: the matrix's planes (`Int4.Planes`), 16 rows per 32-bit lane group: Q4_0,
+    ///   Q4_1 and Q4_K nibbles become bytes by one AND (low) or a shift and an AND (high);
+    ///   Q8_0's quants are stored + 128 and Q6_K's 6-bit levels (0…63) as unsigned bytes.
+    ///   Q4_K is Q4_1 with fp32 factors per 32 weights (d·sc_s and −dmin·m_s, exact), Q6_K
+    ///   Q8_0 with two fp32 scales per 32 weights (d·sc of each half, exact).
     /// - Micro-kernel: 4 rows of x × 32 rows of W (two lane groups). Per block, each of the
     ///   8 (row, group) pairs starts an int32 sum at its correction and adds 8 `vpdpbusd`
     ///   (four byte products per lane, 64 per instruction, exact: |sum| < 2²¹), converts it
     ///   to fp32 (exact) and adds it times d_w·d_x by one FMA (Q4_1: a second FMA adds
-    ///   m_w·d_x·Σq). Each 16-byte group of weights is unpacked once for the 4 rows of x.
+    ///   m_w·d_x·Σq; Q6_K: two integer sums per block, one per half, each joined by one FMA
+    ///   with its half's scale). Each 16-byte group of weights is unpacked once for the 4 rows
+    ///   of x.
     /// - Threads take 256-row chunks of N from a shared counter.
-    /// - Q4_K and Q6_K have no planes: `run` refuses them (`KernelError.unsupported`); a model
-    ///   plan with `int4=act8` runs its K-quant tensors on `int4.simd` (`Transformer`).
     ///
     /// Accuracy: the rounding of x moves each element by at most d_b·(½ + 400u) (the
     /// reciprocal, the scale and the product each round once: |fl(x·id) − x/d| ≤ 127·3.01u),
@@ -35,11 +38,9 @@ extension Int4 {
         public var tunables: [String] { ["act8ChunkRows"] }
         public var arithmetic: Arithmetic { .int8Dot }
         public var approximates: Bool { true }
-        /// The formats with 16-row planes; the K-quants have none.
-        public func supports(_ format: QuantFormat) -> Bool { format.hasPlanes }
         public var summary: String {
             "x rounded once per call to 8-bit blocks (d = max|x|/127), integer dot products (vpdpbusd) against 16-row planes, "
-                + "4 rows of x x 32 rows of W per tile, fp32 scales per block, every M; Q4_0/Q4_1/Q8_0 only; "
+                + "4 rows of x x 32 rows of W per tile, fp32 scales per block, every M; Q4_0/Q4_1/Q8_0/Q4_K/Q6_K; "
                 + "threads take 256-row chunks; changes the numerics: own bound"
         }
 
@@ -48,22 +49,24 @@ extension Int4 {
             _ y: MutableMatrixView, threads: Int
         ) throws {
             let (m, _, n) = try validate(x, w, bias: bias, y, threads: threads)
-            guard supports(w.format) else {
-                throw KernelError.unsupported(
-                    op: Int4.op.rawValue, variant: name,
-                    reason: "\(w.format.rawValue) weights (it runs q4_0, q4_1 and q8_0, from 16-row planes)")
-            }
-            let nb = w.blocksPerRow
+            let nb = w.cols / 32
             let bp = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
             Workspace.with(Act8Blocks.floats(rows: m, blocks: nb)) { buf in
                 let act = Act8Blocks(buf, rows: m, blocks: nb)
-                act.quantize(x, offset: w.format == .q4_0 ? 8 : (w.format == .q8_0 ? 128 : 0))
+                switch w.format {
+                case .q4_0: act.quantize(x, offset: 8)
+                case .q8_0: act.quantize(x, offset: 128)
+                case .q6_k: act.quantize(x, offset: 32, halves: true)
+                case .q4_1, .q4_k: act.quantize(x, offset: 0)
+                }
                 Parallel.forEachChunk(n, threads: threads, chunk: Int4.current.act8ChunkRows, granule: 32) { cols in
                     w.withPlanes { scales, mins, units in
                         switch w.format {
                         case .q4_0: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q40.self)
                         case .q4_1: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q41.self)
-                        default: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q80.self)
+                        case .q8_0: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q80.self)
+                        case .q4_k: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q4K.self)
+                        case .q6_k: Act8.columns(act, scales, mins, units, nb: nb, bias: bp.pointer, y, cols: cols, Q6K.self)
                         }
                     }
                 }
@@ -116,15 +119,21 @@ extension Int4 {
         ) {
             typealias I = SIMD16<Int32>
             let rows = S.rows, groups = S.groups, kind = F.format
-            let unitBytes = kind == .q8_0 ? 512 : 256
+            let bytes = kind == .q8_0 || kind == .q6_k, unitBytes = bytes ? 512 : 256
             let g0 = j0 / 16, g1 = g0 + 1
             // Row r's blocks: quants (8 dwords each), scales, corrections, d·Σq.
             let q0 = act.quants + (i0 * nb) * 8, q1 = q0 + 8 * nb, q2 = q1 + 8 * nb, q3 = q2 + 8 * nb
             let d0 = act.scale + i0 * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb
             let c0 = act.correction + i0 * nb, c1 = c0 + nb, c2 = c1 + nb, c3 = c2 + nb
+            let h0 = act.correctionHigh + i0 * nb, h1 = h0 + nb, h2 = h1 + nb, h3 = h2 + nb
             let s0 = act.sums + i0 * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb
             var f00 = Vec(), f01 = Vec(), f10 = Vec(), f11 = Vec(), f20 = Vec(), f21 = Vec(), f30 = Vec(), f31 = Vec()
             let low = SIMD16<UInt32>(repeating: 0x0F0F_0F0F)
+            // Block b's 16 factors of lane group g: fp16 for Q4_0/Q4_1/Q8_0, fp32 for the K-quants.
+            @inline(__always) func factors(_ p: UnsafePointer<UInt16>, _ g: Int, _ b: Int) -> Vec {
+                kind == .q4_k || kind == .q6_k
+                    ? UnsafeRawPointer(p).load(fromByteOffset: 64 * (g * nb + b), as: Vec.self) : VectorMath.halves(p + (g * nb + b) * 16)
+            }
             for b in 0..<nb {
                 let ua = UnsafeRawPointer(units + (g0 * nb + b) * unitBytes), ub = UnsafeRawPointer(units + (g1 * nb + b) * unitBytes)
                 let qa = q0 + 8 * b, qb = q1 + 8 * b, qc = q2 + 8 * b, qd = q3 + 8 * b
@@ -146,7 +155,7 @@ extension Int4 {
                 var a20 = rows > 2 ? I(repeating: c2[b]) : I(), a21 = a20
                 var a30 = rows > 3 ? I(repeating: c3[b]) : I(), a31 = a30
                 // Vector v of a unit: 4 bytes of each of 16 rows; Q4 (low, high) nibbles pair
-                // with x's dwords v and 4 + v, Q8_0's bytes with dword v.
+                // with x's dwords v and 4 + v, bytes (Q8_0, Q6_K) with dword v.
                 @inline(__always) func step(_ wa: I, _ wb: I, _ v: Int) {
                     a00 = opbench_dot_u8s8(a00, wa, qa[v])
                     if groups > 1 { a01 = opbench_dot_u8s8(a01, wb, qa[v]) }
@@ -163,11 +172,31 @@ extension Int4 {
                         if groups > 1 { a31 = opbench_dot_u8s8(a31, wb, qd[v]) }
                     }
                 }
-                if kind == .q8_0 {
+                @inline(__always) func join(_ f: inout Vec, _ a: I, _ dw: Vec, _ dx: Float) {
+                    f = f.addingProduct(opbench_i32_to_f32(a), dw * Vec(repeating: dx))
+                }
+                // f += S·(d_w·d_x) for every (row, group), with the lane groups' factors.
+                @inline(__always) func joinAll(_ wa: Vec, _ wb: Vec) {
+                    join(&f00, a00, wa, d0[b])
+                    if groups > 1 { join(&f01, a01, wb, d0[b]) }
+                    if rows > 1 { join(&f10, a10, wa, d1[b]); if groups > 1 { join(&f11, a11, wb, d1[b]) } }
+                    if rows > 2 { join(&f20, a20, wa, d2[b]); if groups > 1 { join(&f21, a21, wb, d2[b]) } }
+                    if rows > 3 { join(&f30, a30, wa, d3[b]); if groups > 1 { join(&f31, a31, wb, d3[b]) } }
+                }
+                if bytes {
                     for v in 0..<8 {
                         let wa = ua.load(fromByteOffset: 64 * v, as: I.self)
                         let wb = groups > 1 ? ub.load(fromByteOffset: 64 * v, as: I.self) : I()
                         step(wa, wb, v)
+                        if kind == .q6_k && v == 3 {
+                            // Q6_K: the first half's sums join with its scales; the second half
+                            // starts from its own correction.
+                            joinAll(factors(scales, g0, b), groups > 1 ? factors(scales, g1, b) : Vec())
+                            a00 = I(repeating: h0[b]); a01 = a00
+                            if rows > 1 { a10 = I(repeating: h1[b]); a11 = a10 }
+                            if rows > 2 { a20 = I(repeating: h2[b]); a21 = a20 }
+                            if rows > 3 { a30 = I(repeating: h3[b]); a31 = a30 }
+                        }
                     }
                 } else {
                     for v in 0..<4 {
@@ -177,20 +206,13 @@ extension Int4 {
                         step(unsafeBitCast((ra &>> 4) & low, to: I.self), unsafeBitCast((rb &>> 4) & low, to: I.self), 4 + v)
                     }
                 }
-                let wa = VectorMath.halves(scales + (g0 * nb + b) * 16)
-                let wb = groups > 1 ? VectorMath.halves(scales + (g1 * nb + b) * 16) : Vec()
-                @inline(__always) func join(_ f: inout Vec, _ a: I, _ dw: Vec, _ dx: Float) {
-                    f = f.addingProduct(opbench_i32_to_f32(a), dw * Vec(repeating: dx))
-                }
-                join(&f00, a00, wa, d0[b])
-                if groups > 1 { join(&f01, a01, wb, d0[b]) }
-                if rows > 1 { join(&f10, a10, wa, d1[b]); if groups > 1 { join(&f11, a11, wb, d1[b]) } }
-                if rows > 2 { join(&f20, a20, wa, d2[b]); if groups > 1 { join(&f21, a21, wb, d2[b]) } }
-                if rows > 3 { join(&f30, a30, wa, d3[b]); if groups > 1 { join(&f31, a31, wb, d3[b]) } }
-                if kind == .q4_1 {
+                // Q6_K's second half joins with its scales, in the second array.
+                let second = kind == .q6_k
+                joinAll(factors(second ? mins : scales, g0, b), groups > 1 ? factors(second ? mins : scales, g1, b) : Vec())
+                if kind == .q4_1 || kind == .q4_k {
                     // + m_w·(d_x·Σq) per (row, group).
-                    let ma = VectorMath.halves(mins + (g0 * nb + b) * 16)
-                    let mb = groups > 1 ? VectorMath.halves(mins + (g1 * nb + b) * 16) : Vec()
+                    let ma = factors(mins, g0, b)
+                    let mb = groups > 1 ? factors(mins, g1, b) : Vec()
                     f00 = f00.addingProduct(ma, Vec(repeating: s0[b]))
                     if groups > 1 { f01 = f01.addingProduct(mb, Vec(repeating: s0[b])) }
                     if rows > 1 {
@@ -243,19 +265,23 @@ extension Int4 {
     enum Q40: Act8Format { static var format: QuantFormat { .q4_0 } }
     enum Q41: Act8Format { static var format: QuantFormat { .q4_1 } }
     enum Q80: Act8Format { static var format: QuantFormat { .q8_0 } }
+    enum Q4K: Act8Format { static var format: QuantFormat { .q4_k } }
+    enum Q6K: Act8Format { static var format: QuantFormat { .q6_k } }
 
     /// x[M×K] rounded to 8-bit blocks of 32 for `int4.act8`, in workspace floats: per row i
     /// and block b (slot i·K/32 + b) the 32 signed bytes (8 Int32), the fp32 scale d, the
-    /// int32 correction −o·Σq and the fp32 d·Σq.
+    /// int32 correction −o·Σq (with `halves`: −o·Σq over the first 16 elements, and
+    /// `correctionHigh` the second 16's) and the fp32 d·Σq.
     struct Act8Blocks: @unchecked Sendable {
         let quants: UnsafeMutablePointer<Int32>
         let scale: UnsafeMutablePointer<Float>
         let correction: UnsafeMutablePointer<Int32>
+        let correctionHigh: UnsafeMutablePointer<Int32>
         let sums: UnsafeMutablePointer<Float>
         let rows: Int, blocks: Int
 
         /// Floats of workspace for M rows of K/32 blocks.
-        static func floats(rows: Int, blocks: Int) -> Int { rows * blocks * (8 + 3) }
+        static func floats(rows: Int, blocks: Int) -> Int { rows * blocks * (8 + 4) }
 
         init(_ base: UnsafeMutablePointer<Float>, rows: Int, blocks: Int) {
             self.rows = rows; self.blocks = blocks
@@ -263,17 +289,19 @@ extension Int4 {
             quants = raw.bindMemory(to: Int32.self, capacity: 8 * slots)
             scale = (raw + 32 * slots).bindMemory(to: Float.self, capacity: slots)
             correction = (raw + 36 * slots).bindMemory(to: Int32.self, capacity: slots)
-            sums = (raw + 40 * slots).bindMemory(to: Float.self, capacity: slots)
+            correctionHigh = (raw + 40 * slots).bindMemory(to: Int32.self, capacity: slots)
+            sums = (raw + 44 * slots).bindMemory(to: Float.self, capacity: slots)
         }
 
-        /// Rounds every block of x (see `Act8`); `offset` is the weights' o (8, 128 or 0).
-        func quantize(_ x: MatrixView, offset: Int32) {
+        /// Rounds every block of x (see `Act8`); `offset` is the weights' o (8, 128, 32 or 0),
+        /// `halves` asks for one correction per 16 elements (Q6_K).
+        func quantize(_ x: MatrixView, offset: Int32, halves: Bool = false) {
             for i in 0..<rows {
                 let row = x.row(i)
                 for b in 0..<blocks {
                     Self.quantizeBlock(
                         row + 32 * b, UnsafeMutableRawPointer(quants + 8 * (i * blocks + b)), slot: i * blocks + b, offset: offset,
-                        scale: scale, correction: correction, sums: sums)
+                        halves: halves, scale: scale, correction: correction, correctionHigh: correctionHigh, sums: sums)
                 }
             }
         }
@@ -283,8 +311,9 @@ extension Int4 {
         /// 127/Float.greatestFiniteMagnitude), or d = NaN for a block holding a non-finite value.
         @inline(__always)
         static func quantizeBlock(
-            _ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, slot: Int, offset: Int32,
-            scale: UnsafeMutablePointer<Float>, correction: UnsafeMutablePointer<Int32>, sums: UnsafeMutablePointer<Float>
+            _ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, slot: Int, offset: Int32, halves: Bool,
+            scale: UnsafeMutablePointer<Float>, correction: UnsafeMutablePointer<Int32>, correctionHigh: UnsafeMutablePointer<Int32>,
+            sums: UnsafeMutablePointer<Float>
         ) {
             let v0 = UnsafeRawPointer(x).loadUnaligned(as: Vec.self),
                 v1 = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: 64, as: Vec.self)
@@ -296,15 +325,20 @@ extension Int4 {
             // error of at most max|x| per element, which `Tolerance.int4Act8` allows for).
             guard finite, amax > 0, (127 / amax).isFinite else {
                 q.initializeMemory(as: UInt8.self, repeating: 0, count: 32)
-                scale[slot] = finite ? 0 : .nan; correction[slot] = 0; sums[slot] = finite ? 0 : .nan
+                scale[slot] = finite ? 0 : .nan; correction[slot] = 0; correctionHigh[slot] = 0; sums[slot] = finite ? 0 : .nan
                 return
             }
             let d = amax / 127, id = Vec(repeating: 127 / amax)
             let i0 = opbench_f32_to_i32_nearest(v0 * id), i1 = opbench_f32_to_i32_nearest(v1 * id)
             opbench_store_i32_as_i8(q, i0)
             opbench_store_i32_as_i8(q + 16, i1)
-            let sum = opbench_i32_sum(i0 &+ i1)
-            scale[slot] = d; correction[slot] = -offset * sum; sums[slot] = d * Float(sum)
+            let first = opbench_i32_sum(i0), second = opbench_i32_sum(i1), sum = first + second
+            scale[slot] = d; sums[slot] = d * Float(sum)
+            if halves {
+                correction[slot] = -offset * first; correctionHigh[slot] = -offset * second
+            } else {
+                correction[slot] = -offset * sum
+            }
         }
     }
 }

@@ -6,10 +6,11 @@
 import COpenBLAS
 
 /// A weight matrix W[N×K] (`[out, in]`) stored as GGUF blocks, row-major: each row is
-/// K/blockSize consecutive blocks — the bytes a GGUF file holds for that tensor. For Q4_0,
-/// Q4_1 and Q8_0 a second copy of the same bytes, rearranged into planes of 16 interleaved
-/// rows (`Int4.Planes`) for `int4.simd`'s GEMV and `int4.act8`, is built with it (as ggml's
-/// CPU backend repacks at load), so such a matrix takes twice its GGUF size in memory.
+/// K/blockSize consecutive blocks — the bytes a GGUF file holds for that tensor. A second
+/// copy of the same weights, rearranged into planes of 16 interleaved rows and 32-weight
+/// blocks (`Int4.Planes`) for `int4.simd`'s Q4 GEMV and `int4.act8`, is built with it (as
+/// ggml's CPU backend repacks at load), so such a matrix takes about twice its GGUF size in
+/// memory (the K-quants' planes keep fp32 factors per 32 weights, 1.3–1.5× their blocks).
 ///
 /// The blocks live in an `AlignedBuffer` (2 MiB pages from 256 KiB up), not in a Swift array:
 /// with 4 KiB pages the hardware prefetchers stop at every page boundary, and the decode GEMV
@@ -56,50 +57,71 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let storage = AlignedBuffer(count: (expected + 3) / 4)
         fill(UnsafeMutableRawPointer(storage.pointer))
         self.storage = storage
-        // Only Q4_0, Q4_1 and Q8_0 have planes (the GEMV of int4.simd for Q4, int4.act8 for
-        // all three; int4.simd reads Q8_0 and the K-quants from their blocks).
-        guard format.hasPlanes else {
-            planes = AlignedBuffer(count: 16); nibblePlaneOffset = 0
-            return
-        }
-        let nb = cols / format.blockSize, groups = Int4.Planes.rowGroups(rows)
-        let scaleBytes = groups * nb * 16 * 2 * (format == .q4_1 ? 2 : 1)
-        nibblePlaneOffset = (scaleBytes + 63) & ~63
-        // Q4: 16 bytes of nibbles per row and block; Q8_0: 32 bytes of quants.
-        let unitBytes = format == .q8_0 ? 512 : 256, vectors = unitBytes / 64
-        let nibbleBytes = groups * nb * unitBytes
-        let planes = AlignedBuffer(count: (nibblePlaneOffset + nibbleBytes + 3) / 4)
+        let nb = cols / 32, groups = Int4.Planes.rowGroups(rows)
+        let layout = Int4.Planes.Layout(format, groups: groups, blocks: nb)
+        nibblePlaneOffset = layout.unitsOffset
+        let planes = AlignedBuffer(count: (layout.unitsOffset + layout.unitBytes * groups * nb + 3) / 4)
         self.planes = planes
         let src = UnsafeRawPointer(storage.pointer), dst = UnsafeMutableRawPointer(planes.pointer)
-        memset(dst, 0, nibblePlaneOffset + nibbleBytes)
-        let bb = format.blockBytes, off = format.nibbleOffset, minsAt = groups * nb * 16
-        for r in 0..<rows {
-            let (rg, lane) = (r / 16, r % 16)
-            for b in 0..<nb {
-                let blk = src + (r * nb + b) * bb, slot = (rg * nb + b) * 16 + lane
-                dst.storeBytes(of: blk.loadUnaligned(as: UInt16.self), toByteOffset: 2 * slot, as: UInt16.self)
-                if format == .q4_1 {
-                    dst.storeBytes(
-                        of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 2 * (minsAt + slot), as: UInt16.self)
+        memset(dst, 0, layout.unitsOffset + layout.unitBytes * groups * nb)
+        // Block b of row r: its scale(s) at slot (r/16·nb + b)·16 + r mod 16, its bytes in the
+        // 32-bit lane r mod 16 of the unit's vectors.
+        let vectors = layout.unitBytes / 64
+        @inline(__always) func put(row r: Int, block b: Int, _ bytes: UnsafeRawPointer, xor flip: UInt32 = 0) {
+            let unit = dst + layout.unitsOffset + ((r / 16) * nb + b) * layout.unitBytes
+            for v in 0..<vectors {
+                unit.storeBytes(of: bytes.loadUnaligned(fromByteOffset: 4 * v, as: UInt32.self) ^ flip, toByteOffset: 64 * v + 4 * (r % 16), as: UInt32.self)
+            }
+        }
+        @inline(__always) func slot(_ r: Int, _ b: Int) -> Int { ((r / 16) * nb + b) * 16 + r % 16 }
+        let bb = format.blockBytes
+        switch format {
+        case .q4_0, .q4_1, .q8_0:
+            // fp16 scales (Q4_1: and minima) as stored; Q8_0's signed quants offset by 128 (as
+            // unsigned bytes, the operand `vpdpbusd` wants unsigned).
+            let off = format == .q8_0 ? 2 : format.nibbleOffset
+            for r in 0..<rows {
+                for b in 0..<nb {
+                    let blk = src + (r * nb + b) * bb
+                    dst.storeBytes(of: blk.loadUnaligned(as: UInt16.self), toByteOffset: 2 * slot(r, b), as: UInt16.self)
+                    if format == .q4_1 {
+                        dst.storeBytes(
+                            of: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: layout.secondOffset + 2 * slot(r, b),
+                            as: UInt16.self)
+                    }
+                    put(row: r, block: b, blk + off, xor: format == .q8_0 ? 0x8080_8080 : 0)
                 }
-                // Block (rg, b) is `vectors` 64-byte vectors; bytes 4v…4v+3 of row r's block
-                // are the 32-bit lane r mod 16 of vector v. Q8_0's signed quants are stored
-                // offset by 128 (as unsigned bytes, the operand `vpdpbusd` wants unsigned).
-                let unit = dst + nibblePlaneOffset + (rg * nb + b) * unitBytes
-                let flip: UInt32 = format == .q8_0 ? 0x8080_8080 : 0
-                for v in 0..<vectors {
-                    unit.storeBytes(
-                        of: blk.loadUnaligned(fromByteOffset: off + 4 * v, as: UInt32.self) ^ flip, toByteOffset: 64 * v + 4 * lane,
-                        as: UInt32.self)
+            }
+        case .q4_k, .q6_k:
+            // Per 32 weights, the unsigned levels q and fp32 factors (exact products of the
+            // block's fp16 d and its integer sub-block scales): Q4_K as Q4_1 (scale d·sc_s,
+            // minimum −dmin·m_s; the nibbles in Q4_0's order), Q6_K as bytes q (0…63, the
+            // kernel subtracts 32) with one scale d·sc per 16 weights (first and second half).
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { tmp in
+                let levels = tmp.baseAddress!, raw = UnsafeRawPointer(levels)
+                for r in 0..<rows {
+                    for sb in 0..<(cols / 256) {
+                        let blk = (src + (r * (cols / 256) + sb) * bb).assumingMemoryBound(to: UInt8.self)
+                        for s in 0..<8 {
+                            let b = 8 * sb + s
+                            let (first, second) = Int4.Planes.kLevels(blk, format: format, subBlock: s, into: levels)
+                            dst.storeBytes(of: first, toByteOffset: 4 * slot(r, b), as: Float.self)
+                            dst.storeBytes(of: second, toByteOffset: layout.secondOffset + 4 * slot(r, b), as: Float.self)
+                            put(row: r, block: b, raw)
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Calls `body` with the planes (`Int4.Planes`): `scales` and `mins` hold the block b of
-    /// row r at ((r/16)·(K/32) + b)·16 + r mod 16 (`mins` is `scales` for Q4_0 and Q8_0, which
-    /// have none); `nibbles` holds rows 16·g … 16·g + 15, block b, as 256 bytes at
-    /// (g·(K/32) + b)·256 (Q8_0: the quants + 128 as 512 bytes at (g·(K/32) + b)·512).
+    /// Calls `body` with the planes (`Int4.Planes`): `scales` and `mins` hold the 32-weight
+    /// block b of row r at ((r/16)·(K/32) + b)·16 + r mod 16 (`mins` is `scales` for Q4_0 and
+    /// Q8_0, which have none); `nibbles` holds rows 16·g … 16·g + 15, block b, as 256 bytes at
+    /// (g·(K/32) + b)·256 (Q8_0: the quants + 128 as 512 bytes at (g·(K/32) + b)·512). For the
+    /// K-quants both arrays hold fp32 (read them through a raw pointer): Q4_K's scales and
+    /// minima with nibbles as Q4_0's, Q6_K's first- and second-half scales with its 6-bit
+    /// levels as bytes (see `Int4.Planes.kLevels`).
     @inlinable
     public func withPlanes<R>(
         _ body: (
@@ -110,9 +132,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
         try withExtendedLifetime(planes) {
             let raw = UnsafeRawPointer(planes.pointer)
             let scales = raw.assumingMemoryBound(to: UInt16.self)
+            let second = Int4.Planes.Layout(format, groups: Int4.Planes.rowGroups(rows), blocks: cols / 32).secondOffset
             return try body(
-                scales, format != .q4_1 ? scales : scales + Int4.Planes.rowGroups(rows) * blocksPerRow * 16,
-                (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
+                scales, (raw + second).assumingMemoryBound(to: UInt16.self), (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
         }
     }
 
@@ -383,6 +405,17 @@ public enum Int4: OperatorFamily {
         }
     }
 
+    /// The minimum m added to every weight of 32-weight block b of row `row` (w = s·q + m):
+    /// Q4_1's stored fp16 m, Q4_K's −dmin·m_s of that sub-block; 0 for Q4_0, Q8_0 and Q6_K.
+    static func blockMinimum(_ base: UnsafePointer<UInt8>, _ w: QuantizedMatrix, row: Int, block b: Int) -> Float {
+        let blk = base + row * w.rowBytes + (32 * b / w.format.blockSize) * w.format.blockBytes
+        switch w.format {
+        case .q4_1: return loadHalf(blk + 2)
+        case .q4_k: return -(loadHalf(blk + 2) * Float(QuantBlocks.scaleMinK4(b % 8, blk + 4).m))
+        case .q4_0, .q8_0, .q6_k: return 0
+        }
+    }
+
     /// Checks the arguments of the quantized linear; returns (M, K, N).
     @discardableResult
     public static func validate(
@@ -500,4 +533,62 @@ public enum Int4: OperatorFamily {
 extension Op {
     /// The 4-bit quantized linear layer.
     public static let int4 = Op(rawValue: "int4")
+}
+
+extension Int4.Planes {
+    /// Where a matrix's planes keep what, in bytes from the start of their buffer.
+    @usableFromInline
+    struct Layout {
+        /// The second per-block array: Q4_1's minima (fp16); Q4_K's minima and Q6_K's
+        /// second-half scales (fp32); 0, the scales themselves, for Q4_0 and Q8_0.
+        @usableFromInline let secondOffset: Int
+        /// The units of weight bytes, after the scales (64-byte aligned).
+        @usableFromInline let unitsOffset: Int
+        /// Bytes per unit (16 rows × 32 weights): 256 of nibbles or 512 of bytes.
+        @usableFromInline let unitBytes: Int
+
+        @usableFromInline
+        init(_ format: QuantFormat, groups: Int, blocks nb: Int) {
+            let slots = groups * nb * 16
+            let (second, scaleBytes): (Int, Int)
+            switch format {
+            case .q4_0, .q8_0: (second, scaleBytes) = (0, 2 * slots)
+            case .q4_1: (second, scaleBytes) = (2 * slots, 4 * slots)
+            case .q4_k, .q6_k: (second, scaleBytes) = (4 * slots, 8 * slots)
+            }
+            secondOffset = second
+            unitsOffset = (scaleBytes + 63) & ~63
+            unitBytes = format == .q8_0 || format == .q6_k ? 512 : 256
+        }
+    }
+
+    /// The 32 weights of sub-block s (0…7) of a K-quant super-block as unsigned levels in
+    /// `levels` and two fp32 factors, so that weight t is exactly (before the one rounding the
+    /// dequantization does):
+    /// - Q4_K: first·q_t + second, first = d·sc_s, second = −(dmin·m_s) (both products exact:
+    ///   11 + 6 bits); `levels` holds the nibbles in Q4_0's order (byte i: q_i | q_{i+16} << 4).
+    /// - Q6_K: first·(q_t − 32) for t < 16 and second·(q_t − 32) for t ≥ 16, the scales
+    ///   d·sc_{2s} and d·sc_{2s+1} (11 + 8 bits, exact); `levels` holds the 32 levels q_t
+    ///   (0…63) as bytes.
+    static func kLevels(_ blk: UnsafePointer<UInt8>, format: QuantFormat, subBlock s: Int, into levels: UnsafeMutablePointer<UInt8>)
+        -> (first: Float, second: Float)
+    {
+        switch format {
+        case .q4_k:
+            let (sc, m) = QuantBlocks.scaleMinK4(s, blk + 4)
+            let qs = blk + 16 + 32 * (s / 2), shift = UInt8(4 * (s % 2))
+            for i in 0..<16 { levels[i] = (qs[i] >> shift) & 0x0F | ((qs[i + 16] >> shift) & 0x0F) << 4 }
+            return (Int4.loadHalf(blk) * Float(sc), -(Int4.loadHalf(blk + 2) * Float(m)))
+        case .q6_k:
+            let (h, g) = (s / 4, s % 4)
+            for l in 0..<32 {
+                let low = (blk[64 * h + 32 * (g % 2) + l] >> UInt8(4 * (g / 2))) & 0x0F
+                let high = (blk[128 + 32 * h + l] >> UInt8(2 * g)) & 3
+                levels[l] = low | high << 4
+            }
+            let d = Int4.loadHalf(blk + 208)
+            return (d * Float(Int8(bitPattern: blk[192 + 2 * s])), d * Float(Int8(bitPattern: blk[193 + 2 * s])))
+        case .q4_0, .q4_1, .q8_0: preconditionFailure("kLevels reads the K-quants only")
+        }
+    }
 }

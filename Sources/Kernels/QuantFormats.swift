@@ -52,10 +52,6 @@ public enum QuantFormat: String, CaseIterable, Sendable, Codable {
     /// The 4-bit 32-weight formats, which `int4.simd`'s GEMV reads from nibble planes.
     public var isQ4: Bool { self == .q4_0 || self == .q4_1 }
 
-    /// The formats a `QuantizedMatrix` also lays out in planes of 16 rows (`Int4.Planes`):
-    /// the Q4 formats and Q8_0.
-    public var hasPlanes: Bool { isQ4 || self == .q8_0 }
-
     /// The `ggml_type` number GGUF files store for this format.
     public var ggmlType: UInt32 {
         switch self {

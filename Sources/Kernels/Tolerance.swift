@@ -57,11 +57,10 @@ public enum Tolerance {
                 var amax = 0.0
                 for t in 0..<32 { amax = max(amax, abs(Double(x[32 * b + t]))) }
                 // d_b as the kernel computes it, rounded up; a block the kernel takes as zeros
-                // (127/max|x| overflows fp32) errs by up to max|x| = 2·max|x|·½; Q4_1's |m_b|
-                // (fp16 at byte 2).
+                // (127/max|x| overflows fp32) errs by up to max|x| = 2·max|x|·½; the block's
+                // |minimum| (Q4_1, Q4_K; 0 for the others).
                 let d = (127 / Float(amax)).isFinite ? amax / 127 * (1 + u) : 2 * amax
-                let mb =
-                    w.format == .q4_1 ? abs(Double(Int4.loadHalf(blocks.baseAddress! + j * w.rowBytes + b * w.format.blockBytes + 2))) : 0
+                let mb = abs(Double(Int4.blockMinimum(blocks.baseAddress!, w, row: j, block: b)))
                 for t in 32 * b..<32 * b + 32 {
                     let (xv, wv) = (abs(Double(x[t])), abs(Double(wj[t])))
                     a += (wv + 2 * mb) * (xv + d); r += d * wv

@@ -158,8 +158,8 @@ public final class ModelRunner {
         try timed(linearName, site: linearSite(input.rows, lin, tensor: tensor, layer: layer)) {
             try withBias(lin.bias) { bias in
                 if let q = lin.quantized {
-                    // A tensor in a format the plan's int4 variant does not run (int4.act8 and
-                    // the K-quants) takes int4.simd, as the plan's documentation says.
+                    // A tensor in a format the plan's int4 variant does not run (a plugin's
+                    // `Int4Kernel.supports`) takes int4.simd, as the plan's documentation says.
                     let kernel: any Int4Kernel = int4.supports(q.format) ? int4 : Int4.SIMD()
                     try kernel.run(input, q, bias: bias, out, threads: threads)
                 } else {

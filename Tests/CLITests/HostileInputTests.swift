@@ -26,8 +26,6 @@ import TestSupport
             try CLI.expectError(["bench", "--op", "attention", "--shape", shape], ["attention shape"])
         }
         try CLI.expectError(["bench", "--shape", ",64x64"], ["',64x64'"])
-        // A variant that does not take the shape's format: refused with the reason, not run elsewhere.
-        try CLI.expectError(["bench", "--op", "int4", "--variant", "act8", "--shape", "1x256x64,q4_k"], ["int4.act8", "q4_k"])
         try CLI.expectError(["bench", "--op", "softmax", "--shape", "8x8", "--cache", "lukewarm"], ["--cache 'lukewarm'"])
         // A block mask that would need 1 TiB, and one of 4 GiB: refused before any allocation.
         try CLI.expectError(["bench", "--op", "attention", "--shape", "T=1048576,H=1,D=1,block=1,density=0.5"], ["block mask"])

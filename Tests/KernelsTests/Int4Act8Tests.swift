@@ -4,9 +4,10 @@ import Testing
 
 /// int4.act8: x rounded to 8-bit blocks, integer dot products (`Int4.Act8`).
 @Suite struct Int4Act8Tests {
-    static let formats: [QuantFormat] = [.q4_0, .q4_1, .q8_0]
+    static let formats = QuantFormat.allCases
     /// Every tile specialization (1–4 rows of x, 1 or 2 lane groups, partial groups), more
-    /// rows than one 256-row chunk, and K of one block up to 33 blocks.
+    /// rows than one 256-row chunk, and K of one block up to 33 blocks (the K-quants: K
+    /// rounded up to whole 256-weight super-blocks, 1 to 5 of them).
     static let shapes = [
         (1, 32, 1), (1, 96, 17), (3, 64, 70), (4, 128, 65), (2, 1056, 19), (5, 32, 3), (17, 1056, 129), (70, 160, 200), (1, 64, 601),
         (6, 96, 530),
@@ -27,9 +28,12 @@ import Testing
     }
 
     /// The kernel's arithmetic in scalar code: per block d = max|x|/127, q = round(x·127/max|x|)
-    /// to nearest even, the exact integer sum Σ q_w·q_x, then f = fma(S, d_w·d_x, f) (Q4_1:
-    /// and f = fma(m, d_x·Σq, f)), block by block, and the bias last. The kernel must match it
-    /// bit for bit: its integer sums are exact and its fp32 steps are these, in this order.
+    /// to nearest even, the exact integer sum Σ q_w·q_x, then f = fma(S, d_w·d_x, f) (Q4_1 and
+    /// Q4_K: and f = fma(m, d_x·Σq, f); Q6_K: one sum and one fma per 16-weight half, each with
+    /// its half's scale), block by block, and the bias last. The kernel must match it bit for
+    /// bit: its integer sums are exact and its fp32 steps are these, in this order. The
+    /// K-quants' levels, scales and minima are decoded here from the GGUF bytes by the layout
+    /// `QuantFormat` documents, independently of the kernel's planes.
     static func emulate(_ x: Matrix, _ w: QuantizedMatrix, bias: [Float]?, i: Int, j: Int) -> Float {
         let bytes = w.bytes, nb = w.cols / 32
         var f: Float = 0
@@ -42,26 +46,48 @@ import Testing
                 let id = 127 / amax
                 for t in 0..<32 { q[t] = Int32((x[i, 32 * b + t] * id).rounded(.toNearestOrEven)) }
             }
-            let blk = (j * nb + b) * w.format.blockBytes
-            let dw = Half.float(UInt16(bytes[blk]) | UInt16(bytes[blk + 1]) << 8)
-            var s: Int32 = 0
-            for t in 0..<32 {
-                let qw: Int32
-                switch w.format {
-                case .q8_0: qw = Int32(Int8(bitPattern: bytes[blk + 2 + t]))
-                default:
-                    let byte = bytes[blk + w.format.nibbleOffset + t % 16]
-                    qw = Int32(t < 16 ? byte & 0x0F : byte >> 4) - (w.format == .q4_0 ? 8 : 0)
-                }
-                s += qw * q[t]
+            let (levels, factors, minimum) = Self.block(bytes, w, row: j, block: b)
+            for half in 0..<factors.count {
+                let span = factors.count == 1 ? 0..<32 : 16 * half..<16 * half + 16
+                let s = span.reduce(Int32(0)) { $0 + levels[$1] * q[$1] }
+                f = f.addingProduct(Float(s), factors[half] * d)
             }
-            f = f.addingProduct(Float(s), dw * d)
-            if w.format == .q4_1 {
-                let m = Half.float(UInt16(bytes[blk + 2]) | UInt16(bytes[blk + 3]) << 8)
-                f = f.addingProduct(m, d * Float(q.reduce(0, +)))
-            }
+            if let minimum { f = f.addingProduct(minimum, d * Float(q.reduce(0, +))) }
         }
         return f + (bias?[j] ?? 0)
+    }
+
+    /// Block b (32 weights) of row j: the signed integer levels, the scale (one, or one per
+    /// 16-weight half for Q6_K) and the minimum (Q4_1, Q4_K), so that weight t is
+    /// scale·level_t (+ minimum) before the dequantization's one rounding.
+    static func block(_ bytes: [UInt8], _ w: QuantizedMatrix, row j: Int, block b: Int) -> (levels: [Int32], factors: [Float], minimum: Float?) {
+        let f = w.format, at = j * w.rowBytes + (32 * b / f.blockSize) * f.blockBytes
+        func half(_ i: Int) -> Float { Half.float(UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8) }
+        switch f {
+        case .q8_0:
+            return ((0..<32).map { Int32(Int8(bitPattern: bytes[at + 2 + $0])) }, [half(at)], nil)
+        case .q4_0, .q4_1:
+            let levels = (0..<32).map { t -> Int32 in
+                let byte = bytes[at + f.nibbleOffset + t % 16]
+                return Int32(t < 16 ? byte & 0x0F : byte >> 4) - (f == .q4_0 ? 8 : 0)
+            }
+            return (levels, [half(at)], f == .q4_1 ? half(at + 2) : nil)
+        case .q4_k:
+            let s = b % 8, sc = { (i: Int) in bytes[at + 4 + i] }
+            let (scale, minimum) =
+                s < 4 ? (sc(s) & 63, sc(s + 4) & 63) : ((sc(s + 4) & 0x0F) | (sc(s - 4) >> 6) << 4, (sc(s + 4) >> 4) | (sc(s) >> 6) << 4)
+            let levels = (0..<32).map { t in Int32((bytes[at + 16 + 32 * (s / 2) + t] >> UInt8(4 * (s % 2))) & 0x0F) }
+            return (levels, [half(at) * Float(scale)], -(half(at + 2) * Float(minimum)))
+        case .q6_k:
+            let s = b % 8, (h, g) = (s / 4, s % 4)
+            let levels = (0..<32).map { l -> Int32 in
+                let low = (bytes[at + 64 * h + 32 * (g % 2) + l] >> UInt8(4 * (g / 2))) & 0x0F
+                let high = (bytes[at + 128 + 32 * h + l] >> UInt8(2 * g)) & 3
+                return Int32(low | high << 4) - 32
+            }
+            let d = half(at + 208)
+            return (levels, [2 * s, 2 * s + 1].map { d * Float(Int8(bitPattern: bytes[at + 192 + $0])) }, nil)
+        }
     }
 
     /// Seeded x (padded rows), W in `format` and a bias for every shape of `shapes`.
@@ -69,7 +95,8 @@ import Testing
         m: Int, k: Int, n: Int, x: Matrix, w: QuantizedMatrix, bias: [Float]
     )] {
         try shapes.enumerated().map { index, shape in
-            let (m, k, n) = shape, s = seed + 3 * UInt64(index + 1)
+            let (m, n) = (shape.0, shape.2), s = seed + 3 * UInt64(index + 1)
+            let k = (shape.1 + format.blockSize - 1) / format.blockSize * format.blockSize
             let w = try randomMatrix(n, k, lo: -2, hi: 2, seed: s + 1).withView { try Int4.quantize($0, format: format) }
             return (m, k, n, randomMatrix(m, k, pad: 3, seed: s), w, randomMatrix(1, n, seed: s + 2).dense)
         }
@@ -124,14 +151,14 @@ import Testing
     /// within the bound.
     @Test(arguments: formats)
     func nonFiniteAndZeroBlocks(format: QuantFormat) throws {
-        var x = randomMatrix(3, 128, seed: 41)
+        var x = randomMatrix(3, 256, seed: 41)
         x[0, 70] = .nan
         x[1, 3] = .infinity
         for t in 32..<64 { x[2, t] = 0 }
         // Row 3: a block of magnitudes so small that 127/max|x| overflows (taken as zeros).
-        var tiny = randomMatrix(4, 128, seed: 43)
+        var tiny = randomMatrix(4, 256, seed: 43)
         for t in 64..<96 { tiny[3, t] *= 1e-37 }
-        let w = try randomMatrix(40, 128, lo: -2, hi: 2, seed: 42).withView { try Int4.quantize($0, format: format) }
+        let w = try randomMatrix(40, 256, lo: -2, hi: 2, seed: 42).withView { try Int4.quantize($0, format: format) }
         let y = try Self.run(x, w, bias: nil, threads: 1)
         for j in 0..<40 {
             #expect(y[0, j].isNaN && y[1, j].isNaN, "\(format) column \(j): \(y[0, j]), \(y[1, j])")
@@ -147,16 +174,6 @@ import Testing
                     #expect(abs(Double(yt[3, j]) - ref[3 * 40 + j]) <= tol, "\(format) tiny block, column \(j)")
                 }
             }
-        }
-    }
-
-    /// K-quants have no planes: int4.act8 refuses them with a typed error naming the format.
-    @Test func refusesKQuants() throws {
-        let x = randomMatrix(5, 512, seed: 61)
-        for format in [QuantFormat.q4_k, .q6_k] {
-            let w = try randomMatrix(33, 512, seed: 62).withView { try Int4.quantize($0, format: format) }
-            #expect(!Int4.Act8().supports(format))
-            expectKernelError(["int4.act8", "unsupported", format.rawValue]) { _ = try Self.run(x, w, bias: nil, threads: 2) }
         }
     }
 }

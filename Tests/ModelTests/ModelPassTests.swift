@@ -52,7 +52,7 @@ import Testing
     func int4PlansAreExactOnTheDequantizedWeights(format: String) throws {
         let cfg = try ModelConfig.preset("tiny")
         let w = ModelWeights.synthetic(cfg, seed: 11)
-        let deq = try w.quantized(QuantFormat(rawValue: format)!).dequantized()
+        let deq = try w.quantized(Plan.Weights(rawValue: format)!).dequantized()
         let plans = try ["naive", "simd", "blas"].map { try Plan.parse("int4=\($0),weights=\(format)") }
         let req = try Self.request("tiny", plans: plans, weights: w)
         let refDeq = ReferenceModel(weights: deq, pattern: .all).run(prompt: req.prompt, generate: req.generate)
@@ -68,13 +68,13 @@ import Testing
     /// int4=act8 rounds the activations: against the fp64 pass of the dequantized weights the
     /// exact plan stays within the rounding model's tolerance and act8 does not, yet the cost of
     /// rounding activations to 8 bits (KL) stays below that of rounding the weights to Q4_0.
-    /// With Q4_K weights (tiny's fc2, K = 256) the K-quant tensors run on int4.simd, the others on
-    /// act8: the pass runs and differs from the all-exact one.
-    @Test(arguments: ["q8_0", "q4_0", "q4_1"])
+    /// With Q4_K weights (tiny's fc2, K = 256; the others fall back to a 32-weight format) act8
+    /// runs every tensor: the pass runs and differs from the all-exact one.
+    @Test(arguments: ["q8_0", "q4_0", "q4_1", "q4_k_m"])
     func act8PlansRoundTheActivations(format: String) throws {
         let cfg = try ModelConfig.preset("tiny")
         let w = ModelWeights.synthetic(cfg, seed: 11)
-        let deq = try w.quantized(QuantFormat(rawValue: format)!).dequantized()
+        let deq = try w.quantized(Plan.Weights(rawValue: format)!).dequantized()
         let plans = try ["simd", "act8"].map { try Plan.parse("int4=\($0),weights=\(format)") }
         let req = try Self.request("tiny", plans: plans, weights: w)
         let refDeq = ReferenceModel(weights: deq, pattern: .all).run(prompt: req.prompt, generate: req.generate)

@@ -77,7 +77,7 @@ public struct Int4Spec: OperatorSpec {
         d.format.isQ4 ? Int4.ablation : (d.format == .q8_0 ? Int4.q8Ablation : Int4.blockAblation)
     }
 
-    /// A variant that does not take the shape's format (int4.act8 and the K-quants).
+    /// A variant that does not take the shape's format (a plugin's `Int4Kernel.supports`).
     public func tuningKey(_ d: Dims, threads: Int) -> TuningKey {
         Int4.tuningKey(m: d.m, k: d.k, n: d.n, format: d.format, threads: threads)
     }
