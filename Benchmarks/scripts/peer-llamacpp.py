@@ -5,10 +5,13 @@ engine goes first; medians of every timed pass. Both engines get the same token 
 their outputs for those tokens (a decoder's logits, an encoder's final hidden states with
 pooling none) are compared: cosine per token, top-1 agreement. Run by peer-llamacpp.sh.
 
-  python3 peer-llamacpp.py OPBENCH OUT.json OUT.md NAME=FILE.gguf[:encoder|decoder] ...
+  python3 peer-llamacpp.py OPBENCH OUT.json OUT.md NAME=FILE.gguf[:encoder|decoder[:unscored]] ...
 
 Environment: PEER_PROMPTS (12,128,512), PEER_THREADS (1,2), PEER_ROUNDS (3), PEER_REPS (3 timed
-passes per engine and round), PEER_DECODE (128).
+passes per engine and round), PEER_DECODE (128), PEER_PLANS (exact,act8: OpBench's plans for
+quantized files). An `unscored` model runs OpBench with `--reference none` (no fp64 pass, which
+costs minutes per run for a 1B model; its accuracy column then says "not scored": the
+agreement with llama.cpp's logits is still measured).
 
 llama.cpp runs with its defaults (weight repacking on, flash attention auto), n_batch =
 n_ubatch = 512, pooling none. OpBench runs each quantized file in two plans: the exact path
@@ -26,13 +29,16 @@ THREADS = [int(t) for t in os.environ.get("PEER_THREADS", "1,2").split(",")]
 ROUNDS = int(os.environ.get("PEER_ROUNDS", "3"))
 REPS = int(os.environ.get("PEER_REPS", "3"))
 DECODE = int(os.environ.get("PEER_DECODE", "128"))
+PLANS = {"exact": "int4=simd,weights=stored", "act8": "int4=act8,weights=stored"}
+QUANTIZED_PLANS = [PLANS[p] for p in os.environ.get("PEER_PLANS", "exact,act8").split(",")]
 
 opbench, out_path, md_path = sys.argv[1], sys.argv[2], sys.argv[3]
 models = []
 for arg in sys.argv[4:]:
     name, rest = arg.split("=", 1)
     path, _, kind = rest.partition(":")
-    models.append((name, path, kind or "decoder"))
+    kind, _, scoring = kind.partition(":")
+    models.append((name, path, kind or "decoder", scoring != "unscored"))
 
 llama_cpp.llama_backend_init()
 # Silence llama.cpp's log (the callback object must outlive every call into the library).
@@ -102,12 +108,13 @@ class LlamaEngine:
         return np.array([np.ctypeslib.as_array(r, shape=(self.n_vocab,)) for r in rows], dtype=np.float64)
 
 
-def opbench_run(path, tokens, threads, plans, generate, save=None):
+def opbench_run(path, tokens, threads, plans, generate, save=None, scored=True):
     """OpBench's figures per plan: prefill and decode tokens/s samples, accuracy vs fp64."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "r.json")
         args = [opbench, "model", "--gguf", path, "--tokens", ",".join(map(str, tokens)), "--threads", str(threads),
-                "--repetitions", str(REPS), "--generate", str(generate), "--output", out]
+                "--repetitions", str(REPS), "--generate", str(generate), "--output", out,
+                "--reference", "fp64" if scored else "none"]
         for p in plans:
             args += ["--plan", p]
         if save:
@@ -124,10 +131,10 @@ def cosines(a, b):
 
 rng = np.random.default_rng(7)
 records = []
-for name, path, kind in models:
+for name, path, kind, scored in models:
     encoder = kind == "encoder"
     quantized = not name.endswith("f32")
-    plans = ["int4=simd,weights=stored", "int4=act8,weights=stored"] if quantized else ["matmul=simd"]
+    plans = QUANTIZED_PLANS if quantized else ["matmul=simd"]
     for threads in THREADS:
         engine = LlamaEngine(path, threads, encoder, n_ctx=max(PROMPTS) + DECODE + 8)
         vocab = engine.n_vocab
@@ -146,7 +153,7 @@ for name, path, kind in models:
                         times["llama.cpp decode"].append(steps / engine.decode(tokens, steps))
 
                 def opbench_side():
-                    for m in opbench_run(path, tokens, threads, plans, steps):
+                    for m in opbench_run(path, tokens, threads, plans, steps, scored=scored):
                         key = next((p for p in plans if p.split(",")[0] in m["plan"]), plans[0])
                         ours[key]["prefill"] += m["prefill_tokens_per_second"]
                         ours[key]["decode"] += m["decode_tokens_per_second"]
@@ -161,7 +168,7 @@ for name, path, kind in models:
                 with tempfile.TemporaryDirectory() as tmp:
                     f = os.path.join(tmp, "o.npy")
                     flag = "--save-hidden" if encoder else "--save-logits"
-                    saved = opbench_run(path, tokens, threads, [p], 0, save=[flag, f])
+                    saved = opbench_run(path, tokens, threads, [p], 0, save=[flag, f], scored=scored)
                     mine = np.load(f).astype(np.float64)
                 c = cosines(mine, theirs)
                 agree[p] = {"min_token_cosine": float(c.min()), "mean_token_cosine": float(c.mean())}
@@ -205,9 +212,8 @@ def md(doc):
     for r in doc["records"]:
         ref = med(r["llama_cpp"]["prefill_tokens_per_second"])
         cells = []
-        plans = list(r["opbench"].values())
-        exact = plans[0]
-        act8 = plans[1] if len(plans) > 1 else None
+        exact = next((v for k, v in r["opbench"].items() if "act8" not in k), None)
+        act8 = next((v for k, v in r["opbench"].items() if "act8" in k), None)
         for p in (exact, act8):
             if p is None:
                 cells.append("–")
@@ -218,7 +224,14 @@ def md(doc):
         ag = last["agreement_with_llama_cpp"]
         agree = f"{ag['min_token_cosine']:.5f}" + (f" ({ag['top1_agreement'] * 100:.0f}%)" if "top1_agreement" in ag else "")
         acc = last.get("accuracy_vs_fp64") or {}
-        fp = (f"KL {acc['mean_kl']:.1e}" if acc.get("mean_kl") is not None else f"min cos {acc.get('min_token_cosine', float('nan')):.5f}") if act8 else "exact"
+        if not act8:
+            fp = "exact"
+        elif acc.get("mean_kl") is not None:
+            fp = f"KL {acc['mean_kl']:.1e}"
+        elif acc.get("min_token_cosine") is not None:
+            fp = f"min cos {acc['min_token_cosine']:.5f}"
+        else:
+            fp = "not scored"
         lines.append(f"| {r['model']} | {r['threads']} | pp{r['prompt_tokens']} | {ref:.0f} | {cells[0]} | {cells[1]} | {agree} | {fp} |")
         if r["decode_steps"]:
             ref = med(r["llama_cpp"]["decode_tokens_per_second"])

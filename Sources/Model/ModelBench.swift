@@ -4,7 +4,9 @@ import Kernels
 
 /// Measures plans on one model and input, and scores each against the fp64 reference pass of
 /// the model (dense attention, fp32 weights; `reference` overrides it, e.g. with the same
-/// sparse pattern to check a kernel rather than price an approximation).
+/// sparse pattern to check a kernel rather than price an approximation). Without a reference
+/// (`Request.scored` false: speed only, as llama-bench measures) the accuracy fields stay
+/// empty and the decode steps feed the first plan's own greedy tokens, from one untimed pass.
 ///
 /// Protocol (like llama-bench's pp/tg): per plan, one untimed warm-up (the prompt and one
 /// decode step), then `repetitions` timed passes, each from an empty KV cache: prefill of
@@ -26,6 +28,8 @@ public enum ModelBench {
         public var repetitions: Int
         /// Keep the first plan's call sites (`Run.calls`) from one more, untimed pass.
         public var recordCalls = false
+        /// Score the plans against the fp64 reference pass (false: speed only, no accuracy).
+        public var scored = true
 
         public init(
             weights: ModelWeights, plans: [Plan], pattern: AttentionPattern, threads: Int, prompt: [Int],
@@ -87,11 +91,27 @@ public enum ModelBench {
         try runners[0].validate(tokens: req.prompt, types: req.types)
         // The reference is the model as defined — dense attention (causal for decoders) and the
         // fp32 weights — so a plan's sparsity and quantization both show up as its accuracy cost.
-        let ref = reference ?? ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, types: req.types, generate: g)
+        let ref =
+            reference
+            ?? (req.scored ? ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, types: req.types, generate: g) : nil)
         // OpenBLAS's worker threads, which ran the reference's dgemm, spin for about 2^28 cycles
         // (~0.1 s) after their last call before they sleep; a 2-thread pass timed in that window
         // shares a core with a spinner and ran at a third of its speed. Let them go idle first.
-        if reference == nil { Thread.sleep(forTimeInterval: 0.25) }
+        if reference == nil && req.scored { Thread.sleep(forTimeInterval: 0.25) }
+        // The tokens the decode steps feed: the reference's greedy ones, or without a
+        // reference the first plan's own, from an untimed pass.
+        var fed: [Int] = []
+        if let ref {
+            fed = Array(ref.tokens[p..<(p + g)])
+        } else if g > 0 {
+            let runner = runners[0]
+            runner.reset()
+            var next = try runner.nextToken(after: try runner.forward(req.prompt, types: req.types)).top1
+            for _ in 0..<g {
+                fed.append(next)
+                next = try runner.nextToken(after: try runner.forward([next])).top1
+            }
+        }
         // What each plan accumulates over its timed passes.
         struct Tally {
             var prefill: [Double] = [], decode: [Double] = []
@@ -103,7 +123,7 @@ public enum ModelBench {
         var tallies = runners.map { _ in Tally(hidden: Matrix(rows: p + g, cols: c)) }
         // KL(P_fp64 ‖ P_plan) of prediction `n`, the plan's log-probabilities from its logits
         // in fp64 (a log-softmax: no log of an underflowed fp32 probability).
-        func divergence(_ runner: ModelRunner, _ n: Int) -> Double {
+        func divergence(_ runner: ModelRunner, _ n: Int, _ ref: ReferenceModel.Output) -> Double {
             let logits = runner.lastLogits, v = cfg.vocab
             var m = -Double.infinity
             for x in logits { m = Swift.max(m, Double(x)) }
@@ -132,7 +152,7 @@ public enum ModelBench {
             let hw = try runner.forward(req.prompt, types: req.types)
             if cfg.isDecoder {
                 _ = try runner.nextToken(after: hw)
-                if g > 0 { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p]])) }
+                if g > 0 { _ = try runner.nextToken(after: try runner.forward([fed[0]])) }
             }
             runner.resetTimers()
         }
@@ -151,15 +171,15 @@ public enum ModelBench {
             if rep == 0 {
                 tally.hidden.withMutableView { out in for r in 0..<p { out.row(r).update(from: h.row(r), count: c) } }
                 tally.predictions.append(pred)
-                if cfg.isDecoder { tally.divergences.append(divergence(runner, 0)) }
+                if cfg.isDecoder, let ref { tally.divergences.append(divergence(runner, 0, ref)) }
             }
             for step in 0..<g {
-                let hs = try runner.forward([ref.tokens[p + step]])
+                let hs = try runner.forward([fed[step]])
                 pred = try runner.nextToken(after: hs).top1
                 if rep == 0 {
                     tally.hidden.withMutableView { $0.row(p + step).update(from: hs.row(0), count: c) }
                     tally.predictions.append(pred)
-                    tally.divergences.append(divergence(runner, step + 1))
+                    if let ref { tally.divergences.append(divergence(runner, step + 1, ref)) }
                 }
             }
             let t2 = Machine.now()
@@ -184,29 +204,32 @@ public enum ModelBench {
                 let h = try runner.forward(req.prompt, types: req.types)
                 if cfg.isDecoder { _ = try runner.nextToken(after: h) }
                 runner.phase = .decode
-                for step in 0..<g { _ = try runner.nextToken(after: try runner.forward([ref.tokens[p + step]])) }
+                for step in 0..<g { _ = try runner.nextToken(after: try runner.forward([fed[step]])) }
                 calls = runner.callLog
                 runner.callLog = nil
                 runner.phase = .prefill
             }
             let got = tally.hidden.dense
-            let acc = Accuracy(got: got, ref: ref.hidden)
-            // NaN-propagating: one position whose cosine is not a number makes the minimum NaN.
-            var minTokenCosine = 1.0
-            for r in 0..<(p + g) {
-                let cosine = Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine
-                if cosine.isNaN || cosine < minTokenCosine { minTokenCosine = cosine }
-                if minTokenCosine.isNaN { break }
-            }
-            var pooled: Double?
-            if cfg.architecture == .encoder {
-                pooled =
-                    Accuracy(got: meanPool(got.map(Double.init), rows: p + g, cols: c), ref: meanPool(ref.hidden, rows: p + g, cols: c))
-                    .cosine
-            }
-            var top1: Double?
-            if cfg.isDecoder {
-                top1 = Double(zip(tally.predictions, ref.predictions).filter { $0 == $1 }.count) / Double(ref.predictions.count)
+            // Accuracy against the reference, when there is one.
+            var acc: Accuracy?, minTokenCosine: Double?, pooled: Double?, top1: Double?
+            if let ref {
+                acc = Accuracy(got: got, ref: ref.hidden)
+                // NaN-propagating: one position whose cosine is not a number makes the minimum NaN.
+                var lowest = 1.0
+                for r in 0..<(p + g) {
+                    let cosine = Accuracy(got: got[(r * c)..<((r + 1) * c)], ref: ref.hidden[(r * c)..<((r + 1) * c)]).cosine
+                    if cosine.isNaN || cosine < lowest { lowest = cosine }
+                    if lowest.isNaN { break }
+                }
+                minTokenCosine = lowest
+                if cfg.architecture == .encoder {
+                    pooled =
+                        Accuracy(got: meanPool(got.map(Double.init), rows: p + g, cols: c), ref: meanPool(ref.hidden, rows: p + g, cols: c))
+                        .cosine
+                }
+                if cfg.isDecoder {
+                    top1 = Double(zip(tally.predictions, ref.predictions).filter { $0 == $1 }.count) / Double(ref.predictions.count)
+                }
             }
             var result = ModelResult(
                 preset: cfg.name, architecture: cfg.architecture.rawValue, plan: runner.plan.description,
@@ -215,7 +238,7 @@ public enum ModelBench {
                 opSeconds: runner.opSeconds.mapValues { $0 / Double(req.repetitions) },
                 prefillLinearFlops: req.weights.linearFlops(tokens: p),
                 weightBytesPerToken: Double(runner.weights.bytesPerDecodeStep),
-                maxAbsError: acc.maxAbs, cosine: acc.cosine, minTokenCosine: minTokenCosine,
+                maxAbsError: acc?.maxAbs, cosine: acc?.cosine, minTokenCosine: minTokenCosine,
                 pooledCosine: pooled, top1Agreement: top1,
                 meanKL: tally.divergences.isEmpty ? nil : tally.divergences.reduce(0, +) / Double(tally.divergences.count))
             if tally.hits + tally.misses > 0 { (result.tunedCalls, result.autoCalls) = (tally.hits, tally.hits + tally.misses) }

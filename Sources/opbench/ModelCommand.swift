@@ -41,6 +41,12 @@ struct ModelCommand: ParsableCommand {
         String?
     @Option(help: "Decode steps after the prompt (decoders; default 32, encoders 0).") var generate: Int?
     @Option(name: [.short, .long], help: "Timed passes per plan.") var repetitions: Int = 3
+    @Option(
+        help: ArgumentHelp(
+            "fp64 (score every plan against the fp64 reference pass) or none (speed only, as llama-bench: no accuracy columns; "
+                + "decode steps feed the first plan's own greedy tokens). The reference costs as much as a pass in fp64, "
+                + "minutes for a 1B model at 512 tokens."))
+    var reference: String = "fp64"
     @Option(help: "A safetensors checkpoint in Hugging Face naming (BertModel, GPT2Model, LlamaForCausalLM or Qwen2ForCausalLM).")
     var weights: String?
     @Option(help: "Seed of the synthetic weights and the random prompt.") var seed: UInt64 = 1
@@ -66,6 +72,8 @@ struct ModelCommand: ParsableCommand {
         guard formats.contains(format) else { throw CLIError("--format '\(format)' must be one of \(formats.joined(separator: ", "))") }
         for path in [output, saveHidden, saveLogits, exportGGUF].compactMap({ $0 }) { try checkOutputDirectory(path) }
         if whatIf && plans.count > 1 { throw CLIError("--what-if takes one --plan, the base (got \(plans.count))") }
+        guard ["fp64", "none"].contains(reference) else { throw CLIError("--reference '\(reference)' must be fp64 or none") }
+        if whatIf && reference == "none" { throw CLIError("--what-if scores every swap: it needs --reference fp64") }
         if whatIf && (saveHidden != nil || saveLogits != nil || exportGGUF != nil) {
             throw CLIError("--what-if does not go with --save-hidden, --save-logits or --export-gguf")
         }
@@ -99,12 +107,13 @@ struct ModelCommand: ParsableCommand {
         if saveLogits != nil && !config.isDecoder {
             throw CLIError("--save-logits: \(config.name) is an encoder, with no LM head")
         }
-        let request = ModelBench.Request(
+        var request = ModelBench.Request(
             weights: weights, plans: planList, pattern: pattern, threads: threads, prompt: promptTokens,
             types: types, generate: generate, repetitions: repetitions)
+        request.scored = reference == "fp64"
         try request.validate()
         let tty = isatty(2) == 1
-        if tty { FileHandle.standardError.write(Data("fp64 reference pass…\n".utf8)) }
+        if tty && request.scored { FileHandle.standardError.write(Data("fp64 reference pass…\n".utf8)) }
         var whatIfTable: TextTable?
         let runs: [ModelBench.Run]
         if whatIf {

@@ -19,7 +19,7 @@ import Testing
         let f32 = doc.models[0], q4 = doc.models[1]
         #expect(f32.prefillTokensPerSecond.count == 2 && f32.decodeTokensPerSecond.count == 2)
         #expect(f32.top1Agreement == 1 && f32.pattern == "causal" && f32.promptTokens == 16 && f32.generatedTokens == 4)
-        #expect(q4.maxAbsError > f32.maxAbsError && q4.weightBytesPerToken < f32.weightBytesPerToken / 5)
+        #expect((q4.maxAbsError ?? .nan) > (f32.maxAbsError ?? .nan) && q4.weightBytesPerToken < f32.weightBytesPerToken / 5)
         // The report takes model results.
         let html = dir.appendingPathComponent("r.html").path
         let rep = try CLI.run(["report", out, "--html", html])
@@ -41,6 +41,20 @@ import Testing
 
     /// --export-gguf, then --gguf: the same pass as the preset (hidden states identical), the
     /// logits of every prompt position, and llama.cpp's formats by name.
+    /// `--reference none`: speed only, no accuracy in the table or the JSON; bad values and
+    /// `--what-if` (which scores every swap) refused with one line.
+    @Test func speedOnlyWithoutReference() throws {
+        let dir = try CLI.tempDir()
+        let out = dir.appendingPathComponent("m.json").path
+        let r = try CLI.run(["model", "--preset", "tiny", "--reference", "none", "--prompt", "8", "--generate", "2", "--output", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try ResultDocument.read(out)
+        #expect(doc.models.count == 1 && doc.models[0].cosine == nil && doc.models[0].decodeTokensPerSecond.count == 3)
+        #expect(!(try String(contentsOfFile: out, encoding: .utf8)).contains("max_abs_error"))
+        try CLI.expectError(["model", "--preset", "tiny", "--reference", "fp32"], ["--reference 'fp32'"])
+        try CLI.expectError(["model", "--preset", "tiny", "--reference", "none", "--what-if"], ["--what-if", "--reference fp64"])
+    }
+
     @Test func ggufExportAndRun() throws {
         let dir = try CLI.tempDir()
         let file = dir.appendingPathComponent("tiny-q8.gguf").path

@@ -98,13 +98,15 @@ public enum GoogleBenchmark {
         for m in doc.models {
             for (phase, rates) in [("prefill", m.prefillTokensPerSecond), ("decode", m.decodeTokensPerSecond)] where !rates.isEmpty {
                 let median = Statistics.median(rates)
-                benchmarks.append([
+                var entry: [String: Any] = [
                     "name": "model/\(m.label.replacingOccurrences(of: " ", with: "/"))/\(phase)", "run_name": "model/\(m.label)/\(phase)",
                     "family_index": benchmarks.count, "per_family_instance_index": 0, "run_type": "iteration", "repetitions": 1,
                     "repetition_index": 0, "threads": m.threads, "iterations": rates.count, "time_unit": "ns",
                     "real_time": 1e9 / median, "cpu_time": 1e9 / median, "tokens_per_second": median,
-                    "max_abs_error": m.maxAbsError.isFinite ? m.maxAbsError : -1,
-                ])
+                ]
+                // Absent when the pass was not scored against fp64; -1 when not finite.
+                if let e = m.maxAbsError { entry["max_abs_error"] = e.isFinite ? e : -1 }
+                benchmarks.append(entry)
             }
         }
         return try JSONSerialization.data(
@@ -157,7 +159,7 @@ public enum GoogleBenchmark {
                 let median = Statistics.median(rates)
                 out.append([
                     "name": "\(m.label) \(phase)", "unit": biggerIsBetter ? "tokens/s" : "ms/token",
-                    "value": biggerIsBetter ? median : 1e3 / median, "extra": "cosine \(String(format: "%.7f", m.cosine))",
+                    "value": biggerIsBetter ? median : 1e3 / median, "extra": m.cosine.map { "cosine \(String(format: "%.7f", $0))" } ?? "not scored",
                 ])
             }
         }

@@ -232,11 +232,13 @@ public enum Report {
                 SVG.scatter(
                     title: "Model pass: accuracy vs speed", xTitle: "tokens/s (decode; prefill for encoders)",
                     yTitle: "1 − cosine vs fp64",
-                    points: models.map { m in
+                    points: models.compactMap { m in
+                        // Passes run without the fp64 reference have no accuracy to plot.
+                        guard let cosine = m.cosine else { return nil }
                         let speed = m.decodeTokensPerSecond.isEmpty ? m.prefillTokensPerSecond : m.decodeTokensPerSecond
                         return SVG.Point(
-                            x: Statistics.median(speed), y: max(1 - m.cosine, 1e-12), series: m.preset,
-                            label: "\(m.label): cosine \(m.cosine)")
+                            x: Statistics.median(speed), y: max(1 - cosine, 1e-12), series: m.preset,
+                            label: "\(m.label): cosine \(cosine)")
                     }, xLog: true, yLog: true))
         }
         let md = markdown(docs)
@@ -300,7 +302,7 @@ public enum ModelTables {
                 return [
                     m.preset, m.plan, m.pattern, "\(m.threads)", spread(m.prefillTokensPerSecond), spread(m.decodeTokensPerSecond),
                     Format.number(m.prefillLinearGflops), m.decodeTokensPerSecond.isEmpty ? "–" : Format.number(m.decodeWeightGBps),
-                    Format.error(m.maxAbsError), String(format: "%.7f", m.cosine), String(format: "%.7f", m.minTokenCosine),
+                    m.maxAbsError.map(Format.error) ?? "–", Format.cosine(m.cosine), Format.cosine(m.minTokenCosine),
                     m.pooledCosine.map { String(format: "%.7f", $0) } ?? "–", m.top1Agreement.map { Format.percent($0) } ?? "–",
                     m.meanKL.map { Format.error($0) } ?? "–",
                 ]
@@ -326,8 +328,7 @@ public enum ModelTables {
             t.rows.append([
                 w?.swap ?? "base: \(m.plan)", Format.number(w?.predictedPrefillTokensPerSecond), Format.number(prefill),
                 error(w?.predictedPrefillTokensPerSecond, prefill), Format.number(w?.predictedDecodeTokensPerSecond), Format.number(decode),
-                error(w?.predictedDecodeTokensPerSecond, decode), String(format: "%.7f", m.cosine),
-                String(format: "%.7f", m.minTokenCosine),
+                error(w?.predictedDecodeTokensPerSecond, decode), Format.cosine(m.cosine), Format.cosine(m.minTokenCosine),
                 m.top1Agreement.map { Format.percent($0) } ?? "–", m.meanKL.map { Format.error($0) } ?? "–",
             ])
         }

@@ -83,4 +83,6 @@ public enum Format {
     }
 
     public static func error(_ x: Double) -> String { x.isFinite ? String(format: "%.1e", x) : (x.isNaN ? "nan" : "inf") }
+    /// A cosine to 7 decimals; "–" when not measured.
+    public static func cosine(_ x: Double?) -> String { x.map { String(format: "%.7f", $0) } ?? "–" }
 }
