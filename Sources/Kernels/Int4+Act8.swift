@@ -183,21 +183,21 @@ extension Int4 {
                     if rows > 2 { join(&f20, a20, wa, d2[b]); if groups > 1 { join(&f21, a21, wb, d2[b]) } }
                     if rows > 3 { join(&f30, a30, wa, d3[b]); if groups > 1 { join(&f31, a31, wb, d3[b]) } }
                 }
-                if bytes {
-                    for v in 0..<8 {
-                        let wa = ua.load(fromByteOffset: 64 * v, as: I.self)
-                        let wb = groups > 1 ? ub.load(fromByteOffset: 64 * v, as: I.self) : I()
-                        step(wa, wb, v)
-                        if kind == .q6_k && v == 3 {
-                            // Q6_K: the first half's sums join with its scales; the second half
-                            // starts from its own correction.
-                            joinAll(factors(scales, g0, b), groups > 1 ? factors(scales, g1, b) : Vec())
-                            a00 = I(repeating: h0[b]); a01 = a00
-                            if rows > 1 { a10 = I(repeating: h1[b]); a11 = a10 }
-                            if rows > 2 { a20 = I(repeating: h2[b]); a21 = a20 }
-                            if rows > 3 { a30 = I(repeating: h3[b]); a31 = a30 }
-                        }
-                    }
+                @inline(__always) func bytesStep(_ v: Int) {
+                    step(ua.load(fromByteOffset: 64 * v, as: I.self), groups > 1 ? ub.load(fromByteOffset: 64 * v, as: I.self) : I(), v)
+                }
+                if kind == .q6_k {
+                    // Q6_K: the first half's sums join with its scales; the second half starts
+                    // from its own correction. (Two loops of constant trip count: both unroll.)
+                    for v in 0..<4 { bytesStep(v) }
+                    joinAll(factors(scales, g0, b), groups > 1 ? factors(scales, g1, b) : Vec())
+                    a00 = I(repeating: h0[b]); a01 = a00
+                    if rows > 1 { a10 = I(repeating: h1[b]); a11 = a10 }
+                    if rows > 2 { a20 = I(repeating: h2[b]); a21 = a20 }
+                    if rows > 3 { a30 = I(repeating: h3[b]); a31 = a30 }
+                    for v in 4..<8 { bytesStep(v) }
+                } else if bytes {
+                    for v in 0..<8 { bytesStep(v) }
                 } else {
                     for v in 0..<4 {
                         let ra = ua.load(fromByteOffset: 64 * v, as: SIMD16<UInt32>.self)
