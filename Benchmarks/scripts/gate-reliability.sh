@@ -10,9 +10,9 @@
 # figure (a peer of a planted case that comes out slower is counted as a collateral flag).
 # Modes: spin (busy-wait after each run) and work (the kernel's own kind of extra work: FMAs
 # for a compute-bound case, a DRAM stream for a memory-bound one; see Plant.swift).
-# Usage: Benchmarks/scripts/gate-reliability.sh [baseline.json] [runs] [fraction] [modes]
-#   defaults: results/baseline.json 20 0.05 "spin work"
-# Writes gate-reliability.log to results/ (results/local/ on a tree with uncommitted
+# Usage: Benchmarks/scripts/gate-reliability.sh [baseline.json] [runs] [fraction] [modes] [log name]
+#   defaults: results/baseline.json 20 0.05 "spin work" gate-reliability.log
+# Writes the log (gate-reliability.log unless named) to results/ (results/local/ on a tree with uncommitted
 # changes; see common.sh). About 3 minutes per run (one clean and one per mode) here.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -20,6 +20,7 @@ baseline=${1:-results/baseline.json}
 runs=${2:-20}
 fraction=${3:-0.05}
 modes=${4:-spin work}
+logname=${5:-gate-reliability.log}
 variants="matmul.simd softmax.simd layernorm.simd attention.simd int4.simd"
 swift build -c release >/dev/null
 work=$(mktemp -d)
@@ -28,7 +29,7 @@ log="$work/log"
 {
   echo "commit $($bin machine --format json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['opbench_commit'])")"
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "command Benchmarks/scripts/gate-reliability.sh $baseline $runs $fraction \"$modes\""
+  echo "command Benchmarks/scripts/gate-reliability.sh $baseline $runs $fraction \"$modes\" $logname"
 } > "$log"
 for i in $(seq 1 "$runs"); do
   $bin gate --baseline "$baseline" > "$work/clean-$i.md" 2>/dev/null || true
@@ -53,9 +54,9 @@ for mode in modes:
     print(f"run {i} {mode}: caught {', '.join(planted) or 'none'}; too noisy {', '.join(noisy) or 'none'}"
           + (f"; collateral {', '.join(other)}" if other else ""))
 EOF
-  cp "$log" "$out/gate-reliability.partial.log"  # an interrupted run still shows what it measured
+  cp "$log" "$out/${logname%.log}.partial.log"  # an interrupted run still shows what it measured
 done
-rm -f "$out/gate-reliability.partial.log"
+rm -f "$out/${logname%.log}.partial.log"
 python3 - "$log" "$runs" "$modes" "$variants" "$fraction" "$baseline" <<'EOF' | tee -a "$log"
 import json, re, sys
 log, runs, modes, variants, fraction, baseline = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split(), sys.argv[5], sys.argv[6]
@@ -75,5 +76,5 @@ for mode in modes:
     collateral = sum(1 for l in mine if "; collateral" in l)
     print(f"  runs with a collateral flag (an unplanted case slower): {collateral} of {len(mine)}")
 EOF
-cp "$log" "$out/gate-reliability.log"
+cp "$log" "$out/$logname"
 write_index
