@@ -37,7 +37,8 @@ extension Int4 {
     ]
 
     /// The chain of the GEMV from the GGUF blocks (Q8_0, Q4_K, Q6_K; `int4.simd`'s
-    /// `gemvBlocks`), chosen by `opbench ablation` for shapes in those formats.
+    /// `gemvBlocks`), chosen by `opbench ablation` for shapes in those formats; it ends with
+    /// int4.act8, which runs them from their 16-row planes.
     public static let blockAblation: [Ablation.Step] = [
         Ablation.Step(variant: "naive", change: "plain loops, each weight dequantized inside the dot product", threads: 1),
         Ablation.Step(variant: "ablate-deqdot", change: "dequantize a row into an fp32 buffer, then a SIMD16 dot product", threads: 1),
@@ -47,16 +48,11 @@ extension Int4 {
                 + "FMA with x, blocks prefetched 1 KiB ahead = int4.simd",
             threads: 1),
         Ablation.Step(variant: "simd", change: "2 threads (256-row chunks of N)", threads: 2),
+        Ablation.Step(
+            variant: "act8",
+            change: "16-row planes, x rounded once to 8-bit blocks, one vpdpbusd per 4 weights and row of x = int4.act8 "
+                + "(other numerics: its own bound)", threads: 2),
     ]
-
-    /// `blockAblation` for Q8_0, which int4.act8 also runs from its 16-row planes.
-    public static let q8Ablation: [Ablation.Step] =
-        blockAblation + [
-            Ablation.Step(
-                variant: "act8",
-                change: "16-row planes, x rounded once to 8-bit blocks, one vpdpbusd per 4 weights and row of x = int4.act8 "
-                    + "(other numerics: its own bound)", threads: 2)
-        ]
 
     /// Each weight row dequantized into an fp32 buffer, then a SIMD16 dot product with each x row.
     struct AblateDequantDot: Int4Kernel {

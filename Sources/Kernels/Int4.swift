@@ -70,7 +70,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
         @inline(__always) func put(row r: Int, block b: Int, _ bytes: UnsafeRawPointer, xor flip: UInt32 = 0) {
             let unit = dst + layout.unitsOffset + ((r / 16) * nb + b) * layout.unitBytes
             for v in 0..<vectors {
-                unit.storeBytes(of: bytes.loadUnaligned(fromByteOffset: 4 * v, as: UInt32.self) ^ flip, toByteOffset: 64 * v + 4 * (r % 16), as: UInt32.self)
+                unit.storeBytes(
+                    of: bytes.loadUnaligned(fromByteOffset: 4 * v, as: UInt32.self) ^ flip, toByteOffset: 64 * v + 4 * (r % 16),
+                    as: UInt32.self)
             }
         }
         @inline(__always) func slot(_ r: Int, _ b: Int) -> Int { ((r / 16) * nb + b) * 16 + r % 16 }

@@ -93,7 +93,8 @@ public enum ModelBench {
         // fp32 weights — so a plan's sparsity and quantization both show up as its accuracy cost.
         let ref =
             reference
-            ?? (req.scored ? ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, types: req.types, generate: g) : nil)
+            ?? (req.scored
+                ? ReferenceModel(weights: req.weights, pattern: .all).run(prompt: req.prompt, types: req.types, generate: g) : nil)
         // OpenBLAS's worker threads, which ran the reference's dgemm, spin for about 2^28 cycles
         // (~0.1 s) after their last call before they sleep; a 2-thread pass timed in that window
         // shares a core with a spinner and ran at a third of its speed. Let them go idle first.

@@ -175,7 +175,9 @@ import TestSupport
         ])
         #expect(r.status == 0, "\(r.stderr)")
         let m = try ResultDocument.read(out).models[0]
-        #expect((m.maxAbsError ?? .nan).isNaN && (m.cosine ?? .nan).isNaN && (m.minTokenCosine ?? .nan).isNaN, "\(m.maxAbsError ?? .nan) \(m.cosine ?? .nan) \(m.minTokenCosine ?? .nan)")
+        #expect(
+            (m.maxAbsError ?? .nan).isNaN && (m.cosine ?? .nan).isNaN && (m.minTokenCosine ?? .nan).isNaN,
+            "\(m.maxAbsError ?? .nan) \(m.cosine ?? .nan) \(m.minTokenCosine ?? .nan)")
     }
 
     @Test func safetensorsHeadersAreReadStrictly() throws {

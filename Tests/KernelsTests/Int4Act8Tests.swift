@@ -60,7 +60,9 @@ import Testing
     /// Block b (32 weights) of row j: the signed integer levels, the scale (one, or one per
     /// 16-weight half for Q6_K) and the minimum (Q4_1, Q4_K), so that weight t is
     /// scale·level_t (+ minimum) before the dequantization's one rounding.
-    static func block(_ bytes: [UInt8], _ w: QuantizedMatrix, row j: Int, block b: Int) -> (levels: [Int32], factors: [Float], minimum: Float?) {
+    static func block(_ bytes: [UInt8], _ w: QuantizedMatrix, row j: Int, block b: Int) -> (
+        levels: [Int32], factors: [Float], minimum: Float?
+    ) {
         let f = w.format, at = j * w.rowBytes + (32 * b / f.blockSize) * f.blockBytes
         func half(_ i: Int) -> Float { Half.float(UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8) }
         switch f {

@@ -99,7 +99,9 @@ import Testing
         let refDeq = ReferenceModel(weights: deq, pattern: .all).run(prompt: req.prompt, generate: req.generate)
         let tol = passTolerance(cfg, rms: rms(refDeq.hidden), bothRound: false)
         let runs = try ModelBench.run(req, reference: refDeq).map(\.result)
-        #expect((runs[0].maxAbsError ?? .nan) <= tol && (runs[1].maxAbsError ?? .nan) > tol, "\(runs[0].maxAbsError ?? .nan), \(runs[1].maxAbsError ?? .nan), tol \(tol)")
+        #expect(
+            (runs[0].maxAbsError ?? .nan) <= tol && (runs[1].maxAbsError ?? .nan) > tol,
+            "\(runs[0].maxAbsError ?? .nan), \(runs[1].maxAbsError ?? .nan), tol \(tol)")
         let q4 = try ModelBench.run(Self.request("tiny", plans: [try Plan.parse("weights=q4_0")], weights: w))[0].result
         let (act8KL, q4KL) = (runs[1].meanKL ?? .nan, q4.meanKL ?? .nan)
         #expect(act8KL > 0 && act8KL < q4KL, "act8 KL \(act8KL), Q4_0 weights KL \(q4KL)")

@@ -72,9 +72,9 @@ public struct Int4Spec: OperatorSpec {
     }
 
     /// Q4_0 and Q4_1 rebuild the nibble-plane GEMV (`Int4.ablation`); the other formats
-    /// their own GEMV from the blocks (`Int4.blockAblation`), Q8_0 then int4.act8.
+    /// their own GEMV from the blocks (`Int4.blockAblation`), then int4.act8.
     public func ablationSteps(_ d: Dims) -> [Ablation.Step] {
-        d.format.isQ4 ? Int4.ablation : (d.format == .q8_0 ? Int4.q8Ablation : Int4.blockAblation)
+        d.format.isQ4 ? Int4.ablation : Int4.blockAblation
     }
 
     /// A variant that does not take the shape's format (a plugin's `Int4Kernel.supports`).

@@ -159,7 +159,8 @@ public enum GoogleBenchmark {
                 let median = Statistics.median(rates)
                 out.append([
                     "name": "\(m.label) \(phase)", "unit": biggerIsBetter ? "tokens/s" : "ms/token",
-                    "value": biggerIsBetter ? median : 1e3 / median, "extra": m.cosine.map { "cosine \(String(format: "%.7f", $0))" } ?? "not scored",
+                    "value": biggerIsBetter ? median : 1e3 / median,
+                    "extra": m.cosine.map { "cosine \(String(format: "%.7f", $0))" } ?? "not scored",
                 ])
             }
         }
