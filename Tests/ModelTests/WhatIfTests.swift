@@ -68,7 +68,7 @@ import Testing
     }
 
     /// A linear call runs as the plan's matmul in fp32, as the plan's int4 variant in the format
-    /// the plan gives the tensor (GPT-2's V as Q; a K-quant the variant does not run on simd).
+    /// the plan gives the tensor (GPT-2's V as Q; act8 runs the K-quants too).
     @Test func callsMapToTheCasesAPlanRuns() throws {
         let cfg = try ModelConfig.preset("gpt2-small")
         let v = CallSite(phase: .prefill, op: "matmul", shape: "8x768x768,nk", tensor: "v", layer: 11, format: nil)
@@ -79,7 +79,7 @@ import Testing
         #expect(WhatIf.benchCase(v, plan: plan, config: cfg).map { "\($0.id) \($0.shape)" } == "int4.simd 8x768x768,q4_k")
         plan.int4 = "act8"
         let fc2 = CallSite(phase: .prefill, op: "matmul", shape: "8x3072x768,nk", tensor: "fc2", layer: 11, format: nil)
-        #expect(WhatIf.benchCase(fc2, plan: plan, config: cfg).map { "\($0.id) \($0.shape)" } == "int4.simd 8x3072x768,q6_k")
+        #expect(WhatIf.benchCase(fc2, plan: plan, config: cfg).map { "\($0.id) \($0.shape)" } == "int4.act8 8x3072x768,q6_k")
         plan.weights = .q8_0
         #expect(WhatIf.benchCase(fc2, plan: plan, config: cfg).map { "\($0.id) \($0.shape)" } == "int4.act8 8x3072x768,q8_0")
     }
