@@ -55,6 +55,8 @@ what = {
     "baseline-xeon-reliability.json": "the quick suite in 5 rounds on the Intel Xeon VM, the baseline of gate-reliability-xeon.log (baseline.sh)",
     "peer-llama.json": "OpBench's act8 plan beside llama.cpp on tinyllama-1.1b GGUF files (Q8_0, Q4_0, Q4_K_M): pp128, tg128, pp512, 1 and 2 threads, unscored (peer-llamacpp.sh)",
     "peer-llama.md": "table of peer-llama.json (peer-llamacpp.sh)",
+    "peer-llama32.json": "the same for llama-3.2-1b in Q4_K_M (PEER_LLAMA_PRESET=llama-3.2-1b PEER_LLAMA_FORMATS=q4_k_m PEER_LLAMA_OUT=peer-llama32)",
+    "peer-llama32.md": "table of peer-llama32.json (peer-llamacpp.sh)",
     "tune-model-t1.json": "MiniLM-L6 real weights at 128 tokens, the default plan and --plan auto from the tuning file, 1 thread (Benchmarks/scripts/tune.sh)",
     "tune-model-t2.json": "the same on 2 threads (tune.sh)",
     "what-if.json": "gpt2-small model --what-if: every one-operator swap of the default plan, predicted then measured (tune.sh)",
@@ -68,7 +70,7 @@ for f in os.listdir(os.path.join(out, "tuning")) if os.path.isdir(os.path.join(o
 for i in range(1, 9):
     what[f"perf/{i}.json"] = "raw results behind perf.md, group %d of perf.sh" % i
 # Reports are made from results files; they carry their sources' provenance.
-derived = {"tune.md": "tune-model-t1.json", "peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "peer-ort.md": "peer-ort.json", "peer-llama.md": "peer-llama.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
+derived = {"tune.md": "tune-model-t1.json", "peer.md": "peer.json", "peer-ggml.md": "peer-ggml.json", "peer-ort.md": "peer-ort.json", "peer-llama.md": "peer-llama.json", "peer-llama32.md": "peer-llama32.json", "quick.md": "quick.json", "perf.md": "perf/1.json", "ablation.md": "perf/ablation.json", "model.md": "model-gpt2.json"}
 rows = []
 for root, _, files in os.walk(out):
     for f in sorted(files):

@@ -67,15 +67,19 @@ done
 # The Llama family: tinyllama-1.1b (synthetic weights at its real shapes) in Q8_0, Q4_0 and
 # Q4_K_M; pp128 + tg128 and pp512 on 1 and 2 threads; OpBench's act8 plan; unscored (an fp64
 # pass of a 1.1B model costs minutes per run; the agreement with llama.cpp's logits stays).
+# PEER_LLAMA_PRESET, PEER_LLAMA_FORMATS and PEER_LLAMA_OUT (the file name's stem) pick another
+# preset, e.g. llama-3.2-1b into peer-llama32.{json,md}.
 if [ -z "$only" ] || [ "$only" = llama ]; then
+  preset=${PEER_LLAMA_PRESET:-tinyllama-1.1b}
   largs=()
-  for f in q8_0 q4_0 q4_k_m; do
-    $bin model --preset tinyllama-1.1b --export-gguf "$dir/tinyllama-$f.gguf" --weights-format $f >/dev/null
-    largs+=("tinyllama-1.1b-$f=$dir/tinyllama-$f.gguf:decoder:unscored")
+  for f in ${PEER_LLAMA_FORMATS:-q8_0 q4_0 q4_k_m}; do
+    $bin model --preset "$preset" --export-gguf "$dir/$preset-$f.gguf" --weights-format $f >/dev/null
+    largs+=("$preset-$f=$dir/$preset-$f.gguf:decoder:unscored")
   done
+  stem=${PEER_LLAMA_OUT:-peer-llama}
   PEER_PROMPTS=${PEER_LLAMA_PROMPTS:-128,512} PEER_ROUNDS=${PEER_LLAMA_ROUNDS:-2} PEER_REPS=${PEER_LLAMA_REPS:-2} PEER_PLANS=act8 \
-    python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer-llama.json" "$out/peer-llama.md" "${largs[@]}"
-  rm -f "$dir"/tinyllama-*.gguf
+    python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/$stem.json" "$out/$stem.md" "${largs[@]}"
+  rm -f "$dir/$preset"-*.gguf
 fi
 if [ -z "$only" ] || [ "$only" = ggml ]; then
   site=$(python3 -c 'import llama_cpp, os; print(os.path.dirname(os.path.dirname(llama_cpp.__file__)))')
