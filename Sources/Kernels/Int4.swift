@@ -27,7 +27,8 @@ public struct QuantizedMatrix: Sendable, Equatable {
     /// The same blocks rearranged for `int4.simd`'s GEMV, built once with the matrix (as a
     /// GEMM packs its operand); see `Int4.Planes`.
     @usableFromInline let planes: AlignedBuffer
-    @usableFromInline let nibblePlaneOffset: Int
+    /// Where the planes keep scales, minima and weight units (`Int4.Planes.Layout`).
+    @usableFromInline let layout: Int4.Planes.Layout
 
     /// Wraps raw block bytes (copied), checking the sizes.
     public init(format: QuantFormat, rows: Int, cols: Int, bytes: [UInt8]) throws {
@@ -59,7 +60,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
         self.storage = storage
         let nb = cols / 32, groups = Int4.Planes.rowGroups(rows)
         let layout = Int4.Planes.Layout(format, groups: groups, blocks: nb)
-        nibblePlaneOffset = layout.unitsOffset
+        self.layout = layout
         let planes = AlignedBuffer(count: (layout.unitsOffset + layout.unitBytes * groups * nb + 3) / 4)
         self.planes = planes
         let src = UnsafeRawPointer(storage.pointer), dst = UnsafeMutableRawPointer(planes.pointer)
@@ -134,9 +135,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
         try withExtendedLifetime(planes) {
             let raw = UnsafeRawPointer(planes.pointer)
             let scales = raw.assumingMemoryBound(to: UInt16.self)
-            let second = Int4.Planes.Layout(format, groups: Int4.Planes.rowGroups(rows), blocks: cols / 32).secondOffset
             return try body(
-                scales, (raw + second).assumingMemoryBound(to: UInt16.self), (raw + nibblePlaneOffset).assumingMemoryBound(to: UInt8.self))
+                scales, (raw + layout.secondOffset).assumingMemoryBound(to: UInt16.self),
+                (raw + layout.unitsOffset).assumingMemoryBound(to: UInt8.self))
         }
     }
 
@@ -395,15 +396,11 @@ public enum Int4: OperatorFamily {
         case .q8_0:
             return Float(Int8(bitPattern: blk[2 + t])) * loadHalf(blk)
         case .q4_k:
-            let (sc, m) = QuantBlocks.scaleMinK4(t / 32, blk + 4)
-            let byte = blk[16 + 32 * (t / 64) + t % 32]
-            let q = (t / 32) % 2 == 0 ? byte & 0x0F : byte >> 4
-            return loadHalf(blk) * Float(sc) * Float(q) - loadHalf(blk + 2) * Float(m)
+            // (d·sc)·q − dmin·m, as (d·sc)·q + (−(dmin·m)): the same rounding.
+            let f = QuantBlocks.factorsQ4_K(blk, subBlock: t / 32)
+            return f.scale * Float(QuantBlocks.levelQ4_K(blk, t)) + f.minimum
         case .q6_k:
-            let (h, g, l) = (t / 128, (t % 128) / 32, t % 32)
-            let low = blk[64 * h + 32 * (g % 2) + l] >> (4 * UInt8(g / 2)) & 0x0F
-            let high = (blk[128 + 32 * h + l] >> (2 * UInt8(g))) & 3
-            return loadHalf(blk + 208) * Float(Int8(bitPattern: blk[192 + t / 16])) * Float(Int(low | (high << 4)) - 32)
+            return loadHalf(blk + 208) * Float(Int8(bitPattern: blk[192 + t / 16])) * Float(Int(QuantBlocks.levelQ6_K(blk, t)) - 32)
         }
     }
 
@@ -413,7 +410,7 @@ public enum Int4: OperatorFamily {
         let blk = base + row * w.rowBytes + (32 * b / w.format.blockSize) * w.format.blockBytes
         switch w.format {
         case .q4_1: return loadHalf(blk + 2)
-        case .q4_k: return -(loadHalf(blk + 2) * Float(QuantBlocks.scaleMinK4(b % 8, blk + 4).m))
+        case .q4_k: return QuantBlocks.factorsQ4_K(blk, subBlock: b % 8).minimum
         case .q4_0, .q8_0, .q6_k: return 0
         }
     }
@@ -540,7 +537,7 @@ extension Op {
 extension Int4.Planes {
     /// Where a matrix's planes keep what, in bytes from the start of their buffer.
     @usableFromInline
-    struct Layout {
+    struct Layout: Sendable {
         /// The second per-block array: Q4_1's minima (fp16); Q4_K's minima and Q6_K's
         /// second-half scales (fp32); 0, the scales themselves, for Q4_0 and Q8_0.
         @usableFromInline let secondOffset: Int
@@ -577,17 +574,12 @@ extension Int4.Planes {
     {
         switch format {
         case .q4_k:
-            let (sc, m) = QuantBlocks.scaleMinK4(s, blk + 4)
-            let qs = blk + 16 + 32 * (s / 2), shift = UInt8(4 * (s % 2))
-            for i in 0..<16 { levels[i] = (qs[i] >> shift) & 0x0F | ((qs[i + 16] >> shift) & 0x0F) << 4 }
-            return (Int4.loadHalf(blk) * Float(sc), -(Int4.loadHalf(blk + 2) * Float(m)))
+            let t0 = 32 * s
+            for i in 0..<16 { levels[i] = QuantBlocks.levelQ4_K(blk, t0 + i) | QuantBlocks.levelQ4_K(blk, t0 + i + 16) << 4 }
+            let f = QuantBlocks.factorsQ4_K(blk, subBlock: s)
+            return (f.scale, f.minimum)
         case .q6_k:
-            let (h, g) = (s / 4, s % 4)
-            for l in 0..<32 {
-                let low = (blk[64 * h + 32 * (g % 2) + l] >> UInt8(4 * (g / 2))) & 0x0F
-                let high = (blk[128 + 32 * h + l] >> UInt8(2 * g)) & 3
-                levels[l] = low | high << 4
-            }
+            for l in 0..<32 { levels[l] = QuantBlocks.levelQ6_K(blk, 32 * s + l) }
             let d = Int4.loadHalf(blk + 208)
             return (d * Float(Int8(bitPattern: blk[192 + 2 * s])), d * Float(Int8(bitPattern: blk[193 + 2 * s])))
         case .q4_0, .q4_1, .q8_0: preconditionFailure("kLevels reads the K-quants only")

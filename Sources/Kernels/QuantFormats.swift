@@ -98,6 +98,30 @@ enum QuantBlocks {
         return ((b[s + 4] & 0x0F) | ((b[s - 4] >> 6) << 4), (b[s + 4] >> 4) | ((b[s] >> 6) << 4))
     }
 
+    /// Sub-block s's factors of a Q4_K block: scale d·sc_s and minimum −(dmin·m_s), both
+    /// products exact in fp32 (11 + 6 bits); weight t of the sub-block is scale·q_t + minimum.
+    @inline(__always)
+    static func factorsQ4_K(_ blk: UnsafePointer<UInt8>, subBlock s: Int) -> (scale: Float, minimum: Float) {
+        let (sc, m) = scaleMinK4(s, blk + 4)
+        return (Int4.loadHalf(blk) * Float(sc), -(Int4.loadHalf(blk + 2) * Float(m)))
+    }
+
+    /// Weight t's 4-bit level (0…15) in a Q4_K block.
+    @inline(__always)
+    static func levelQ4_K(_ blk: UnsafePointer<UInt8>, _ t: Int) -> UInt8 {
+        let byte = blk[16 + 32 * (t / 64) + t % 32]
+        return (t / 32) % 2 == 0 ? byte & 0x0F : byte >> 4
+    }
+
+    /// Weight t's 6-bit level (0…63; the weight is (d·sc_{t/16})·(level − 32)) in a Q6_K block.
+    @inline(__always)
+    static func levelQ6_K(_ blk: UnsafePointer<UInt8>, _ t: Int) -> UInt8 {
+        let (h, g, l) = (t / 128, (t % 128) / 32, t % 32)
+        let low = blk[64 * h + 32 * (g % 2) + l] >> (4 * UInt8(g / 2)) & 0x0F
+        let high = (blk[128 + 32 * h + l] >> (2 * UInt8(g))) & 3
+        return low | (high << 4)
+    }
+
     /// ggml's `quantize_row_q4_K_ref`: per 32-weight sub-block a weighted min/scale fit
     /// (`fitScaleMin`, weights av|x| + |x_i|), the eight scales and mins quantized to 6 bits
     /// against the largest of each (d = max scale/63, dmin = max min/63, fp16), then every

@@ -64,7 +64,8 @@ struct Verify: ParsableCommand {
         let o = try Isolated.run(args, for: id)
         if let signal = o.signal {
             table.rows.append([
-                id.description, "(its verify shapes)", "–", "–", "–", "–", "–", "–", "CRASH (\(Isolated.describe(signal: signal)))",
+                id.description, "(its verify shapes)", "–", "–", "–", "–", "–", "–",
+                "CRASH (\(Isolated.describe(signal: signal)))",
             ])
             return 1
         }
