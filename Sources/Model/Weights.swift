@@ -106,17 +106,20 @@ public struct ModelWeights: Sendable {
     // MARK: - memory
 
     /// Bytes a model pass of `config` holds at its peak: the fp32 weights, the fp64 reference
-    /// (its linears up to `ReferenceModel.resident`, its token embedding always) and one
-    /// quantized copy per quantized plan (at most 2.2 bytes a weight: Q8_0 is 34 bytes per 32
-    /// weights, held twice, as GGUF blocks and as the 16-row planes of the GEMV and int4.act8).
-    public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int) -> Double {
+    /// when the pass is `scored` (its linears up to `ReferenceModel.resident`, its token
+    /// embedding always) and one quantized copy per quantized plan (at most 2.2 bytes a weight:
+    /// Q8_0 is 34 bytes per 32 weights, held twice, as GGUF blocks and as the 16-row planes of
+    /// the GEMV and int4.act8).
+    public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int, scored: Bool = true) -> Double {
         let params = config.parameterCount, embedding = Double(config.vocab) * Double(config.hidden)
-        return 4 * params + min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding + 2.2 * params * Double(quantizedPlans)
+        let reference = scored ? min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding : 0
+        return 4 * params + reference + 2.2 * params * Double(quantizedPlans)
     }
 
     /// A typed error when `memoryNeeded` exceeds 80 % of this machine's memory, before any allocation.
-    public static func checkMemory(_ config: ModelConfig, quantizedPlans: Int) throws {
-        let need = memoryNeeded(config, quantizedPlans: quantizedPlans), physical = Double(ProcessInfo.processInfo.physicalMemory)
+    public static func checkMemory(_ config: ModelConfig, quantizedPlans: Int, scored: Bool = true) throws {
+        let need = memoryNeeded(config, quantizedPlans: quantizedPlans, scored: scored),
+            physical = Double(ProcessInfo.processInfo.physicalMemory)
         guard need <= 0.8 * physical else {
             throw ModelError.invalidOption(
                 option: "model", value: config.name,

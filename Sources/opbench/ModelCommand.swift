@@ -227,8 +227,9 @@ struct ModelCommand: ParsableCommand {
             throw CLIError("give a --preset (\(ModelConfig.presets.map(\.name).joined(separator: ", "))) or a --gguf file")
         }
         let config = try ModelConfig.preset(preset)
-        // Before anything is allocated: the model, its fp64 reference and the plans' copies.
-        try ModelWeights.checkMemory(config, quantizedPlans: quantizedPlans)
+        // Before anything is allocated: the model, its fp64 reference (unless --reference none)
+        // and the plans' copies.
+        try ModelWeights.checkMemory(config, quantizedPlans: quantizedPlans, scored: reference == "fp64")
         if let path = self.weights {
             guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such file") }
             return try ModelWeights.load(config, from: try SafeTensors(path: path))

@@ -89,6 +89,18 @@ import Testing
         #expect(speedOnly.hidden == scored.hidden, "\(preset): the unscored pass fed other tokens or computed otherwise")
     }
 
+    /// The memory check counts the fp64 reference only when the pass is scored: without it the
+    /// budget is the fp32 weights and the quantized copies, and the difference is the
+    /// reference's linears (up to `ReferenceModel.resident`) plus its fp64 token embedding.
+    @Test func unscoredPassesBudgetNoReference() throws {
+        let cfg = try ModelConfig.preset("tinyllama-1.1b")
+        let params = cfg.parameterCount, embedding = Double(cfg.vocab) * Double(cfg.hidden)
+        let scored = ModelWeights.memoryNeeded(cfg, quantizedPlans: 2),
+            speedOnly = ModelWeights.memoryNeeded(cfg, quantizedPlans: 2, scored: false)
+        #expect(speedOnly == 4 * params + 2 * 2.2 * params)
+        #expect(scored - speedOnly == min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding)
+    }
+
     @Test(arguments: ["q8_0", "q4_0", "q4_1", "q4_k_m"])
     func act8PlansRoundTheActivations(format: String) throws {
         let cfg = try ModelConfig.preset("tiny")
