@@ -106,6 +106,18 @@ extension Matmul {
                 fallback: SIMD() as any MatmulKernel)
             try Matmul.withTable(table) { try kernel.run(a, b, layout: layout, bias: bias, c, threads: threads) }
         }
+
+        /// True: the tuned choice for a shape may be simd, which reads the panels.
+        public var usesPackedWeights: Bool { true }
+
+        public func run(
+            _ a: MatrixView, packed w: PackedWeights, bias: UnsafeBufferPointer<Float>?,
+            _ c: MutableMatrixView, threads: Int
+        ) throws {
+            let (kernel, table) = TunedChoices.resolve(
+                op, tuningKey(m: a.rows, k: a.cols, n: w.rows, layout: .nk, threads: threads), fallback: SIMD() as any MatmulKernel)
+            try Matmul.withTable(table) { try kernel.run(a, packed: w, bias: bias, c, threads: threads) }
+        }
     }
 }
 

@@ -44,6 +44,13 @@ public struct Blocking: Sendable, Equatable, CustomStringConvertible {
 /// past nc), back to back into `dst`.
 protocol PanelSource: Sendable {
     func pack(k0: Int, kc: Int, j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>)
+    /// For panels packed before the call (`PrepackedPanels`): the panel of columns
+    /// `j0 ..< j0+NR` from depth `k0` on, rows NR floats apart; nil for a source that packs.
+    func packedPanel(k0: Int, j0: Int) -> UnsafePointer<Float>?
+}
+
+extension PanelSource {
+    func packedPanel(k0: Int, j0: Int) -> UnsafePointer<Float>? { nil }
 }
 
 /// B stored `[K×N]` row-major.
@@ -152,7 +159,8 @@ enum GEMM {
                 var pc = 0
                 while pc < k {
                     let kcb = min(blk.kc, k - pc)
-                    source.pack(k0: pc, kc: kcb, j0: jc, nc: ncb, into: packB)
+                    let prepacked = source.packedPanel(k0: pc, j0: jc) != nil
+                    if !prepacked { source.pack(k0: pc, kc: kcb, j0: jc, nc: ncb, into: packB) }
                     var ic = 0
                     while ic < m {
                         let mcb = min(blk.mc, m - ic)
@@ -160,7 +168,7 @@ enum GEMM {
                         var jr = 0
                         while jr < ncb {
                             let nrb = min(nr, ncb - jr)
-                            let bPanel = UnsafePointer(packB + jr * kcb)
+                            let bPanel = prepacked ? source.packedPanel(k0: pc, j0: jc + jr)! : UnsafePointer(packB + jr * kcb)
                             let biasJ = pc == 0 ? bias.map { $0 + jc + jr } : nil
                             var ir = 0
                             while ir < mcb {
@@ -429,8 +437,12 @@ enum GEMM {
 
     /// Splits C over threads — by rows (MR granule) when there are enough, else by
     /// columns (NR granule) — and runs `body(rows, cols)` on each part.
-    static func splitC(m: Int, n: Int, k: Int, threads: Int, _ body: @Sendable (Range<Int>, Range<Int>) -> Void) {
-        if threads == 1 || m * n * k < Matmul.current.minParallelWork { body(0..<m, 0..<n); return }
+    /// One thread below `minWork` multiply-adds (default `Matmul.current.minParallelWork`).
+    static func splitC(
+        m: Int, n: Int, k: Int, threads: Int, minWork: Int = Matmul.current.minParallelWork,
+        _ body: @Sendable (Range<Int>, Range<Int>) -> Void
+    ) {
+        if threads == 1 || m * n * k < minWork { body(0..<m, 0..<n); return }
         if m >= Blocking.mr * 4 * threads || n < Blocking.nr * threads {
             Parallel.forEach(m, threads: threads, granule: Blocking.mr) { rows in body(rows, 0..<n) }
         } else {

@@ -9,13 +9,16 @@ extension Matmul {
     /// - otherwise: the packed GEMM of `GEMM.swift` (6×64 register tile, A and B packed,
     ///   `Matmul.tuning` cache blocks); threads split C by rows, or by columns when M
     ///   is small, each thread packing its own panels.
+    /// - Weights packed at load (`PackedWeights`: a model's fp32 linears, `,packed` shapes):
+    ///   the packed GEMM for every M > `directMaxRows`, packing only A, since W's panels exist.
     public struct SIMD: MatmulKernel {
         public init() {}
         public var name: String { "simd" }
         public var tunables: [String] { Matmul.tuning.parameters.map(\.name) }
         public var summary: String {
             "SIMD16 6x64 register tile, packed A/B panels, MC/KC/NC blocking; direct dot path for W[NxK] and M<=64 (128 if "
-                + "K<=1024), axpy path for M<=4, small B[KxN] in place; threads split C"
+                + "K<=1024), axpy path for M<=4, small B[KxN] in place; weights packed at load (model linears, ,packed): "
+                + "the tile for M>4, only A packed per call; threads split C"
         }
 
         public func run(
@@ -55,6 +58,34 @@ extension Matmul {
                     GEMM.packed(
                         aPart, NKPanels(w: b.rows(cols.lowerBound, cols.count)), n: cols.count,
                         bias: biasPart, cPart, blocking: tuning.blocking)
+                }
+            }
+        }
+
+        public var usesPackedWeights: Bool { true }
+
+        /// With weights packed at load: M ≤ `directMaxRows` (decode) takes the dot path over
+        /// W's rows as `run` does; every larger M the packed GEMM, which then packs only A
+        /// (its sums are `run`'s packed path's, bit for bit).
+        public func run(
+            _ a: MatrixView, packed w: PackedWeights, bias: UnsafeBufferPointer<Float>?,
+            _ c: MutableMatrixView, threads: Int
+        ) throws {
+            try withExtendedLifetime(w) {
+                let wv = w.weight.unsafeView
+                let (m, k, n) = try validate(a, wv, layout: .nk, bias: bias, c, threads: threads)
+                let tuning = Matmul.current
+                if m <= tuning.directMaxRows || k == 0 {
+                    try run(a, wv, layout: .nk, bias: bias, c, threads: threads)
+                    return
+                }
+                let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
+                GEMM.splitC(m: m, n: n, k: k, threads: threads, minWork: tuning.minParallelWorkPacked) { rows, cols in
+                    let cPart = MutableMatrixView(
+                        base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count, cols: cols.count, stride: c.stride)
+                    GEMM.packed(
+                        a.rows(rows.lowerBound, rows.count), PrepackedPanels(weights: w, j0: cols.lowerBound), n: cols.count,
+                        bias: bias.pointer.map { $0 + cols.lowerBound }, cPart, blocking: tuning.blocking)
                 }
             }
         }

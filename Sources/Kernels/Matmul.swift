@@ -7,6 +7,24 @@ public protocol MatmulKernel: Kernel {
     func run(
         _ a: MatrixView, _ b: MatrixView, layout: Matmul.BLayout, bias: UnsafeBufferPointer<Float>?,
         _ c: MutableMatrixView, threads: Int) throws
+    /// Whether `run(_:packed:…)` reads the packed panels: a model pass packs its fp32
+    /// linears at load only for a variant that does. Default false.
+    var usesPackedWeights: Bool { get }
+    /// `c = a·Wᵀ (+ bias)` for weights packed once (`PackedWeights`). The default runs
+    /// `run(_:_:layout:…)` on `w.weight` with `.nk`.
+    func run(
+        _ a: MatrixView, packed w: PackedWeights, bias: UnsafeBufferPointer<Float>?,
+        _ c: MutableMatrixView, threads: Int) throws
+}
+
+extension MatmulKernel {
+    public var usesPackedWeights: Bool { false }
+    public func run(
+        _ a: MatrixView, packed w: PackedWeights, bias: UnsafeBufferPointer<Float>?,
+        _ c: MutableMatrixView, threads: Int
+    ) throws {
+        try withExtendedLifetime(w) { try run(a, w.weight.unsafeView, layout: .nk, bias: bias, c, threads: threads) }
+    }
 }
 
 /// Dense fp32 matrix multiplication.

@@ -138,6 +138,10 @@ extension Matmul {
         /// Below this many multiply-adds one thread does the whole product (a second thread's
         /// wake-up and duplicated packing cost more), and a small `B[K×N]` is read in place.
         public var minParallelWork = 1 << 21
+        /// The same for weights packed at load: a second thread then duplicates only the
+        /// packing of A, so it pays from far fewer multiply-adds (a 12×384×384 linear, 1.8 M,
+        /// ran on one thread under `minParallelWork` where the dot path had used two).
+        public var minParallelWorkPacked = 1 << 18
 
         public var parameters: [TuningParameter] {
             [
@@ -149,6 +153,8 @@ extension Matmul {
                 TuningParameter("directMaxRowsNKShortK", directMaxRowsNKShortK, 0...512, controls: "… when K ≤ directMaxKNK"),
                 TuningParameter("directMaxKNK", directMaxKNK, 0...16384, controls: "K limit of the short-K dot path"),
                 TuningParameter("minParallelWork", minParallelWork, 0...(1 << 30), controls: "multiply-adds below which one thread runs"),
+                TuningParameter(
+                    "minParallelWorkPacked", minParallelWorkPacked, 0...(1 << 30), controls: "… with weights packed at load"),
             ]
         }
 
@@ -165,6 +171,9 @@ extension Matmul {
             if (key.threads > 1 || !nk) && Double(m) * Double(n) * Double(k) < 4 * Double(minParallelWork) {
                 out.insert("minParallelWork")
             }
+            if key.threads > 1 && nk && Double(m) * Double(n) * Double(k) < 4 * Double(minParallelWorkPacked) {
+                out.insert("minParallelWorkPacked")
+            }
             return out
         }
 
@@ -176,6 +185,7 @@ extension Matmul {
             case "directMaxRowsNKShortK": directMaxRowsNKShortK = value
             case "directMaxKNK": directMaxKNK = value
             case "minParallelWork": minParallelWork = value
+            case "minParallelWorkPacked": minParallelWorkPacked = value
             default: return false
             }
             return true

@@ -74,12 +74,18 @@ public struct ModelConfig: Sendable, Equatable {
     /// Weights of the model (linears, embeddings, head, norms), for memory checks and reports;
     /// in floating point, so a file's absurd metadata (2^24 layers of width 2^24) cannot overflow.
     public var parameterCount: Double {
+        let c = Double(hidden)
+        let embeddings =
+            Double(vocab) * c * (isDecoder && !tiedEmbeddings ? 2 : 1) + (architecture == .llama ? 0 : Double(maxPositions) * c)
+        return linearParameterCount + Double(layers) * 4 * c + embeddings
+    }
+
+    /// Weights of the layers' linears (Q, K, V, the projection and the MLP's), biases excluded.
+    public var linearParameterCount: Double {
         let c = Double(hidden), f = Double(ff), kv = Double(kvHeads) * (c / Double(heads))
         let attention = 2 * c * c + 2 * c * kv
         let mlp = (architecture == .llama ? 3 : 2) * c * f
-        let embeddings =
-            Double(vocab) * c * (isDecoder && !tiedEmbeddings ? 2 : 1) + (architecture == .llama ? 0 : Double(maxPositions) * c)
-        return Double(layers) * (attention + mlp + 4 * c) + embeddings
+        return Double(layers) * (attention + mlp)
     }
 
     /// The named presets (`--preset`).

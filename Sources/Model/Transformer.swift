@@ -70,11 +70,24 @@ public final class ModelRunner {
                 option: "--attention-pattern", value: pattern.description,
                 reason: "\(cfg.name) is a bidirectional encoder; causal masking is for decoders")
         }
+        var prepared: ModelWeights
         switch plan.weights {
-        case .stored: self.weights = weights
-        case .f32: self.weights = weights.dequantized()
-        default: self.weights = try weights.dequantized().quantized(plan.weights)
+        case .stored: prepared = weights
+        case .f32: prepared = weights.dequantized()
+        default: prepared = try weights.dequantized().quantized(plan.weights)
         }
+        matmul = try Matmul.variant(plan.matmul)
+        // The fp32 linears packed once for a matmul variant that reads packed weights, as
+        // ONNX Runtime and ggml pack theirs at load (the LM head stays as it is: a pass runs
+        // it on one row).
+        if matmul.usesPackedWeights {
+            for i in prepared.layers.indices {
+                for (_, path) in prepared.layers[i].linears where prepared.layers[i][keyPath: path].quantized == nil {
+                    prepared.layers[i][keyPath: path].packed = PackedWeights(prepared.layers[i][keyPath: path].weight)
+                }
+            }
+        }
+        self.weights = prepared
         self.plan = plan
         self.threads = plan.threads ?? threads
         var p = pattern
@@ -82,7 +95,6 @@ public final class ModelRunner {
         try p.validate(tokens: capacity)
         self.pattern = p
         self.capacity = capacity
-        matmul = try Matmul.variant(plan.matmul)
         int4 = try Int4.variant(plan.int4Variant)
         layerNorm = try LayerNorm.variant(plan.layernorm)
         softmax = try Softmax.variant(plan.softmax)
@@ -162,6 +174,8 @@ public final class ModelRunner {
                     // `Int4Kernel.supports`) takes int4.simd, as the plan's documentation says.
                     let kernel: any Int4Kernel = int4.supports(q.format) ? int4 : Int4.SIMD()
                     try kernel.run(input, q, bias: bias, out, threads: threads)
+                } else if let packed = lin.packed {
+                    try matmul.run(input, packed: packed, bias: bias, out, threads: threads)
                 } else {
                     try matmul.run(input, lin.weight.unsafeView, layout: .nk, bias: bias, out, threads: threads)
                 }

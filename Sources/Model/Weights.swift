@@ -8,6 +8,9 @@ public struct Linear: Sendable {
     public var bias: [Float]?
     /// Set by `ModelWeights.quantized(_:)`; the forward pass then uses the int4 kernel.
     public var quantized: QuantizedMatrix?
+    /// Set at load by a `ModelRunner` whose matmul variant reads packed weights
+    /// (`MatmulKernel.usesPackedWeights`): `weight` packed once into the GEMM's panels.
+    public var packed: PackedWeights?
 
     public init(weight: Matrix, bias: [Float]?) { self.weight = weight; self.bias = bias }
 
@@ -109,16 +112,17 @@ public struct ModelWeights: Sendable {
     /// when the pass is `scored` (its linears up to `ReferenceModel.resident`, its token
     /// embedding always) and one quantized copy per quantized plan (at most 2.2 bytes a weight:
     /// Q8_0 is 34 bytes per 32 weights, held twice, as GGUF blocks and as the 16-row planes of
-    /// the GEMV and int4.act8).
-    public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int, scored: Bool = true) -> Double {
+    /// the GEMV and int4.act8), and a packed copy of the fp32 linears (4 bytes a weight) per
+    /// plan whose matmul variant packs them (`packedPlans`).
+    public static func memoryNeeded(_ config: ModelConfig, quantizedPlans: Int, packedPlans: Int = 0, scored: Bool = true) -> Double {
         let params = config.parameterCount, embedding = Double(config.vocab) * Double(config.hidden)
         let reference = scored ? min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding : 0
-        return 4 * params + reference + 2.2 * params * Double(quantizedPlans)
+        return 4 * params + reference + 2.2 * params * Double(quantizedPlans) + 4 * config.linearParameterCount * Double(packedPlans)
     }
 
     /// A typed error when `memoryNeeded` exceeds 80 % of this machine's memory, before any allocation.
-    public static func checkMemory(_ config: ModelConfig, quantizedPlans: Int, scored: Bool = true) throws {
-        let need = memoryNeeded(config, quantizedPlans: quantizedPlans, scored: scored),
+    public static func checkMemory(_ config: ModelConfig, quantizedPlans: Int, packedPlans: Int = 0, scored: Bool = true) throws {
+        let need = memoryNeeded(config, quantizedPlans: quantizedPlans, packedPlans: packedPlans, scored: scored),
             physical = Double(ProcessInfo.processInfo.physicalMemory)
         guard need <= 0.8 * physical else {
             throw ModelError.invalidOption(

@@ -79,7 +79,15 @@ struct ModelCommand: ParsableCommand {
         }
         // What-if passes run one plan at a time: one quantized copy of the weights at most.
         let quantizedPlans = whatIf ? 1 : try plans.filter { try Plan.parse($0).weights != .f32 }.count
-        let weights = try loadWeights(quantizedPlans: quantizedPlans)
+        // Plans whose matmul packs the fp32 linears at load (a what-if's swaps run one at a time).
+        let packedPlans =
+            whatIf
+            ? 1
+            : try plans.filter {
+                let plan = try Plan.parse($0)
+                return plan.weights == .f32 || plan.weights == .stored ? try Matmul.variant(plan.matmul).usesPackedWeights : false
+            }.count
+        let weights = try loadWeights(quantizedPlans: quantizedPlans, packedPlans: packedPlans)
         let config = weights.config
         if let exportGGUF { return try export(weights, to: exportGGUF) }
         // A GGUF file's tensors run as stored unless the plan names a weight format.
@@ -218,7 +226,7 @@ struct ModelCommand: ParsableCommand {
     }
 
     /// The model: a --gguf file, or a --preset with --weights safetensors or seeded weights.
-    func loadWeights(quantizedPlans: Int) throws -> ModelWeights {
+    func loadWeights(quantizedPlans: Int, packedPlans: Int = 0) throws -> ModelWeights {
         if let gguf {
             guard preset == nil, weights == nil else { throw CLIError("--gguf gives the model: drop --preset and --weights") }
             return try GGUFModel.load(try GGUF(path: gguf))
@@ -229,7 +237,7 @@ struct ModelCommand: ParsableCommand {
         let config = try ModelConfig.preset(preset)
         // Before anything is allocated: the model, its fp64 reference (unless --reference none)
         // and the plans' copies.
-        try ModelWeights.checkMemory(config, quantizedPlans: quantizedPlans, scored: reference == "fp64")
+        try ModelWeights.checkMemory(config, quantizedPlans: quantizedPlans, packedPlans: packedPlans, scored: reference == "fp64")
         if let path = self.weights {
             guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such file") }
             return try ModelWeights.load(config, from: try SafeTensors(path: path))

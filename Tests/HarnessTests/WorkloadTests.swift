@@ -91,11 +91,24 @@ import Testing
         #expect(spec.flops(long) > 0)
     }
 
+    /// `,packed`: W[N×K] as `,nk`, packed before timing; its own canonical text (a case apart
+    /// from `,nk` in results), the same FLOPs and traffic, and the panels in its memory.
+    @Test func packedMatmulShapes() throws {
+        let spec = MatmulSpec()
+        let packed = try spec.parse("12x768x100,packed"), plain = try spec.parse("12x768x100,nk")
+        #expect(packed.packed && packed.layout == .nk && !plain.packed)
+        #expect(spec.canonical(packed) == "12x768x100,packed" && spec.canonical(plain) == "12x768x100,nk")
+        #expect(spec.flops(packed) == spec.flops(plain) && spec.bytes(packed) == spec.bytes(plain))
+        #expect(spec.memoryBytes(packed) - spec.memoryBytes(plain) == 4 * 768 * 128)
+        #expect(spec.tuningKey(packed, threads: 1) == spec.tuningKey(plain, threads: 1))
+    }
+
     @Test func shapesAreParsedStrictly() {
         let bad: [(Op, String, String)] = [
             (.attention, "", "unknown term ''"), (.attention, ",", "unknown term ''"), (.attention, "=", "unknown term '='"),
             (.attention, "T=8,H=1,D=4,", "unknown term ''"), (.attention, "T=8,,H=1,D=4", "unknown term ''"),
-            (.matmul, ",64x64x64", "MxKxN"), (.matmul, "64x64x64,", "MxKxN"),
+            (.matmul, ",64x64x64", "MxKxN"), (.matmul, "64x64x64,", "MxKxN"), (.matmul, "64x64x64,packed,nk", "MxKxN"),
+            (.matmul, "64x64x64,nk,packed", "MxKxN"), (.matmul, "64x64x64,pack", "MxKxN"),
             (.attention, "T=1048576,H=1,D=1,block=1,density=0.5", "block masks are offered up to"),
             (.attention, "T=16384,H=1,D=1,block=1,density=0", "block mask is larger"),
             (.matmul, "12x", "must have the form D1xD2xD3"), (.softmax, "12x", "'' is not a positive integer"), (.matmul, "0x5x5", "'0'"),

@@ -1,4 +1,4 @@
-import Kernels
+@testable import Kernels
 import Testing
 
 @Suite struct MatmulTests {
@@ -68,6 +68,76 @@ import Testing
                         c, ref, tol: { i in Tolerance.matmul(k: s.k, absScale: scale[i], bias: bias.map { Double($0[i % s.n]) }) },
                         "matmul.\(variant) \(layout) \(s) threads=\(threads) bias=\(withBias)")
                 }
+            }
+        }
+    }
+
+    /// Weights packed once (`PackedWeights`, as a model's fp32 linears at load): every variant's
+    /// `run(_:packed:…)` gives exactly what its `run` gives on the weights as stored, when that
+    /// run takes the same path — simd's packed GEMM (the dot paths turned off), or the others'
+    /// own code (they ignore the panels). For simd the panels change only where B comes from,
+    /// not the sums, so the two are equal bit for bit; at M ≤ `directMaxRows` both take the
+    /// dot path. Shapes: edge tiles in M and N, K over one KC block (1030 > 1024), a K of 1.
+    /// (auto installs its tuned table, or the defaults, around each call: it must give simd's
+    /// packed result.)
+    @Test(arguments: Matmul.checkedNames.filter { !$0.hasPrefix("ablate-") })
+    func packedWeightsMatchStored(variant: String) throws {
+        let kernel = try Matmul.variant(variant == "auto" ? "simd" : variant)
+        let tested = try Matmul.variant(variant)
+        #expect(tested.usesPackedWeights == (variant == "simd" || variant == "auto"), "matmul.\(variant)")
+        let packedPath = try Matmul.table(["directMaxRowsNK": 0, "directMaxRowsNKShortK": 0])
+        var seed: UInt64 = 500
+        for (m, k, n) in [(1, 33, 17), (4, 129, 70), (5, 7, 11), (6, 64, 64), (13, 257, 33), (64, 1030, 65), (129, 3, 257), (7, 1, 130)] {
+            for threads in [1, 2] {
+                for withBias in [false, true] {
+                    seed += 1
+                    let a = randomMatrix(m, k, pad: 3, seed: seed), w = randomMatrix(n, k, pad: 5, seed: seed + 100)
+                    let bias: [Float]? = withBias ? randomMatrix(1, n, seed: seed + 200).dense : nil
+                    let packed = PackedWeights(w)
+                    var stored = Matrix(rows: m, cols: n, stride: n + 2), fromPanels = stored
+                    // auto runs simd at its defaults: compare with simd's own packed path there.
+                    let table: (any TuningTable)? = variant == "auto" ? nil : packedPath
+                    try a.withView { av in
+                        try withOptional(bias) { b in
+                            try Matmul.withTable(packedPath) {
+                                try w.withView { wv in
+                                    try stored.withMutableView {
+                                        if variant == "auto" {
+                                            try kernel.run(av, packed: packed, bias: b, $0, threads: threads)
+                                        } else {
+                                            try kernel.run(av, wv, layout: .nk, bias: b, $0, threads: threads)
+                                        }
+                                    }
+                                }
+                            }
+                            try Matmul.withTable(table) {
+                                try fromPanels.withMutableView { try tested.run(av, packed: packed, bias: b, $0, threads: threads) }
+                            }
+                        }
+                    }
+                    let differing = zip(stored.dense, fromPanels.dense).filter { $0.bitPattern != $1.bitPattern }.count
+                    #expect(
+                        differing == 0, "matmul.\(variant) \(m)x\(k)x\(n) threads=\(threads) bias=\(withBias): \(differing) outputs differ")
+                }
+            }
+        }
+    }
+
+    func withOptional(_ values: [Float]?, _ body: (UnsafeBufferPointer<Float>?) throws -> Void) rethrows {
+        guard let values else { return try body(nil) }
+        try values.withUnsafeBufferPointer { try body($0) }
+    }
+
+    /// The panels hold W transposed in NR-column groups, zero past N; the weights stay shared.
+    @Test func packedWeightsLayout() {
+        let w = randomMatrix(70, 5, pad: 2, seed: 3)
+        let p = PackedWeights(w)
+        #expect(p.rows == 70 && p.cols == 5 && p.weight == w)
+        #expect(PackedWeights.floats(rows: 70, cols: 5) == 5 * 128)
+        for j in [0, 63, 64, 69, 70, 127] {
+            for k in 0..<5 {
+                let got = p.panel(column: j / 64 * 64, depth: k)[j % 64]
+                #expect(got.bitPattern == (j < 70 ? w[j, k] : 0).bitPattern, "W[\(j), \(k)]")
             }
         }
     }

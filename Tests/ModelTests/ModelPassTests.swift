@@ -101,6 +101,29 @@ import Testing
         #expect(scored - speedOnly == min(8 * params, Double(ReferenceModel.resident)) + 8 * embedding)
     }
 
+    /// A plan whose matmul reads packed weights (simd) packs every fp32 layer linear once at
+    /// load, and the memory check budgets 4 bytes per linear weight for it; blas's plan and a
+    /// quantized plan's int4 linears pack nothing. (What the panels compute is checked bit for
+    /// bit against the stored weights in MatmulTests; the f32 plans against fp64 in ModelTests.)
+    @Test func simdPlansPackTheLinears() throws {
+        let cfg = try ModelConfig.preset("tiny")
+        let w = ModelWeights.synthetic(cfg, seed: 5)
+        let simd = try ModelRunner(weights: w, plan: try Plan.parse("matmul=simd"), threads: 1, pattern: .all, capacity: 8)
+        let blas = try ModelRunner(weights: w, plan: try Plan.parse("matmul=blas"), threads: 1, pattern: .all, capacity: 8)
+        let q = try ModelRunner(weights: w, plan: try Plan.parse("weights=q8_0"), threads: 1, pattern: .all, capacity: 8)
+        for (i, l) in simd.weights.layers.enumerated() {
+            for (name, path) in l.linears {
+                let lin = l[keyPath: path]
+                #expect(lin.packed?.weight == lin.weight, "layer \(i) \(name) not packed")
+                #expect(blas.weights.layers[i][keyPath: path].packed == nil && q.weights.layers[i][keyPath: path].packed == nil)
+            }
+        }
+        let linears = cfg.linearParameterCount
+        #expect(
+            ModelWeights.memoryNeeded(cfg, quantizedPlans: 1, packedPlans: 2, scored: false)
+                - ModelWeights.memoryNeeded(cfg, quantizedPlans: 1, scored: false) == 8 * linears)
+    }
+
     @Test(arguments: ["q8_0", "q4_0", "q4_1", "q4_k_m"])
     func act8PlansRoundTheActivations(format: String) throws {
         let cfg = try ModelConfig.preset("tiny")

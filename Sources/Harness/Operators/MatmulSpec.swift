@@ -1,7 +1,9 @@
 import Kernels
 
 /// matmul: `MxKxN` (A is M×K, B is K×N), or `MxKxN,nk` (B stored as a weight W[N×K],
-/// `[out, in]`, as a model's linear layers hold it: C = A·Wᵀ).
+/// `[out, in]`, as a model's linear layers hold it: C = A·Wᵀ), or `MxKxN,packed` (the same W
+/// packed once before timing, as a model pass packs its fp32 linears at load, for the
+/// variants that read packed weights; the others multiply by W as with `,nk`).
 public struct MatmulSpec: OperatorSpec {
     public typealias Family = Matmul
 
@@ -9,11 +11,13 @@ public struct MatmulSpec: OperatorSpec {
     public struct Dims: Sendable, Equatable {
         public let m: Int, k: Int, n: Int
         public let layout: Matmul.BLayout
+        /// `,packed`: W[N×K] packed before timing (`PackedWeights`); layout `.nk`.
+        public var packed = false
     }
 
     public init() {}
 
-    public var grammar: String { "MxKxN (A[M×K]·B[K×N]); MxKxN,nk for A·Wᵀ with W[N×K]" }
+    public var grammar: String { "MxKxN (A[M×K]·B[K×N]); MxKxN,nk for A·Wᵀ with W[N×K]; MxKxN,packed with W packed before timing" }
 
     public var shapes: ShapeSets {
         ShapeSets(
@@ -29,14 +33,20 @@ public struct MatmulSpec: OperatorSpec {
 
     public func parse(_ text: String) throws -> Dims {
         var parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        var layout = Matmul.BLayout.kn
-        if parts.count == 2, let l = Matmul.BLayout(rawValue: parts[1]) { layout = l; parts.removeLast() }
-        guard parts.count == 1 else { throw ShapeError("matmul shape '\(text)' must be MxKxN or MxKxN,nk") }
+        var layout = Matmul.BLayout.kn, packed = false
+        if parts.count == 2, parts[1] == "packed" {
+            layout = .nk; packed = true; parts.removeLast()
+        } else if parts.count == 2, let l = Matmul.BLayout(rawValue: parts[1]) {
+            layout = l; parts.removeLast()
+        }
+        guard parts.count == 1 else { throw ShapeError("matmul shape '\(text)' must be MxKxN, MxKxN,nk or MxKxN,packed") }
         let d = try Shapes.dims(parts[0], count: 3, what: "matmul shape")
-        return Dims(m: d[0], k: d[1], n: d[2], layout: layout)
+        var dims = Dims(m: d[0], k: d[1], n: d[2], layout: layout)
+        dims.packed = packed
+        return dims
     }
 
-    public func canonical(_ d: Dims) -> String { "\(d.m)x\(d.k)x\(d.n)" + (d.layout == .nk ? ",nk" : "") }
+    public func canonical(_ d: Dims) -> String { "\(d.m)x\(d.k)x\(d.n)" + (d.packed ? ",packed" : d.layout == .nk ? ",nk" : "") }
 
     /// 2·M·N·K: one multiply and one add per term of every output.
     public func flops(_ d: Dims) -> Double { 2 * Double(d.m) * Double(d.n) * Double(d.k) }
@@ -46,7 +56,10 @@ public struct MatmulSpec: OperatorSpec {
 
     public func writtenBytes(_ d: Dims) -> Double { 4 * Double(d.m) * Double(d.n) }
 
-    public func memoryBytes(_ d: Dims) -> Double { bytes(d) }
+    /// The operands, and the packed panels for `,packed`.
+    public func memoryBytes(_ d: Dims) -> Double {
+        bytes(d) + (d.packed ? 4 * Double(d.k) * Double(Blocking.nr) * (Double(d.n) / Double(Blocking.nr)).rounded(.up) : 0)
+    }
 
     public func tuningKey(_ d: Dims, threads: Int) -> TuningKey {
         Matmul.tuningKey(m: d.m, k: d.k, n: d.n, layout: d.layout, threads: threads)
@@ -75,9 +88,12 @@ final class MatmulWorkload: Workload {
     var c: Matrix  // C [M×N]
     let m: Int, k: Int, n: Int
     let layout: Matmul.BLayout
+    /// `,packed`: W packed on first use by a variant that reads packed weights.
+    let packs: Bool
+    lazy var packed = PackedWeights(b)
 
     init(_ shape: CaseShape, _ dims: MatmulSpec.Dims, seed: UInt64) {
-        self.shape = shape; m = dims.m; k = dims.k; n = dims.n; layout = dims.layout
+        self.shape = shape; m = dims.m; k = dims.k; n = dims.n; layout = dims.layout; packs = dims.packed
         a = Workloads.random(m, k, seed: seed)
         b = layout == .kn ? Workloads.random(k, n, seed: seed + 1) : Workloads.random(n, k, seed: seed + 1)
         c = Matrix(rows: m, cols: n)
@@ -85,6 +101,14 @@ final class MatmulWorkload: Workload {
 
     func runner(variant: String, threads: Int) throws -> () throws -> Void {
         let kernel = try Matmul.variant(variant)
+        if packs && kernel.usesPackedWeights {
+            let w = packed
+            return { [self] in
+                try self.a.withView { av in
+                    try self.c.withMutableView { cv in try kernel.run(av, packed: w, bias: nil, cv, threads: threads) }
+                }
+            }
+        }
         return { [self] in
             try self.a.withView { av in
                 try self.b.withView { bv in
