@@ -176,7 +176,7 @@ enum GEMM {
                                 microKernel(
                                     kcb, UnsafePointer(packA + ir * kcb), bPanel,
                                     c.row(ic + ir) + jc + jr, c.stride, mrb, nrb,
-                                    pc == 0, biasJ, tile)
+                                    pc == 0, biasJ, tile, prefetchB: prepacked && ir == 0)
                                 ir += mr
                             }
                             jr += nr
@@ -228,7 +228,7 @@ enum GEMM {
         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ mr: Int, _ nr: Int,
         _ first: Bool, _ bias: UnsafePointer<Float>?, _ tile: UnsafeMutablePointer<Float>,
         aRows: (Int, Int, Int, Int, Int, Int) = (0, 1, 2, 3, 4, 5), aStep: Int = Blocking.mr,
-        bStride: Int = Blocking.nr
+        bStride: Int = Blocking.nr, prefetchB: Bool = false
     ) {
         if opbench_vector_registers() < 32 {
             for strip in 0..<4 {
@@ -250,6 +250,13 @@ enum GEMM {
         let (o0, o1, o2, o3, o4, o5) = aRows
         var pa = a, pb = UnsafeRawPointer(b)
         for _ in 0..<kc {
+            if prefetchB {
+                // B's row 16 steps ahead (4 KiB) into L1: a panel packed at load streams from
+                // L3 or DRAM on its first tile, and is larger than L1 for K > 192.
+                let ahead = pb + 16 &* bStride &* 4
+                CacheControl.prefetch(ahead); CacheControl.prefetch(ahead + 64)
+                CacheControl.prefetch(ahead + 128); CacheControl.prefetch(ahead + 192)
+            }
             let b0 = pb.loadUnaligned(as: Vec.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vec.self)
             let b2 = pb.loadUnaligned(fromByteOffset: 128, as: Vec.self)
