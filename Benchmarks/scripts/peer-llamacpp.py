@@ -195,9 +195,7 @@ for name, path, kind, scored in models:
             print(line, flush=True)
         del engine
 
-doc = peerlib.document("peer-llamacpp.py", rounds=ROUNDS, repetitions=REPS,
-                       cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
-                       records=records)
+doc = peerlib.document("peer-llamacpp.py", rounds=ROUNDS, repetitions=REPS, records=records)
 
 def md(doc):
     med = statistics.median

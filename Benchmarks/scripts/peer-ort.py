@@ -134,8 +134,8 @@ doc = peerlib.document("peer-ort.py", onnxruntime=ort.__version__, torch=torch._
                        records=records)
 commit = doc["opbench_commit"]
 lines = ["# OpBench and ONNX Runtime on MiniLM-L6 (real weights)", "",
-         f"OpBench {commit}; ONNX Runtime {ort.__version__} (CPU provider, all graph optimizations; int8 = "
-         "quantize_dynamic, QInt8 weights); the ONNX model exported by torch {torch.__version__} from transformers' "
+         f"OpBench {commit}; {doc['cpu']}; ONNX Runtime {ort.__version__} (CPU provider, all graph optimizations; int8 = "
+         f"quantize_dynamic, QInt8 weights); the ONNX model exported by torch {torch.__version__} from transformers' "
          f"BertModel; {ROUNDS} rounds alternating which goes first, {REPS} timed passes each per round; medians, tokens/s. "
          "Accuracy: min token cosine of the final hidden states against transformers' model in float64.", "",
          "| thr | tokens | ORT fp32 | OpBench f32 | ratio | ORT int8 | OpBench Q8_0 + act8 | ratio | min cos ORT int8 / OpBench act8 |",

@@ -4,10 +4,11 @@ import json, os, subprocess, time
 
 
 def document(tool, **fields):
-    """The provenance every peer results file carries, then `fields`."""
+    """The provenance every peer results file carries (commit, time, the CPU's model name), then `fields`."""
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     return {"tool": tool, "opbench_commit": commit, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": "Benchmarks/scripts/peer-llamacpp.sh", **fields}
+            "command": "Benchmarks/scripts/peer-llamacpp.sh", "cpu": cpu, **fields}
 
 
 def write(doc, markdown, json_path, md_path):

@@ -251,11 +251,14 @@ enum GEMM {
         var pa = a, pb = UnsafeRawPointer(b)
         for _ in 0..<kc {
             if prefetchB {
-                // B's row 16 steps ahead (4 KiB) into L1: a panel packed at load streams from
-                // L3 or DRAM on its first tile, and is larger than L1 for K > 192.
-                let ahead = pb + 16 &* bStride &* 4
+                // B's row 16 steps ahead (4 KiB) into L1 and 64 ahead (16 KiB) into L2: a panel
+                // packed at load streams from L3 or DRAM on its first tile, and is larger than
+                // L1 for K > 192.
+                let ahead = pb + 16 &* bStride &* 4, far = pb + 64 &* bStride &* 4
                 CacheControl.prefetch(ahead); CacheControl.prefetch(ahead + 64)
                 CacheControl.prefetch(ahead + 128); CacheControl.prefetch(ahead + 192)
+                CacheControl.prefetchL2(far); CacheControl.prefetchL2(far + 64)
+                CacheControl.prefetchL2(far + 128); CacheControl.prefetchL2(far + 192)
             }
             let b0 = pb.loadUnaligned(as: Vec.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 64, as: Vec.self)
