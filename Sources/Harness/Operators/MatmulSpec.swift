@@ -21,7 +21,7 @@ public struct MatmulSpec: OperatorSpec {
 
     public var shapes: ShapeSets {
         ShapeSets(
-            verify: ["1x1000x17", "17x33x129", "129x257x65", "7x1030x300"],
+            verify: ["1x1000x17", "17x33x129", "129x257x65", "7x1030x300", "17x33x129,packed", "7x1030x300,packed"],
             quick: ["1x4096x4096", "64x64x64", "256x256x256"],
             full: [
                 "64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048",
