@@ -49,7 +49,8 @@ import Testing
         let rows = verify.stdout.split(separator: "\n").filter {
             $0.hasPrefix("matmul.example.sgemm") || $0.hasPrefix("softmax.example.avx512")
         }
-        #expect(rows.count == 12, "4 matmul and 2 softmax shapes at 1 and 2 threads: \(verify.stdout)")
+        let shapes = MatmulSpec().shapes.verify.count + SoftmaxSpec().shapes.verify.count
+        #expect(rows.count == 2 * shapes, "every matmul and softmax verify shape at 1 and 2 threads: \(verify.stdout)")
         #expect(rows.allSatisfy { $0.hasSuffix("PASS") })
 
         let dir = try CLI.tempDir()
@@ -119,8 +120,9 @@ import Testing
         let good = try CLI.run(["--plugin", Self.broken(0), "verify", "--op", "matmul,rmsnorm", "--variant", "broken.loops"])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         let rows = good.stdout.split(separator: "\n").filter { $0.contains(".broken.loops") }
-        // 4 matmul and 3 rmsnorm verify shapes, 1 thread each.
-        #expect(rows.count == 7 && rows.allSatisfy { $0.contains(" 1 ") && $0.hasSuffix("PASS") }, "\(good.stdout)")
+        // Every matmul and rmsnorm verify shape, 1 thread each.
+        let shapes = MatmulSpec().shapes.verify.count + RMSNormSpec().shapes.verify.count
+        #expect(rows.count == shapes && rows.allSatisfy { $0.contains(" 1 ") && $0.hasSuffix("PASS") }, "\(good.stdout)")
 
         try CLI.expectError(
             ["--plugin", Self.broken(9), "verify", "--op", "matmul", "--variant", "broken.loops"],
