@@ -101,10 +101,9 @@ extension Matmul {
             _ a: MatrixView, _ b: MatrixView, layout: BLayout, bias: UnsafeBufferPointer<Float>?,
             _ c: MutableMatrixView, threads: Int
         ) throws {
-            let (kernel, table) = TunedChoices.resolve(
-                op, tuningKey(m: a.rows, k: a.cols, n: layout == .kn ? b.cols : b.rows, layout: layout, threads: threads),
-                fallback: SIMD() as any MatmulKernel)
-            try Matmul.withTable(table) { try kernel.run(a, b, layout: layout, bias: bias, c, threads: threads) }
+            try tuned(m: a.rows, k: a.cols, n: layout == .kn ? b.cols : b.rows, layout: layout, threads: threads) {
+                try $0.run(a, b, layout: layout, bias: bias, c, threads: threads)
+            }
         }
 
         /// True: the tuned choice for a shape may be simd, which reads the panels.
@@ -114,9 +113,16 @@ extension Matmul {
             _ a: MatrixView, packed w: PackedWeights, bias: UnsafeBufferPointer<Float>?,
             _ c: MutableMatrixView, threads: Int
         ) throws {
+            try tuned(m: a.rows, k: a.cols, n: w.rows, layout: .nk, threads: threads) {
+                try $0.run(a, packed: w, bias: bias, c, threads: threads)
+            }
+        }
+
+        /// Runs `body` with the tuned choice for the call (its table installed), else simd.
+        func tuned(m: Int, k: Int, n: Int, layout: BLayout, threads: Int, _ body: (any MatmulKernel) throws -> Void) throws {
             let (kernel, table) = TunedChoices.resolve(
-                op, tuningKey(m: a.rows, k: a.cols, n: w.rows, layout: .nk, threads: threads), fallback: SIMD() as any MatmulKernel)
-            try Matmul.withTable(table) { try kernel.run(a, packed: w, bias: bias, c, threads: threads) }
+                op, tuningKey(m: m, k: k, n: n, layout: layout, threads: threads), fallback: SIMD() as any MatmulKernel)
+            try Matmul.withTable(table) { try body(kernel) }
         }
     }
 }

@@ -445,6 +445,22 @@ enum GEMM {
         }
     }
 
+    /// C[M×N] = A·B (+ bias) by the packed GEMM over threads (`splitC`): each part multiplies
+    /// its rows of A by the B panels `source(cols)` gives for its columns. `bias` and `c` are
+    /// whole (N entries, M × N); `minWork` as in `splitC`.
+    static func packedSplit<S: PanelSource>(
+        _ a: MatrixView, bias: SendablePointer<UnsafePointer<Float>>, _ c: MutableMatrixView, k: Int, threads: Int,
+        minWork: Int = Matmul.current.minParallelWork, blocking: Blocking, source: @Sendable (Range<Int>) -> S
+    ) {
+        splitC(m: c.rows, n: c.cols, k: k, threads: threads, minWork: minWork) { rows, cols in
+            let cPart = MutableMatrixView(
+                base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count, cols: cols.count, stride: c.stride)
+            packed(
+                a.rows(rows.lowerBound, rows.count), source(cols), n: cols.count, bias: bias.pointer.map { $0 + cols.lowerBound },
+                cPart, blocking: blocking)
+        }
+    }
+
     /// Splits C over threads — by rows (MR granule) when there are enough, else by
     /// columns (NR granule) — and runs `body(rows, cols)` on each part.
     /// One thread below `minWork` multiply-adds (default `Matmul.current.minParallelWork`).

@@ -79,14 +79,8 @@ extension Int4 {
             let blocking = Blocking(mc: tuned.mc, kc: (tuned.kc + bs - 1) / bs * bs, nc: tuned.nc)
             w.withUnsafeBytes { buf in
                 let base = SendablePointer(buf.baseAddress!)
-                GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
-                    let src = BlockPanels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
-                    let yPart = MutableMatrixView(
-                        base: y.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
-                        cols: cols.count, stride: y.stride)
-                    GEMM.packed(
-                        x.rows(rows.lowerBound, rows.count), src, n: cols.count,
-                        bias: bp.pointer.map { $0 + cols.lowerBound }, yPart, blocking: blocking)
+                GEMM.packedSplit(x, bias: bp, y, k: k, threads: threads, blocking: blocking) { cols in
+                    BlockPanels(bytes: base.pointer!, w: w, row0: cols.lowerBound)
                 }
             }
         }

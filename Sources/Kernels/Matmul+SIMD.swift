@@ -44,20 +44,14 @@ extension Matmul {
                 GEMM.inPlace(a, b, bias: bias.pointer, c)
                 return
             }
-            GEMM.splitC(m: m, n: n, k: k, threads: threads) { rows, cols in
-                let aPart = a.rows(rows.lowerBound, rows.count)
-                let cPart = MutableMatrixView(
-                    base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count,
-                    cols: cols.count, stride: c.stride)
-                let biasPart = bias.pointer.map { $0 + cols.lowerBound }
-                switch layout {
-                case .kn:
-                    let bPart = MatrixView(base: b.base + cols.lowerBound, rows: b.rows, cols: cols.count, stride: b.stride)
-                    GEMM.packed(aPart, KNPanels(b: bPart), n: cols.count, bias: biasPart, cPart, blocking: tuning.blocking)
-                case .nk:
-                    GEMM.packed(
-                        aPart, NKPanels(w: b.rows(cols.lowerBound, cols.count)), n: cols.count,
-                        bias: biasPart, cPart, blocking: tuning.blocking)
+            switch layout {
+            case .kn:
+                GEMM.packedSplit(a, bias: bias, c, k: k, threads: threads, blocking: tuning.blocking) { cols in
+                    KNPanels(b: MatrixView(base: b.base + cols.lowerBound, rows: b.rows, cols: cols.count, stride: b.stride))
+                }
+            case .nk:
+                GEMM.packedSplit(a, bias: bias, c, k: k, threads: threads, blocking: tuning.blocking) { cols in
+                    NKPanels(w: b.rows(cols.lowerBound, cols.count))
                 }
             }
         }
@@ -80,13 +74,9 @@ extension Matmul {
                     return
                 }
                 let bias = SendablePointer(bias?.baseAddress.map { UnsafePointer($0) })
-                GEMM.splitC(m: m, n: n, k: k, threads: threads, minWork: tuning.minParallelWorkPacked) { rows, cols in
-                    let cPart = MutableMatrixView(
-                        base: c.row(rows.lowerBound) + cols.lowerBound, rows: rows.count, cols: cols.count, stride: c.stride)
-                    GEMM.packed(
-                        a.rows(rows.lowerBound, rows.count), PrepackedPanels(weights: w, j0: cols.lowerBound), n: cols.count,
-                        bias: bias.pointer.map { $0 + cols.lowerBound }, cPart, blocking: tuning.blocking)
-                }
+                GEMM.packedSplit(
+                    a, bias: bias, c, k: k, threads: threads, minWork: tuning.minParallelWorkPacked, blocking: tuning.blocking
+                ) { cols in PrepackedPanels(weights: w, j0: cols.lowerBound) }
             }
         }
 
