@@ -195,6 +195,8 @@ public enum Bench {
         }
         computeSpeedups(&merged.cases)
         merged.settings.rounds = docs.map(\.settings.rounds).reduce(0, +)
+        let probes = docs.flatMap { $0.machine.stateProbes ?? [] }
+        merged.machine.stateProbes = probes.isEmpty ? nil : probes
         return merged
     }
 

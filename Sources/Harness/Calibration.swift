@@ -360,18 +360,16 @@ extension Machine {
         if let data = try? e.encode(info) { try? FileIO.writeAtomically(data, to: path) }
     }
 
-    /// A short probe of the 1-thread FMA peak and DRAM read bandwidth (about 0.2 s), against
-    /// `cached`: what measured above the cache by more than `Limits` (`higher`: the cache is
-    /// low, recalibrate) and what measured below it (`lower`: the machine is busier now; a
-    /// recalibration, which only raises figures, would change nothing, so this only warns).
-    static func spotCheck(_ cached: MachineInfo) -> (higher: [String], lower: [String]) {
+    /// The state probe (`stateProbe`, about 0.3 s) against `cached`: what measured above the
+    /// cache by more than `Limits` (`higher`: the cache is low, recalibrate) and what measured
+    /// below it (`lower`: the machine is busier now; a recalibration, which only raises figures,
+    /// would change nothing, so this only warns). The probe is kept as the run's first state.
+    static func spotCheck(_ cached: MachineInfo) -> (higher: [String], lower: [String], state: MachineState) {
         let one = cached.ceiling(threads: 1)
-        var figures = [("FMA", peakGflops(threads: 1, iterations: 1_000_000, runs: 3).best, one.peakGflops, Limits.spotFma, "GFLOP/s")]
-        if let dram = one.levels?.last {
-            figures.append(
-                ("DRAM read", dramRead(totalBytes: dram.probeBytes, threads: 1, runs: 2).best, dram.readGBps, Limits.spotRead, "GB/s"))
-        }
-        var out: (higher: [String], lower: [String]) = ([], [])
+        let state = stateProbe(dramBytes: stateProbeBytes(cached))
+        var figures = [("FMA", state.fmaGflops, one.peakGflops, Limits.spotFma, "GFLOP/s")]
+        if let dram = one.levels?.last { figures.append(("DRAM read", state.dramReadGBps, dram.readGBps, Limits.spotRead, "GB/s")) }
+        var out: (higher: [String], lower: [String], state: MachineState) = ([], [], state)
         for (name, now, was, limit, unit) in figures where abs(now / was - 1) > limit {
             let text = String(format: "%@ %.1f %@ now, %.1f cached", name, now, unit, was)
             if now > was { out.higher.append(text) } else { out.lower.append(text) }
@@ -395,7 +393,11 @@ extension Machine {
             if !spot.lower.isEmpty {
                 warnings.append("this machine is slower now than calibrated (\(spot.lower.joined(separator: "; "))): busy?")
             }
-            guard !spot.higher.isEmpty else { return finish(c, fresh: fresh, warnings: warnings) }
+            guard !spot.higher.isEmpty else {
+                var info = finish(c, fresh: fresh, warnings: warnings)
+                info.stateProbes = [spot.state]
+                return info
+            }
             warnings.append("spot check beats the cached calibration (\(spot.higher.joined(separator: "; "))): recalibrating")
         }
         var (measured, problems) = calibrate(fresh)
@@ -450,6 +452,7 @@ extension Machine {
         info.swiftVersion = fresh.swiftVersion
         info.openblasDetectedCore = fresh.openblasDetectedCore
         info.calibrationWarnings = warnings
+        info.stateProbes = nil
         for w in warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
         return info
     }

@@ -105,6 +105,11 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     /// The core OpenBLAS detected by itself when opbench asked for a better one
     /// (`Machine.betterOpenBLASCore`); nil when OpenBLAS's own choice stands.
     public var openblasDetectedCore: String?
+    /// The machine's state while the run measured: short 1-thread probes taken as the run
+    /// started and as it ended (`Machine.stateProbe`), one pair per round in merged files;
+    /// nil in older files. The gate judges speed only from runs whose state matches the
+    /// baseline's (`MachineState.compare`).
+    public var stateProbes: [MachineState]?
 
     /// Memberwise.
     public init(
@@ -131,7 +136,7 @@ public struct MachineInfo: Codable, Equatable, Sendable {
         case swiftVersion = "swift_version", openblasConfig = "openblas_config", openblasCore = "openblas_core"
         case opbenchCommit = "opbench_commit", ceilings, calibratedAt = "calibrated_at"
         case calibrationWarnings = "calibration_warnings", openblasDetectedCore = "openblas_detected_core"
-        case calibrationVersion = "calibration_version"
+        case calibrationVersion = "calibration_version", stateProbes = "state_probes"
     }
 
     /// The ceiling for `threads` (the largest calibrated one at or below it).

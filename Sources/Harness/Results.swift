@@ -111,7 +111,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
 
     /// Refuses what no run writes: a case with no samples, a sample that is not a finite
     /// positive time, a non-finite or absurd rate, the same case twice; speeds of model passes
-    /// likewise. (Accuracy fields may be non-finite: a pass that produced NaN says so.)
+    /// likewise, and the machine's state probes. (Accuracy fields may be non-finite: a pass that
+    /// produced NaN says so.)
     public func validate(path: String) throws {
         var seen = Set<String>()
         for (i, c) in cases.enumerated() {
@@ -141,6 +142,12 @@ public struct ResultDocument: Codable, Equatable, Sendable {
                 throw FileError(path, "\(at): \(name) is \(v), outside 0…\(Self.absurdRate)")
             }
             guard seen.insert(c.key).inserted else { throw FileError(path, "\(at) appears twice") }
+        }
+        for (i, st) in (machine.stateProbes ?? []).enumerated() {
+            for (name, v) in [("fma_gflops", st.fmaGflops), ("dram_read_gbps", st.dramReadGBps)]
+            where !(v.isFinite && v > 0 && v <= Self.absurdRate) {
+                throw FileError(path, "machine.state_probes[\(i)]: \(name) is \(v), not a rate in 0…\(Self.absurdRate)")
+            }
         }
         for (i, m) in models.enumerated() {
             if let bad = (m.prefillTokensPerSecond + m.decodeTokensPerSecond).first(where: {

@@ -78,6 +78,7 @@ public struct TuningFile: Codable, Equatable, Sendable {
         var m = machine
         m.ceilings = []
         m.calibrationWarnings = nil
+        m.stateProbes = nil
         schemaVersion = Self.currentSchema
         kind = Self.kindName
         self.machine = m

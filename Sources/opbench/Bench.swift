@@ -94,7 +94,10 @@ struct BenchCommand: ParsableCommand {
         options.repetitions = repetitions ?? (suite == "quick" ? 10 : 15)
         options.cache = cacheMode
         options.plantedSlowdowns = try PlantedSlowdown.fromEnvironment()
-        let machine = Machine.current()
+        var machine = Machine.current()
+        // The machine's state as the run starts (the spot check's probe, else a fresh one) and
+        // as it ends: the gate judges speed only from runs made in the baseline's state.
+        if machine.stateProbes == nil { machine.stateProbes = [Machine.stateProbe(dramBytes: Machine.stateProbeBytes(machine))] }
         if cacheMode == .cold {
             for s in Set(cases.map(\.shape)) { try Workloads.checkMemory(s, copies: Bench.coldCopies(s, machine: machine)) }
         }
@@ -110,6 +113,8 @@ struct BenchCommand: ParsableCommand {
                 parts.append(try benchIsolated(id, isolated.filter { $0.variant == id }, options: options))
             }
             let results = Bench.combine(parts)
+            let end = Machine.stateProbe(dramBytes: Machine.stateProbeBytes(machine))
+            machine.stateProbes?.append(end)
             doc = ResultDocument(
                 machine: machine,
                 settings: RunSettings(
@@ -338,13 +343,20 @@ final class ProgressBar {
 /// Runs `opbench <args> --output FILE` `count` times, each in a fresh process, and reads
 /// the results. Separate processes see different memory placement and start-up state, which
 /// is exactly the run-to-run variation a baseline or a gate must account for.
-func runChildren(_ args: [String], count: Int, label: String) throws -> [ResultDocument] {
+/// With `attempts` > `count`, runs go on until `count` of them satisfy `counts` or `attempts`
+/// ran; `before` runs before each one.
+func runChildren(
+    _ args: [String], count: Int, label: String, attempts: Int? = nil, before: (Int) -> Void = { _ in },
+    counts: (ResultDocument) -> Bool = { _ in true }
+) throws -> [ResultDocument] {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opbench-\(label)s-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     var docs: [ResultDocument] = []
-    for i in 1...count {
-        FileHandle.standardError.write(Data("\(label) \(i)/\(count)\n".utf8))
+    for i in 1...max(count, attempts ?? count) where docs.filter(counts).count < count {
+        before(i)
+        let of = attempts.map { "\(i) (at most \(max(count, $0)))" } ?? "\(i)/\(count)"
+        FileHandle.standardError.write(Data("\(label) \(of)\n".utf8))
         let out = dir.appendingPathComponent("\(label)\(i).json").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

@@ -67,6 +67,12 @@ struct Gate: ParsableCommand {
     @Option(help: "Also write the Markdown summary to FILE.") var summary: String?
     @Option(name: [.short, .long], help: "Write the candidate's results (all runs pooled) to FILE.") var output: String?
     @Option(help: "Candidate runs, each a fresh process; a case fails only when every run finds it slower.") var runs: Int = 2
+    @Option(
+        name: .customLong("state-wait"),
+        help: ArgumentHelp(
+            "Before each candidate run, wait up to this many seconds for the machine to reach the baseline's state.",
+            valueName: "seconds"))
+    var stateWait: Double = 60
     @Flag(
         name: .customLong("gate-naive"),
         help: "Also fail on slower naive variants (by default their accuracy is gated, their speed only reported).")
@@ -89,34 +95,71 @@ struct Gate: ParsableCommand {
             if requireMachine { throw CLIError("no baseline from a machine like the candidate's (\(why))") }
             machineNote =
                 "**Speed not judged**: no baseline was recorded on a machine like the candidate's (\(why); the candidate's values first); "
-                + "accuracy is judged against `\(baseline)`. Record one here with Benchmarks/scripts/baseline.sh.\n\n"
+                + "accuracy is judged against `\(baseline)`. Record one here with Benchmarks/scripts/baseline.sh."
+        }
+        guard stateWait.isFinite, (0...3600).contains(stateWait) else {
+            throw CLIError("--state-wait \(stateWait) must be from 0 to 3600 seconds")
         }
         var candidates: [ResultDocument]
+        let reference = match == nil ? nil : MachineState.reference(of: base.machine)
         if let given {
             candidates = [given]
         } else {
             guard (1...10).contains(runs) else { throw CLIError("--runs \(runs) must be from 1 to 10") }
             _ = try BenchCase.list(from: base, path: baseline)
             // The candidate runs with the tuning file the baseline ran with (none unless it says).
+            // A run made in another machine state than the baseline's is not judged: up to as
+            // many runs again replace such runs, each after waiting for the state.
             candidates = try runChildren(
                 [
                     "--tuning", base.settings.tuning ?? "none", "bench", "--cases-from", baseline, "--min-time",
                     "\(base.settings.minTimeSeconds)",
                     "--repetitions", "\(base.settings.repetitions)", "--format", "json", "--cache", base.settings.cache ?? "warm",
-                ], count: runs, label: "run")
+                ], count: runs, label: "run", attempts: reference == nil ? runs : 2 * runs,
+                before: { _ in if let reference { waitForState(reference) } },
+                counts: { doc in reference.flatMap { MachineState.check(doc.machine.stateProbes ?? [], against: $0)?.matches } ?? true })
             if let output { try Bench.merge(candidates).write(to: output) }
         }
-        var rows = Compare.gateAcrossRuns(candidates.map { Compare.gateCases(base, $0, threshold: th, alpha: alpha) }, threshold: th)
+        let states = GateStateSelection(baseline: base.machine, runs: candidates.map(\.machine))
+        var stateNote = match == nil ? "" : states.notes.joined(separator: "\n")
+        if match != nil && states.noneJudged {
+            let why = "every candidate run measured this machine in another state than the baseline's"
+            if requireMachine { throw CLIError("speed cannot be judged: \(why)") }
+            stateNote =
+                "**Speed not judged**: \(why) (below), and such a state slows kernels unevenly, so no peer cancels it; "
+                + "accuracy is judged. Run the gate again when the machine is quiet.\n\n" + stateNote
+            FileHandle.standardError.write(Data("warning: \(why); speed not judged\n".utf8))
+        }
+        let judged = match == nil || states.noneJudged ? Array(candidates.indices) : states.judged
+        var rows = Compare.gateAcrossRuns(
+            judged.map { Compare.gateCases(base, candidates[$0], threshold: th, alpha: alpha) }, threshold: th)
         if !gateNaive { rows = Compare.speedUngated(rows) { $0.variant == "naive" } }
-        if match == nil { rows = Compare.speedUngated(rows) { _ in true } }
+        if match == nil || states.noneJudged { rows = Compare.speedUngated(rows) { _ in true } }
         var (pass, md) = Compare.gate(rows, threshold: th, alpha: alpha)
-        if !machineNote.isEmpty, let end = md.firstIndex(of: "\n") {
-            md.insert(contentsOf: "\n" + machineNote, at: md.index(after: end))
+        if let end = md.firstIndex(of: "\n") {
+            let notes = [machineNote, stateNote].filter { !$0.isEmpty }.joined(separator: "\n\n")
+            if !notes.isEmpty { md.insert(contentsOf: "\n" + notes + "\n", at: md.index(after: end)) }
+        }
+        if !machineNote.isEmpty {
             FileHandle.standardError.write(Data("warning: no baseline from a machine like the candidate's; speed not judged\n".utf8))
         }
         if let summary { try FileIO.writeAtomically(md, to: summary) }
         print(md, terminator: "")
         if !pass { throw ExitCode(1) }
+    }
+
+    /// Probes the machine every 10 s until its state matches `reference` or `stateWait`
+    /// seconds passed (the run then goes ahead, and its own probes decide whether it counts).
+    func waitForState(_ reference: MachineState.Reference) {
+        let start = Date()
+        while true {
+            let now = Machine.stateProbe(dramBytes: reference.dramProbeBytes)
+            guard let c = MachineState.check([now], against: reference), !c.matches else { return }
+            let waited = Date().timeIntervalSince(start)
+            guard waited + 10 <= stateWait else { return }
+            FileHandle.standardError.write(Data("machine in another state than the baseline's (\(c.text)): waiting 10 s\n".utf8))
+            Thread.sleep(forTimeInterval: 10)
+        }
     }
 }
 

@@ -252,6 +252,27 @@ import Testing
         let g4 = try CLI.run(["gate", "--baseline", base, "--baseline", otherBasePath, "--candidate", otherSlow])
         #expect(g4.status == 1 && g4.stdout.contains("**slower**") && !g4.stdout.contains("Speed not judged"), "\(g4.stdout)")
 
+        // A candidate measured while the machine ran 30 % below the baseline's state: speed is not
+        // judged (said on top; --require-machine makes it an error); in the baseline's state it is.
+        func probed(_ seconds: Double, fma: Double) throws -> String {
+            var d = Synthetic.doc(
+                Synthetic.pair("matmul.simd", samples: Synthetic.samples(seconds, seed: 5), peerSamples: Synthetic.samples(1e-3, seed: 6)))
+            d.machine.stateProbes = [MachineState(fmaGflops: fma, dramReadGBps: 16), MachineState(fmaGflops: fma, dramReadGBps: 16)]
+            return try write(d, "probed-\(seconds)-\(fma).json")
+        }
+        var probedBaseDoc = try ResultDocument.read(base)
+        probedBaseDoc.machine.stateProbes = [MachineState(fmaGflops: 170, dramReadGBps: 16)]
+        let probedBase = try write(probedBaseDoc, "probed-base.json")
+        let g5 = try CLI.run(["gate", "--baseline", probedBase, "--candidate", try probed(1.3e-3, fma: 119)])
+        #expect(g5.status == 0 && g5.stdout.contains("Speed not judged") && g5.stdout.contains("run 1: **another state**"), "\(g5.stdout)")
+        #expect(g5.stderr.contains("speed not judged"))
+        try CLI.expectError(
+            ["gate", "--baseline", probedBase, "--candidate", try probed(1.3e-3, fma: 119), "--require-machine"],
+            ["speed cannot be judged", "another state"])
+        let g6 = try CLI.run(["gate", "--baseline", probedBase, "--candidate", try probed(1.3e-3, fma: 168)])
+        #expect(g6.status == 1 && g6.stdout.contains("**slower**") && g6.stdout.contains("run 1: matches"), "\(g6.stdout)")
+        try CLI.expectError(["gate", "--baseline", base, "--candidate", same, "--state-wait", "-1"], ["--state-wait"])
+
         let html = dir.appendingPathComponent("r.html").path, mdFile = dir.appendingPathComponent("r.md").path
         let rep = try CLI.run(["report", base, slow, "--html", html, "--md", mdFile])
         #expect(rep.status == 0, "\(rep.stderr)")
