@@ -44,11 +44,14 @@ def read(name):
     text = open(f"{work}/{name}-{i}.md").read()
     slower = re.findall(r"^- \*\*slower\*\* `([^`]+)`", text, re.M)
     noisy = re.findall(r"^- `([^`]+)`: catches slowdowns from", text, re.M)
-    return slower, noisy
-slower, _ = read("clean")
-print(f"run {i} clean: " + ("false alarm " + ", ".join(slower) if slower else "pass"))
+    return slower, noisy, "**Speed not judged**" in text
+slower, _, skipped = read("clean")
+print(f"run {i} clean: " + ("speed not judged (machine state)" if skipped else "false alarm " + ", ".join(slower) if slower else "pass"))
 for mode in modes:
-    slower, noisy = read(mode)
+    slower, noisy, skipped = read(mode)
+    if skipped:
+        print(f"run {i} {mode}: speed not judged (machine state)")
+        continue
     planted = [k for k in slower if k.split(" ")[0] in variants]
     other = [k for k in slower if k.split(" ")[0] not in variants]
     print(f"run {i} {mode}: caught {', '.join(planted) or 'none'}; too noisy {', '.join(noisy) or 'none'}"
@@ -63,10 +66,13 @@ log, runs, modes, variants, fraction, baseline = sys.argv[1], int(sys.argv[2]), 
 lines = open(log).read().splitlines()
 cases = [f"{c['id']} {c['shape']} t={c['threads']}" for c in json.load(open(baseline))["cases"] if c["id"] in variants]
 false_alarms = sum(1 for l in lines if re.match(r"run \d+ clean: false alarm", l))
-print(f"RESULT clean: false alarms in {false_alarms} of {runs} runs")
+clean_skipped = sum(1 for l in lines if re.match(r"run \d+ clean: speed not judged", l))
+print(f"RESULT clean: false alarms in {false_alarms} of {runs - clean_skipped} judged runs ({clean_skipped} not judged)")
 for mode in modes:
-    mine = [l for l in lines if re.match(rf"run \d+ {mode}: ", l)]
+    skipped = [l for l in lines if re.match(rf"run \d+ {mode}: speed not judged", l)]
+    mine = [l for l in lines if re.match(rf"run \d+ {mode}: ", l) and l not in skipped]
     print(f"RESULT {mode} {float(fraction) * 100:g}% planted into {', '.join(variants)}:")
+    print(f"  runs not judged (machine in another state than the baseline's): {len(skipped)}")
     for c in cases:
         resolvable = [l for l in mine if f"too noisy" in l and c not in l.split("too noisy", 1)[1].split("; collateral")[0]]
         caught = [l for l in resolvable if c in l.split("; too noisy")[0]]
