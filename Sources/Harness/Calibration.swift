@@ -360,7 +360,7 @@ extension Machine {
         if let data = try? e.encode(info) { try? FileIO.writeAtomically(data, to: path) }
     }
 
-    /// The state probe (`stateProbe`, about 0.3 s) against `cached`: what measured above the
+    /// The state probe (`stateProbe`, about 0.5 s) against `cached`: what measured above the
     /// cache by more than `Limits` (`higher`: the cache is low, recalibrate) and what measured
     /// below it (`lower`: the machine is busier now; a recalibration, which only raises figures,
     /// would change nothing, so this only warns). The probe is kept as the run's first state.

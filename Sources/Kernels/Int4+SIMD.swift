@@ -33,7 +33,7 @@ extension Int4 {
             integerDot
                 ? "GEMV with 16 rows in the lanes of nibble planes: Q4_0 by byte dot products (vpdpbusd, exact in int32) against x "
                     + "as 3- or 4-digit base-256 integers per block (each element within K*u/4), Q4_1 by fp32 FMA (M<=4); "
-                    + "Q8_0/Q4_K/Q6_K 64 weights per step from the GGUF blocks (M<=4); threads take 256-row chunks; "
+                    + "Q8_0/Q4_K/Q6_K 64 weights per step from the GGUF blocks (M<=4); threads take chunks of up to 256 rows (balanced); "
                     + "dequantize-into-packed-panel GEMM (M>4); threads split N or rows"
                 : "ablation: int4.simd with every GEMV block on the fp32 path"
         }

@@ -65,11 +65,37 @@ import Testing
         }
         for round in 0..<2000 {
             let n = 1 + round % 211, threads = 1 + round % 3, granule = 1 + round % 8, chunk = 1 + round % 37
-            let step = Swift.max(granule, chunk / granule * granule)
+            let step = Parallel.chunkStep(n, threads: threads, chunk: chunk, granule: granule)
+            #expect(step <= Swift.max(granule, chunk / granule * granule) && step % granule == 0 && step > 0)
             let seen = Seen(n)
             Parallel.forEachChunk(n, threads: threads, chunk: chunk, granule: granule) { seen.hit($0, step: step, granule: granule, n: n) }
             #expect(seen.ok, "round \(round): n=\(n) threads=\(threads) granule=\(granule) chunk=\(chunk)")
             if !seen.ok { break }
+        }
+    }
+
+    /// On several threads the chunk shrinks (down to half) where that evens out the threads'
+    /// shares: never a busier thread than with full chunks, and `busiestShare` is what dealing
+    /// the ranges out in turn gives.
+    @Test func chunksBalanceOverThreads() {
+        #expect(Parallel.chunkStep(384, threads: 2, chunk: 256, granule: 32) == 192)
+        #expect(Parallel.chunkStep(640, threads: 2, chunk: 256, granule: 32) == 160)
+        #expect(Parallel.chunkStep(1536, threads: 2, chunk: 256, granule: 32) == 256)
+        #expect(Parallel.chunkStep(384, threads: 1, chunk: 256, granule: 32) == 256)
+        #expect(Parallel.chunkStep(200, threads: 2, chunk: 256, granule: 32) == 256)  // one chunk: no split
+        func dealt(_ n: Int, _ threads: Int, _ step: Int) -> Int {
+            let pieces = (n + step - 1) / step
+            return (0..<threads).map { t in stride(from: t, to: pieces, by: threads).map { Swift.min(step, n - $0 * step) }.reduce(0, +) }
+                .max()!
+        }
+        for n in stride(from: 1, through: 20_000, by: 61) {
+            for threads in 2...4 {
+                for s in [16, 32, 160, 256] {
+                    #expect(Parallel.busiestShare(n, threads: threads, step: s) == dealt(n, threads, s), "n=\(n) t=\(threads) s=\(s)")
+                }
+                let step = Parallel.chunkStep(n, threads: threads, chunk: 256, granule: 32)
+                #expect(step % 32 == 0 && step >= 128 && step <= 256 && dealt(n, threads, step) <= dealt(n, threads, 256))
+            }
         }
     }
 }
