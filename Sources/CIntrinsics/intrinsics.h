@@ -1,10 +1,12 @@
 // Instructions Swift cannot spell: streaming stores, software prefetch, a 16-lane
 // fp16 → fp32 conversion, two-source lane shuffles, the byte dot product of AVX-512 VNNI,
-// int32 / byte → fp32 conversion, and fp32 → int32 → byte rounding and narrowing. The
+// int32 / byte → fp32 conversion, fp32 → int32 → byte rounding and narrowing, and loads and
+// stores of the first lanes only. The
 // functions are static inline, so the Swift compiler inlines them into the kernels, where
 // each becomes one instruction (or, for the shuffles, a short sequence) on x86-64 with
 // AVX-512 (`vmovntps`, `prefetcht0`/`prefetcht1`, `vcvtph2ps`, `vshuff64x2`/`vpermt2ps`,
-// `vpdpbusd`, `vcvtdq2ps`, `vcvtps2dq`, `vpmovdb`); other targets get the portable forms.
+// `vpdpbusd`, `vcvtdq2ps`, `vcvtps2dq`, `vpmovdb`, masked `vmovups`); other targets get the
+// portable forms.
 #ifndef OPBENCH_INTRINSICS_H
 #define OPBENCH_INTRINSICS_H
 
@@ -171,6 +173,34 @@ static inline __attribute__((always_inline)) opbench_f32x16 opbench_s8_to_f32(co
 /// The 16 unsigned bytes of `v` as floats (`vpmovzxbd` + `vcvtdq2ps`; exact).
 static inline __attribute__((always_inline)) opbench_f32x16 opbench_u8_to_f32(opbench_u8x16 v) {
     return __builtin_convertvector(v, opbench_f32x16);
+}
+
+typedef float opbench_v16sf __attribute__((vector_size(64)));
+
+/// The first `count` (0…16) floats at `p`, the other lanes `fill`. With AVX-512 one masked
+/// load (`vmovups` under a k-mask): the lanes past `count` are not read, so the load may end
+/// at the end of a buffer; elsewhere a loop. (The lane-by-lane loop in Swift became 16
+/// masked broadcasts, each with a compare to build its mask, on the same port as `vpdpbusd`.)
+static inline __attribute__((always_inline)) opbench_f32x16 opbench_load_partial(const float *p, long count, float fill) {
+#if defined(__AVX512F__)
+    unsigned short m = count >= 16 ? 0xFFFF : count <= 0 ? 0 : (unsigned short)((1u << count) - 1);
+    return (opbench_f32x16)__builtin_ia32_loadups512_mask(p, (opbench_v16sf)((opbench_f32x16)(fill)), m);
+#else
+    opbench_f32x16 v = fill;
+    for (long i = 0; i < count && i < 16; i++) v[i] = p[i];
+    return v;
+#endif
+}
+
+/// Stores the first `count` (0…16) lanes of `v` at `p`, touching nothing past them (one
+/// masked store with AVX-512).
+static inline __attribute__((always_inline)) void opbench_store_partial(float *p, opbench_f32x16 v, long count) {
+#if defined(__AVX512F__)
+    unsigned short m = count >= 16 ? 0xFFFF : count <= 0 ? 0 : (unsigned short)((1u << count) - 1);
+    __builtin_ia32_storeups512_mask(p, (opbench_v16sf)v, m);
+#else
+    for (long i = 0; i < count && i < 16; i++) p[i] = v[i];
+#endif
 }
 
 /// Lanes swapped in pairs: (v1, v0, v3, v2, …) — the partner of each element of interleaved

@@ -188,22 +188,22 @@ public enum VectorMath {
     @inlinable @inline(__always)
     public static func magnitudeBits(_ v: Vec) -> SIMD16<UInt32> { unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF }
 
-    /// Loads `count < 16` floats from `p` into the low lanes; the other lanes are `fill`.
+    /// Loads `count` (0…16) floats from `p` into the low lanes; the other lanes are `fill`
+    /// (nothing past `p + count` is read: one masked load with AVX-512).
     @inlinable @inline(__always)
     public static func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float) -> Vec {
-        var v = Vec(repeating: fill)
-        for i in 0..<count { v[i] = p[i] }
-        return v
+        opbench_load_partial(p, count, fill)
     }
 
     /// Each lane's index, 0…15: for lane-position compares (masking by key position, the
     /// lanes past a row's end).
     public static let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
-    /// Stores the low `count < 16` lanes of `v` to `p`.
+    /// Stores the low `count` (0…16) lanes of `v` to `p`, nothing past them (one masked store
+    /// with AVX-512).
     @inlinable @inline(__always)
     public static func storePartial(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-        for i in 0..<count { p[i] = v[i] }
+        opbench_store_partial(p, v, count)
     }
 }
 
