@@ -1,3 +1,4 @@
+import Foundation
 import CIntrinsics
 
 // Every blocking, tiling and threshold constant of the kernels, one table per kernel family
@@ -69,6 +70,12 @@ extension TuningTable {
     }
 }
 
+/// The lock `TunableFamily.with` holds for the call it installs a table for (recursive: a
+/// call may install another family's table inside).
+public enum TableLock {
+    public static let shared = NSRecursiveLock()
+}
+
 /// A kernel family whose variants read a table of tunable constants: the defaults
 /// (`tuning`), and a table installed for the call in progress (`override`: set by the `auto`
 /// variant from a tuning file, and by `opbench tune` while it measures a candidate). Kernels
@@ -86,11 +93,24 @@ extension TunableFamily {
     public static var current: Table { override ?? tuning }
 
     /// Runs `body` with `table` installed (nil: the defaults), then restores what was installed.
+    /// Calls from different threads take turns (`TableLock`): two interleaved installs would
+    /// each restore what the other installed, and one family's table could stay installed for
+    /// good (tests that run `auto` in parallel suites did this).
     public static func with<R>(_ table: Table?, _ body: () throws -> R) rethrows -> R {
+        TableLock.shared.lock()
+        defer { TableLock.shared.unlock() }
         let saved = override
         override = table
         defer { override = saved }
         return try body()
+    }
+
+    /// The table installed now, read once no call with an installed table is in progress on
+    /// another thread.
+    public static var installed: Table? {
+        TableLock.shared.lock()
+        defer { TableLock.shared.unlock() }
+        return override
     }
 
     /// The defaults' constants (for tools that hold the family as `any TunableFamily.Type`).

@@ -97,7 +97,7 @@ import Testing
         let w = try Workloads.make(shape)
         try w.runner(variant: "auto", threads: 1)()
         #expect(w.verify().passed)
-        #expect(Matmul.override == nil && Matmul.current.directMaxRowsNK == Matmul.tuning.directMaxRowsNK)
+        #expect(Matmul.installed == nil)
     }
 
     /// The tuner returns a checked choice from the raced variants; the choice replaces the
