@@ -108,7 +108,7 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     /// The machine's state while the run measured: short 1-thread probes taken as the run
     /// started and as it ended (`Machine.stateProbe`), one pair per round in merged files;
     /// nil in older files. The gate judges speed only from runs whose state matches the
-    /// baseline's (`MachineState.compare`).
+    /// baseline's (`MachineState.check`, `GateStateSelection`).
     public var stateProbes: [MachineState]?
 
     /// Memberwise.

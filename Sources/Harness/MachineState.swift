@@ -20,9 +20,6 @@ public struct MachineState: Codable, Equatable, Sendable {
         case fmaGflops = "fma_gflops", dramReadGBps = "dram_read_gbps"
     }
 
-    /// "FMA 131.2 GFLOP/s, DRAM read 12.4 GB/s".
-    public var text: String { String(format: "FMA %.1f GFLOP/s, DRAM read %.1f GB/s", fmaGflops, dramReadGBps) }
-
     /// The states a baseline's runs were measured in and the deviation a probe may add.
     ///
     /// A baseline's band comes from how much its rounds varied, and they varied with the states

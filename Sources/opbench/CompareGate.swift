@@ -117,7 +117,7 @@ struct Gate: ParsableCommand {
                     "--repetitions", "\(base.settings.repetitions)", "--format", "json", "--cache", base.settings.cache ?? "warm",
                 ], count: runs, label: "run", attempts: reference == nil ? runs : 2 * runs,
                 before: { _ in if let reference { waitForState(reference) } },
-                counts: { doc in reference.flatMap { MachineState.check(doc.machine.stateProbes ?? [], against: $0)?.matches } ?? true })
+                counts: { !GateStateSelection(baseline: base.machine, runs: [$0.machine]).judged.isEmpty })
             if let output { try Bench.merge(candidates).write(to: output) }
         }
         let states = GateStateSelection(baseline: base.machine, runs: candidates.map(\.machine))
